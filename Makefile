@@ -1,0 +1,88 @@
+# Realtime incident notification stack: build, test, plan and run it locally.
+# `make` (or `make help`) lists every target.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+ENV ?= dev
+
+# ---------------------------------------------------------------------------
+# Terraform provider source
+# ---------------------------------------------------------------------------
+# Online, terraform installs hashicorp/aws from the registry as usual. Offline,
+# set TF_PLUGIN_DIR to a provider mirror (a directory holding
+# registry.terraform.io/hashicorp/aws/<version>/<os_arch>/) and every terraform
+# call made through this Makefile, the tests included, installs from it.
+TF_PLUGIN_DIR ?=
+TF_CLI_RC := $(CURDIR)/.cache/terraform.rc
+ifneq ($(strip $(TF_PLUGIN_DIR)),)
+export TF_CLI_CONFIG_FILE := $(TF_CLI_RC)
+TF_RC_DEP := $(TF_CLI_RC)
+else
+TF_RC_DEP :=
+endif
+export TF_IN_AUTOMATION := 1
+export TF_INPUT := 0
+
+.PHONY: help
+help: ## List the targets with a one-line description
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# ---------------------------------------------------------------------------
+# Set-up
+# ---------------------------------------------------------------------------
+.PHONY: setup
+setup: $(VENV_STAMP) $(TF_RC_DEP) ## Create the virtual environment with the pinned dev dependencies
+
+$(VENV_STAMP): requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(TF_CLI_RC): FORCE
+	@mkdir -p $(dir $@)
+	@printf '%s\n' \
+	  'provider_installation {' \
+	  '  filesystem_mirror {' \
+	  '    path    = "$(TF_PLUGIN_DIR)"' \
+	  '    include = ["registry.terraform.io/*/*"]' \
+	  '  }' \
+	  '  direct {' \
+	  '    exclude = ["registry.terraform.io/*/*"]' \
+	  '  }' \
+	  '}' > $@
+	@echo "terraform: installing providers from $(TF_PLUGIN_DIR) ($@)"
+
+# ---------------------------------------------------------------------------
+# Python: lint, format, build
+# ---------------------------------------------------------------------------
+.PHONY: lint
+lint: setup ## Lint Python (ruff) and check formatting
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+.PHONY: fmt
+fmt: setup ## Format Python (ruff) and Terraform (terraform fmt)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# ---------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------
+.PHONY: test
+test: setup ## Run every test suite (lint, unit, handler, terraform, e2e)
+	$(PY) -m pytest
+
+.PHONY: FORCE
+FORCE:
+
+.PHONY: clean
+clean: ## Remove build output and caches (not the virtual environment)
+	rm -rf build .pytest_cache .ruff_cache
