@@ -70,7 +70,7 @@ def _port_open(port: int) -> bool:
 def _healthy(port: int) -> bool:
     url = f"http://{HOST}:{port}/_ministack/health"
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback http only
+        with urllib.request.urlopen(url, timeout=2) as resp:
             body = json.loads(resp.read())
     except (urllib.error.URLError, OSError, ValueError):
         return False
