@@ -1,0 +1,193 @@
+"""WebSocket ``$connect`` / ``$disconnect`` handlers: keep the Connections table current.
+
+Handler strings: ``connection_manager.on_connect`` and ``connection_manager.on_disconnect``.
+Environment: ``CONNECTIONS_TABLE`` (required), ``ALLOWED_ROLES``, ``ALLOW_QUERY_IDENTITY``,
+``CONNECTION_TTL_SECONDS``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME`` (see functions/README.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.client import BaseClient
+
+from realtime_common import aws, config
+from realtime_common.logs import make_logger
+
+logger = make_logger()
+
+DEFAULT_ALLOWED_ROLES = ("dispatcher", "responder", "supervisor", "viewer")
+# API Gateway closes a WebSocket connection after 2 hours at the latest, so a row never needs to
+# outlive that (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+MAX_CONNECTION_TTL_SECONDS = 7200
+MIN_CONNECTION_TTL_SECONDS = 60
+PK_PREFIX = "CONN#"
+SORT_KEY = "META#"
+# A user id is an opaque token from the authorizer; bound it and refuse control characters so
+# nothing odd lands in the table or the logs.
+_USER_ID = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
+
+
+@dataclass(frozen=True)
+class ConnectConfig:
+    table: str
+    allowed_roles: frozenset[str]
+    allow_query_identity: bool
+    ttl_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ConnectConfig:
+        return cls(
+            table=config.required_str(env, "CONNECTIONS_TABLE"),
+            allowed_roles=config.csv_set(env, "ALLOWED_ROLES", DEFAULT_ALLOWED_ROLES),
+            allow_query_identity=config.boolean(env, "ALLOW_QUERY_IDENTITY", default=False),
+            ttl_seconds=config.bounded_int(
+                env,
+                "CONNECTION_TTL_SECONDS",
+                MAX_CONNECTION_TTL_SECONDS,
+                MIN_CONNECTION_TTL_SECONDS,
+                MAX_CONNECTION_TTL_SECONDS,
+            ),
+        )
+
+
+@functools.cache
+def get_config() -> ConnectConfig:
+    """Configuration, read and validated once per execution environment."""
+    return ConnectConfig.from_env(os.environ)
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: str
+    role: str
+    source: str  # "authorizer" or "query" (logged, so dev-only identities stand out)
+
+
+class IdentityError(Exception):
+    """The connection is refused; ``status`` is the HTTP status returned to API Gateway."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def resolve_identity(event: Mapping[str, Any], cfg: ConnectConfig) -> Identity:
+    """Who is connecting: the authorizer's context, or (dev only) the query string.
+
+    Missing identity -> 401; a role outside ``ALLOWED_ROLES`` -> 403.
+    """
+    context = event.get("requestContext") or {}
+    authorizer = context.get("authorizer") or {}
+    candidates: list[tuple[str, Mapping[str, Any]]] = [("authorizer", authorizer)]
+    if cfg.allow_query_identity:
+        candidates.append(("query", event.get("queryStringParameters") or {}))
+    for source, values in candidates:
+        user_id, role = values.get("userId"), values.get("role")
+        if not user_id:
+            continue
+        if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
+            raise IdentityError(401, f"{source} userId is not a valid identifier")
+        if not isinstance(role, str) or not role.strip():
+            raise IdentityError(401, f"{source} identity has no role")
+        normalised = role.strip().lower()
+        if normalised not in cfg.allowed_roles:
+            raise IdentityError(403, f"role {normalised[:64]!r} is not allowed")
+        return Identity(user_id=user_id, role=normalised, source=source)
+    raise IdentityError(401, "no identity in the request")
+
+
+def connection_item(
+    connection_id: str, identity: Identity, now: float, ttl_seconds: int
+) -> dict[str, dict[str, str]]:
+    """The Connections row, in DynamoDB's attribute-value form."""
+    connected_at = datetime.fromtimestamp(int(now), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "pk": {"S": PK_PREFIX + connection_id},
+        "sk": {"S": SORT_KEY},
+        "userId": {"S": identity.user_id},
+        "role": {"S": identity.role},
+        "connectedAt": {"S": connected_at},
+        "expiresAt": {"N": str(int(now) + ttl_seconds)},
+    }
+
+
+def connection_key(connection_id: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": PK_PREFIX + connection_id}, "sk": {"S": SORT_KEY}}
+
+
+def connect(
+    dynamodb: BaseClient, cfg: ConnectConfig, event: Mapping[str, Any], now: float
+) -> dict[str, Any]:
+    connection_id = _connection_id(event)
+    if connection_id is None:
+        logger.warning("connect event without requestContext.connectionId")
+        return _response(400, "Bad request")
+    logger.set_correlation_id(connection_id)
+    try:
+        identity = resolve_identity(event, cfg)
+    except IdentityError as refused:
+        logger.info(
+            "connection refused",
+            extra={"connection_id": connection_id, "status": refused.status, "why": refused.reason},
+        )
+        return _response(refused.status, "Unauthorized" if refused.status == 401 else "Forbidden")
+    dynamodb.put_item(
+        TableName=cfg.table, Item=connection_item(connection_id, identity, now, cfg.ttl_seconds)
+    )
+    logger.info(
+        "connection stored",
+        extra={
+            "connection_id": connection_id,
+            "user_id": identity.user_id,
+            "role": identity.role,
+            "identity_source": identity.source,
+        },
+    )
+    return _response(200, "Connected")
+
+
+def disconnect(
+    dynamodb: BaseClient, cfg: ConnectConfig, event: Mapping[str, Any]
+) -> dict[str, Any]:
+    connection_id = _connection_id(event)
+    if connection_id is None:
+        logger.warning("disconnect event without requestContext.connectionId")
+        return _response(400, "Bad request")
+    logger.set_correlation_id(connection_id)
+    # A plain DeleteItem: deleting a row that is already gone (TTL, or a 410 seen by the
+    # broadcaster) succeeds, which is exactly the semantics $disconnect needs.
+    dynamodb.delete_item(TableName=cfg.table, Key=connection_key(connection_id))
+    logger.info("connection removed", extra={"connection_id": connection_id})
+    return _response(200, "Disconnected")
+
+
+def _connection_id(event: Mapping[str, Any]) -> str | None:
+    context = event.get("requestContext") if isinstance(event, Mapping) else None
+    value = context.get("connectionId") if isinstance(context, Mapping) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _response(status: int, body: str) -> dict[str, Any]:
+    return {"statusCode": status, "body": body}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def on_connect(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    cfg = get_config()
+    return connect(aws.dynamodb_client(), cfg, event, time.time())
+
+
+@logger.inject_lambda_context(clear_state=True)
+def on_disconnect(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    cfg = get_config()
+    return disconnect(aws.dynamodb_client(), cfg, event)
