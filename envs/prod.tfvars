@@ -1,0 +1,31 @@
+# Production account. Apply with: make apply ENV=prod
+environment = "prod"
+region      = "us-east-1"
+
+# Identity comes only from the $connect authorizer (context userId and role).
+# Replace with the identity team's REQUEST authorizer function before the
+# first apply; until then the connect handler refuses every connection.
+# connect_authorizer = {
+#   function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ws-authorizer"
+# }
+allow_query_identity = false
+
+log_retention_days     = 365
+point_in_time_recovery = true
+deletion_protection    = true
+
+functions = {
+  broadcaster = { memory_size = 1024, timeout = 60 }
+}
+
+throttling = {
+  burst_limit = 1000
+  rate_limit  = 2000
+}
+
+# incidents_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-01-01T00:00:00.000"
+
+alert_subscriptions = [
+  # { protocol = "email", endpoint = "duty-officer@example.com" },
+  # { protocol = "sms", endpoint = "+15555550100", filter_policy = "{\"urgency\":[\"critical\"]}" },
+]

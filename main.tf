@@ -1,0 +1,294 @@
+# Realtime incident notifications: WebSocket API, Connections table, four
+# Lambda functions with their own roles, an SNS alerts topic and, once the
+# Incidents stream ARN is known, the stream mappings. The Incidents table
+# itself belongs to another team and is not created here.
+
+locals {
+  name          = "${var.project}-${var.environment}"
+  artifacts_dir = coalesce(var.artifacts_dir, "${path.module}/build")
+
+  # connect and disconnect share one package (connection_manager.py).
+  packages = {
+    connection_manager = "${local.artifacts_dir}/connection_manager.zip"
+    broadcaster        = "${local.artifacts_dir}/broadcaster.zip"
+    notifier           = "${local.artifacts_dir}/notifier.zip"
+  }
+
+  common_environment = {
+    LOG_LEVEL               = var.log_level
+    POWERTOOLS_SERVICE_NAME = var.project
+  }
+
+  connection_environment = merge(local.common_environment, {
+    CONNECTIONS_TABLE      = module.connections_table.name
+    ALLOWED_ROLES          = join(",", var.allowed_roles)
+    ALLOW_QUERY_IDENTITY   = tostring(var.allow_query_identity)
+    CONNECTION_TTL_SECONDS = tostring(var.connection_ttl_seconds)
+  })
+
+  # Take the management endpoint from Terraform, not from an event's
+  # domainName (that breaks behind custom domains).
+  management_url = (
+    var.management_endpoint_override == null
+    ? module.websocket_api.management_endpoint
+    : replace(replace(var.management_endpoint_override, "{api_id}", module.websocket_api.api_id), "{stage}", module.websocket_api.stage_name)
+  )
+
+  # Reply to a message whose action no route handles. Clients only listen; the
+  # API takes no actions besides connecting and disconnecting.
+  unknown_action_response = jsonencode({
+    type    = "error"
+    error   = "unknown_action"
+    message = "This API accepts no client messages; it only pushes incident updates. Connect and listen."
+  })
+
+  stream_enabled = var.incidents_stream_arn != null
+}
+
+# ---------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------
+module "connections_table" {
+  source = "./modules/dynamodb_table"
+
+  name                   = "${local.name}-connections"
+  hash_key               = "pk"
+  range_key              = "sk"
+  ttl_attribute          = "expiresAt"
+  point_in_time_recovery = var.point_in_time_recovery
+  deletion_protection    = var.deletion_protection
+  kms_key_arn            = var.kms_key_arn
+}
+
+# Powertools idempotency persistence layer defaults: key "id", TTL "expiration".
+# https://docs.powertools.aws.dev/lambda/python/latest/utilities/idempotency/
+module "idempotency_table" {
+  source = "./modules/dynamodb_table"
+
+  name                   = "${local.name}-idempotency"
+  hash_key               = "id"
+  ttl_attribute          = "expiration"
+  point_in_time_recovery = var.point_in_time_recovery
+  deletion_protection    = var.deletion_protection
+  kms_key_arn            = var.kms_key_arn
+}
+
+# ---------------------------------------------------------------------------
+# Alerts topic
+# ---------------------------------------------------------------------------
+module "alerts_topic" {
+  source = "./modules/alerts_topic"
+
+  name          = "${local.name}-alerts"
+  display_name  = "Incident alerts"
+  kms_key_id    = var.kms_key_arn
+  subscriptions = var.alert_subscriptions
+}
+
+# ---------------------------------------------------------------------------
+# Functions
+# ---------------------------------------------------------------------------
+module "connect" {
+  source = "./modules/lambda_function"
+
+  function_name                  = "${local.name}-connect"
+  description                    = "WebSocket $connect: records the connection"
+  handler                        = "connection_manager.on_connect"
+  filename                       = local.packages.connection_manager
+  source_code_hash               = filebase64sha256(local.packages.connection_manager)
+  runtime                        = var.lambda_runtime
+  architecture                   = var.lambda_architecture
+  layers                         = var.lambda_layer_arns
+  memory_size                    = var.functions.connect.memory_size
+  timeout                        = var.functions.connect.timeout
+  reserved_concurrent_executions = var.functions.connect.reserved_concurrency
+  log_retention_days             = var.log_retention_days
+  environment_variables          = local.connection_environment
+
+  policy_statements = [{
+    sid       = "WriteConnections"
+    actions   = ["dynamodb:PutItem"]
+    resources = [module.connections_table.arn]
+  }]
+}
+
+module "disconnect" {
+  source = "./modules/lambda_function"
+
+  function_name                  = "${local.name}-disconnect"
+  description                    = "WebSocket $disconnect: removes the connection"
+  handler                        = "connection_manager.on_disconnect"
+  filename                       = local.packages.connection_manager
+  source_code_hash               = filebase64sha256(local.packages.connection_manager)
+  runtime                        = var.lambda_runtime
+  architecture                   = var.lambda_architecture
+  layers                         = var.lambda_layer_arns
+  memory_size                    = var.functions.disconnect.memory_size
+  timeout                        = var.functions.disconnect.timeout
+  reserved_concurrent_executions = var.functions.disconnect.reserved_concurrency
+  log_retention_days             = var.log_retention_days
+  environment_variables          = local.connection_environment
+
+  policy_statements = [{
+    sid       = "DeleteConnections"
+    actions   = ["dynamodb:DeleteItem"]
+    resources = [module.connections_table.arn]
+  }]
+}
+
+module "broadcaster" {
+  source = "./modules/lambda_function"
+
+  function_name                  = "${local.name}-broadcaster"
+  description                    = "Incidents stream -> every open WebSocket connection"
+  handler                        = "broadcaster.handler"
+  filename                       = local.packages.broadcaster
+  source_code_hash               = filebase64sha256(local.packages.broadcaster)
+  runtime                        = var.lambda_runtime
+  architecture                   = var.lambda_architecture
+  layers                         = var.lambda_layer_arns
+  memory_size                    = var.functions.broadcaster.memory_size
+  timeout                        = var.functions.broadcaster.timeout
+  reserved_concurrent_executions = var.functions.broadcaster.reserved_concurrency
+  log_retention_days             = var.log_retention_days
+
+  environment_variables = merge(local.common_environment, {
+    CONNECTIONS_TABLE  = module.connections_table.name
+    WS_CALLBACK_URL    = local.management_url
+    FANOUT_CONCURRENCY = tostring(var.fanout_concurrency)
+    POST_MAX_ATTEMPTS  = tostring(var.post_max_attempts)
+  })
+
+  policy_statements = [
+    {
+      # Scan reads every page of connections; DeleteItem drops a row whose
+      # connection answered 410 Gone.
+      sid       = "ReadAndPruneConnections"
+      actions   = ["dynamodb:DeleteItem", "dynamodb:Scan"]
+      resources = [module.connections_table.arn]
+    },
+    {
+      # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-control-access-iam.html
+      sid       = "PostToConnections"
+      actions   = ["execute-api:ManageConnections"]
+      resources = [module.websocket_api.manage_connections_arn]
+    },
+  ]
+}
+
+module "notifier" {
+  source = "./modules/lambda_function"
+
+  function_name                  = "${local.name}-notifier"
+  description                    = "Incidents stream -> SNS alert when urgent or escalated"
+  handler                        = "notifier.handler"
+  filename                       = local.packages.notifier
+  source_code_hash               = filebase64sha256(local.packages.notifier)
+  runtime                        = var.lambda_runtime
+  architecture                   = var.lambda_architecture
+  layers                         = var.lambda_layer_arns
+  memory_size                    = var.functions.notifier.memory_size
+  timeout                        = var.functions.notifier.timeout
+  reserved_concurrent_executions = var.functions.notifier.reserved_concurrency
+  log_retention_days             = var.log_retention_days
+
+  environment_variables = merge(local.common_environment, {
+    SNS_TOPIC_ARN           = module.alerts_topic.arn
+    IDEMPOTENCY_TABLE       = module.idempotency_table.name
+    ALERT_URGENCIES         = join(",", var.alert_urgencies)
+    ESCALATION_STATUSES     = join(",", var.escalation_statuses)
+    IDEMPOTENCY_TTL_SECONDS = tostring(var.idempotency_ttl_seconds)
+  })
+
+  policy_statements = concat(
+    [
+      {
+        sid       = "PublishAlerts"
+        actions   = ["sns:Publish"]
+        resources = [module.alerts_topic.arn]
+      },
+      {
+        # Powertools idempotency: get, put (conditional), update, delete.
+        sid       = "IdempotencyRecords"
+        actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        resources = [module.idempotency_table.arn]
+      },
+    ],
+    # Publishing to a topic encrypted with a customer managed key needs the key.
+    # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+    var.kms_key_arn == null ? [] : [{
+      sid       = "EncryptAlerts"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [var.kms_key_arn]
+    }],
+  )
+}
+
+# ---------------------------------------------------------------------------
+# WebSocket API
+# ---------------------------------------------------------------------------
+module "websocket_api" {
+  source = "./modules/websocket_api"
+
+  name                      = "${local.name}-websocket"
+  description               = "Realtime incident notifications"
+  stage_name                = var.stage_name
+  throttling_burst_limit    = var.throttling.burst_limit
+  throttling_rate_limit     = var.throttling.rate_limit
+  execution_logging_level   = var.api_logging.execution_level
+  access_logs_enabled       = var.api_logging.access_logs
+  access_log_retention_days = var.log_retention_days
+  authorizer                = var.connect_authorizer
+  default_route_response    = local.unknown_action_response
+
+  lambda_routes = {
+    "$connect" = {
+      function_name = module.connect.function_name
+      invoke_arn    = module.connect.invoke_arn
+    }
+    "$disconnect" = {
+      function_name = module.disconnect.function_name
+      invoke_arn    = module.disconnect.invoke_arn
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Incidents stream mappings (only once the stream ARN is known)
+# ---------------------------------------------------------------------------
+# Both consumers read the same shards: DynamoDB Streams throttles more than
+# two readers per shard, so these two use both slots.
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html
+module "broadcaster_stream" {
+  source = "./modules/stream_consumer"
+  count  = local.stream_enabled ? 1 : 0
+
+  name                               = module.broadcaster.function_name
+  function_name                      = module.broadcaster.function_name
+  function_role_name                 = module.broadcaster.role_name
+  stream_arn                         = var.incidents_stream_arn
+  batch_size                         = var.stream_consumer.batch_size
+  maximum_batching_window_in_seconds = var.stream_consumer.maximum_batching_window_in_seconds
+  parallelization_factor             = var.stream_consumer.parallelization_factor
+  maximum_retry_attempts             = var.stream_consumer.maximum_retry_attempts
+  maximum_record_age_in_seconds      = var.stream_consumer.maximum_record_age_in_seconds
+  starting_position                  = var.stream_consumer.starting_position
+  kms_key_arn                        = var.kms_key_arn
+}
+
+module "notifier_stream" {
+  source = "./modules/stream_consumer"
+  count  = local.stream_enabled ? 1 : 0
+
+  name                               = module.notifier.function_name
+  function_name                      = module.notifier.function_name
+  function_role_name                 = module.notifier.role_name
+  stream_arn                         = var.incidents_stream_arn
+  batch_size                         = var.stream_consumer.batch_size
+  maximum_batching_window_in_seconds = var.stream_consumer.maximum_batching_window_in_seconds
+  parallelization_factor             = var.stream_consumer.parallelization_factor
+  maximum_retry_attempts             = var.stream_consumer.maximum_retry_attempts
+  maximum_record_age_in_seconds      = var.stream_consumer.maximum_record_age_in_seconds
+  starting_position                  = var.stream_consumer.starting_position
+  kms_key_arn                        = var.kms_key_arn
+}

@@ -1,0 +1,59 @@
+variable "name" {
+  description = "Table name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.name))
+    error_message = "name must be 3-255 letters, digits, underscores, hyphens or dots, e.g. \"realtime-dev-connections\"."
+  }
+}
+
+variable "hash_key" {
+  description = "Partition key attribute (string)."
+  type        = string
+}
+
+variable "range_key" {
+  description = "Sort key attribute (string), or null for a partition key only."
+  type        = string
+  default     = null
+}
+
+variable "ttl_attribute" {
+  description = "Attribute holding the expiry time in epoch seconds."
+  type        = string
+}
+
+variable "global_secondary_indexes" {
+  description = "Global secondary indexes (string keys, all attributes projected)."
+  type = list(object({
+    name      = string
+    hash_key  = string
+    range_key = optional(string)
+  }))
+  default = []
+}
+
+variable "point_in_time_recovery" {
+  description = "Keep continuous backups for point-in-time recovery (35 days)."
+  type        = bool
+  default     = true
+}
+
+variable "deletion_protection" {
+  description = "Refuse DeleteTable while true (turn it off before destroying)."
+  type        = bool
+  default     = false
+}
+
+variable "kms_key_arn" {
+  description = "Customer managed KMS key ARN; null uses the AWS managed key aws/dynamodb."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags for the table."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,19 @@
+output "mapping_id" {
+  description = "UUID of the event source mapping."
+  value       = aws_lambda_event_source_mapping.this.uuid
+}
+
+output "dead_letter_queue_url" {
+  description = "URL of the on-failure destination queue."
+  value       = aws_sqs_queue.dead_letter.url
+}
+
+output "dead_letter_queue_arn" {
+  description = "ARN of the on-failure destination queue."
+  value       = aws_sqs_queue.dead_letter.arn
+}
+
+output "policy" {
+  description = "The role policy the mapping needs (JSON)."
+  value       = aws_iam_role_policy.this.policy
+}

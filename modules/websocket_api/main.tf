@@ -1,0 +1,250 @@
+# API Gateway v2 WebSocket API: Lambda proxy routes, a MOCK $default route
+# that answers unknown actions with an error frame, an optional REQUEST
+# authorizer on $connect, an explicit deployment and one stage.
+
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+locals {
+  # A message for an action nobody handles still reaches $default; without
+  # that route API Gateway answers with a bare "Forbidden" error frame.
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-develop-routes.html
+  default_route_key = "$default"
+
+  # "\$default" escapes the reserved key in selection expressions.
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-selection-expressions.html
+  escaped_default = "\\$default"
+
+  # Authorizers are only allowed on $connect for WebSocket APIs.
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-lambda-auth.html
+  authorized_route = "$connect"
+
+  manage_connections_arn = "${aws_apigatewayv2_api.this.execution_arn}/${aws_apigatewayv2_stage.this.name}/POST/@connections/*"
+}
+
+# ---------------------------------------------------------------------------
+# API
+# ---------------------------------------------------------------------------
+resource "aws_apigatewayv2_api" "this" {
+  name                       = var.name
+  description                = var.description
+  protocol_type              = "WEBSOCKET"
+  route_selection_expression = "$request.body.action"
+  tags                       = var.tags
+}
+
+# ---------------------------------------------------------------------------
+# Lambda proxy routes ($connect, $disconnect, ...)
+# ---------------------------------------------------------------------------
+resource "aws_apigatewayv2_integration" "lambda" {
+  for_each = var.lambda_routes
+
+  api_id             = aws_apigatewayv2_api.this.id
+  description        = "${each.key} -> ${each.value.function_name}"
+  integration_type   = "AWS_PROXY"
+  integration_method = "POST"
+  integration_uri    = each.value.invoke_arn
+}
+
+resource "aws_apigatewayv2_route" "lambda" {
+  #checkov:skip=CKV_AWS_309:Only $connect can carry an authorizer on a WebSocket API ($disconnect and custom routes cannot); $connect uses the REQUEST authorizer when var.authorizer is set, and the handler refuses connections without an identity otherwise.
+  for_each = var.lambda_routes
+
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = each.key
+  target             = "integrations/${aws_apigatewayv2_integration.lambda[each.key].id}"
+  operation_name     = each.value.operation_name
+  authorization_type = each.key == local.authorized_route && var.authorizer != null ? "CUSTOM" : "NONE"
+  authorizer_id      = each.key == local.authorized_route && var.authorizer != null ? aws_apigatewayv2_authorizer.this[0].id : null
+}
+
+# API Gateway needs a resource-based permission to invoke each function; the
+# source ARN limits it to this API, this stage and this route.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html
+resource "aws_lambda_permission" "route" {
+  for_each = var.lambda_routes
+
+  statement_id  = "AllowInvokeFromWebSocketRoute-${trimprefix(each.key, "$")}"
+  action        = "lambda:InvokeFunction"
+  function_name = each.value.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/${each.key}"
+}
+
+# ---------------------------------------------------------------------------
+# $default: a MOCK integration that replies with a fixed error frame
+# ---------------------------------------------------------------------------
+# WebSocket APIs support MOCK integrations; a route response on the route and
+# an integration response with a template send the reply back to the caller.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-integration-responses.html
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-route-response.html
+resource "aws_apigatewayv2_integration" "default" {
+  api_id                        = aws_apigatewayv2_api.this.id
+  description                   = "Answers messages whose action no route handles"
+  integration_type              = "MOCK"
+  template_selection_expression = local.escaped_default
+  request_templates = {
+    (local.default_route_key) = jsonencode({ statusCode = 200 })
+  }
+
+  lifecycle {
+    # Both are constants sent on create. The local emulator reads a MOCK
+    # integration back with integration_method "POST" and without the
+    # template selection expression; ignoring them keeps its plans clean and
+    # changes nothing on AWS.
+    ignore_changes = [integration_method, template_selection_expression]
+  }
+}
+
+resource "aws_apigatewayv2_integration_response" "default" {
+  api_id                        = aws_apigatewayv2_api.this.id
+  integration_id                = aws_apigatewayv2_integration.default.id
+  integration_response_key      = local.default_route_key
+  template_selection_expression = local.escaped_default
+  response_templates = {
+    (local.default_route_key) = var.default_route_response
+  }
+}
+
+resource "aws_apigatewayv2_route" "default" {
+  #checkov:skip=CKV_AWS_309:$default runs after $connect authorised the connection; WebSocket APIs accept authorizers on $connect only.
+  api_id                              = aws_apigatewayv2_api.this.id
+  route_key                           = local.default_route_key
+  target                              = "integrations/${aws_apigatewayv2_integration.default.id}"
+  route_response_selection_expression = local.default_route_key
+}
+
+resource "aws_apigatewayv2_route_response" "default" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_id           = aws_apigatewayv2_route.default.id
+  route_response_key = local.default_route_key
+}
+
+# ---------------------------------------------------------------------------
+# Optional REQUEST authorizer on $connect
+# ---------------------------------------------------------------------------
+resource "aws_apigatewayv2_authorizer" "this" {
+  count = var.authorizer == null ? 0 : 1
+
+  api_id           = aws_apigatewayv2_api.this.id
+  name             = "${var.name}-connect"
+  authorizer_type  = "REQUEST"
+  authorizer_uri   = "arn:${data.aws_partition.current.partition}:apigateway:${data.aws_region.current.name}:lambda:path/2015-03-31/functions/${var.authorizer.function_arn}/invocations"
+  identity_sources = var.authorizer.identity_sources
+}
+
+resource "aws_lambda_permission" "authorizer" {
+  count = var.authorizer == null ? 0 : 1
+
+  statement_id  = "AllowInvokeAsWebSocketAuthorizer-${var.name}"
+  action        = "lambda:InvokeFunction"
+  function_name = var.authorizer.function_arn
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/authorizers/${aws_apigatewayv2_authorizer.this[0].id}"
+}
+
+# ---------------------------------------------------------------------------
+# Deployment and stage
+# ---------------------------------------------------------------------------
+# A WebSocket stage serves the deployment it points at: a change to a route,
+# an integration or the authorizer reaches clients only through a new
+# deployment. The trigger hashes those specific fields (not whole resources,
+# so tags or descriptions do not redeploy).
+resource "aws_apigatewayv2_deployment" "this" {
+  api_id      = aws_apigatewayv2_api.this.id
+  description = "Routes, integrations and authorizer as of this deployment"
+
+  triggers = {
+    redeployment = sha1(jsonencode(local.deployment_fields))
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  # CreateDeployment fails on an API without routes, and a deployment made
+  # before the $default responses exist would not include them.
+  depends_on = [
+    aws_apigatewayv2_route.lambda,
+    aws_apigatewayv2_route.default,
+    aws_apigatewayv2_route_response.default,
+    aws_apigatewayv2_integration_response.default,
+  ]
+}
+
+locals {
+  deployment_fields = {
+    routes = merge(
+      { for k, r in aws_apigatewayv2_route.lambda : k => {
+        target             = r.target
+        authorization_type = r.authorization_type
+        authorizer_id      = r.authorizer_id
+      } },
+      { (local.default_route_key) = {
+        target                              = aws_apigatewayv2_route.default.target
+        route_response_selection_expression = aws_apigatewayv2_route.default.route_response_selection_expression
+      } },
+    )
+    integrations = merge(
+      { for k, i in aws_apigatewayv2_integration.lambda : k => i.integration_uri },
+      { (local.default_route_key) = aws_apigatewayv2_integration_response.default.response_templates },
+    )
+    authorizer = var.authorizer == null ? null : {
+      id               = aws_apigatewayv2_authorizer.this[0].id
+      authorizer_uri   = aws_apigatewayv2_authorizer.this[0].authorizer_uri
+      identity_sources = sort(tolist(aws_apigatewayv2_authorizer.this[0].identity_sources))
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts log groups at rest with a service key; a customer-managed key needs a key policy this module does not own.
+  #checkov:skip=CKV_AWS_338:Retention is an input (access_log_retention_days) chosen per environment.
+  count = var.access_logs_enabled ? 1 : 0
+
+  name              = "/aws/apigateway/${var.name}/${var.stage_name}/access"
+  retention_in_days = var.access_log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_apigatewayv2_stage" "this" {
+  #checkov:skip=CKV_AWS_76:Access logging needs the account-level API Gateway CloudWatch role (a per-account, per-region singleton this stack must not own), so it is opt-in with access_logs_enabled.
+  api_id        = aws_apigatewayv2_api.this.id
+  name          = var.stage_name
+  description   = "WebSocket stage ${var.stage_name}"
+  deployment_id = aws_apigatewayv2_deployment.this.id
+  tags          = var.tags
+
+  # Execution logging (logging_level ERROR or INFO) and access logging both
+  # need the account's API Gateway CloudWatch Logs role
+  # (aws_api_gateway_account, one per account and region), so both are
+  # opt-in: enabling them without that role fails the apply with
+  # "CloudWatch Logs role ARN must be set in account settings".
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html
+  default_route_settings {
+    throttling_burst_limit   = var.throttling_burst_limit
+    throttling_rate_limit    = var.throttling_rate_limit
+    logging_level            = var.execution_logging_level
+    data_trace_enabled       = false
+    detailed_metrics_enabled = var.detailed_metrics_enabled
+  }
+
+  dynamic "access_log_settings" {
+    for_each = var.access_logs_enabled ? [1] : []
+    content {
+      destination_arn = aws_cloudwatch_log_group.access[0].arn
+      format = jsonencode({
+        requestId      = "$context.requestId"
+        connectionId   = "$context.connectionId"
+        eventType      = "$context.eventType"
+        routeKey       = "$context.routeKey"
+        status         = "$context.status"
+        requestTime    = "$context.requestTimeEpoch"
+        ip             = "$context.identity.sourceIp"
+        integrationErr = "$context.integrationErrorMessage"
+        authorizerErr  = "$context.authorizer.error"
+      })
+    }
+  }
+}

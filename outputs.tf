@@ -1,0 +1,60 @@
+output "websocket_wss_endpoint" {
+  description = "URL clients connect to (wss://<api_id>.execute-api.<region>.amazonaws.com/<stage>)."
+  value       = module.websocket_api.wss_endpoint
+}
+
+output "websocket_management_url" {
+  description = "Management API endpoint the Broadcaster posts to (WS_CALLBACK_URL)."
+  value       = local.management_url
+}
+
+output "api_id" {
+  description = "ID of the WebSocket API."
+  value       = module.websocket_api.api_id
+}
+
+output "stage_name" {
+  description = "WebSocket stage name."
+  value       = module.websocket_api.stage_name
+}
+
+output "connections_table_name" {
+  description = "Name of the Connections table."
+  value       = module.connections_table.name
+}
+
+output "idempotency_table_name" {
+  description = "Name of the Notifier's idempotency table."
+  value       = module.idempotency_table.name
+}
+
+output "alerts_topic_arn" {
+  description = "ARN of the SNS alerts topic."
+  value       = module.alerts_topic.arn
+}
+
+output "function_names" {
+  description = "Function names keyed by role: connect, disconnect, broadcaster, notifier."
+  value = {
+    connect     = module.connect.function_name
+    disconnect  = module.disconnect.function_name
+    broadcaster = module.broadcaster.function_name
+    notifier    = module.notifier.function_name
+  }
+}
+
+output "dead_letter_queue_urls" {
+  description = "On-failure queues of the stream mappings keyed by consumer (broadcaster, notifier); null without incidents_stream_arn."
+  value = local.stream_enabled ? {
+    broadcaster = module.broadcaster_stream[0].dead_letter_queue_url
+    notifier    = module.notifier_stream[0].dead_letter_queue_url
+  } : null
+}
+
+output "event_source_mapping_ids" {
+  description = "Stream mapping UUIDs keyed by consumer (broadcaster, notifier); empty without incidents_stream_arn."
+  value = local.stream_enabled ? {
+    broadcaster = module.broadcaster_stream[0].mapping_id
+    notifier    = module.notifier_stream[0].mapping_id
+  } : {}
+}
