@@ -168,6 +168,8 @@ def to_plain(value: object) -> JSONValue:  # noqa: PLR0911
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, decimal.Decimal):
+        if not value.is_finite():  # the deserialiser turns a bad N value into NaN
+            raise ValueError(f"number is not finite: {value}")
         if value == value.to_integral_value():
             return int(value)
         return float(value)

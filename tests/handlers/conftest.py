@@ -1,0 +1,141 @@
+"""Handler tests: moto ``mock_aws`` with the Connections table, the idempotency table and an SNS
+topic whose alerts land in an SQS queue so tests can read them back."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+import broadcaster
+import connection_manager
+import notifier
+from realtime_common import aws
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+REGION = "us-east-1"
+CONNECTIONS_TABLE = "realtime-connections"
+IDEMPOTENCY_TABLE = "realtime-idempotency"
+TOPIC_NAME = "realtime-alerts"
+CALLBACK_URL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod"
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that the handlers and Powertools read."""
+
+    function_name: str = "realtime-test"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    remaining_ms: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+def reset_caches() -> None:
+    aws.reset_clients()
+    connection_manager.get_config.cache_clear()
+    broadcaster.get_config.cache_clear()
+    notifier.reset()
+
+
+@pytest.fixture
+def context() -> LambdaContext:
+    return LambdaContext()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Fake credentials and region before any client exists, so nothing can reach real AWS.
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "POWERTOOLS_SERVICE_NAME": "realtime-test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "POWERTOOLS_IDEMPOTENCY_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    reset_caches()
+    with mock_aws():
+        yield
+    reset_caches()
+
+
+@pytest.fixture
+def connections_table(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName=CONNECTIONS_TABLE,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("CONNECTIONS_TABLE", CONNECTIONS_TABLE)
+    return boto3.resource("dynamodb", region_name=REGION).Table(CONNECTIONS_TABLE)
+
+
+@dataclass
+class Alerts:
+    topic_arn: str
+    queue_url: str
+    idempotency: Any
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every SNS notification delivered to the queue so far (the SNS envelope, parsed)."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        out = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+            messages = batch.get("Messages", [])
+            if not messages:
+                return out
+            for message in messages:
+                out.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def alerts(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Alerts:
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="alerts-readback")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName=IDEMPOTENCY_TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("SNS_TOPIC_ARN", topic_arn)
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
+    table = boto3.resource("dynamodb", region_name=REGION).Table(IDEMPOTENCY_TABLE)
+    return Alerts(topic_arn, queue_url, table)

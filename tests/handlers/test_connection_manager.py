@@ -1,0 +1,113 @@
+"""on_connect / on_disconnect against moto DynamoDB with the events/ fixtures."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import connection_manager
+from realtime_common.config import ConfigError
+
+pytestmark = pytest.mark.handler
+
+CONNECTION_ID = "Q0nLdeAaIAMCJ1A="
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+def rows(table: Any) -> list[dict[str, Any]]:
+    return table.scan()["Items"]
+
+
+def test_connect_stores_the_connection_with_a_ttl(connections_table: Any, context: Any) -> None:
+    before = int(time.time())
+    response = connection_manager.on_connect(load_event("connect.json"), context)
+    assert response == {"statusCode": 200, "body": "Connected"}
+    (item,) = rows(connections_table)
+    assert item["pk"] == f"CONN#{CONNECTION_ID}"
+    assert item["sk"] == "META#"
+    assert item["userId"] == "user-42"
+    assert item["role"] == "dispatcher"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", item["connectedAt"])
+    ttl = int(item["expiresAt"]) - before
+    assert 7200 - 2 <= ttl <= 7200  # never outlives API Gateway's 2 h connection limit
+    assert set(item) == {"pk", "sk", "userId", "role", "connectedAt", "expiresAt"}
+
+
+def test_connect_without_identity_is_refused_and_writes_nothing(
+    connections_table: Any, context: Any
+) -> None:
+    response = connection_manager.on_connect(load_event("connect-no-identity.json"), context)
+    assert response["statusCode"] == 401
+    assert rows(connections_table) == []
+
+
+def test_connect_with_unknown_role_is_forbidden(connections_table: Any, context: Any) -> None:
+    response = connection_manager.on_connect(load_event("connect-unknown-role.json"), context)
+    assert response["statusCode"] == 403
+    assert rows(connections_table) == []
+
+
+def test_query_identity_refused_by_default(connections_table: Any, context: Any) -> None:
+    response = connection_manager.on_connect(load_event("connect-query-identity.json"), context)
+    assert response["statusCode"] == 401
+    assert rows(connections_table) == []
+
+
+def test_query_identity_accepted_when_the_deployment_allows_it(
+    connections_table: Any, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALLOW_QUERY_IDENTITY", "true")
+    monkeypatch.setenv("CONNECTION_TTL_SECONDS", "600")
+    response = connection_manager.on_connect(load_event("connect-query-identity.json"), context)
+    assert response["statusCode"] == 200
+    (item,) = rows(connections_table)
+    assert (item["userId"], item["role"]) == ("dev-user", "viewer")
+    assert int(item["expiresAt"]) - int(time.time()) <= 600
+
+
+def test_disconnect_removes_the_row_and_is_idempotent(connections_table: Any, context: Any) -> None:
+    connection_manager.on_connect(load_event("connect.json"), context)
+    other = load_event("connect.json")
+    other["requestContext"]["connectionId"] = "OtherConn="
+    connection_manager.on_connect(other, context)
+    assert len(rows(connections_table)) == 2
+
+    event = load_event("disconnect.json")
+    assert connection_manager.on_disconnect(event, context)["statusCode"] == 200
+    assert [item["pk"] for item in rows(connections_table)] == ["CONN#OtherConn="]
+    # The row is already gone (TTL, a 410 seen by the broadcaster): still a success.
+    assert connection_manager.on_disconnect(event, context)["statusCode"] == 200
+
+
+def test_event_without_connection_id_is_a_bad_request(connections_table: Any, context: Any) -> None:
+    event = load_event("connect.json")
+    del event["requestContext"]["connectionId"]
+    assert connection_manager.on_connect(event, context)["statusCode"] == 400
+    assert rows(connections_table) == []
+
+
+def test_missing_table_variable_fails_naming_it(
+    aws_env: None, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CONNECTIONS_TABLE", raising=False)
+    with pytest.raises(ConfigError, match="CONNECTIONS_TABLE"):
+        connection_manager.on_connect(load_event("connect.json"), context)
+
+
+def test_table_failure_refuses_the_connection(
+    aws_env: None, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The table does not exist: the put fails and API Gateway answers 500 (connection refused),
+    # rather than the handler pretending the client is registered.
+    monkeypatch.setenv("CONNECTIONS_TABLE", "no-such-table")
+    with pytest.raises(Exception, match="ResourceNotFoundException"):
+        connection_manager.on_connect(load_event("connect.json"), context)

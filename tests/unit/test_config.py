@@ -1,0 +1,132 @@
+"""Configuration: defaults, and errors that name the variable at fault."""
+
+from __future__ import annotations
+
+import pytest
+
+from broadcaster import BroadcastConfig
+from connection_manager import ConnectConfig
+from notifier import NotifierConfig
+from realtime_common.config import ConfigError, log_level
+
+pytestmark = pytest.mark.unit
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:realtime-alerts"
+CALLBACK = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod"
+
+
+def test_connect_defaults() -> None:
+    cfg = ConnectConfig.from_env({"CONNECTIONS_TABLE": "conns"})
+    assert cfg == ConnectConfig(
+        table="conns",
+        allowed_roles=frozenset({"dispatcher", "responder", "supervisor", "viewer"}),
+        allow_query_identity=False,
+        ttl_seconds=7200,
+    )
+
+
+def test_connect_overrides() -> None:
+    cfg = ConnectConfig.from_env(
+        {
+            "CONNECTIONS_TABLE": "conns",
+            "ALLOWED_ROLES": " Dispatcher, viewer ,,",
+            "ALLOW_QUERY_IDENTITY": "TRUE",
+            "CONNECTION_TTL_SECONDS": "600",
+        }
+    )
+    assert cfg.allowed_roles == frozenset({"dispatcher", "viewer"})
+    assert cfg.allow_query_identity is True
+    assert cfg.ttl_seconds == 600
+
+
+def test_broadcast_defaults_and_trailing_slash() -> None:
+    cfg = BroadcastConfig.from_env(
+        {"CONNECTIONS_TABLE": "conns", "WS_CALLBACK_URL": CALLBACK + "/"}
+    )
+    assert cfg == BroadcastConfig("conns", CALLBACK, concurrency=32, max_attempts=4)
+
+
+def test_notifier_defaults() -> None:
+    cfg = NotifierConfig.from_env({"SNS_TOPIC_ARN": TOPIC, "IDEMPOTENCY_TABLE": "idem"})
+    assert cfg.alert_urgencies == frozenset({"high", "critical"})
+    assert cfg.escalation_statuses == frozenset({"escalated"})
+    assert cfg.idempotency_ttl_seconds == 172800
+
+
+@pytest.mark.parametrize(
+    ("factory", "env", "variable"),
+    [
+        (ConnectConfig.from_env, {}, "CONNECTIONS_TABLE"),
+        (ConnectConfig.from_env, {"CONNECTIONS_TABLE": "  "}, "CONNECTIONS_TABLE"),
+        (
+            ConnectConfig.from_env,
+            {"CONNECTIONS_TABLE": "t", "CONNECTION_TTL_SECONDS": "7201"},
+            "CONNECTION_TTL_SECONDS",
+        ),
+        (
+            ConnectConfig.from_env,
+            {"CONNECTIONS_TABLE": "t", "CONNECTION_TTL_SECONDS": "59"},
+            "CONNECTION_TTL_SECONDS",
+        ),
+        (
+            ConnectConfig.from_env,
+            {"CONNECTIONS_TABLE": "t", "CONNECTION_TTL_SECONDS": "2h"},
+            "CONNECTION_TTL_SECONDS",
+        ),
+        (
+            ConnectConfig.from_env,
+            {"CONNECTIONS_TABLE": "t", "ALLOW_QUERY_IDENTITY": "yes"},
+            "ALLOW_QUERY_IDENTITY",
+        ),
+        (ConnectConfig.from_env, {"CONNECTIONS_TABLE": "t", "ALLOWED_ROLES": ","}, "ALLOWED_ROLES"),
+        (BroadcastConfig.from_env, {"CONNECTIONS_TABLE": "t"}, "WS_CALLBACK_URL"),
+        (BroadcastConfig.from_env, {"WS_CALLBACK_URL": CALLBACK}, "CONNECTIONS_TABLE"),
+        (
+            BroadcastConfig.from_env,
+            {"CONNECTIONS_TABLE": "t", "WS_CALLBACK_URL": "a1b2.execute-api/prod"},
+            "WS_CALLBACK_URL",
+        ),
+        (
+            BroadcastConfig.from_env,
+            {"CONNECTIONS_TABLE": "t", "WS_CALLBACK_URL": CALLBACK, "FANOUT_CONCURRENCY": "0"},
+            "FANOUT_CONCURRENCY",
+        ),
+        (
+            BroadcastConfig.from_env,
+            {"CONNECTIONS_TABLE": "t", "WS_CALLBACK_URL": CALLBACK, "POST_MAX_ATTEMPTS": "11"},
+            "POST_MAX_ATTEMPTS",
+        ),
+        (NotifierConfig.from_env, {"IDEMPOTENCY_TABLE": "i"}, "SNS_TOPIC_ARN"),
+        (NotifierConfig.from_env, {"SNS_TOPIC_ARN": TOPIC}, "IDEMPOTENCY_TABLE"),
+        (
+            NotifierConfig.from_env,
+            {"SNS_TOPIC_ARN": "realtime-alerts", "IDEMPOTENCY_TABLE": "i"},
+            "SNS_TOPIC_ARN",
+        ),
+        (
+            NotifierConfig.from_env,
+            {"SNS_TOPIC_ARN": TOPIC + ".fifo", "IDEMPOTENCY_TABLE": "i"},
+            "SNS_TOPIC_ARN",
+        ),
+        (
+            NotifierConfig.from_env,
+            {"SNS_TOPIC_ARN": TOPIC, "IDEMPOTENCY_TABLE": "i", "ALERT_URGENCIES": "high,urgent"},
+            "ALERT_URGENCIES",
+        ),
+        (
+            NotifierConfig.from_env,
+            {"SNS_TOPIC_ARN": TOPIC, "IDEMPOTENCY_TABLE": "i", "IDEMPOTENCY_TTL_SECONDS": "3600"},
+            "IDEMPOTENCY_TTL_SECONDS",
+        ),
+    ],
+)
+def test_invalid_configuration_names_the_variable(factory, env: dict, variable: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        factory(env)
+
+
+def test_log_level() -> None:
+    assert log_level({}) == "INFO"
+    assert log_level({"LOG_LEVEL": "debug"}) == "DEBUG"
+    with pytest.raises(ConfigError, match="LOG_LEVEL"):
+        log_level({"LOG_LEVEL": "VERBOSE"})

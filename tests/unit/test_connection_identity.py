@@ -1,0 +1,79 @@
+"""Connection manager pure logic: identity resolution and the stored row."""
+
+from __future__ import annotations
+
+import pytest
+
+from connection_manager import (
+    ConnectConfig,
+    Identity,
+    IdentityError,
+    connection_item,
+    resolve_identity,
+)
+
+pytestmark = pytest.mark.unit
+
+STRICT = ConnectConfig(
+    table="conns",
+    allowed_roles=frozenset({"dispatcher", "viewer"}),
+    allow_query_identity=False,
+    ttl_seconds=7200,
+)
+DEV = ConnectConfig(**{**STRICT.__dict__, "allow_query_identity": True})
+
+
+def event(authorizer: dict | None = None, query: dict | None = None) -> dict:
+    context: dict = {"connectionId": "abc="}
+    if authorizer is not None:
+        context["authorizer"] = authorizer
+    return {"requestContext": context, "queryStringParameters": query}
+
+
+def test_authorizer_identity() -> None:
+    identity = resolve_identity(event({"userId": "u1", "role": "Dispatcher"}), STRICT)
+    assert identity == Identity("u1", "dispatcher", "authorizer")
+
+
+def test_query_identity_is_ignored_unless_allowed() -> None:
+    ev = event(query={"userId": "dev", "role": "viewer"})
+    with pytest.raises(IdentityError) as refused:
+        resolve_identity(ev, STRICT)
+    assert refused.value.status == 401
+    assert resolve_identity(ev, DEV) == Identity("dev", "viewer", "query")
+
+
+def test_authorizer_wins_over_query_string() -> None:
+    ev = event({"userId": "real", "role": "viewer"}, {"userId": "spoof", "role": "dispatcher"})
+    assert resolve_identity(ev, DEV) == Identity("real", "viewer", "authorizer")
+
+
+@pytest.mark.parametrize(
+    ("ev", "status"),
+    [
+        (event(), 401),
+        (event({"principalId": "x"}), 401),
+        (event({"userId": "u1"}), 401),
+        (event({"userId": "u1", "role": " "}), 401),
+        (event({"userId": "u\n1", "role": "viewer"}), 401),
+        (event({"userId": "u" * 257, "role": "viewer"}), 401),
+        (event({"userId": "u1", "role": "admin"}), 403),
+        (event({"userId": "u1", "role": "supervisor"}), 403),  # default role, not configured
+    ],
+)
+def test_refusals(ev: dict, status: int) -> None:
+    with pytest.raises(IdentityError) as refused:
+        resolve_identity(ev, DEV)
+    assert refused.value.status == status
+
+
+def test_connection_item_shape_and_ttl() -> None:
+    item = connection_item("abc=", Identity("u1", "viewer", "authorizer"), 1795790400.7, 7200)
+    assert item == {
+        "pk": {"S": "CONN#abc="},
+        "sk": {"S": "META#"},
+        "userId": {"S": "u1"},
+        "role": {"S": "viewer"},
+        "connectedAt": {"S": "2026-11-27T14:40:00Z"},
+        "expiresAt": {"N": str(1795790400 + 7200)},
+    }
