@@ -329,8 +329,8 @@ variable "idempotency_ttl_seconds" {
   default     = 172800
 
   validation {
-    condition     = var.idempotency_ttl_seconds >= 86400 && floor(var.idempotency_ttl_seconds) == var.idempotency_ttl_seconds
-    error_message = "idempotency_ttl_seconds must be a whole number >= 86400: a stream record can be redelivered for up to 24 hours."
+    condition     = var.idempotency_ttl_seconds >= 86400 && var.idempotency_ttl_seconds <= 2592000 && floor(var.idempotency_ttl_seconds) == var.idempotency_ttl_seconds
+    error_message = "idempotency_ttl_seconds must be a whole number between 86400 (a stream record can be redelivered for up to 24 hours) and 2592000 (30 days)."
   }
 }
 

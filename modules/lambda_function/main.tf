@@ -58,7 +58,7 @@ resource "aws_iam_role" "this" {
 
 resource "aws_iam_role_policy" "this" {
   name   = "least-privilege"
-  role   = aws_iam_role.this.id
+  role   = aws_iam_role.this.name
   policy = jsonencode(local.policy)
 }
 

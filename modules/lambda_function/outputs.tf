@@ -32,3 +32,13 @@ output "policy" {
   description = "The execution role's inline policy document (JSON)."
   value       = aws_iam_role_policy.this.policy
 }
+
+output "log_group_arn" {
+  description = "ARN of the function's log group."
+  value       = aws_cloudwatch_log_group.this.arn
+}
+
+output "environment_variables" {
+  description = "Environment variables the function runs with."
+  value       = aws_lambda_function.this.environment[0].variables
+}

@@ -52,3 +52,19 @@ output "authorizer_id" {
   description = "ID of the $connect authorizer, or null."
   value       = one(aws_apigatewayv2_authorizer.this[*].id)
 }
+
+output "integrations" {
+  description = "Per route key: the integration type and URI the route targets ($default is the MOCK integration, without URI)."
+  value = merge(
+    { for k, i in aws_apigatewayv2_integration.lambda : k => {
+      id   = i.id
+      type = i.integration_type
+      uri  = i.integration_uri
+    } },
+    { (local.default_route_key) = {
+      id   = aws_apigatewayv2_integration.default.id
+      type = aws_apigatewayv2_integration.default.integration_type
+      uri  = null
+    } },
+  )
+}

@@ -1,0 +1,292 @@
+# Plan-mode wiring of the root module with a mocked AWS provider: routes ->
+# integrations -> functions, each role's exact permissions, environment
+# variables, stream mappings only with a stream ARN, and the outputs' shapes.
+# Run: make tftest (terraform test -test-directory=tests/tftest)
+
+mock_provider "aws" {
+  # Mocked computed values are known at plan time, so policies and outputs
+  # built from ARNs can be asserted in plan-mode runs.
+  override_during = plan
+
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = {
+      id            = "abc123def4"
+      execution_arn = "arn:aws:execute-api:us-east-1:123456789012:abc123def4"
+      api_endpoint  = "wss://abc123def4.execute-api.us-east-1.amazonaws.com"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:mocked" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" }
+  }
+}
+
+override_resource {
+  target          = module.connections_table.aws_dynamodb_table.this
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections" }
+}
+
+override_resource {
+  target          = module.idempotency_table.aws_dynamodb_table.this
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency" }
+}
+
+override_resource {
+  target          = module.connect.aws_lambda_function.this
+  override_during = plan
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-connect"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-connect/invocations"
+  }
+}
+
+override_resource {
+  target          = module.disconnect.aws_lambda_function.this
+  override_during = plan
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-disconnect"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-disconnect/invocations"
+  }
+}
+
+override_resource {
+  target          = module.broadcaster_stream[0].aws_sqs_queue.dead_letter
+  override_during = plan
+  values = {
+    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-broadcaster-dlq"
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-broadcaster-dlq"
+  }
+}
+
+override_resource {
+  target          = module.notifier_stream[0].aws_sqs_queue.dead_letter
+  override_during = plan
+  values = {
+    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-notifier-dlq"
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-notifier-dlq"
+  }
+}
+
+variables {
+  environment = "test"
+}
+
+run "without_stream" {
+  command = plan
+
+  # Routes -> integrations -> functions.
+  assert {
+    condition     = toset(keys(module.websocket_api.integrations)) == toset(["$connect", "$disconnect", "$default"])
+    error_message = "The API must have exactly the $connect, $disconnect and $default routes."
+  }
+  assert {
+    condition     = module.websocket_api.integrations["$connect"].uri == module.connect.invoke_arn && module.websocket_api.integrations["$connect"].type == "AWS_PROXY"
+    error_message = "$connect must proxy to the connect function."
+  }
+  assert {
+    condition     = module.websocket_api.integrations["$disconnect"].uri == module.disconnect.invoke_arn && module.websocket_api.integrations["$disconnect"].type == "AWS_PROXY"
+    error_message = "$disconnect must proxy to the disconnect function."
+  }
+  assert {
+    condition     = module.websocket_api.integrations["$default"].type == "MOCK"
+    error_message = "$default must answer with the MOCK integration, not a function."
+  }
+  assert {
+    condition     = output.stage_name == "prod" && output.websocket_wss_endpoint == "wss://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
+    error_message = "The stage must default to prod and the wss endpoint end with /prod."
+  }
+  assert {
+    condition     = output.websocket_management_url == "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
+    error_message = "The management URL must be https://{api_id}.execute-api.{region}.amazonaws.com/{stage}."
+  }
+
+  # Each role's exact permissions (the log statement is checked separately).
+  assert {
+    condition = [for s in jsondecode(module.connect.policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
+      { a = toset(["dynamodb:PutItem"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections"]) },
+    ]
+    error_message = "connect may only PutItem on the Connections table."
+  }
+  assert {
+    condition = [for s in jsondecode(module.disconnect.policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
+      { a = toset(["dynamodb:DeleteItem"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections"]) },
+    ]
+    error_message = "disconnect may only DeleteItem on the Connections table."
+  }
+  assert {
+    condition = [for s in jsondecode(module.broadcaster.policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
+      { a = toset(["dynamodb:Scan", "dynamodb:DeleteItem"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections"]) },
+      { a = toset(["execute-api:ManageConnections"]), r = toset(["arn:aws:execute-api:us-east-1:123456789012:abc123def4/prod/POST/@connections/*"]) },
+    ]
+    error_message = "broadcaster may only Scan/DeleteItem on Connections and ManageConnections on <execution_arn>/prod/POST/@connections/*."
+  }
+  assert {
+    condition = [for s in jsondecode(module.notifier.policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
+      { a = toset(["sns:Publish"]), r = toset(["arn:aws:sns:us-east-1:123456789012:realtime-test-alerts"]) },
+      { a = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency"]) },
+    ]
+    error_message = "notifier may only Publish to the topic and Get/Put/Update/DeleteItem on the idempotency table."
+  }
+  assert {
+    condition = alltrue([for m in [module.connect, module.disconnect, module.broadcaster, module.notifier] :
+      one([for s in jsondecode(m.policy).Statement : s if s.Sid == "WriteOwnLogGroup"]) == {
+        Sid      = "WriteOwnLogGroup"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = ["${m.log_group_arn}:*"]
+    }])
+    error_message = "Every function may write only to its own log group."
+  }
+  assert {
+    condition = alltrue(flatten([for m in [module.connect, module.disconnect, module.broadcaster, module.notifier] :
+      [for s in jsondecode(m.policy).Statement : s.Effect == "Allow" && alltrue([for a in s.Action : !strcontains(a, "*")])]
+    ]))
+    error_message = "No policy may grant a wildcard action."
+  }
+
+  # Environment variables (the handlers' contract).
+  assert {
+    condition = module.connect.environment_variables == tomap({
+      LOG_LEVEL               = "INFO"
+      POWERTOOLS_SERVICE_NAME = "realtime"
+      CONNECTIONS_TABLE       = "realtime-test-connections"
+      ALLOWED_ROLES           = "dispatcher,responder,supervisor,viewer"
+      ALLOW_QUERY_IDENTITY    = "false"
+      CONNECTION_TTL_SECONDS  = "7200"
+    }) && module.disconnect.environment_variables == module.connect.environment_variables
+    error_message = "connect/disconnect environment does not match the handlers' contract."
+  }
+  assert {
+    condition = module.broadcaster.environment_variables == tomap({
+      LOG_LEVEL               = "INFO"
+      POWERTOOLS_SERVICE_NAME = "realtime"
+      CONNECTIONS_TABLE       = "realtime-test-connections"
+      WS_CALLBACK_URL         = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
+      FANOUT_CONCURRENCY      = "32"
+      POST_MAX_ATTEMPTS       = "4"
+    })
+    error_message = "broadcaster environment does not match the handlers' contract."
+  }
+  assert {
+    condition = module.notifier.environment_variables == tomap({
+      LOG_LEVEL               = "INFO"
+      POWERTOOLS_SERVICE_NAME = "realtime"
+      SNS_TOPIC_ARN           = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts"
+      IDEMPOTENCY_TABLE       = "realtime-test-idempotency"
+      ALERT_URGENCIES         = "high,critical"
+      ESCALATION_STATUSES     = "escalated"
+      IDEMPOTENCY_TTL_SECONDS = "172800"
+    })
+    error_message = "notifier environment does not match the handlers' contract."
+  }
+
+  # No stream: no mappings, no queues, no stream permissions.
+  assert {
+    condition     = length(module.broadcaster_stream) == 0 && length(module.notifier_stream) == 0
+    error_message = "Without incidents_stream_arn there must be no stream consumers."
+  }
+  assert {
+    condition     = output.dead_letter_queue_urls == null && length(output.event_source_mapping_ids) == 0
+    error_message = "Without a stream, dead_letter_queue_urls is null and event_source_mapping_ids is empty."
+  }
+
+  # Outputs' shapes.
+  assert {
+    condition     = output.function_names == { connect = "realtime-test-connect", disconnect = "realtime-test-disconnect", broadcaster = "realtime-test-broadcaster", notifier = "realtime-test-notifier" }
+    error_message = "function_names must map connect, disconnect, broadcaster and notifier to their names."
+  }
+  assert {
+    condition     = output.connections_table_name == "realtime-test-connections" && output.idempotency_table_name == "realtime-test-idempotency" && output.alerts_topic_arn == "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" && output.api_id == "abc123def4"
+    error_message = "Table, topic and API outputs are wrong."
+  }
+}
+
+run "with_stream" {
+  command = plan
+
+  variables {
+    incidents_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-05-01T10:00:00.000"
+  }
+
+  assert {
+    condition = output.dead_letter_queue_urls == {
+      broadcaster = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-broadcaster-dlq"
+      notifier    = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-notifier-dlq"
+    }
+    error_message = "dead_letter_queue_urls must map each consumer to its own queue URL."
+  }
+  assert {
+    condition     = length(module.broadcaster_stream) == 1 && length(module.notifier_stream) == 1
+    error_message = "With incidents_stream_arn both consumers must exist."
+  }
+  assert {
+    condition = alltrue([for c in [module.broadcaster_stream[0], module.notifier_stream[0]] :
+      [for s in jsondecode(c.policy).Statement : { a = toset(s.Action), r = s.Resource }] == [
+        { a = toset(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]), r = ["arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-05-01T10:00:00.000"] },
+        { a = toset(["sqs:SendMessage"]), r = [c.dead_letter_queue_arn] },
+      ]
+    ])
+    error_message = "Each consumer may only read the one stream and send to its own dead-letter queue."
+  }
+  assert {
+    condition     = module.broadcaster_stream[0].dead_letter_queue_arn != module.notifier_stream[0].dead_letter_queue_arn
+    error_message = "Each consumer must have its own dead-letter queue."
+  }
+  assert {
+    condition     = toset(keys(output.dead_letter_queue_urls)) == toset(["broadcaster", "notifier"]) && toset(keys(output.event_source_mapping_ids)) == toset(["broadcaster", "notifier"])
+    error_message = "With a stream, dead_letter_queue_urls and event_source_mapping_ids are keyed by broadcaster and notifier."
+  }
+  # The function roles themselves are unchanged by the stream.
+  assert {
+    condition     = length(jsondecode(module.broadcaster.policy).Statement) == 3 && length(jsondecode(module.notifier.policy).Statement) == 3
+    error_message = "Stream permissions belong to the consumer's own policy, not the function's base policy."
+  }
+}
+
+run "kms_key_and_overrides" {
+  command = plan
+
+  variables {
+    kms_key_arn                  = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    incidents_stream_arn         = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-05-01T10:00:00.000"
+    management_endpoint_override = "http://127.0.0.1:4566/_aws/execute-api/{api_id}/{stage}"
+    stage_name                   = "v1"
+    allow_query_identity         = true
+    lambda_layer_arns            = ["arn:aws:lambda:us-east-1:000000000000:layer:local-boto3:3"]
+  }
+
+  assert {
+    condition     = output.websocket_management_url == "http://127.0.0.1:4566/_aws/execute-api/abc123def4/v1" && module.broadcaster.environment_variables.WS_CALLBACK_URL == output.websocket_management_url
+    error_message = "management_endpoint_override must replace {api_id} and {stage} and feed WS_CALLBACK_URL."
+  }
+  assert {
+    condition     = one([for s in jsondecode(module.broadcaster.policy).Statement : s.Resource if s.Sid == "PostToConnections"]) == ["arn:aws:execute-api:us-east-1:123456789012:abc123def4/v1/POST/@connections/*"]
+    error_message = "The endpoint override must not change the IAM resource of ManageConnections."
+  }
+  assert {
+    condition     = module.connect.environment_variables.ALLOW_QUERY_IDENTITY == "true"
+    error_message = "allow_query_identity must reach ALLOW_QUERY_IDENTITY."
+  }
+  assert {
+    condition = one([for s in jsondecode(module.notifier.policy).Statement : { a = toset(s.Action), r = s.Resource } if s.Sid == "EncryptAlerts"]) == {
+      a = toset(["kms:Decrypt", "kms:GenerateDataKey"]), r = ["arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
+    }
+    error_message = "With a customer managed key the notifier needs kms:GenerateDataKey and kms:Decrypt on that key to publish."
+  }
+  assert {
+    condition = alltrue([for c in [module.broadcaster_stream[0], module.notifier_stream[0]] :
+      contains([for s in jsondecode(c.policy).Statement : s.Resource[0]], "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    ])
+    error_message = "With a customer managed key each consumer needs the key to send to its encrypted queue."
+  }
+}

@@ -1,0 +1,297 @@
+# Plan-mode tests of modules/websocket_api with a mocked provider: routes,
+# the MOCK $default reply, the authorizer, Lambda permissions, the stage, and
+# a deployment trigger that changes with routes, integrations and the
+# authorizer but not with cosmetic changes.
+
+mock_provider "aws" {
+  override_during = plan
+
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = {
+      id            = "wsapi12345"
+      execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:wsapi12345"
+      api_endpoint  = "wss://wsapi12345.execute-api.eu-west-1.amazonaws.com"
+    }
+  }
+  # Fixed ids keep the deployment trigger deterministic between runs.
+  mock_resource "aws_apigatewayv2_integration" {
+    defaults = { id = "integ01" }
+  }
+  mock_resource "aws_apigatewayv2_route" {
+    defaults = { id = "route01" }
+  }
+  mock_resource "aws_apigatewayv2_authorizer" {
+    defaults = { id = "auth01" }
+  }
+  mock_resource "aws_apigatewayv2_deployment" {
+    defaults = { id = "deploy01" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/apigateway/ws-test/prod/access" }
+  }
+}
+
+variables {
+  name                   = "ws-test"
+  default_route_response = "{\"type\":\"error\",\"error\":\"unknown_action\"}"
+  lambda_routes = {
+    "$connect" = {
+      function_name = "fn-connect"
+      invoke_arn    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:fn-connect/invocations"
+    }
+    "$disconnect" = {
+      function_name = "fn-disconnect"
+      invoke_arn    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:fn-disconnect/invocations"
+    }
+  }
+}
+
+run "baseline" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_api.this.protocol_type == "WEBSOCKET" && aws_apigatewayv2_api.this.route_selection_expression == "$request.body.action"
+    error_message = "The API must be a WebSocket API routing on $request.body.action."
+  }
+  assert {
+    condition     = aws_apigatewayv2_route.lambda["$connect"].target == "integrations/${aws_apigatewayv2_integration.lambda["$connect"].id}" && aws_apigatewayv2_integration.lambda["$connect"].integration_uri == var.lambda_routes["$connect"].invoke_arn
+    error_message = "$connect must target the integration that proxies to the connect function."
+  }
+  assert {
+    condition     = aws_apigatewayv2_route.lambda["$disconnect"].target == "integrations/${aws_apigatewayv2_integration.lambda["$disconnect"].id}" && aws_apigatewayv2_integration.lambda["$disconnect"].integration_uri == var.lambda_routes["$disconnect"].invoke_arn
+    error_message = "$disconnect must target the integration that proxies to the disconnect function."
+  }
+  assert {
+    condition     = alltrue([for i in aws_apigatewayv2_integration.lambda : i.integration_type == "AWS_PROXY" && i.integration_method == "POST"])
+    error_message = "Lambda integrations must be AWS_PROXY with POST."
+  }
+  assert {
+    condition     = alltrue([for r in aws_apigatewayv2_route.lambda : r.authorization_type == "NONE" && r.authorizer_id == null]) && length(aws_apigatewayv2_authorizer.this) == 0
+    error_message = "Without an authorizer no route is authorized and no authorizer exists."
+  }
+
+  # $default answers unknown actions through MOCK + route/integration responses.
+  assert {
+    condition = (
+      aws_apigatewayv2_route.default.route_key == "$default" &&
+      aws_apigatewayv2_route.default.target == "integrations/${aws_apigatewayv2_integration.default.id}" &&
+      aws_apigatewayv2_route.default.route_response_selection_expression == "$default" &&
+      aws_apigatewayv2_route_response.default.route_response_key == "$default"
+    )
+    error_message = "$default must target the MOCK integration and declare a $default route response, or clients get no reply."
+  }
+  assert {
+    condition = (
+      aws_apigatewayv2_integration.default.integration_type == "MOCK" &&
+      jsondecode(aws_apigatewayv2_integration.default.request_templates["$default"]) == { statusCode = 200 } &&
+      aws_apigatewayv2_integration_response.default.integration_response_key == "$default" &&
+      aws_apigatewayv2_integration_response.default.response_templates["$default"] == var.default_route_response
+    )
+    error_message = "The MOCK integration must return 200 and reply with default_route_response."
+  }
+
+  # Permissions: one per route, scoped to this API, stage and route.
+  assert {
+    condition = {
+      for k, p in aws_lambda_permission.route : k => [p.function_name, p.principal, p.action, p.source_arn]
+      } == {
+      "$connect"    = ["fn-connect", "apigateway.amazonaws.com", "lambda:InvokeFunction", "arn:aws:execute-api:eu-west-1:123456789012:wsapi12345/prod/$connect"]
+      "$disconnect" = ["fn-disconnect", "apigateway.amazonaws.com", "lambda:InvokeFunction", "arn:aws:execute-api:eu-west-1:123456789012:wsapi12345/prod/$disconnect"]
+    }
+    error_message = "Each function may be invoked only by this API's prod stage on its own route."
+  }
+
+  # Stage and deployment.
+  assert {
+    condition     = aws_apigatewayv2_stage.this.name == "prod" && aws_apigatewayv2_stage.this.deployment_id == aws_apigatewayv2_deployment.this.id && aws_apigatewayv2_stage.this.auto_deploy == null
+    error_message = "The prod stage must serve the explicit deployment (auto_deploy is for HTTP APIs)."
+  }
+  assert {
+    condition = (
+      aws_apigatewayv2_stage.this.default_route_settings[0].throttling_burst_limit == 500 &&
+      aws_apigatewayv2_stage.this.default_route_settings[0].throttling_rate_limit == 1000 &&
+      aws_apigatewayv2_stage.this.default_route_settings[0].logging_level == "OFF" &&
+      aws_apigatewayv2_stage.this.default_route_settings[0].data_trace_enabled == false
+    )
+    error_message = "Default throttling is 500 burst / 1000 rps and execution logging is off unless opted in."
+  }
+  assert {
+    condition     = length(aws_apigatewayv2_stage.this.access_log_settings) == 0 && length(aws_cloudwatch_log_group.access) == 0
+    error_message = "Access logs are opt-in (they need the account-level CloudWatch role)."
+  }
+  assert {
+    condition     = keys(aws_apigatewayv2_deployment.this.triggers) == tolist(["redeployment"]) && length(aws_apigatewayv2_deployment.this.triggers.redeployment) == 40
+    error_message = "The deployment must carry a sha1 redeployment trigger."
+  }
+  assert {
+    condition     = output.manage_connections_arn == "arn:aws:execute-api:eu-west-1:123456789012:wsapi12345/prod/POST/@connections/*"
+    error_message = "manage_connections_arn must be <execution_arn>/<stage>/POST/@connections/*."
+  }
+  assert {
+    condition     = output.management_endpoint == "https://wsapi12345.execute-api.eu-west-1.amazonaws.com/prod" && output.wss_endpoint == "wss://wsapi12345.execute-api.eu-west-1.amazonaws.com/prod"
+    error_message = "Endpoints must be https://{api_id}.execute-api.{region}.amazonaws.com/{stage} and <api_endpoint>/<stage>."
+  }
+}
+
+run "cosmetic_changes_do_not_redeploy" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    description            = "a new description"
+    tags                   = { Owner = "someone-else" }
+    throttling_burst_limit = 50
+    throttling_rate_limit  = 20
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_deployment.this.triggers.redeployment == run.baseline.deployment_triggers.redeployment
+    error_message = "Tags, descriptions and stage settings must not force a new deployment."
+  }
+  assert {
+    condition     = aws_apigatewayv2_stage.this.default_route_settings[0].throttling_burst_limit == 50 && aws_apigatewayv2_stage.this.default_route_settings[0].throttling_rate_limit == 20
+    error_message = "Throttling inputs must reach the stage."
+  }
+}
+
+run "changed_integration_uri_redeploys" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    lambda_routes = {
+      "$connect" = {
+        function_name = "fn-connect-v2"
+        invoke_arn    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:fn-connect-v2/invocations"
+      }
+      "$disconnect" = {
+        function_name = "fn-disconnect"
+        invoke_arn    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:fn-disconnect/invocations"
+      }
+    }
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_deployment.this.triggers.redeployment != run.baseline.deployment_triggers.redeployment
+    error_message = "A changed integration URI must force a new deployment."
+  }
+}
+
+run "added_route_redeploys" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    lambda_routes = merge(var.lambda_routes, {
+      ping = {
+        function_name = "fn-connect"
+        invoke_arn    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:fn-connect/invocations"
+      }
+    })
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_deployment.this.triggers.redeployment != run.baseline.deployment_triggers.redeployment
+    error_message = "A new route must force a new deployment."
+  }
+}
+
+run "changed_default_reply_redeploys" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    default_route_response = "{\"type\":\"error\",\"error\":\"nope\"}"
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_deployment.this.triggers.redeployment != run.baseline.deployment_triggers.redeployment
+    error_message = "A changed $default reply must force a new deployment."
+  }
+}
+
+run "authorizer_on_connect" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    stage_name = "live"
+    authorizer = {
+      function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:ws-authorizer"
+    }
+  }
+
+  assert {
+    condition = (
+      aws_apigatewayv2_authorizer.this[0].authorizer_type == "REQUEST" &&
+      aws_apigatewayv2_authorizer.this[0].identity_sources == toset(["route.request.querystring.token"]) &&
+      aws_apigatewayv2_authorizer.this[0].authorizer_uri == "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:ws-authorizer/invocations"
+    )
+    error_message = "The authorizer must be a REQUEST authorizer reading the token from the query string."
+  }
+  assert {
+    condition     = aws_apigatewayv2_route.lambda["$connect"].authorization_type == "CUSTOM" && aws_apigatewayv2_route.lambda["$connect"].authorizer_id == "auth01"
+    error_message = "$connect must use the authorizer."
+  }
+  assert {
+    condition     = aws_apigatewayv2_route.lambda["$disconnect"].authorization_type == "NONE" && aws_apigatewayv2_route.default.authorization_type == null
+    error_message = "Only $connect may carry an authorizer on a WebSocket API."
+  }
+  assert {
+    condition     = aws_lambda_permission.authorizer[0].function_name == var.authorizer.function_arn && aws_lambda_permission.authorizer[0].source_arn == "arn:aws:execute-api:eu-west-1:123456789012:wsapi12345/authorizers/auth01"
+    error_message = "API Gateway may invoke the authorizer only as this API's authorizer."
+  }
+  assert {
+    condition     = aws_lambda_permission.route["$connect"].source_arn == "arn:aws:execute-api:eu-west-1:123456789012:wsapi12345/live/$connect"
+    error_message = "Route permissions follow the stage name."
+  }
+  assert {
+    condition     = aws_apigatewayv2_deployment.this.triggers.redeployment != run.baseline.deployment_triggers.redeployment
+    error_message = "Adding an authorizer must force a new deployment."
+  }
+}
+
+run "logging_opted_in" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    execution_logging_level   = "ERROR"
+    access_logs_enabled       = true
+    access_log_retention_days = 90
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_stage.this.default_route_settings[0].logging_level == "ERROR"
+    error_message = "execution_logging_level must reach the stage."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.access[0].retention_in_days == 90 && aws_apigatewayv2_stage.this.access_log_settings[0].destination_arn == aws_cloudwatch_log_group.access[0].arn
+    error_message = "Access logs must go to the module's log group with the given retention."
+  }
+  assert {
+    condition     = jsondecode(aws_apigatewayv2_stage.this.access_log_settings[0].format).connectionId == "$context.connectionId"
+    error_message = "The access log format must be JSON with the connection id."
+  }
+}
