@@ -73,12 +73,29 @@ fmt: setup ## Format Python (ruff) and Terraform (terraform fmt)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Lambda platform the zips are built for; keep in step with the Terraform variables
+# lambda_architecture / lambda_runtime.
+LAMBDA_ARCH ?= x86_64
+LAMBDA_PYTHON ?= 3.12
+
+.PHONY: build
+build: setup ## Build the Lambda zips into build/ (reproducible; LAMBDA_ARCH, LAMBDA_PYTHON)
+	$(PY) scripts/build.py --arch $(LAMBDA_ARCH) --python $(LAMBDA_PYTHON)
+
 # ---------------------------------------------------------------------------
 # Tests
 # ---------------------------------------------------------------------------
 .PHONY: test
 test: setup ## Run every test suite (lint, unit, handler, terraform, e2e)
 	$(PY) -m pytest
+
+.PHONY: test-unit
+test-unit: setup ## Fast Python suites: unit, handler (moto), fan-out (fake API), packaging
+	$(PY) -m pytest -m "unit or handler or fanout or packaging" tests/unit tests/handlers tests/fanout tests/packaging
+
+.PHONY: bench-fanout
+bench-fanout: setup ## Print broadcaster fan-out throughput against the fake management API
+	$(PY) scripts/bench_fanout.py
 
 .PHONY: FORCE
 FORCE:

@@ -1,0 +1,273 @@
+"""The broadcaster's fan-out against a misbehaving management API on 127.0.0.1.
+
+Proves: rows of gone connections are deleted, throttled posts are retried, deliveries really
+overlap (measured from the server's request intervals, not wall-clock totals) within the
+configured bound, each connection receives one incident's updates in stream order, and failures
+are reported per record.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import math
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import broadcaster
+from broadcaster import BroadcastConfig, RetryPolicy
+from realtime_common import aws
+
+pytestmark = pytest.mark.fanout
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+TABLE = "realtime-connections"
+FAST_RETRY = {"base_delay": 0.005, "max_delay": 0.02}
+
+
+def template() -> dict[str, Any]:
+    return json.loads((EVENTS / "stream-modify.json").read_text())["Records"][0]
+
+
+def updates(*incidents: str, title: str | None = None) -> dict[str, Any]:
+    """One MODIFY record per entry, in stream order (ascending sequence numbers)."""
+    records = []
+    for n, incident in enumerate(incidents):
+        record = copy.deepcopy(template())
+        record["eventID"] = uuid.uuid4().hex
+        record["dynamodb"]["SequenceNumber"] = f"2000000000000000{n:05d}"
+        key = {"S": f"INCIDENT#{incident}"}
+        record["dynamodb"]["Keys"]["pk"] = key
+        image = record["dynamodb"]["NewImage"]
+        image["pk"] = key
+        image["incidentId"] = {"S": incident}
+        image["version"] = {"N": str(n + 1)}
+        if title is not None:
+            image["title"] = {"S": title}
+        records.append(record)
+    return {"Records": records}
+
+
+def sequences(event: dict[str, Any]) -> list[str]:
+    return [r["dynamodb"]["SequenceNumber"] for r in event["Records"]]
+
+
+def add_connections(table: Any, *ids: str) -> None:
+    with table.batch_writer() as batch:
+        for cid in ids:
+            batch.put_item(
+                Item={
+                    "pk": f"CONN#{cid}",
+                    "sk": "META#",
+                    "userId": "u",
+                    "role": "viewer",
+                    "connectedAt": "2026-11-27T14:40:00Z",
+                    "expiresAt": int(time.time()) + 3600,
+                }
+            )
+
+
+def stored(table: Any) -> set[str]:
+    return {item["pk"] for item in table.scan()["Items"]}
+
+
+def run(
+    url: str,
+    event: dict[str, Any],
+    *,
+    concurrency: int = 8,
+    max_attempts: int = 4,
+    deadline: float = math.inf,
+) -> list[str]:
+    cfg = BroadcastConfig(TABLE, url, concurrency=concurrency, max_attempts=max_attempts)
+    response = broadcaster.broadcast(
+        event,
+        cfg,
+        management=aws.management_api_client(url, concurrency),
+        dynamodb=aws.dynamodb_client(concurrency),
+        deadline=deadline,
+        policy=RetryPolicy(max_attempts=max_attempts, **FAST_RETRY),
+    )
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+def test_gone_connections_lose_their_row_and_others_get_everything(table: Any, api: Any) -> None:
+    add_connections(table, "live=", "gone=")
+    api.behaviours["gone="] = "gone"
+    event = updates("A", "A")
+    assert run(api.url, event) == []
+    assert [m["sequence"] for m in api.delivered("live=")] == sequences(event)
+    assert [p.status for p in api.posts_to("gone=")] == [410]  # nothing after the 410
+    assert stored(table) == {"CONN#live="}
+
+
+def test_throttled_posts_are_retried_until_delivered(table: Any, api: Any) -> None:
+    add_connections(table, "slow")
+    api.behaviours["slow"] = "throttle:2"
+    event = updates("A", "A")
+    assert run(api.url, event) == []
+    assert [p.status for p in api.posts_to("slow")] == [429, 429, 200, 200]
+    assert [m["sequence"] for m in api.delivered("slow")] == sequences(event)
+
+
+def max_overlap(api: Any) -> int:
+    """Largest number of requests the server was handling at one instant."""
+    edges = sorted(
+        [(p.started, 1) for p in api.posts] + [(p.finished, -1) for p in api.posts],
+        key=lambda edge: (edge[0], edge[1]),
+    )
+    level = peak = 0
+    for _, step in edges:
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
+def test_deliveries_overlap_up_to_the_configured_concurrency(table: Any, api: Any) -> None:
+    ids = [f"c{n:02d}" for n in range(16)]
+    add_connections(table, *ids)
+    api.latency = 0.1
+    assert run(api.url, updates("A"), concurrency=8) == []
+    assert len(api.posts) == 16
+    assert 4 <= api.max_in_flight <= 8
+    assert 4 <= max_overlap(api) <= 8
+
+
+def test_concurrency_one_is_strictly_sequential(table: Any, api: Any) -> None:
+    add_connections(table, "a", "b", "c", "d")
+    api.latency = 0.02
+    assert run(api.url, updates("A"), concurrency=1) == []
+    assert api.max_in_flight == 1
+    assert max_overlap(api) == 1
+
+
+def test_each_connection_gets_each_incidents_updates_in_stream_order(table: Any, api: Any) -> None:
+    ids = [f"c{n}" for n in range(6)]
+    add_connections(table, *ids)
+    api.latency = 0.005
+    api.behaviours["c1"] = "throttle:3"  # retries must not reorder anything
+    event = updates("A", "B", "A", "A", "B", "A", "B", "A")
+    assert run(api.url, event, concurrency=3) == []
+    for cid in ids:
+        delivered = api.delivered(cid)
+        assert [m["sequence"] for m in delivered] == sequences(event), cid
+        for incident in ("A", "B"):
+            versions = [
+                m["incident"]["version"] for m in delivered if m["keys"]["pk"].endswith(incident)
+            ]
+            assert versions == sorted(versions)
+        posts = api.posts_to(cid)
+        assert all(b.started >= a.finished for a, b in itertools.pairwise(posts))
+
+
+def test_a_batch_that_reaches_no_one_is_failed_from_the_first_record(table: Any, api: Any) -> None:
+    add_connections(table, "a", "b", "c")
+    api.default = "error"
+    event = updates("A", "B", "A")
+    assert run(api.url, event, max_attempts=3) == sequences(event)
+    for cid in ("a", "b", "c"):
+        assert [p.status for p in api.posts_to(cid)] == [500, 500, 500]  # first message only
+
+
+def test_failure_midway_reports_that_record_and_everything_after_it(table: Any, api: Any) -> None:
+    add_connections(table, "a", "b")
+    api.default = "fail_after:1"
+    event = updates("A", "B", "A")
+    assert run(api.url, event, max_attempts=2) == sequences(event)[1:]
+    for cid in ("a", "b"):
+        assert [p.status for p in api.posts_to(cid)] == [200, 500, 500]
+        assert [m["sequence"] for m in api.delivered(cid)] == sequences(event)[:1]
+
+
+def test_one_misbehaving_client_is_logged_not_failed(table: Any, api: Any) -> None:
+    add_connections(table, "bad", "good")
+    api.behaviours["bad"] = "error"
+    event = updates("A", "A")
+    assert run(api.url, event, max_attempts=3) == []
+    assert [p.status for p in api.posts_to("bad")] == [500, 500, 500]
+    assert [m["sequence"] for m in api.delivered("good")] == sequences(event)
+
+
+def test_payload_too_large_skips_the_message_not_the_connection(table: Any, api: Any) -> None:
+    add_connections(table, "picky")
+    api.behaviours["picky"] = "too_large"
+    assert run(api.url, updates("A", "A", "A")) == []
+    assert [p.status for p in api.posts_to("picky")] == [413, 413, 413]  # no retries
+
+
+def test_forbidden_everywhere_fails_the_batch_without_retrying(table: Any, api: Any) -> None:
+    add_connections(table, "a", "b")
+    api.default = "forbidden"
+    event = updates("A")
+    assert run(api.url, event) == sequences(event)
+    assert len(api.posts) == 2
+
+
+def test_malformed_record_is_failed_alone(table: Any, api: Any) -> None:
+    add_connections(table, "a")
+    event = updates("A", "B", "A")
+    del event["Records"][1]["dynamodb"]["NewImage"]
+    assert run(api.url, event) == [sequences(event)[1]]
+    assert [m["sequence"] for m in api.delivered("a")] == [sequences(event)[0], sequences(event)[2]]
+
+
+def test_unreachable_endpoint_fails_every_record(table: Any) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    add_connections(table, "a", "b")
+    event = updates("A", "B")
+    assert run(f"http://127.0.0.1:{port}/prod", event, max_attempts=2) == sequences(event)
+
+
+def test_oversize_update_arrives_as_the_slim_envelope(table: Any, api: Any) -> None:
+    add_connections(table, "a")
+    event = updates("A", title="x" * 200_000)
+    assert run(api.url, event) == []
+    (post,) = api.posts_to("a")
+    assert len(post.body) <= 128 * 1024
+    message = json.loads(post.body)
+    assert message["truncated"] is True
+    assert message["keys"]["pk"] == "INCIDENT#A"
+    assert "incident" not in message
+
+
+def test_running_out_of_time_fails_the_record_instead_of_hanging(table: Any, api: Any) -> None:
+    ids = [f"c{n}" for n in range(6)]
+    add_connections(table, *ids)
+    api.latency = 0.1
+    event = updates("A")
+    deadline = time.monotonic() + 0.25
+    assert run(api.url, event, concurrency=1, deadline=deadline) == sequences(event)
+    assert 1 <= len(api.posts) < 6
+    assert all(p.started <= deadline for p in api.posts)
+
+
+def test_handler_entry_point_against_the_fake(
+    table: Any, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_connections(table, "a", "gone")
+    api.behaviours["gone"] = "gone"
+    monkeypatch.setenv("CONNECTIONS_TABLE", TABLE)
+    monkeypatch.setenv("WS_CALLBACK_URL", api.url)
+
+    class Context:
+        function_name = "broadcaster"
+        memory_limit_in_mb = 256
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:broadcaster"
+        aws_request_id = "req-1"
+
+        @staticmethod
+        def get_remaining_time_in_millis() -> int:
+            return 30_000
+
+    event = updates("A", "A")
+    assert broadcaster.handler(event, Context()) == {"batchItemFailures": []}
+    assert len(api.delivered("a")) == 2
+    assert stored(table) == {"CONN#a"}
