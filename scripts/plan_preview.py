@@ -434,17 +434,18 @@ def parse_plan(document: Any) -> Plan:  # noqa: ANN401 - parsed JSON
         rc = _resource_change(item)
         if rc.action is not Action.NOOP:
             resources.append(rc)
-    # Like Terraform's own UI, mention drift only where it matters to this plan.
-    relevant = {
-        r.get("resource") for r in document.get("relevant_attributes") or [] if isinstance(r, dict)
-    }
+    # Like Terraform's own UI, mention drift only of attributes this plan depends on.
+    relevant: dict[str, set[str]] = {}
+    for ref in document.get("relevant_attributes") or []:
+        if isinstance(ref, dict) and ref.get("attribute"):
+            relevant.setdefault(str(ref.get("resource")), set()).add(str(ref["attribute"][0]))
     drift = []
     for item in document.get("resource_drift") or []:
-        if item.get("address") not in relevant:
-            continue
         rc = _resource_change(item)
-        # The emulator and some providers report null <-> empty as drift; count real changes.
-        if rc.action is not Action.NOOP and (rc.action is not Action.UPDATE or rc.attributes):
+        if rc.action is Action.NOOP:
+            continue
+        wanted = relevant.get(rc.address, set())
+        if rc.action is not Action.UPDATE or any(a.name in wanted for a in rc.attributes):
             drift.append(rc)
     outputs = []
     for name, change in sorted((document.get("output_changes") or {}).items()):

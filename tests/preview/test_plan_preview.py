@@ -209,11 +209,19 @@ def test_create_lists_new_resources_and_unknown_values() -> None:
 
 def test_update_shows_throttling_and_code_changes_as_diffs() -> None:
     markdown = render_fixture("update")
-    assert "🟡 update" in markdown
-    assert '-    "throttling_rate_limit": 100' in markdown
-    assert '+    "throttling_rate_limit": 50' in markdown
-    assert re.search(r"\| `source_code_hash` \| `\"[^`]+\"` \| `\"[^`]+\"` \|", markdown)
-    assert "| `throttling` | 🟡 update | `100` | `50` |" in markdown
+    assert "🟢 **No resource destroyed** in `dev`: 0 to add, 2 to change." in markdown
+    # The stage throttling change, as a diff of the settings block.
+    for line in (
+        '-    "throttling_burst_limit": 500,',
+        '-    "throttling_rate_limit": 1000',
+        '+    "throttling_burst_limit": 250,',
+        '+    "throttling_rate_limit": 500',
+    ):
+        assert re.search(f"^{re.escape(line)}$", markdown, re.M), line
+    # The changed notifier.zip: a new code hash, and no other function touched.
+    assert re.search(r"^\| `source_code_hash` \| `\"[^`]+\"` \| `\"[^`]+\"` \|$", markdown, re.M)
+    assert "**`module.notifier`** (1 change)" in markdown
+    assert "module.connect" not in outside_plain_text(markdown)
 
 
 def test_replacement_is_flagged_first_with_the_forcing_attribute() -> None:
