@@ -35,6 +35,11 @@ DEFAULT_PORT = int(os.environ.get("EMULATOR_PORT", "4566"))
 HOST = "127.0.0.1"
 REGION = os.environ.get("AWS_REGION", "us-east-1")
 START_TIMEOUT_S = 60.0
+# The interpreter that runs the emulator. ministack runs Python Lambdas on its own interpreter, so
+# every package importable there is importable by the functions too; the local stack points this at
+# a virtual environment holding only ministack (see scripts/devstack.py), so the functions see what
+# the Lambda runtime gives them and nothing from the dev environment.
+PYTHON = os.environ.get("EMULATOR_PYTHON") or sys.executable
 
 
 class EmulatorError(RuntimeError):
@@ -128,7 +133,7 @@ def start(port: int = DEFAULT_PORT) -> Emulator:
     with LOG_FILE.open("wb") as log:
         proc = subprocess.Popen(
             [
-                sys.executable,
+                PYTHON,
                 "-m",
                 "hypercorn",
                 "ministack.app:app",
