@@ -58,13 +58,13 @@ $(TF_CLI_RC): FORCE
 	  '    exclude = ["registry.terraform.io/*/*"]' \
 	  '  }' \
 	  '}' > $@
-	@echo "terraform: installing providers from $(TF_PLUGIN_DIR) ($@)"
+	@echo "terraform: installing providers from $(TF_PLUGIN_DIR) ($@)" >&2
 
 # ---------------------------------------------------------------------------
 # Python: lint, format, build
 # ---------------------------------------------------------------------------
 .PHONY: lint
-lint: setup ## Lint Python (ruff) and check formatting
+lint: setup actionlint ## Lint Python (ruff) and check formatting; actionlint on the workflows
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
@@ -96,6 +96,35 @@ test-unit: setup ## Fast Python suites: unit, handler (moto), fan-out (fake API)
 .PHONY: bench-fanout
 bench-fanout: setup ## Print broadcaster fan-out throughput against the fake management API
 	$(PY) scripts/bench_fanout.py
+
+# ---------------------------------------------------------------------------
+# Plan previews and CI workflows
+# ---------------------------------------------------------------------------
+# `make plan-preview ENV=<env>` plans ENV (local: the stack `make up` runs) and prints the
+# Markdown comment a pull request gets; PLAN_JSON=<file> [PLAN_TEXT=<file>] renders any saved
+# `terraform show -json` output (.gz too) instead.
+PLAN_JSON ?=
+PLAN_TEXT ?=
+
+.PHONY: plan-preview
+plan-preview: setup $(TF_RC_DEP) ## Print ENV's plan as the PR comment Markdown (or render PLAN_JSON=file [PLAN_TEXT=file])
+ifneq ($(strip $(PLAN_JSON)),)
+	@$(PY) scripts/plan_preview.py "$(PLAN_JSON)" $(if $(strip $(PLAN_TEXT)),--text "$(PLAN_TEXT)") --env "$(ENV)"
+else
+	@$(PY) scripts/plan_preview_env.py --env "$(ENV)"
+endif
+
+.PHONY: actionlint
+actionlint: setup ## Lint the GitHub workflows (actionlint, shellcheck on run: steps)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/actionlint
+
+.PHONY: test-preview
+test-preview: setup ## Plan preview renderer and workflow tests (recorded plans of this stack)
+	$(PY) -m pytest -m preview tests/preview
+
+.PHONY: preview-fixtures
+preview-fixtures: build $(TF_RC_DEP) ## Re-record the plan preview fixtures from real plans on a private emulator
+	$(PY) tests/preview/regen_fixtures.py
 
 .PHONY: FORCE
 FORCE:

@@ -158,7 +158,7 @@ ACTION_REASONS = {
     "replace_by_request": "replacement requested (-replace)",
     "replace_by_triggers": "replace_triggered_by",
     "delete_because_no_resource_config": "removed from the configuration",
-    "delete_because_no_module": "its module was removed",
+    "delete_because_no_module": "its module instance is no longer in the configuration",
     "delete_because_wrong_repetition": "count/for_each changed",
     "delete_because_count_index": "count index out of range",
     "delete_because_each_key": "for_each key removed",
