@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -93,3 +94,64 @@ def test_apply_uses_the_plan_made_for_the_commit_behind_an_environment() -> None
     assert "environment: ${{ matrix.env }}" in text
     assert 'terraform apply -input=false -lock-timeout=10m "$PLAN_DIR/${ENV_NAME}.tfplan"' in text
     assert '-backend-config="envs/${ENV_NAME}.s3.tfbackend"' in text
+
+
+def run_ci_script(
+    name: str, *args: str, env: dict[str, str], tmp_path: Path
+) -> tuple[int, str, str]:
+    output = tmp_path / "github_output"
+    output.write_text("")
+    result = subprocess.run(  # noqa: S603 - our own argument list
+        [sys.executable, str(ROOT / ".github" / "scripts" / name), *args],
+        env={**os.environ, **env, "GITHUB_OUTPUT": str(output)},
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    return result.returncode, output.read_text(), result.stdout + result.stderr
+
+
+def test_environment_discovery_plans_every_env_but_local(tmp_path: Path) -> None:
+    code, output, _ = run_ci_script(
+        "environments.py", str(ROOT / "envs"), env={}, tmp_path=tmp_path
+    )
+    assert code == 0
+    names = json.loads(output.removeprefix("names="))
+    expected = sorted(p.stem for p in (ROOT / "envs").glob("*.tfvars") if p.stem != "local")
+    assert names == expected and "local" not in names and names
+
+
+def test_environment_discovery_needs_a_backend_per_env(tmp_path: Path) -> None:
+    envs = tmp_path / "envs"
+    envs.mkdir()
+    (envs / "local.tfvars").write_text("")
+    code, _, out = run_ci_script("environments.py", str(envs), env={}, tmp_path=tmp_path)
+    assert code != 0 and "nothing to plan" in out
+    (envs / "staging.tfvars").write_text("")
+    code, _, out = run_ci_script("environments.py", str(envs), env={}, tmp_path=tmp_path)
+    assert code != 0 and "no backend for staging" in out
+    (envs / "staging.s3.tfbackend").write_text("")
+    code, output, _ = run_ci_script("environments.py", str(envs), env={}, tmp_path=tmp_path)
+    assert code == 0 and output == 'names=["staging"]\n'
+
+
+@pytest.mark.parametrize(
+    ("roles", "ok"),
+    [
+        ('{"dev": "arn:aws:iam::123456789012:role/realtime-plan"}', True),
+        ('{"prod": "arn:aws:iam::123456789012:role/realtime-plan"}', False),
+        ('{"dev": "realtime-plan"}', False),
+        ("", False),
+        ("not json", False),
+    ],
+)
+def test_role_arn_comes_from_the_json_map_variable(tmp_path: Path, roles: str, ok: bool) -> None:
+    code, output, out = run_ci_script(
+        "role_arn.py",
+        env={"ROLE_ARNS": roles, "VARIABLE": "AWS_PLAN_ROLE_ARNS", "ENV_NAME": "dev"},
+        tmp_path=tmp_path,
+    )
+    if ok:
+        assert code == 0 and output == "arn=arn:aws:iam::123456789012:role/realtime-plan\n"
+    else:
+        assert code == 1 and output == "" and "AWS_PLAN_ROLE_ARNS" in out
