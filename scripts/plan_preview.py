@@ -158,7 +158,7 @@ ACTION_REASONS = {
     "replace_by_request": "replacement requested (-replace)",
     "replace_by_triggers": "replace_triggered_by",
     "delete_because_no_resource_config": "removed from the configuration",
-    "delete_because_no_module": "its module instance is no longer in the configuration",
+    "delete_because_no_module": "module instance removed",
     "delete_because_wrong_repetition": "count/for_each changed",
     "delete_because_count_index": "count index out of range",
     "delete_because_each_key": "for_each key removed",
@@ -330,7 +330,7 @@ def _attribute_changes(
     for key in sorted(set(b) | set(a)):
         bv, av = b.get(key), a.get(key)
         changed = not _same(bv, av)
-        if _contains(av, Secret):
+        if key in rb and _contains(av, Secret):
             # Masked values hide whether a secret changed: the raw values tell, and the
             # after side then says "changed" without ever showing either value.
             av = flag_changed_secrets(av, rb.get(key), ra.get(key))
@@ -418,7 +418,8 @@ def _output_change(name: str, change: dict[str, Any]) -> OutputChange:
     after = mask(
         change.get("after"), change.get("after_sensitive", False), change.get("after_unknown")
     )
-    after = flag_changed_secrets(after, change.get("before"), change.get("after"))
+    if action is Action.UPDATE:
+        after = flag_changed_secrets(after, change.get("before"), change.get("after"))
     return OutputChange(name=name, action=action, before=before, after=after)
 
 
@@ -640,6 +641,10 @@ def row_details(rc: ResourceChange) -> str:
             parts.append(f"**replaced:** {rc.reason}")
     elif rc.reason:
         parts.append(rc.reason)
+    if rc.action in (Action.CREATE, Action.DESTROY):
+        label = identity(rc.after if rc.action is Action.CREATE else rc.before)
+        if label:
+            parts.append(label)
     if rc.action is Action.UPDATE:
         known = [a for a in rc.attributes if not isinstance(a.after, Unknown)]
         unknown = [a for a in rc.attributes if isinstance(a.after, Unknown)]
@@ -652,6 +657,20 @@ def row_details(rc: ResourceChange) -> str:
     if rc.deposed:
         parts.append(f"deposed object {code(rc.deposed)}")
     return cell("; ".join(parts))
+
+
+IDENTITY_ATTRIBUTES = ("name", "function_name", "bucket", "route_key", "statement_id")
+
+
+def identity(values: Any) -> str:  # noqa: ANN401 - masked JSON values
+    """The attribute that names a resource (its name, function name, route key...), if known."""
+    if not isinstance(values, dict):
+        return ""
+    for key in IDENTITY_ATTRIBUTES:
+        value = values.get(key)
+        if isinstance(value, str) and value:
+            return f"{key} {code(short(value, 60))}"
+    return ""
 
 
 def module_label(module: str) -> str:

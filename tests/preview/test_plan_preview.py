@@ -199,6 +199,13 @@ def test_detailed_exit_code_says_whether_anything_is_destroyed(
 # ---------------------------------------------------------------------------
 def test_create_lists_new_resources_and_unknown_values() -> None:
     markdown = render_fixture("create")
+    # New resources are named by what identifies them.
+    assert (
+        '| 🟢 create | `aws_apigatewayv2_route.lambda["$connect"]` | route_key `$connect` |'
+        in markdown
+    )
+    # A new secret is hidden, and not called "changed".
+    assert "| `fixture_allowed_roles` | 🟢 create |  | _(sensitive value)_ |" in markdown
     assert "🟢 **No resource destroyed** in `dev`" in markdown
     assert "🟢 create" in markdown
     assert "_(known after apply)_" in markdown
