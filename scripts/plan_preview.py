@@ -262,6 +262,7 @@ class ResourceChange:
     previous_address: str
     attributes: tuple[AttributeChange, ...]
     deposed: str
+    importing: bool = False
     before: Any = None  # masked: safe to print
     after: Any = None  # masked: safe to print
 
@@ -288,6 +289,7 @@ class Plan:
     terraform_version: str
     errored: bool
     complete: bool
+    failed_checks: tuple[str, ...] = ()
 
     def count(self, action: Action) -> int:
         return sum(1 for r in self.resources if r.action is action)
@@ -407,6 +409,7 @@ def _resource_change(item: dict[str, Any]) -> ResourceChange:
         previous_address=item.get("previous_address", "") or "",
         attributes=attributes,
         deposed=item.get("deposed", "") or "",
+        importing=bool(change.get("importing")),
         before=before,
         after=after,
     )
@@ -455,7 +458,15 @@ def parse_plan(document: Any) -> Plan:  # noqa: ANN401 - parsed JSON
         if oc.action is not Action.NOOP:
             outputs.append(oc)
     resources.sort(key=lambda r: (r.action.rank, r.address))
+    failed_checks = tuple(
+        sorted(
+            str((check.get("address") or {}).get("to_display", "?"))
+            for check in document.get("checks") or []
+            if isinstance(check, dict) and check.get("status") in ("fail", "error")
+        )
+    )
     return Plan(
+        failed_checks=failed_checks,
         resources=tuple(resources),
         outputs=tuple(outputs),
         drift=tuple(drift),
@@ -652,6 +663,8 @@ def row_details(rc: ResourceChange) -> str:
             parts.append("changes " + _names(known))
         if unknown:
             parts.append("known after apply: " + _names(unknown))
+    if rc.importing and rc.action is not Action.IMPORT:
+        parts.append("imported")
     if rc.previous_address:
         parts.append(f"moved from {code(rc.previous_address)}")
     if rc.deposed:
@@ -863,6 +876,14 @@ def output_table(plan: Plan) -> str:
     )
 
 
+def checks_note(plan: Plan) -> str:
+    if not plan.failed_checks:
+        return ""
+    names = ", ".join(code(c) for c in plan.failed_checks[:10])
+    more = f" and {len(plan.failed_checks) - 10} more" if len(plan.failed_checks) > 10 else ""
+    return f"> ⚠️ **{len(plan.failed_checks)} check(s) failed:** {names}{more}."
+
+
 def drift_note(plan: Plan) -> str:
     if not plan.drift:
         return ""
@@ -930,6 +951,7 @@ def render(plan: Plan, plain_text: str | None, options: RenderOptions) -> str:
     text_lines = clean_plain_text(plain_text) if plain_text else []
     fixed = [
         counts_table(plan) if plan.has_changes else "",
+        checks_note(plan),
         destructive_summary(plan),
     ]
     tail = [output_table(plan), drift_note(plan)]

@@ -581,3 +581,34 @@ def test_documented_example_is_what_the_renderer_produces() -> None:
     """docs/plan-preview-example.md stays true: regen_fixtures.py rewrites it with the fixtures."""
     example = Path(__file__).resolve().parents[2] / "docs" / "plan-preview-example.md"
     assert example.read_text(encoding="utf-8") == render_fixture("update")
+
+
+def test_imports_and_failed_checks_are_called_out() -> None:
+    doc = synthetic_plan(
+        resource(
+            "aws_sqs_queue.q",
+            ["update"],
+            {"name": "q", "delay_seconds": 0},
+            {"name": "q", "delay_seconds": 5},
+            importing={"id": "q"},
+        ),
+    )
+    doc["checks"] = [
+        {"address": {"kind": "check", "to_display": "check.health"}, "status": "fail"},
+        {"address": {"kind": "resource", "to_display": "aws_sqs_queue.q"}, "status": "pass"},
+    ]
+    markdown = pp.render(pp.parse_plan(doc), None, pp.RenderOptions(env="dev"))
+    assert "changes `delay_seconds`; imported" in markdown
+    assert "> ⚠️ **1 check(s) failed:** `check.health`." in markdown
+    assert "aws_sqs_queue.q`." not in markdown
+
+
+def test_plan_preview_env_names_the_environments_it_knows(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import plan_preview_env  # noqa: PLC0415 - scripts/ is on the test path
+
+    assert plan_preview_env.main(["--env", "no-such-env"]) == 1
+    err = capsys.readouterr().err
+    assert "envs/no-such-env.tfvars does not exist" in err
+    assert "'local'" in err
