@@ -87,6 +87,7 @@ class StackState:
     incidents_table: str = INCIDENTS_TABLE
     incidents_stream_arn: str = ""
     alerts_queue_url: str = ""
+    alerts_queue_arn: str = ""
     layer_arn: str = ""
     state_bucket: str = ""
     created: list[str] = field(default_factory=list)
@@ -212,7 +213,7 @@ def build_layer_zip() -> Path:
     return target
 
 
-def ensure_layer(endpoint: str) -> str:
+def ensure_layer(endpoint: str, created: list[str]) -> str:
     """Publish the boto3 layer unless a version with the same content exists; its version ARN."""
     archive = build_layer_zip()
     data = archive.read_bytes()
@@ -229,6 +230,7 @@ def ensure_layer(endpoint: str) -> str:
         CompatibleRuntimes=["python3.11", "python3.12", "python3.13"],
     )
     _log(f"published layer {published['LayerVersionArn']} ({len(data) / 1e6:.1f} MB)")
+    created.append(f"layer:{published['LayerVersionArn']}")
     return published["LayerVersionArn"]
 
 
@@ -328,8 +330,8 @@ def terraform_init(emu: emulator.Emulator) -> None:
     )
 
 
-def terraform_vars(state: StackState, queue_arn: str) -> list[str]:
-    subscriptions = [{"protocol": "sqs", "endpoint": queue_arn, "filter_policy": None}]
+def terraform_vars(state: StackState) -> list[str]:
+    subscriptions = [{"protocol": "sqs", "endpoint": state.alerts_queue_arn, "filter_policy": None}]
     return [
         f"-var-file={TFVARS.relative_to(ROOT)}",
         f"-var=incidents_stream_arn={state.incidents_stream_arn}",
@@ -370,10 +372,10 @@ def up(port: int | None = None, *, build: bool = True) -> StackState:
             f"run 'make down' first or use EMULATOR_PORT={current.port}"
         )
     if current is None:
-        os.environ["EMULATOR_PYTHON"] = str(ensure_emulator_venv())
+        python = ensure_emulator_venv()
         _remove_worker_dirs()
         try:
-            emu = emulator.start(port)
+            emu = emulator.start(port, python=str(python))
         except emulator.EmulatorError as exc:
             raise StackError(str(exc)) from None
         started = True
@@ -386,6 +388,7 @@ def up(port: int | None = None, *, build: bool = True) -> StackState:
         if not same_run:
             previous = None
         _log(f"reusing the emulator at {emu.endpoint} (pid {emu.pid})")
+        _warn_if_not_isolated(emu.pid)
 
     created = list(previous.created) if previous else []
     state = StackState(
@@ -398,13 +401,13 @@ def up(port: int | None = None, *, build: bool = True) -> StackState:
     state.save()  # from here on `down` knows what to clean up, even if a later step fails
     state.state_bucket = ensure_state_bucket(emu.endpoint, created)
     state.incidents_stream_arn = ensure_incidents_table(emu.endpoint, created)
-    state.alerts_queue_url, queue_arn = ensure_alerts_queue(emu.endpoint, created)
-    state.layer_arn = ensure_layer(emu.endpoint)
+    state.alerts_queue_url, state.alerts_queue_arn = ensure_alerts_queue(emu.endpoint, created)
+    state.layer_arn = ensure_layer(emu.endpoint, created)
     state.save()
 
     env = terraform_env(emu)
     terraform_init(emu)
-    _terraform(["apply", "-input=false", "-auto-approve", *terraform_vars(state, queue_arn)], env)
+    _terraform(["apply", "-input=false", "-auto-approve", *terraform_vars(state)], env)
     state.applied = True
     state.outputs = terraform_outputs(emu)
     state.ws_url = ws_url(port, state.outputs["api_id"], state.outputs["stage_name"])
@@ -428,7 +431,7 @@ def down() -> list[str]:
     elif ours and emu is not None:
         if state.applied:
             _terraform(
-                ["destroy", "-input=false", "-auto-approve", *terraform_vars(state, "")],
+                ["destroy", "-input=false", "-auto-approve", *terraform_vars(state)],
                 terraform_env(emu),
             )
             done.append("destroyed the stack (terraform destroy)")
@@ -437,6 +440,20 @@ def down() -> list[str]:
         done.append("the emulator that ran the stack is gone; nothing left to remove")
     STATE_FILE.unlink(missing_ok=True)
     return done
+
+
+def _warn_if_not_isolated(pid: int) -> None:
+    """Say so when a reused emulator runs on another interpreter than .venv-emulator's."""
+    try:
+        interpreter = Path(os.fsdecode(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]))
+    except (OSError, IndexError):
+        return  # no /proc: nothing to check
+    expected = EMULATOR_VENV / "bin" / "python"
+    if os.path.abspath(interpreter) != os.path.abspath(expected):
+        _log(
+            f"warning: this emulator runs on {interpreter}, not {expected}: the functions can "
+            "import whatever is installed there. 'make down' and 'make up' to isolate them."
+        )
 
 
 def _remove_worker_dirs() -> None:
@@ -453,6 +470,14 @@ def _delete_created(endpoint: str, state: StackState) -> list[str]:
     if "incidents_table" in state.created:
         client("dynamodb", endpoint).delete_table(TableName=state.incidents_table)
         done.append(f"deleted table {state.incidents_table}")
+    for item in state.created:
+        if item.startswith("layer:"):
+            arn = item.removeprefix("layer:")
+            name, version = arn.rsplit(":", 2)[-2:]
+            client("lambda", endpoint).delete_layer_version(
+                LayerName=name, VersionNumber=int(version)
+            )
+            done.append(f"deleted layer version {arn}")
     if "state_bucket" in state.created and state.state_bucket:
         s3 = client("s3", endpoint, s3={"addressing_style": "path"})
         for obj in s3.list_objects_v2(Bucket=state.state_bucket).get("Contents", []):

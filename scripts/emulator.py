@@ -35,11 +35,6 @@ DEFAULT_PORT = int(os.environ.get("EMULATOR_PORT", "4566"))
 HOST = "127.0.0.1"
 REGION = os.environ.get("AWS_REGION", "us-east-1")
 START_TIMEOUT_S = 60.0
-# The interpreter that runs the emulator. ministack runs Python Lambdas on its own interpreter, so
-# every package importable there is importable by the functions too; the local stack points this at
-# a virtual environment holding only ministack (see scripts/devstack.py), so the functions see what
-# the Lambda runtime gives them and nothing from the dev environment.
-PYTHON = os.environ.get("EMULATOR_PYTHON") or sys.executable
 
 
 class EmulatorError(RuntimeError):
@@ -105,7 +100,16 @@ def running() -> Emulator | None:
     return None
 
 
-def start(port: int = DEFAULT_PORT) -> Emulator:
+def start(port: int = DEFAULT_PORT, python: str | None = None) -> Emulator:
+    """Start the emulator (or return ours when it is already up on ``port``).
+
+    ``python`` (else ``EMULATOR_PYTHON``, else this interpreter) runs the emulator. ministack runs
+    Python Lambdas on its own interpreter, so every package importable there is importable by the
+    functions too; the local stack passes a virtual environment holding only ministack (see
+    scripts/devstack.py), so the functions see what the Lambda runtime gives them.
+    """
+    # abspath, not resolve: resolving a venv's python symlink would leave the venv.
+    interpreter = os.path.abspath(python or os.environ.get("EMULATOR_PYTHON") or sys.executable)
     current = running()
     if current is not None:
         if current.port != port:
@@ -119,6 +123,8 @@ def start(port: int = DEFAULT_PORT) -> Emulator:
             f"port {port} on {HOST} is already in use by another process; "
             f"stop it or choose another port, e.g. EMULATOR_PORT={port + 1} make up"
         )
+    if not os.access(interpreter, os.X_OK):
+        raise EmulatorError(f"{interpreter} is not an executable interpreter (EMULATOR_PYTHON)")
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -133,7 +139,7 @@ def start(port: int = DEFAULT_PORT) -> Emulator:
     with LOG_FILE.open("wb") as log:
         proc = subprocess.Popen(
             [
-                PYTHON,
+                interpreter,
                 "-m",
                 "hypercorn",
                 "ministack.app:app",
