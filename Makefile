@@ -98,6 +98,52 @@ bench-fanout: setup ## Print broadcaster fan-out throughput against the fake man
 	$(PY) scripts/bench_fanout.py
 
 # ---------------------------------------------------------------------------
+# Local stack: the whole stack on the embedded emulator (scripts/devstack.py)
+# ---------------------------------------------------------------------------
+# EMULATOR_PORT=<n> picks the emulator's port on 127.0.0.1 (default 4566); its pid
+# and log, and the record of what `up` created, live in .local/ (LOCAL_STATE_DIR).
+DEVSTACK := $(PY) scripts/devstack.py
+
+.PHONY: up
+up: build ## Bring the whole stack up locally (emulator, demo Incidents table, terraform apply)
+	$(DEVSTACK) up --no-build
+
+.PHONY: down
+down: setup ## Destroy and stop what `make up` started, nothing else
+	$(DEVSTACK) down
+
+.PHONY: status
+status: setup ## Show whether the local stack is up, with its endpoints
+	@$(DEVSTACK) status
+
+.PHONY: listen
+listen: setup ## Print every WebSocket message as it arrives (USER=alice ROLE=dispatcher)
+	@$(DEVSTACK) listen --user "$${USER:-local-user}" --role "$${ROLE:-viewer}"
+
+.PHONY: incident
+incident: setup ## Create or update an incident (ID=INC-1 URGENCY=high STATUS=open TITLE='...')
+	@[[ -n "$${ID:-}" ]] || { echo "usage: make incident ID=INC-1 [URGENCY=low|medium|high|critical] [STATUS=...] [TITLE='...']" >&2; exit 2; }
+	@$(DEVSTACK) incident --id "$$ID" --urgency "$${URGENCY:-}" --status "$${STATUS:-}" --title "$${TITLE:-}"
+
+.PHONY: alerts
+alerts: setup ## Show (and consume) the alerts the Notifier published to the local queue
+	@$(DEVSTACK) alerts
+
+.PHONY: invoke
+invoke: setup ## Invoke a deployed function (FUNCTION=notifier EVENT=events/stream-insert.json)
+	@[[ -n "$${FUNCTION:-}" && -n "$${EVENT:-}" ]] || { echo "usage: make invoke FUNCTION=connect|disconnect|broadcaster|notifier EVENT=events/<file>.json" >&2; exit 2; }
+	@$(DEVSTACK) invoke --function "$$FUNCTION" --event "$$EVENT"
+
+.PHONY: test-e2e
+test-e2e: setup ## End-to-end tests over a real WebSocket (brings the local stack up if needed)
+	$(PY) -m pytest -m e2e tests/e2e
+
+E2E_BENCH_N ?= 200
+.PHONY: bench-e2e
+bench-e2e: setup ## PutItem -> message-at-client latency on the local stack (E2E_BENCH_N=200)
+	E2E_BENCH_N=$(E2E_BENCH_N) $(PY) -m pytest -m e2e tests/e2e -k latency
+
+# ---------------------------------------------------------------------------
 # Plan previews and CI workflows
 # ---------------------------------------------------------------------------
 # `make plan-preview ENV=<env>` plans ENV (local: the stack `make up` runs) and prints the

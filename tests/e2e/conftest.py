@@ -1,0 +1,366 @@
+"""Session fixture: the local stack `make up` brings up, plus WebSocket, incident and alert helpers.
+
+The stack comes from scripts/devstack.py, the same code behind `make up`: when a stack recorded by
+`make up` is already running the session converges it (a rebuild and a no-op apply when nothing
+changed) and leaves it running; otherwise the session brings one up and takes down what it
+started at the end.
+
+Every wait is a bounded poll that fails with a message saying what did not happen in time.
+Negative checks ("no alert", "exactly one alert") are made deterministic with a barrier: the
+Notifier's stream mapping handles records in stream order, so once the alert of a later urgent
+"sentinel" incident has arrived, every earlier record has been handled and its alert, if any,
+published.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from boto3.dynamodb.types import TypeSerializer
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+import devstack
+import emulator
+
+MESSAGE_TIMEOUT_S = 20.0  # PutItem -> message at the client (typically well under 1 s)
+ALERT_TIMEOUT_S = 20.0
+ROW_TIMEOUT_S = 15.0
+
+_BENCH_LINES: list[str] = []
+_TIMINGS: dict[str, float] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not (_BENCH_LINES or _TIMINGS):
+        return
+    terminalreporter.section("e2e timings and benchmark (informational, not asserted)")
+    for name, seconds in _TIMINGS.items():
+        terminalreporter.write_line(f"{name}: {seconds:.1f} s")
+    for line in _BENCH_LINES:
+        terminalreporter.write_line(line)
+
+
+def record_benchmark(name: str, samples_s: list[float]) -> str:
+    ordered = sorted(samples_s)
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
+    line = (
+        f"BENCHMARK {name}: n={len(ordered)} median={statistics.median(ordered) * 1000:.0f} ms "
+        f"p95={p95 * 1000:.0f} ms min={ordered[0] * 1000:.0f} ms max={ordered[-1] * 1000:.0f} ms"
+    )
+    _BENCH_LINES.append(line)
+    return line
+
+
+def wait_until(
+    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1
+) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail saying ``what`` did not happen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------
+# The stack
+# ---------------------------------------------------------------------------
+@dataclass
+class Stack:
+    state: devstack.StackState
+    alerts_queue_url: str
+    subscription_arn: str
+    _alerts: list[dict[str, Any]] = field(default_factory=list)
+    _alerts_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return self.state.outputs
+
+    def client(self, service: str) -> Any:
+        return devstack.client(service, self.state.endpoint)
+
+    # -- WebSocket clients ------------------------------------------------------
+    def connect(self, user: str, role: str) -> WsClient:
+        return WsClient(devstack.connect_url(self.state, user, role))
+
+    # -- Incidents ----------------------------------------------------------------
+    def write_incident(self, incident_id: str, **fields: Any) -> float:
+        """Create/update an incident; returns the perf_counter time just before the write."""
+        ser = TypeSerializer()
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": ser.serialize(value) for i, value in enumerate(fields.values())}
+        ddb = self.client("dynamodb")
+        started = time.perf_counter()
+        ddb.update_item(
+            TableName=self.state.incidents_table,
+            Key={devstack.INCIDENTS_KEY: {"S": incident_id}},
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+        return started
+
+    def stream_records(self, incident_id: str) -> list[dict[str, Any]]:
+        """The incident's records read back from the stream, shaped as Lambda receives them."""
+        streams = self.client("dynamodbstreams")
+        arn = self.state.incidents_stream_arn
+        records: list[dict[str, Any]] = []
+        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+            iterator = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            while iterator:
+                page = streams.get_records(ShardIterator=iterator, Limit=1000)
+                records.extend(page["Records"])
+                if not page["Records"]:
+                    break
+                iterator = page.get("NextShardIterator")
+        mine = [
+            r
+            for r in records
+            if r["dynamodb"]["Keys"].get(devstack.INCIDENTS_KEY, {}).get("S") == incident_id
+        ]
+        return [_as_lambda_record(r, arn) for r in mine]
+
+    # -- Connections table ----------------------------------------------------------
+    def connection_rows(self, user: str) -> list[dict[str, Any]]:
+        ddb = self.client("dynamodb")
+        rows: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.outputs["connections_table_name"],
+            "FilterExpression": "userId = :u",
+            "ExpressionAttributeValues": {":u": {"S": user}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = ddb.scan(**kwargs)
+            rows.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return rows
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- Alerts -----------------------------------------------------------------------
+    def drain_alerts(self) -> None:
+        sqs = self.client("sqs")
+        while True:
+            batch = sqs.receive_message(
+                QueueUrl=self.alerts_queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not batch:
+                return
+            for message in batch:
+                envelope = json.loads(message["Body"])
+                with self._alerts_lock:
+                    self._alerts.append(json.loads(envelope["Message"]) | {"_sns": envelope})
+                sqs.delete_message(
+                    QueueUrl=self.alerts_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
+    def alerts_for(self, incident_id: str) -> list[dict[str, Any]]:
+        self.drain_alerts()
+        with self._alerts_lock:
+            return [
+                a
+                for a in self._alerts
+                if a.get("keys", {}).get(devstack.INCIDENTS_KEY) == incident_id
+            ]
+
+    def wait_alerts(self, incident_id: str, count: int = 1) -> list[dict[str, Any]]:
+        return wait_until(
+            lambda: (found := self.alerts_for(incident_id)) and len(found) >= count and found,
+            ALERT_TIMEOUT_S,
+            f"{count} alert(s) for incident {incident_id}",
+            interval=0.2,
+        )
+
+    # -- Helpers the tests reach through the fixture (conftest modules are not importable) ------
+    def new_id(self, prefix: str = "E2E") -> str:
+        return new_id(prefix)
+
+    def wait_until(self, condition: Callable[[], Any], timeout: float, what: str) -> Any:
+        return wait_until(condition, timeout, what)
+
+    def record_benchmark(self, name: str, samples_s: list[float]) -> str:
+        return record_benchmark(name, samples_s)
+
+    def alert_barrier(self) -> None:
+        """Return once every record written before this call has been through the Notifier."""
+        sentinel = new_id("SENTINEL")
+        self.write_incident(sentinel, urgency="critical", status="open", title="barrier")
+        self.wait_alerts(sentinel)
+        self.drain_alerts()
+
+
+def _as_lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A GetRecords record as the event source mapping hands it to Lambda (JSON, not datetimes)."""
+    body = dict(record["dynamodb"])
+    created = body.get("ApproximateCreationDateTime")
+    if hasattr(created, "timestamp"):
+        body["ApproximateCreationDateTime"] = int(created.timestamp())
+    out = {k: v for k, v in record.items() if k != "dynamodb"}
+    out["dynamodb"] = body
+    out["eventSourceARN"] = stream_arn
+    return json.loads(json.dumps(out, default=str))
+
+
+def new_id(prefix: str = "E2E") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# ---------------------------------------------------------------------------
+# WebSocket client
+# ---------------------------------------------------------------------------
+class WsClient:
+    """A real WebSocket client; a thread timestamps every message as it arrives."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        # legacy=True: connect now and return the connection (this client outlives any `with`).
+        self.ws: ClientConnection = connect(url, open_timeout=30, close_timeout=5, legacy=True)
+        self.messages: list[tuple[float, dict[str, Any]]] = []
+        self.closed = threading.Event()
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for raw in self.ws:
+                arrived = time.perf_counter()
+                with self._cond:
+                    self.messages.append((arrived, json.loads(raw)))
+                    self._cond.notify_all()
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+            with self._cond:
+                self._cond.notify_all()
+
+    def for_incident(self, incident_id: str) -> list[tuple[float, dict[str, Any]]]:
+        with self._cond:
+            return [
+                (t, m)
+                for t, m in self.messages
+                if (m.get("keys") or {}).get(devstack.INCIDENTS_KEY) == incident_id
+            ]
+
+    def wait_messages(
+        self, incident_id: str, count: int = 1, timeout: float = MESSAGE_TIMEOUT_S
+    ) -> list[tuple[float, dict[str, Any]]]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = self.for_incident(incident_id)
+                if len({m.get("eventId") for _, m in found}) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.closed.is_set():
+                    state = "connection closed" if self.closed.is_set() else f"{timeout:.0f} s"
+                    raise AssertionError(
+                        f"{state}: wanted {count} message(s) for incident {incident_id}, got "
+                        f"{len(found)} (client has {len(self.messages)} messages in all)"
+                    )
+                self._cond.wait(remaining)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ws.close()
+        self._thread.join(timeout=10)
+
+
+# ---------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------
+def _session_port() -> int:
+    """EMULATOR_PORT when set; else the default port, or a free one when something else holds it.
+
+    A machine may run another emulator (another checkout's `make up`) on the default port; the
+    suite then brings its own stack up beside it rather than failing.
+    """
+    current = emulator.running()
+    if current is not None:  # this checkout's emulator, up without a stack: use it
+        return current.port
+    if os.environ.get("EMULATOR_PORT"):
+        return emulator.DEFAULT_PORT
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if probe.connect_ex((emulator.HOST, emulator.DEFAULT_PORT)) != 0:
+            return emulator.DEFAULT_PORT
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as free:
+        free.bind((emulator.HOST, 0))
+        return int(free.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    before = devstack.StackState.load()
+    running = emulator.running()
+    was_up = bool(before and before.applied and running and running.pid == before.emulator_pid)
+    started = time.monotonic()
+    try:
+        state = devstack.up(None if was_up else _session_port())
+    except devstack.StackError as exc:
+        pytest.fail(f"could not bring the local stack up: {exc}")
+    _TIMINGS["stack up (devstack.up: build, emulator, terraform apply)"] = (
+        time.monotonic() - started
+    )
+
+    # A queue of our own on the alerts topic, so the session neither reads nor eats the alerts a
+    # person's `make alerts` would show.
+    sqs = devstack.client("sqs", state.endpoint)
+    sns = devstack.client("sns", state.endpoint)
+    queue_url = sqs.create_queue(QueueName=f"e2e-alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    subscription = sns.subscribe(
+        TopicArn=state.outputs["alerts_topic_arn"],
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    session = Stack(state=state, alerts_queue_url=queue_url, subscription_arn=subscription)
+    try:
+        yield session
+    finally:
+        with contextlib.suppress(Exception):
+            sns.unsubscribe(SubscriptionArn=subscription)
+            sqs.delete_queue(QueueUrl=queue_url)
+        if not was_up and not os.environ.get("E2E_KEEP_STACK"):
+            started = time.monotonic()
+            devstack.down()
+            _TIMINGS["stack down"] = time.monotonic() - started
+
+
+@pytest.fixture
+def clients(stack: Stack) -> Iterator[Callable[[str, str], WsClient]]:
+    """Open WebSocket clients for a test; all closed at its end."""
+    opened: list[WsClient] = []
+
+    def open_client(user: str, role: str = "dispatcher") -> WsClient:
+        client = stack.connect(user, role)
+        opened.append(client)
+        return client
+
+    yield open_client
+    for client in opened:
+        client.close()

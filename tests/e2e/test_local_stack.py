@@ -1,0 +1,259 @@
+"""End-to-end: real WebSocket clients, real Lambdas, real stream mappings, on the local stack.
+
+Each test uses incident ids and user names of its own, so tests do not see each other's traffic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import pytest
+from websockets.exceptions import InvalidStatus
+
+import devstack
+
+pytestmark = pytest.mark.e2e
+
+ROW_TIMEOUT_S = 15.0
+
+
+# ---------------------------------------------------------------------------
+# Connections
+# ---------------------------------------------------------------------------
+def test_connect_writes_the_connection_row(stack, clients):
+    user = stack.new_id("user")
+    before = time.time()
+    clients(user, "responder")
+
+    rows = stack.wait_until(
+        lambda: stack.connection_rows(user), ROW_TIMEOUT_S, f"the Connections row of {user}"
+    )
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["pk"]["S"].startswith("CONN#") and len(row["pk"]["S"]) > len("CONN#")
+    assert row["sk"]["S"] == "META#"
+    assert row["role"]["S"] == "responder"
+    expires = int(row["expiresAt"]["N"])
+    assert before < expires <= time.time() + 7200  # a connection cannot outlive 2 hours
+
+
+@pytest.mark.parametrize("query_role", ["intruder", ""])
+def test_refused_identity_gets_no_connection(stack, query_role):
+    user = stack.new_id("refused")
+    with pytest.raises(InvalidStatus) as refused:
+        stack.connect(user, query_role)
+    assert 400 <= refused.value.response.status_code < 500
+    assert stack.connection_rows(user) == []
+
+
+def test_closing_a_client_removes_its_row(stack, clients):
+    user = stack.new_id("leaver")
+    client = clients(user, "viewer")
+    stack.wait_until(lambda: stack.connection_rows(user), ROW_TIMEOUT_S, f"the row of {user}")
+
+    client.close()
+
+    stack.wait_until(
+        lambda: not stack.connection_rows(user),
+        ROW_TIMEOUT_S,
+        f"$disconnect to delete {user}'s row",
+    )
+
+
+def test_a_row_for_a_dead_connection_is_removed_by_the_next_broadcast(stack, clients):
+    live = clients(stack.new_id("live"), "dispatcher")
+    ghost = stack.new_id("ghost")
+    now = int(time.time())
+    stack.client("dynamodb").put_item(
+        TableName=stack.outputs["connections_table_name"],
+        Item={
+            "pk": {"S": "CONN#e2eGhost" + ghost[-10:]},
+            "sk": {"S": "META#"},
+            "userId": {"S": ghost},
+            "role": {"S": "viewer"},
+            "connectedAt": {"N": str(now)},
+            "expiresAt": {"N": str(now + 3600)},
+        },
+    )
+    incident = stack.new_id()
+
+    stack.write_incident(incident, urgency="low", status="open", title="stale row check")
+
+    live.wait_messages(incident)  # the broadcast happened...
+    stack.wait_until(  # ...and the post to the dead connection answered 410
+        lambda: not stack.connection_rows(ghost), ROW_TIMEOUT_S, "the stale row to be deleted (410)"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Messages and alerts
+# ---------------------------------------------------------------------------
+def test_high_urgency_insert_reaches_every_client_and_alerts_once(stack, clients):
+    first = clients(stack.new_id("u1"), "dispatcher")
+    second = clients(stack.new_id("u2"), "supervisor")
+    incident = stack.new_id()
+
+    stack.write_incident(incident, urgency="high", status="open", title="Fire at dock 3")
+
+    for client in (first, second):
+        [(_, message)] = client.wait_messages(incident)
+        assert message["type"] == "incident.created"
+        assert message["keys"] == {"incidentId": incident}
+        assert message["incident"]["urgency"] == "high"
+        assert message["incident"]["title"] == "Fire at dock 3"
+        assert message["eventId"] and message["sequence"]
+    [alert] = stack.wait_alerts(incident)
+    assert alert["reason"] == "created_urgent"
+    assert alert["_sns"]["MessageAttributes"]["urgency"]["Value"] == "high"
+    stack.alert_barrier()
+    assert len(stack.alerts_for(incident)) == 1
+
+
+def test_low_urgency_insert_is_broadcast_without_alert_and_alerts_when_escalated(stack, clients):
+    client = clients(stack.new_id("u"), "responder")
+    incident = stack.new_id()
+
+    stack.write_incident(incident, urgency="low", status="open", title="Smoke reported")
+    [(_, created)] = client.wait_messages(incident)
+    assert created["type"] == "incident.created"
+    stack.alert_barrier()
+    assert stack.alerts_for(incident) == []
+
+    stack.write_incident(incident, status="escalated")
+    messages = client.wait_messages(incident, count=2)
+    updated = messages[-1][1]
+    assert updated["type"] == "incident.updated"
+    assert updated["incident"]["status"] == "escalated"
+    [alert] = stack.wait_alerts(incident)
+    assert alert["reason"] == "status_escalated"
+    assert alert["_sns"]["MessageAttributes"]["status"]["Value"] == "escalated"
+    stack.alert_barrier()
+    assert len(stack.alerts_for(incident)) == 1
+
+
+def test_two_clients_each_get_one_incidents_updates_in_order(stack, clients):
+    clients_ = [clients(stack.new_id("u"), "viewer") for _ in range(2)]
+    incident = stack.new_id()
+    updates = 6
+
+    for revision in range(updates):
+        stack.write_incident(incident, urgency="medium", status="open", revision=revision)
+
+    for client in clients_:
+        messages = client.wait_messages(incident, count=updates)
+        seen: dict[str, int] = {}
+        for _, message in messages:  # retried deliveries repeat an eventId; clients drop those
+            seen.setdefault(message["eventId"], message["incident"]["revision"])
+        assert list(seen.values()) == list(range(updates))
+        sequences = [int(m["sequence"]) for _, m in messages]
+        assert sequences == sorted(sequences)
+
+
+# ---------------------------------------------------------------------------
+# Failures and retries
+# ---------------------------------------------------------------------------
+def test_the_same_stream_record_delivered_twice_alerts_once(stack):
+    incident = stack.new_id()
+    stack.write_incident(incident, urgency="critical", status="open", title="Duplicate check")
+    stack.wait_alerts(incident)  # the mapping delivered it once
+    [record] = [r for r in stack.stream_records(incident) if r["eventName"] == "INSERT"]
+
+    responses = [
+        stack_invoke(stack, "notifier", {"Records": [record]}) for _ in range(2)
+    ]  # the same record delivered again, twice
+
+    for response in responses:
+        assert "FunctionError" not in response, response
+        assert response["Payload"] == {"batchItemFailures": []}
+    stack.alert_barrier()
+    assert len(stack.alerts_for(incident)) == 1
+
+
+def test_a_malformed_record_is_reported_failed_and_does_not_block_later_ones(stack, clients):
+    """What the emulator can prove about a bad record; see the note at the end.
+
+    A DynamoDB write cannot produce a malformed stream record (the table only stores well-typed
+    items), so the bad record is a real captured record with a corrupted image, delivered to the
+    deployed Broadcaster between two good ones, as a retried or hand-crafted batch would be.
+    """
+    client = clients(stack.new_id("u"), "dispatcher")
+    before, after = stack.new_id(), stack.new_id()
+    stack.write_incident(before, urgency="low", status="open", title="before")
+    stack.write_incident(after, urgency="low", status="open", title="after")
+    client.wait_messages(before)
+    client.wait_messages(after)
+    [good_before] = stack.stream_records(before)
+    [good_after] = stack.stream_records(after)
+    bad = json.loads(json.dumps(good_before))
+    bad["eventID"] = bad["eventID"][:-4] + "dead"
+    bad["dynamodb"]["NewImage"]["urgency"] = {"X": "not a DynamoDB type"}
+    bad["dynamodb"]["SequenceNumber"] = str(int(good_before["dynamodb"]["SequenceNumber"]) + 1)
+
+    response = stack_invoke(stack, "broadcaster", {"Records": [good_before, bad, good_after]})
+
+    assert "FunctionError" not in response, response
+    assert response["Payload"] == {
+        "batchItemFailures": [{"itemIdentifier": bad["dynamodb"]["SequenceNumber"]}]
+    }
+    for incident in (before, after):  # both neighbours delivered again, with the same eventId
+        redelivered = stack.wait_until(
+            lambda incident=incident: len(found := client.for_incident(incident)) >= 2 and found,
+            ROW_TIMEOUT_S,
+            f"the re-delivery of {incident} from the invoked batch",
+        )
+        assert len({m["eventId"] for _, m in redelivered}) == 1
+    # And a bad but storable write on the real stream (an unknown urgency) blocks nothing.
+    odd, later = stack.new_id(), stack.new_id()
+    stack.write_incident(odd, urgency="apocalyptic", status="open", title="odd")
+    stack.write_incident(later, urgency="high", status="open", title="later")
+    client.wait_messages(later)
+    stack.wait_alerts(later)
+    # On AWS the reported record is retried (maximum_retry_attempts) and then its batch's
+    # metadata goes to the mapping's on-failure queue. The emulator never retries a record
+    # reported in batchItemFailures and never sends it to the on-failure destination, so the
+    # dead-letter step is proven here only as far as the emulator allows: the deployed mappings
+    # report item failures and point their on-failure destination at the dead-letter queues.
+    assert_mappings_route_failures_to_dead_letter_queues(stack)
+
+
+def assert_mappings_route_failures_to_dead_letter_queues(stack: Any) -> None:
+    lam, sqs = stack.client("lambda"), stack.client("sqs")
+    dlq_urls = stack.outputs["dead_letter_queue_urls"]
+    for consumer, mapping_id in stack.outputs["event_source_mapping_ids"].items():
+        mapping = lam.get_event_source_mapping(UUID=mapping_id)
+        dlq_arn = sqs.get_queue_attributes(
+            QueueUrl=dlq_urls[consumer], AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        assert mapping["EventSourceArn"] == stack.state.incidents_stream_arn
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"], consumer
+        assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == dlq_arn, consumer
+        assert 0 <= mapping["MaximumRetryAttempts"] <= 10000, consumer
+        assert 60 <= mapping["MaximumRecordAgeInSeconds"] <= 604800, consumer
+        assert mapping["BisectBatchOnFunctionError"] is True, consumer
+
+
+def stack_invoke(stack: Any, function: str, event: dict[str, Any]) -> dict[str, Any]:
+    result, _logs = devstack.invoke(stack.state, function, event)
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Benchmark
+# ---------------------------------------------------------------------------
+def test_latency_from_put_item_to_message_at_the_client(stack, clients):
+    """Median and p95 PutItem -> message-at-client latency, printed, not asserted."""
+    count = int(os.environ.get("E2E_BENCH_N", "50"))
+    client = clients(stack.new_id("bench"), "viewer")
+    samples: list[float] = []
+    for index in range(count):
+        incident = stack.new_id("BENCH")
+        started = stack.write_incident(incident, urgency="low", status="open", title=f"b{index}")
+        arrived, message = client.wait_messages(incident)[0]
+        assert message["type"] == "incident.created"
+        samples.append(arrived - started)
+    line = stack.record_benchmark("PutItem -> message at client", samples)
+    print(line)
+    assert len(samples) == count
