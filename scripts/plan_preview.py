@@ -922,6 +922,11 @@ def plain_text_block(lines: list[str], keep: int | None, where: str) -> str:
     )
 
 
+def comment_length(markdown: str) -> int:
+    """Length as GitHub may count it: UTF-16 code units, never fewer than characters."""
+    return len(markdown.encode("utf-16-le")) // 2
+
+
 def render(plan: Plan, plain_text: str | None, options: RenderOptions) -> str:
     """The whole comment, never longer than ``options.max_chars``."""
     where = (
@@ -984,24 +989,27 @@ def render(plan: Plan, plain_text: str | None, options: RenderOptions) -> str:
 
     limit = options.max_chars
     full = assemble(None, len(details), None, True)
-    if len(full) <= limit:
+    if comment_length(full) <= limit:
         return full
     # 1. Cut the plain-text plan, keeping as many lines as fit.
     if text_lines:
         keep = _largest(
-            lambda k: len(assemble(None, len(details), k, True)) <= limit, len(text_lines)
+            lambda k: comment_length(assemble(None, len(details), k, True)) <= limit,
+            len(text_lines),
         )
         if keep >= MIN_PLAIN_TEXT_LINES:
             return assemble(None, len(details), keep, True)
     # 2. Then the per-resource diffs, from the least important (creates come last).
-    n_details = _largest(lambda n: len(assemble(None, n, None, False)) <= limit, len(details))
+    n_details = _largest(
+        lambda n: comment_length(assemble(None, n, None, False)) <= limit, len(details)
+    )
     if n_details > 0 or not details:
         return assemble(None, n_details, None, False)
     # 3. Then table rows.
     total_rows = sum(len(rows) for _, rows in groups)
-    n_rows = _largest(lambda n: len(assemble(n, 0, None, False)) <= limit, total_rows)
+    n_rows = _largest(lambda n: comment_length(assemble(n, 0, None, False)) <= limit, total_rows)
     result = assemble(n_rows, 0, None, False)
-    if len(result) > limit:  # only a pathological header (a huge env name) gets here
+    if comment_length(result) > limit:  # only a pathological header (a huge env name) gets here
         raise PlanInputError(f"cannot fit even the summary in {limit} characters")
     return result
 
@@ -1029,7 +1037,7 @@ def render_failure(log_text: str, options: RenderOptions) -> str:
         body = fence("\n".join(shown), "text") if shown else "_(no output)_"
         return f"{head}\n\n**Terraform output{cut}**\n\n{body}\n"
 
-    keep = _largest(lambda k: len(assemble(k)) <= options.max_chars, len(lines))
+    keep = _largest(lambda k: comment_length(assemble(k)) <= options.max_chars, len(lines))
     return assemble(keep)
 
 

@@ -62,7 +62,7 @@ def plan_secrets(document: dict[str, Any]) -> set[str]:
 
 def assert_well_formed(markdown: str, limit: int = 65_536) -> None:
     """No broken Markdown: fences and <details> balanced, under the size limit, marker first."""
-    assert len(markdown) <= limit, len(markdown)
+    assert len(markdown.encode("utf-16-le")) // 2 <= limit, len(markdown)
     assert re.fullmatch(r"<!-- plan-preview:[A-Za-z0-9_.-]+ -->", markdown.splitlines()[0])
     open_fence: str | None = None
     for line in markdown.splitlines():
@@ -612,3 +612,12 @@ def test_plan_preview_env_names_the_environments_it_knows(
     err = capsys.readouterr().err
     assert "envs/no-such-env.tfvars does not exist" in err
     assert "'local'" in err
+
+
+def test_limit_counts_utf16_units_not_just_characters() -> None:
+    doc, _ = big_plan(2, 0)
+    text = "\n".join("🔥" * 50 for _ in range(2_000))  # 100,000 characters, 200,000 UTF-16 units
+    markdown = pp.render(pp.parse_plan(doc), text, pp.RenderOptions(env="dev"))
+    assert_well_formed(markdown, limit=pp.DEFAULT_MAX_CHARS)
+    assert pp.comment_length(markdown) > len(markdown)  # the emoji count twice
+    assert "plain-text plan is 2000 lines" in markdown
