@@ -155,3 +155,19 @@ def test_role_arn_comes_from_the_json_map_variable(tmp_path: Path, roles: str, o
         assert code == 0 and output == "arn=arn:aws:iam::123456789012:role/realtime-plan\n"
     else:
         assert code == 1 and output == "" and "AWS_PLAN_ROLE_ARNS" in out
+
+
+def test_local_actions_shell_steps_pass_shellcheck(tmp_path: Path) -> None:
+    """actionlint checks workflows' run: steps, not composite actions': shellcheck those here."""
+    actions = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
+    assert actions
+    for action in actions:
+        text = action.read_text()
+        for n, block in enumerate(re.findall(r"run: \|\n((?:        .*\n|\n)+)", text)):
+            script = tmp_path / f"{action.parent.name}-{n}.sh"
+            body = "\n".join(line[8:] for line in block.splitlines())
+            script.write_text(f"#!/usr/bin/env bash\n{body}\n")
+            result = subprocess.run(  # noqa: S603 - our own argument list
+                [str(BIN / "shellcheck"), str(script)], text=True, capture_output=True, check=False
+            )
+            assert result.returncode == 0, f"{action}: {result.stdout}"
