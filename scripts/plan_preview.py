@@ -323,6 +323,8 @@ def _attribute_changes(
     raw_before: Any,  # noqa: ANN401 - JSON values
     raw_after: Any,  # noqa: ANN401 - JSON values
     forcing: set[str],
+    *,
+    replacing: bool = False,
 ) -> tuple[AttributeChange, ...]:
     b = before if isinstance(before, dict) else {}
     a = after if isinstance(after, dict) else {}
@@ -337,6 +339,9 @@ def _attribute_changes(
             # after side then says "changed" without ever showing either value.
             av = flag_changed_secrets(av, rb.get(key), ra.get(key))
             changed = changed or not _same(bv, av)
+        if replacing and key not in forcing and _blank(bv) and _blank(av):
+            # A new object: the provider's "" for an unset optional string is no change.
+            changed = False
         if changed:
             changes.append(AttributeChange(key, bv, av, key in forcing))
     return tuple(changes)
@@ -360,6 +365,10 @@ def flag_changed_secrets(after: Any, raw_before: Any, raw_after: Any) -> Any:  #
             for i, v in enumerate(after)
         ]
     return after
+
+
+def _blank(value: Any) -> bool:  # noqa: ANN401 - JSON values
+    return value is None or (isinstance(value, str) and not value)
 
 
 def _contains(value: Any, kind: type) -> bool:  # noqa: ANN401 - JSON values
@@ -393,7 +402,12 @@ def _resource_change(item: dict[str, Any]) -> ResourceChange:
     attributes: tuple[AttributeChange, ...] = ()
     if action in (Action.UPDATE, Action.REPLACE):
         attributes = _attribute_changes(
-            before, after, change.get("before"), change.get("after"), forcing
+            before,
+            after,
+            change.get("before"),
+            change.get("after"),
+            forcing,
+            replacing=action is Action.REPLACE,
         )
     elif action is Action.CREATE:
         attributes = _attribute_changes(None, after, None, change.get("after"), forcing)

@@ -62,8 +62,7 @@ def local_setup() -> tuple[dict[str, str], list[str]]:
     emu = emulator.running()
     if emu is None:
         raise PreviewError("the local emulator is not running: run 'make up' first")
-    _, queue_arn = devstack.ensure_alerts_queue(emu.endpoint, [])
-    return devstack.terraform_env(emu), devstack.terraform_vars(state, queue_arn)
+    return devstack.terraform_env(emu), devstack.terraform_vars(state)
 
 
 def aws_setup(env_name: str) -> tuple[dict[str, str], list[str]]:

@@ -241,6 +241,10 @@ def test_replacement_is_flagged_first_with_the_forcing_attribute() -> None:
         attribute = rc["change"]["replace_paths"][0][0]
         assert f"**forces replacement:** `{attribute}`" in markdown
         assert f"`{rc['address']}` — forced by `{attribute}`" in markdown
+    # The replaced stage's real changes are listed; the provider's "" -> null noise is not.
+    assert '| `description` | `"WebSocket stage prod"` | `"WebSocket stage live"` |' in markdown
+    assert "client_certificate_id" not in outside_plain_text(markdown)
+    assert "client_certificate_id" in markdown  # Terraform's own text still has it
     rows = [
         line for line in markdown.splitlines() if line.startswith("| 🟠") or line.startswith("| 🟡")
     ]
@@ -621,3 +625,29 @@ def test_limit_counts_utf16_units_not_just_characters() -> None:
     assert_well_formed(markdown, limit=pp.DEFAULT_MAX_CHARS)
     assert pp.comment_length(markdown) > len(markdown)  # the emoji count twice
     assert "plain-text plan is 2000 lines" in markdown
+
+
+def test_plan_preview_env_plans_local_with_what_make_up_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """make plan-preview ENV=local relies on scripts/devstack.py: this breaks if its API moves."""
+    import devstack  # noqa: PLC0415
+    import emulator  # noqa: PLC0415
+    import plan_preview_env  # noqa: PLC0415
+
+    state = devstack.StackState(
+        port=4599,
+        endpoint="http://127.0.0.1:4599",
+        emulator_pid=1,
+        started_emulator=True,
+        incidents_stream_arn="arn:aws:dynamodb:us-east-1:000000000000:table/Incidents/stream/x",
+        layer_arn="arn:aws:lambda:us-east-1:000000000000:layer:local-boto3:1",
+        applied=True,
+    )
+    monkeypatch.setattr(devstack, "require_stack", lambda: state)
+    monkeypatch.setattr(emulator, "running", lambda: emulator.Emulator(port=4599, pid=1))
+    env, variables = plan_preview_env.local_setup()
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4599"
+    assert env["TF_DATA_DIR"]
+    assert "-var-file=envs/local.tfvars" in variables
+    assert f"-var=incidents_stream_arn={state.incidents_stream_arn}" in variables
