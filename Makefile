@@ -86,7 +86,7 @@ build: setup ## Build the Lambda zips into build/ (reproducible; LAMBDA_ARCH, LA
 # Tests
 # ---------------------------------------------------------------------------
 .PHONY: test
-test: setup ## Run every test suite (lint, unit, handler, terraform, e2e)
+test: setup lint ## Run every test suite (lint, unit, handler, terraform, e2e)
 	$(PY) -m pytest
 
 .PHONY: test-unit
