@@ -419,9 +419,9 @@ def down() -> list[str]:
     """Destroy and stop what `up` started, and nothing else. Returns what was done."""
     state = StackState.load()
     done: list[str] = []
-    emu = emulator.running()
     if state is None:
         return done
+    emu = emulator.running()
     ours = emu is not None and emu.pid == state.emulator_pid
     if ours and state.started_emulator:
         # Everything up created lives in this in-memory emulator: stopping it removes it all.
