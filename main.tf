@@ -263,7 +263,8 @@ module "broadcaster_stream" {
   source = "./modules/stream_consumer"
   count  = local.stream_enabled ? 1 : 0
 
-  name                               = module.broadcaster.function_name
+  # A name known at plan time lets the queue be created alongside the function.
+  name                               = "${local.name}-broadcaster"
   function_name                      = module.broadcaster.function_name
   function_role_name                 = module.broadcaster.role_name
   stream_arn                         = var.incidents_stream_arn
@@ -280,7 +281,7 @@ module "notifier_stream" {
   source = "./modules/stream_consumer"
   count  = local.stream_enabled ? 1 : 0
 
-  name                               = module.notifier.function_name
+  name                               = "${local.name}-notifier"
   function_name                      = module.notifier.function_name
   function_role_name                 = module.notifier.role_name
   stream_arn                         = var.incidents_stream_arn
