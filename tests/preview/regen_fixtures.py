@@ -18,7 +18,7 @@ for each scenario, ``fixtures/<scenario>.plan.json.gz`` (``terraform show -json`
 The stack itself has no sensitive values, so the copy marks ``allowed_roles`` sensitive (an
 override file) and adds a sensitive output of it: the redaction is then exercised on a real plan
 of this stack, with the secret nested in a Lambda environment. Machine-specific parts (emulator
-port, temporary paths, the plan timestamp) are scrubbed so the fixtures are stable.
+port, temporary paths, the times of the run) are scrubbed so the fixtures are stable.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ ZIPS = ("connection_manager.zip", "broadcaster.zip", "notifier.zip")
 STABLE_PORT = "4566"
 STABLE_TIMESTAMP = "2026-01-01T00:00:00Z"
 STABLE_STACK_DIR = "/stack"
+TIMESTAMP_RE = re.compile(r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?")
 
 BACKEND_OVERRIDE = 'terraform {\n  backend "local" {}\n}\n'
 SENSITIVE_OVERRIDE = 'variable "allowed_roles" {\n  sensitive = true\n}\n'
@@ -122,7 +123,10 @@ class Stack:
 def scrub(text: str, replacements: Mapping[str, str], port: int) -> str:
     for old, new in replacements.items():
         text = text.replace(old, new)
-    return re.sub(rf"(127\.0\.0\.1|localhost):{port}\b", rf"\g<1>:{STABLE_PORT}", text)
+    text = re.sub(rf"(127\.0\.0\.1|localhost):{port}\b", rf"\g<1>:{STABLE_PORT}", text)
+    # Times of this run (last_modified, the stream label in the stream ARN): fixed, so a
+    # re-recording changes only what really differs.
+    return TIMESTAMP_RE.sub(lambda m: "2026-01-01T00:00:00" + (".000" if m.group(1) else ""), text)
 
 
 def write_fixture(name: str, document: str, text: str, scrubber: Any) -> None:
