@@ -72,6 +72,7 @@ lint: setup actionlint ## Lint Python (ruff) and check formatting; actionlint on
 fmt: setup ## Format Python (ruff) and Terraform (terraform fmt)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+	$(TF) fmt -recursive
 
 # Lambda platform the zips are built for; keep in step with the Terraform variables
 # lambda_architecture / lambda_runtime.
@@ -86,7 +87,7 @@ build: setup ## Build the Lambda zips into build/ (reproducible; LAMBDA_ARCH, LA
 # Tests
 # ---------------------------------------------------------------------------
 .PHONY: test
-test: setup lint ## Run every test suite (lint, unit, handler, terraform, e2e)
+test: setup lint tftest checkov ## Run every test suite (lint, unit, handler, terraform, e2e)
 	$(PY) -m pytest
 
 .PHONY: test-unit
@@ -96,6 +97,69 @@ test-unit: setup ## Fast Python suites: unit, handler (moto), fan-out (fake API)
 .PHONY: bench-fanout
 bench-fanout: setup ## Print broadcaster fan-out throughput against the fake management API
 	$(PY) scripts/bench_fanout.py
+
+# ---------------------------------------------------------------------------
+# Terraform: environments, checks and tests
+# ---------------------------------------------------------------------------
+# ENV=<env> picks envs/<env>.tfvars and envs/<env>.s3.tfbackend; each environment
+# keeps its own working directory (TF_DATA_DIR=.terraform/<env>) so backends and
+# plans never mix. `make plan` saves the plan that `make apply` then applies.
+TF ?= terraform
+TF_ENV_DIR = .terraform/$(ENV)
+TF_PLAN = $(TF_ENV_DIR)/plan.tfplan
+# Backend-less working directory for validate and terraform test (offline).
+TF_CHECK_DIR := .terraform/check
+CONFIRM ?=
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+.PHONY: init
+init: $(TF_RC_DEP) ## terraform init for ENV with the backend of envs/<env>.s3.tfbackend
+	@[[ -f envs/$(ENV).tfvars && -f envs/$(ENV).s3.tfbackend ]] || { echo "unknown ENV=$(ENV): envs/$(ENV).tfvars and envs/$(ENV).s3.tfbackend must exist" >&2; exit 2; }
+	TF_DATA_DIR=$(TF_ENV_DIR) $(TF) init -input=false -backend-config=envs/$(ENV).s3.tfbackend
+
+.PHONY: plan
+plan: build init ## Plan ENV with envs/<env>.tfvars into .terraform/<env>/plan.tfplan
+	TF_DATA_DIR=$(TF_ENV_DIR) $(TF) plan -input=false -var-file=envs/$(ENV).tfvars -out=$(TF_PLAN)
+
+.PHONY: apply
+apply: init ## Apply the plan `make plan ENV=...` saved (review it first)
+	@[[ -f $(TF_PLAN) ]] || { echo "no saved plan for ENV=$(ENV): run 'make plan ENV=$(ENV)' and review it first" >&2; exit 2; }
+	TF_DATA_DIR=$(TF_ENV_DIR) $(TF) apply -input=false $(TF_PLAN)
+	rm -f $(TF_PLAN)
+
+.PHONY: destroy
+destroy: build init ## Destroy ENV (asks for CONFIRM=<env>)
+	@[[ "$(CONFIRM)" == "$(ENV)" ]] || { echo "this destroys every resource of ENV=$(ENV); run again with CONFIRM=$(ENV)" >&2; exit 2; }
+	TF_DATA_DIR=$(TF_ENV_DIR) $(TF) destroy -input=false -auto-approve -var-file=envs/$(ENV).tfvars
+
+.PHONY: providers-lock
+providers-lock: ## Online: record provider hashes for Linux, macOS and Windows in .terraform.lock.hcl
+	TF_DATA_DIR=$(TF_CHECK_DIR) $(TF) providers lock -platform=linux_amd64 -platform=linux_arm64 -platform=darwin_amd64 -platform=darwin_arm64 -platform=windows_amd64
+
+.PHONY: validate
+validate: $(TF_RC_DEP) ## terraform fmt -check and terraform validate (offline, no backend)
+	$(TF) fmt -check -recursive -diff
+	TF_DATA_DIR=$(TF_CHECK_DIR) $(TF) init -input=false -backend=false -test-directory=tests/tftest > /dev/null
+	TF_DATA_DIR=$(TF_CHECK_DIR) $(TF) validate
+
+.PHONY: tftest
+tftest: build validate ## terraform test: module wiring and every validation rule, mocked AWS (tests/tftest)
+	TF_DATA_DIR=$(TF_CHECK_DIR) $(TF) test -test-directory=tests/tftest
+
+.PHONY: test-terraform
+test-terraform: setup $(TF_RC_DEP) ## Apply the root module on a private emulator and check it (pytest -m terraform)
+	$(PY) -m pytest -m terraform tests/terraform
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+.PHONY: checkov
+checkov: $(CHECKOV_STAMP) ## checkov on the Terraform (own venv; skips are inline, with reasons)
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 # ---------------------------------------------------------------------------
 # Local stack: the whole stack on the embedded emulator (scripts/devstack.py)
