@@ -58,6 +58,7 @@ DIFF_CONTEXT = 3
 MIN_PLAIN_TEXT_LINES = 20  # below this, the plain-text plan is dropped rather than cut
 MAX_NAMES_IN_CELL = 6
 MAX_DESTRUCTIVE_LISTED = 15
+MAX_OUTPUT_ROWS = 100
 
 # Resource types whose whole body is a firewall-like rule: rendered as one JSON diff.
 RULE_TYPE_RE = re.compile(r"(security_group.*rule|network_acl.*rule|firewall.*rule)")
@@ -105,20 +106,19 @@ class PlanInputError(ValueError):
 class Action(enum.Enum):
     """What a plan does to one resource instance, in the order a reviewer should read them."""
 
-    DESTROY = ("destroy", "🔴", "-")
-    REPLACE = ("replace", "🟠", "-/+")
-    UPDATE = ("update", "🟡", "~")
-    CREATE = ("create", "🟢", "+")
-    READ = ("read", "🔵", "<=")
-    FORGET = ("forget", "⚪", ".")
-    MOVE = ("move", "⚪", "→")
-    IMPORT = ("import", "⚪", "←")
-    NOOP = ("no-op", "", "")
+    DESTROY = ("destroy", "🔴")
+    REPLACE = ("replace", "🟠")
+    UPDATE = ("update", "🟡")
+    CREATE = ("create", "🟢")
+    READ = ("read", "🔵")
+    FORGET = ("forget", "⚪")
+    MOVE = ("move", "⚪")
+    IMPORT = ("import", "⚪")
+    NOOP = ("no-op", "")
 
-    def __init__(self, word: str, icon: str, symbol: str) -> None:
+    def __init__(self, word: str, icon: str) -> None:
         self.word = word
         self.icon = icon
-        self.symbol = symbol
 
     @property
     def rank(self) -> int:
@@ -591,8 +591,7 @@ def json_diff(before: Any, after: Any, label: str, *, full: bool = False) -> str
         lines = lines[2:]  # the file header adds nothing here
     if not lines:
         return ""
-    cut = len(lines) > DIFF_MAX_LINES
-    if cut:
+    if len(lines) > DIFF_MAX_LINES:
         lines = [*lines[:DIFF_MAX_LINES], f"… {len(lines) - DIFF_MAX_LINES} more diff lines cut"]
     return f"{label}\n\n{fence(chr(10).join(lines), 'diff')}"
 
@@ -619,7 +618,7 @@ def verdict(plan: Plan, env: str) -> str:
     parts = [f"{n_add} to add", f"{n_change} to change"]
     if plan.destructive:
         lead = ", ".join(
-            p for p in (f"{n_destroy} to destroy", f"{n_replace} to replace") if p[0] != "0"
+            f"{n} to {what}" for n, what in ((n_destroy, "destroy"), (n_replace, "replace")) if n
         )
         return f"⚠️ **Destroys resources in {where}:** {lead} ({', '.join(parts)})."
     if not any(r.action is not Action.READ for r in plan.resources):
@@ -729,7 +728,7 @@ def resource_rows(plan: Plan) -> list[tuple[str, list[str]]]:
 TABLE_HEAD = "| Action | Resource | Details |\n|---|---|---|"
 
 
-def render_tables(groups: list[tuple[str, list[str]]], keep_rows: int | None) -> str:
+def render_tables(groups: list[tuple[str, list[str]]], keep_rows: int | None, where: str) -> str:
     out: list[str] = []
     left = keep_rows
     dropped = 0
@@ -744,8 +743,7 @@ def render_tables(groups: list[tuple[str, list[str]]], keep_rows: int | None) ->
         out.append(f"{heading}\n\n{TABLE_HEAD}\n" + "\n".join(shown))
     if dropped:
         out.append(
-            f"> ✂️ **Truncated:** {dropped} more resource rows do not fit in one comment; "
-            "see the full plan."
+            f"> ✂️ **Truncated:** {dropped} more resource rows do not fit in one comment. {where}"
         )
     return "\n\n".join(out)
 
@@ -767,28 +765,16 @@ def destructive_summary(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def attribute_table(attrs: Sequence[AttributeChange], action: Action) -> str:
-    rows = []
-    for a in attrs:
-        mark = " 🔁" if a.forces_replacement else ""
-        if action is Action.CREATE:
-            rows.append(f"| {cell(code(a.name))}{mark} | {display_scalar(a.after)} |")
-        elif action is Action.DESTROY:
-            rows.append(f"| {cell(code(a.name))}{mark} | {display_scalar(a.before)} |")
-        else:
-            rows.append(
-                f"| {cell(code(a.name))}{mark} | {display_scalar(a.before)} | "
-                f"{display_scalar(a.after)} |"
-            )
+def attribute_table(attrs: Sequence[AttributeChange]) -> str:
+    """Before/after rows of scalar attributes; a forcing attribute is marked 🔁."""
+    rows = [
+        f"| {cell(code(a.name))}{' 🔁' if a.forces_replacement else ''} | "
+        f"{display_scalar(a.before)} | {display_scalar(a.after)} |"
+        for a in attrs
+    ]
     if not rows:
         return ""
-    if action is Action.CREATE:
-        head = "| Attribute | Value |\n|---|---|"
-    elif action is Action.DESTROY:
-        head = "| Attribute | Was |\n|---|---|"
-    else:
-        head = "| Attribute | Before | After |\n|---|---|---|"
-    return head + "\n" + "\n".join(rows)
+    return "| Attribute | Before | After |\n|---|---|---|\n" + "\n".join(rows)
 
 
 def _is_structured(value: Any) -> bool:  # noqa: ANN401 - JSON values
@@ -820,8 +806,8 @@ def resource_detail(rc: ResourceChange) -> str:
             before = doc_before if doc_before is not None else to_jsonable(a.before)
             after = doc_after if doc_after is not None else to_jsonable(a.after)
             diff = json_diff(
-                _jsonable_side(a.before, before, rc.action is Action.CREATE),
-                _jsonable_side(a.after, after, False),
+                before if a.before is not None else None,
+                after if a.after is not None else None,
                 f"{code(a.name)} ({label}){_forcing_note(a)}",
                 full=rc.action is Action.CREATE,
             )
@@ -841,7 +827,7 @@ def resource_detail(rc: ResourceChange) -> str:
                 blocks.append(diff)
         elif rc.action is not Action.CREATE:
             scalars.append(a)
-    table = attribute_table(scalars, rc.action)
+    table = attribute_table(scalars)
     if table:
         blocks.insert(0, table)
     if unknown_only and rc.action is not Action.CREATE:
@@ -851,12 +837,6 @@ def resource_detail(rc: ResourceChange) -> str:
 
 def _forcing_note(a: AttributeChange) -> str:
     return " 🔁 forces replacement" if a.forces_replacement else ""
-
-
-def _jsonable_side(raw: Any, parsed: Any, absent: bool) -> Any:  # noqa: ANN401 - JSON values
-    if absent or raw is None:
-        return None
-    return parsed
 
 
 def _contains_json_document(value: Any) -> bool:  # noqa: ANN401 - JSON values
@@ -883,8 +863,10 @@ def output_table(plan: Plan) -> str:
         f"| {cell(code(o.name))} | {o.action.icon} {o.action.word} | "
         f"{display_scalar(o.before) if o.action is not Action.CREATE else ''} | "
         f"{display_scalar(o.after) if o.action is not Action.DESTROY else ''} |"
-        for o in plan.outputs
+        for o in plan.outputs[:MAX_OUTPUT_ROWS]
     ]
+    if len(plan.outputs) > MAX_OUTPUT_ROWS:
+        rows.append(f"| … {len(plan.outputs) - MAX_OUTPUT_ROWS} more | | | |")
     return "**Output changes**\n\n| Output | Action | Before | After |\n|---|---|---|---|\n" + (
         "\n".join(rows)
     )
@@ -976,7 +958,7 @@ def render(plan: Plan, plain_text: str | None, options: RenderOptions) -> str:
     tail = [output_table(plan), drift_note(plan)]
 
     def assemble(rows: int | None, n_details: int, text_keep: int | None, text_on: bool) -> str:
-        sections = [header, *fixed, render_tables(groups, rows)]
+        sections = [header, *fixed, render_tables(groups, rows, where)]
         if details and n_details:
             shown = details[:n_details]
             block = "**Attribute changes**\n\n" + "\n\n".join(shown)
