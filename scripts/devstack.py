@@ -357,8 +357,11 @@ def build_functions() -> None:
 # up / down / status
 # ---------------------------------------------------------------------------
 def up(port: int | None = None, *, build: bool = True) -> StackState:
-    """Bring the stack up, or converge the one that is up. Returns what is running."""
-    port = port or emulator.DEFAULT_PORT
+    """Bring the stack up, or converge the one that is up. Returns what is running.
+
+    ``port`` defaults to EMULATOR_PORT when set, else to the port of this checkout's running
+    emulator, else 4566.
+    """
     previous = StackState.load()
     if not TFVARS.exists():
         raise StackError(f"{TFVARS.relative_to(ROOT)} is missing")
@@ -366,6 +369,9 @@ def up(port: int | None = None, *, build: bool = True) -> StackState:
         build_functions()
 
     current = emulator.running()
+    if port is None:
+        explicit = os.environ.get("EMULATOR_PORT")
+        port = current.port if current and not explicit else emulator.DEFAULT_PORT
     if current is not None and current.port != port:
         raise StackError(
             f"the emulator is already running on port {current.port} (pid {current.pid}); "
