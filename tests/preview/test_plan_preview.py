@@ -6,6 +6,8 @@ import gzip
 import io
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -650,3 +652,27 @@ def test_plan_preview_env_plans_local_with_what_make_up_recorded(
     assert env["TF_DATA_DIR"]
     assert "-var-file=envs/local.tfvars" in variables
     assert f"-var=incidents_stream_arn={state.incidents_stream_arn}" in variables
+
+
+def test_make_plan_preview_renders_a_saved_plan_to_stdout_only() -> None:
+    """`make plan-preview PLAN_JSON=...` prints exactly the comment: nothing else on stdout."""
+    root = Path(__file__).resolve().parents[2]
+    make = shutil.which("make")
+    assert make, "GNU make is a prerequisite (README)"
+    result = subprocess.run(  # noqa: S603 - our own argument list
+        [
+            make,
+            "--no-print-directory",
+            "-s",
+            "plan-preview",
+            f"PLAN_JSON={FIXTURES / 'update.plan.json.gz'}",
+            f"PLAN_TEXT={FIXTURES / 'update.plan.txt'}",
+            "ENV=dev",
+        ],
+        cwd=root,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (root / "docs" / "plan-preview-example.md").read_text(encoding="utf-8")
