@@ -144,12 +144,15 @@ def test_two_clients_each_get_one_incidents_updates_in_order(stack, clients):
 
     for client in clients_:
         messages = client.wait_messages(incident, count=updates)
-        seen: dict[str, int] = {}
+        first_seen: dict[str, dict] = {}
         for _, message in messages:  # retried deliveries repeat an eventId; clients drop those
-            seen.setdefault(message["eventId"], message["incident"]["revision"])
-        assert list(seen.values()) == list(range(updates))
-        sequences = [int(m["sequence"]) for _, m in messages]
+            first_seen.setdefault(message["eventId"], message)
+        assert [m["incident"]["revision"] for m in first_seen.values()] == list(range(updates))
+        sequences = [int(m["sequence"]) for m in first_seen.values()]
         assert sequences == sorted(sequences)
+        assert [m["type"] for m in first_seen.values()] == ["incident.created"] + [
+            "incident.updated"
+        ] * (updates - 1)
 
 
 # ---------------------------------------------------------------------------
