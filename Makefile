@@ -215,9 +215,11 @@ bench-e2e: setup ## PutItem -> message-at-client latency on the local stack (E2E
 # ---------------------------------------------------------------------------
 # Plan previews and CI workflows
 # ---------------------------------------------------------------------------
-# `make plan-preview ENV=<env>` plans ENV (local: the stack `make up` runs) and prints the
-# Markdown comment a pull request gets; PLAN_JSON=<file> [PLAN_TEXT=<file>] renders any saved
-# `terraform show -json` output (.gz too) instead.
+# `make plan-preview ENV=<env>` prints the Markdown comment a pull request gets for ENV: for
+# local, a plan of the stack `make up` runs (scripts/plan_preview_local.py); for any other env,
+# the plan `make plan ENV=<env>` saves, which `make apply ENV=<env>` then applies as previewed.
+# PLAN_JSON=<file> [PLAN_TEXT=<file>] renders any saved `terraform show -json` output (.gz too).
+# Terraform's and make's own output go to stderr: stdout is the comment alone.
 PLAN_JSON ?=
 PLAN_TEXT ?=
 
@@ -225,8 +227,13 @@ PLAN_TEXT ?=
 plan-preview: setup $(TF_RC_DEP) ## Print ENV's plan as the PR comment Markdown (or render PLAN_JSON=file [PLAN_TEXT=file])
 ifneq ($(strip $(PLAN_JSON)),)
 	@$(PY) scripts/plan_preview.py "$(PLAN_JSON)" $(if $(strip $(PLAN_TEXT)),--text "$(PLAN_TEXT)") --env "$(ENV)"
+else ifeq ($(ENV),local)
+	@$(PY) scripts/plan_preview_local.py
 else
-	@$(PY) scripts/plan_preview_env.py --env "$(ENV)"
+	@$(MAKE) --no-print-directory plan ENV=$(ENV) >&2
+	@TF_DATA_DIR=$(TF_ENV_DIR) $(TF) show -json $(TF_PLAN) > $(TF_ENV_DIR)/plan.json
+	@TF_DATA_DIR=$(TF_ENV_DIR) $(TF) show -no-color $(TF_PLAN) > $(TF_ENV_DIR)/plan.txt
+	@$(PY) scripts/plan_preview.py $(TF_ENV_DIR)/plan.json --text $(TF_ENV_DIR)/plan.txt --env "$(ENV)"
 endif
 
 .PHONY: actionlint
