@@ -1,15 +1,13 @@
-"""Plan one environment and print the pull-request comment a plan of it would get.
+"""Plan the local stack (the one `make up` runs) and print the comment a pull request would get.
 
-    python scripts/plan_preview_env.py --env local   # the stack `make up` runs on the emulator
-    python scripts/plan_preview_env.py --env dev     # real AWS, with your credentials
+    python scripts/plan_preview_local.py          # what `make plan-preview ENV=local` runs
 
-The same steps as the CI workflow: ``terraform plan -out``, ``terraform show -json`` and
-``terraform show -no-color`` of that plan, then ``plan_preview.py``. For ``local`` the plan uses
-what ``make up`` recorded (the emulator endpoint, its Terraform working directory and the
-local-only ``-var``s, from ``scripts/devstack.py``), so it previews exactly what the next
-``make up`` would apply. Other environments use ``TF_DATA_DIR=.terraform/<env>`` and, when that
-directory is not initialised yet, ``terraform init -backend-config=envs/<env>.s3.tfbackend``.
-The plan files land in ``.cache/plan-preview/`` (gitignored); the Markdown goes to stdout and
+The same steps as the CI workflow, ``terraform plan -out``, ``terraform show -json`` and
+``terraform show -no-color`` of that plan, then ``plan_preview.py``, with what ``make up``
+recorded: the emulator endpoint, its Terraform working directory and the local-only ``-var``s
+(from ``scripts/devstack.py``), so the preview shows exactly what the next ``make up`` would
+apply. Other environments go through ``make plan ENV=<env>`` instead (see the Makefile). The
+plan files land in ``.cache/plan-preview/`` (gitignored); the Markdown goes to stdout and
 Terraform's own output to stderr. Exit status: the renderer's (0, or 3 with
 ``--detailed-exitcode`` when something is destroyed or replaced), 1 on any failure.
 """
@@ -17,8 +15,6 @@ Terraform's own output to stderr. Exit status: the renderer's (0, or 3 with
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +25,7 @@ import plan_preview
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / ".cache" / "plan-preview"
+ENV_NAME = "local"
 
 
 class PreviewError(RuntimeError):
@@ -52,7 +49,7 @@ def terraform(args: list[str], env: Mapping[str, str], *, capture: bool = False)
 
 def local_setup() -> tuple[dict[str, str], list[str]]:
     """Environment and -var arguments of the running local stack, as `make up` applied it."""
-    import devstack  # noqa: PLC0415 - only the local environment needs the local-stack tooling
+    import devstack  # noqa: PLC0415 - loaded only when planning the local stack
     import emulator  # noqa: PLC0415
 
     try:
@@ -65,57 +62,31 @@ def local_setup() -> tuple[dict[str, str], list[str]]:
     return devstack.terraform_env(emu), devstack.terraform_vars(state)
 
 
-def aws_setup(env_name: str) -> tuple[dict[str, str], list[str]]:
-    tfvars = ROOT / "envs" / f"{env_name}.tfvars"
-    backend = ROOT / "envs" / f"{env_name}.s3.tfbackend"
-    if not tfvars.exists():
-        names = sorted(p.stem for p in (ROOT / "envs").glob("*.tfvars"))
-        raise PreviewError(f"envs/{env_name}.tfvars does not exist; environments: {names}")
-    data_dir = ROOT / ".terraform" / env_name
-    env = {
-        **os.environ,
-        "TF_DATA_DIR": str(data_dir),
-        "TF_IN_AUTOMATION": "1",
-        "TF_INPUT": "0",
-    }
-    if not (data_dir / "terraform.tfstate").exists():  # the backend marker `terraform init` writes
-        terraform(
-            ["init", "-input=false", f"-backend-config={backend.relative_to(ROOT)}"],
-            env,
-        )
-    return env, [f"-var-file={tfvars.relative_to(ROOT)}"]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", required=True, help="environment: envs/<env>.tfvars")
     parser.add_argument("--detailed-exitcode", action="store_true")
     args = parser.parse_args(argv)
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", args.env):
-        parser.error("--env may hold only letters, digits, '_' and '-'")
     try:
-        env, variables = local_setup() if args.env == "local" else aws_setup(args.env)
+        env, variables = local_setup()
         OUT_DIR.mkdir(parents=True, exist_ok=True)
-        plan_file = OUT_DIR / f"{args.env}.tfplan"
-        terraform(
-            ["plan", "-input=false", "-lock=false", f"-out={plan_file}", *variables],
-            env,
-        )
-        (OUT_DIR / f"{args.env}.json").write_text(
+        plan_file = OUT_DIR / f"{ENV_NAME}.tfplan"
+        # -lock=false: a preview never holds the state lock a running `make up` may need.
+        terraform(["plan", "-input=false", "-lock=false", f"-out={plan_file}", *variables], env)
+        (OUT_DIR / f"{ENV_NAME}.json").write_text(
             terraform(["show", "-json", str(plan_file)], env, capture=True)
         )
-        (OUT_DIR / f"{args.env}.txt").write_text(
+        (OUT_DIR / f"{ENV_NAME}.txt").write_text(
             terraform(["show", "-no-color", str(plan_file)], env, capture=True)
         )
     except PreviewError as exc:
-        print(f"plan_preview_env: error: {exc}", file=sys.stderr)
+        print(f"plan_preview_local: error: {exc}", file=sys.stderr)
         return 1
     render = [
-        str(OUT_DIR / f"{args.env}.json"),
+        str(OUT_DIR / f"{ENV_NAME}.json"),
         "--text",
-        str(OUT_DIR / f"{args.env}.txt"),
+        str(OUT_DIR / f"{ENV_NAME}.txt"),
         "--env",
-        args.env,
+        ENV_NAME,
     ]
     if args.detailed_exitcode:
         render.append("--detailed-exitcode")

@@ -608,17 +608,6 @@ def test_imports_and_failed_checks_are_called_out() -> None:
     assert "aws_sqs_queue.q`." not in markdown
 
 
-def test_plan_preview_env_names_the_environments_it_knows(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    import plan_preview_env  # noqa: PLC0415 - scripts/ is on the test path
-
-    assert plan_preview_env.main(["--env", "no-such-env"]) == 1
-    err = capsys.readouterr().err
-    assert "envs/no-such-env.tfvars does not exist" in err
-    assert "'local'" in err
-
-
 def test_limit_counts_utf16_units_not_just_characters() -> None:
     doc, _ = big_plan(2, 0)
     text = "\n".join("🔥" * 50 for _ in range(2_000))  # 100,000 characters, 200,000 UTF-16 units
@@ -628,13 +617,13 @@ def test_limit_counts_utf16_units_not_just_characters() -> None:
     assert "plain-text plan is 2000 lines" in markdown
 
 
-def test_plan_preview_env_plans_local_with_what_make_up_recorded(
+def test_local_preview_plans_with_what_make_up_recorded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """make plan-preview ENV=local relies on scripts/devstack.py: this breaks if its API moves."""
     import devstack  # noqa: PLC0415
     import emulator  # noqa: PLC0415
-    import plan_preview_env  # noqa: PLC0415
+    import plan_preview_local  # noqa: PLC0415
 
     state = devstack.StackState(
         port=4599,
@@ -647,7 +636,7 @@ def test_plan_preview_env_plans_local_with_what_make_up_recorded(
     )
     monkeypatch.setattr(devstack, "require_stack", lambda: state)
     monkeypatch.setattr(emulator, "running", lambda: emulator.Emulator(port=4599, pid=1))
-    env, variables = plan_preview_env.local_setup()
+    env, variables = plan_preview_local.local_setup()
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4599"
     assert env["TF_DATA_DIR"]
     assert "-var-file=envs/local.tfvars" in variables
