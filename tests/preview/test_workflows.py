@@ -171,3 +171,82 @@ def test_local_actions_shell_steps_pass_shellcheck(tmp_path: Path) -> None:
                 [str(BIN / "shellcheck"), str(script)], text=True, capture_output=True, check=False
             )
             assert result.returncode == 0, f"{action}: {result.stdout}"
+
+
+FAKE_TERRAFORM = """#!{python}
+import gzip, os, sys
+args = sys.argv[1:]
+if args[0] == "plan":
+    if os.environ.get("FAKE_FAIL") == "1":
+        sys.exit("Error: simulated failure")
+    for a in args:
+        if a.startswith("-out="):
+            open(a[len("-out="):], "w").close()
+elif args[0] == "show" and args[1] == "-json":
+    sys.stdout.write(gzip.open("{fixtures}/update.plan.json.gz", "rt").read())
+elif args[0] == "show":
+    sys.stdout.write(open("{fixtures}/update.plan.txt").read())
+"""
+
+
+def workflow_step(name: str) -> str:
+    """The bash of one `run: |` step of the terraform workflow, by its step name."""
+    text = (WORKFLOWS / "terraform.yml").read_text()
+    m = re.search(
+        rf"- name: {re.escape(name)}\n(?:.*\n)*?        run: \|\n((?:          .*\n|\n)+)", text
+    )
+    assert m, name
+    return "\n".join(line[10:] for line in m.group(1).splitlines())
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_plan_and_render_steps_with_a_fake_terraform(tmp_path: Path, fail: bool) -> None:
+    """The workflow's own bash: a plan is rendered with CI outputs, a failed plan still comments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "terraform"
+    fake.write_text(
+        FAKE_TERRAFORM.format(python=sys.executable, fixtures=ROOT / "tests/preview/fixtures")
+    )
+    fake.chmod(0o755)
+    github_output = tmp_path / "github_output"
+    github_output.write_text("")
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "ENV_NAME": "dev",
+        "PLAN_DIR": str(tmp_path / "out"),
+        "LOCK_FLAG": "-lock=false",
+        "GITHUB_OUTPUT": str(github_output),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+        "FAKE_FAIL": "1" if fail else "0",
+        "RUN_URL": "https://ci.example/run/7",
+        "COMMIT": "0123456789abcdef",
+    }
+    for step in ("terraform plan", "render the preview"):
+        if step == "render the preview":
+            outputs = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
+            env["PLAN_STATUS"] = outputs["status"]
+        result = subprocess.run(  # noqa: S603 - our own argument list
+            ["bash", "-e", "-c", workflow_step(step)],  # noqa: S607 - bash, as on the runner
+            cwd=ROOT,
+            env=env,
+            text=True,
+            capture_output=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+    comment = (tmp_path / "out" / "dev.md").read_text()
+    assert comment.startswith("<!-- plan-preview:dev -->")
+    assert (tmp_path / "summary").read_text() == comment
+    outputs = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
+    if fail:
+        assert outputs["status"] == "1"
+        assert "❌ **Plan failed** for `dev`" in comment
+        assert "Error: simulated failure" in comment
+        assert "destructive" not in outputs
+    else:
+        assert outputs["status"] == "0"
+        assert outputs["destructive"] == "false" and outputs["change"] == "2"
+        assert "commit `0123456789ab`" in comment
+        assert "[workflow run](https://ci.example/run/7)" not in comment  # nothing was cut
