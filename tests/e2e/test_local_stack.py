@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -260,3 +265,58 @@ def test_latency_from_put_item_to_message_at_the_client(stack, clients):
     line = stack.record_benchmark("PutItem -> message at client", samples)
     print(line)
     assert len(samples) == count
+
+
+# ---------------------------------------------------------------------------
+# The README walkthrough, through the same commands a person types
+# ---------------------------------------------------------------------------
+def test_readme_walkthrough_listen_incident_escalate_alerts(stack):
+    """`make listen`, `make incident` (create, escalate) and `make alerts` run devstack.py so."""
+    incident = stack.new_id("WALK")
+    cli = [sys.executable, str(Path(devstack.__file__))]
+    listener = subprocess.Popen(  # noqa: S603 - our own script, fixed arguments
+        [*cli, "listen", "--user", stack.new_id("alice"), "--role", "dispatcher"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(listener.stdout), daemon=True)
+    reader.start()
+    try:
+        stack.wait_until(lambda: any("connected as" in line for line in lines), 30, "listen")
+
+        for args in (
+            ["--urgency", "low", "--status", "open", "--title", "Smoke at the depot"],
+            ["--status", "escalated"],
+        ):
+            done = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+                [*cli, "incident", "--id", incident, *args],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            assert json.loads(done.stdout)["incidentId"] == incident
+
+        def listened() -> bool:
+            text = "".join(lines)
+            return incident in text and '"incident.updated"' in text
+
+        stack.wait_until(listened, 20, f"`listen` to print both messages of {incident}")
+        alerts = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+            [*cli, "alerts", "--wait", "20"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert alerts.returncode == 0, alerts.stderr
+        [block] = [b for b in alerts.stdout.split("\n--- ") if incident in b]
+        assert "Incident escalated: Smoke at the depot" in block
+        assert '"reason": "status_escalated"' in block
+    finally:
+        listener.send_signal(signal.SIGINT)
+        listener.wait(timeout=15)
+    assert listener.returncode == 0
