@@ -199,8 +199,13 @@ def workflow_step(name: str) -> str:
     return "\n".join(line[10:] for line in m.group(1).splitlines())
 
 
+# GitHub runs `run:` with `bash -e {0}`, or `bash --noprofile --norc -eo pipefail {0}` under
+# `shell: bash`: the steps must behave under both.
+@pytest.mark.parametrize("shell", [["bash", "-e", "-c"], ["bash", "-e", "-o", "pipefail", "-c"]])
 @pytest.mark.parametrize("fail", [False, True])
-def test_plan_and_render_steps_with_a_fake_terraform(tmp_path: Path, fail: bool) -> None:
+def test_plan_and_render_steps_with_a_fake_terraform(
+    tmp_path: Path, fail: bool, shell: list[str]
+) -> None:
     """The workflow's own bash: a plan is rendered with CI outputs, a failed plan still comments."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -228,7 +233,7 @@ def test_plan_and_render_steps_with_a_fake_terraform(tmp_path: Path, fail: bool)
             outputs = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
             env["PLAN_STATUS"] = outputs["status"]
         result = subprocess.run(  # noqa: S603 - our own argument list
-            ["bash", "-e", "-c", workflow_step(step)],  # noqa: S607 - bash, as on the runner
+            [*shell, workflow_step(step)],
             cwd=ROOT,
             env=env,
             text=True,
