@@ -326,6 +326,8 @@ def _attribute_changes(
     *,
     replacing: bool = False,
 ) -> tuple[AttributeChange, ...]:
+    if isinstance(before, Secret | Unknown) or isinstance(after, Secret | Unknown):
+        return ()  # a whole object hidden or unknown: no attribute can be told apart
     b = before if isinstance(before, dict) else {}
     a = after if isinstance(after, dict) else {}
     rb = raw_before if isinstance(raw_before, dict) else {}

@@ -665,3 +665,19 @@ def test_make_plan_preview_renders_a_saved_plan_to_stdout_only() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == (root / "docs" / "plan-preview-example.md").read_text(encoding="utf-8")
+
+
+def test_a_wholly_sensitive_object_shows_no_attributes() -> None:
+    doc = synthetic_plan(
+        resource(
+            "aws_secretsmanager_secret_version.v",
+            ["update"],
+            {"secret_string": "old-secret-value"},
+            {"secret_string": "new-secret-value"},
+            before_sensitive=True,
+            after_sensitive=True,
+        )
+    )
+    markdown = pp.render(pp.parse_plan(doc), None, pp.RenderOptions(env="dev"))
+    assert "secret-value" not in markdown and "secret_string" not in markdown
+    assert "| 🟡 update | `aws_secretsmanager_secret_version.v` |" in markdown
