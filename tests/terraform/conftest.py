@@ -62,7 +62,11 @@ def _write_fixture_zip(path: Path, module: str) -> None:
     """A tiny, reproducible package: these tests check configuration, not code."""
     info = zipfile.ZipInfo(f"{module}.py", date_time=(1980, 1, 1, 0, 0, 0))
     info.external_attr = 0o644 << 16
-    source = "def handler(event, context):\n    return {}\n\non_connect = on_disconnect = handler\n"
+    source = (
+        "def handler(event, context):\n"
+        '    return {"statusCode": 200}\n\n'
+        "on_connect = on_disconnect = handler\n"
+    )
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(info, source)
 

@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from pytest_terraform import terraform, tf
+from websockets.sync.client import connect
 
 pytestmark = pytest.mark.terraform
 
@@ -159,6 +160,19 @@ def test_websocket_routes_reach_the_right_functions(outputs: dict[str, Any]) -> 
     responses = api.get_integration_responses(ApiId=api_id, IntegrationId=default["IntegrationId"])
     body = json.loads(responses["Items"][0]["ResponseTemplates"]["$default"])
     assert body["error"] == "unknown_action"
+
+
+def test_unknown_action_gets_the_default_reply(
+    outputs: dict[str, Any], aws_env: dict[str, str]
+) -> None:
+    """Over a real WebSocket on the emulator: $default answers with the MOCK reply."""
+    base = aws_env["AWS_ENDPOINT_URL"].replace("http://", "ws://")
+    url = f"{base}/_aws/execute-api/{outputs['api_id']}/{outputs['stage_name']}"
+    with connect(url, open_timeout=30) as ws:
+        ws.send(json.dumps({"action": "subscribe", "incident": "INC-1"}))
+        reply = json.loads(ws.recv(timeout=30))
+    assert reply["type"] == "error"
+    assert reply["error"] == "unknown_action"
 
 
 def test_stage_serves_an_explicit_deployment(outputs: dict[str, Any]) -> None:
