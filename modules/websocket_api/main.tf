@@ -235,16 +235,19 @@ resource "aws_apigatewayv2_stage" "this" {
     for_each = var.access_logs_enabled ? [1] : []
     content {
       destination_arn = aws_cloudwatch_log_group.access[0].arn
+      # WebSocket context variables only:
+      # https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html
       format = jsonencode({
-        requestId      = "$context.requestId"
-        connectionId   = "$context.connectionId"
-        eventType      = "$context.eventType"
-        routeKey       = "$context.routeKey"
-        status         = "$context.status"
-        requestTime    = "$context.requestTimeEpoch"
-        ip             = "$context.identity.sourceIp"
-        integrationErr = "$context.integrationErrorMessage"
-        authorizerErr  = "$context.authorizer.error"
+        requestId        = "$context.requestId"
+        connectionId     = "$context.connectionId"
+        eventType        = "$context.eventType"
+        routeKey         = "$context.routeKey"
+        status           = "$context.status"
+        requestTimeEpoch = "$context.requestTimeEpoch"
+        sourceIp         = "$context.identity.sourceIp"
+        error            = "$context.error.message"
+        integrationError = "$context.integration.error"
+        authorizerError  = "$context.authorizer.error"
       })
     }
   }
