@@ -79,6 +79,13 @@ def _healthy(port: int) -> bool:
 
 
 def _pid_alive(pid: int) -> bool:
+    # An emulator started by this very process stays a zombie until reaped, and a zombie still
+    # answers kill(pid, 0): reap it first (ChildProcessError when it is not our child).
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
