@@ -62,9 +62,12 @@ INCIDENTS_TABLE = "Incidents"
 INCIDENTS_KEY = "incidentId"
 ALERTS_QUEUE = "realtime-local-alerts-inbox"
 LAYER_NAME = "local-boto3"
-# What the Lambda Python runtime ships and the emulator's interpreter lacks: boto3 and the
-# packages it needs (https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html).
-LAYER_PACKAGES = ("boto3", "botocore", "jmespath", "s3transfer", "dateutil", "urllib3", "six")
+# What the Lambda Python runtime ships (https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html)
+# and the emulator's interpreter lacks: boto3 and s3transfer. botocore and its own dependencies
+# (jmespath, python-dateutil, six, urllib3) are there already: ministack requires botocore, pinned
+# to the same version as our boto3. Shipping a second botocore (31 MB unpacked) would only slow
+# every cold start, since the emulator unpacks each function's layers anew.
+LAYER_PACKAGES = ("boto3", "s3transfer")
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 URGENCIES = ("low", "medium", "high", "critical")
 
@@ -294,6 +297,9 @@ def ensure_alerts_queue(endpoint: str, created: list[str]) -> tuple[str, str]:
 # ---------------------------------------------------------------------------
 def terraform_env(emu: emulator.Emulator) -> dict[str, str]:
     env = {**os.environ, **emu.sdk_env()}
+    rc = ROOT / ".cache" / "terraform.rc"  # written by the Makefile when TF_PLUGIN_DIR is set
+    if env.get("TF_PLUGIN_DIR") and "TF_CLI_CONFIG_FILE" not in env and rc.exists():
+        env["TF_CLI_CONFIG_FILE"] = str(rc)  # so a bare `pytest` finds the provider mirror too
     env.update(
         {
             "TF_DATA_DIR": str(TF_DATA_DIR),

@@ -319,6 +319,8 @@ def stack() -> Iterator[Stack]:
     try:
         state = devstack.up(None if was_up else _session_port())
     except devstack.StackError as exc:
+        if not was_up:
+            devstack.down()  # whatever the failed attempt started (the emulator, say)
         pytest.fail(f"could not bring the local stack up: {exc}")
     _TIMINGS["stack up (devstack.up: build, emulator, terraform apply)"] = (
         time.monotonic() - started
