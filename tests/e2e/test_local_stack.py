@@ -227,6 +227,71 @@ def test_a_malformed_record_is_reported_failed_and_does_not_block_later_ones(sta
     assert_mappings_route_failures_to_dead_letter_queues(stack)
 
 
+def test_a_batch_the_notifier_cannot_process_is_parked_in_its_dead_letter_queue(stack, clients):
+    """The one way a record reaches a dead-letter queue on the emulator: its batch keeps failing.
+
+    The Notifier is misconfigured (an SNS_TOPIC_ARN that is not a topic ARN), so every delivery of
+    the batch raises. The emulator retries it about once a second until the record is older than
+    the mapping's maximum_record_age_in_seconds (60 s in envs/local.tfvars), then sends the batch's
+    metadata to the on-failure queue, where AWS would after maximum_retry_attempts: the shard id and
+    sequence numbers that let an operator read the record back from the stream. Meanwhile the
+    Broadcaster's mapping on the same stream keeps delivering. Slow by nature (about 65 s).
+    """
+    lam, sqs = stack.client("lambda"), stack.client("sqs")
+    notifier = stack.outputs["function_names"]["notifier"]
+    dlq_url = stack.outputs["dead_letter_queue_urls"]["notifier"]
+    mapping = lam.get_event_source_mapping(
+        UUID=stack.outputs["event_source_mapping_ids"]["notifier"]
+    )
+    max_age = mapping["MaximumRecordAgeInSeconds"]
+    if max_age > 120:
+        pytest.fail(
+            f"maximum_record_age_in_seconds is {max_age}: envs/local.tfvars should keep it 60"
+        )
+    original = lam.get_function_configuration(FunctionName=notifier)["Environment"]["Variables"]
+    client = clients(stack.new_id("u"), "supervisor")
+    incident = stack.new_id("POISON")
+    try:
+        lam.update_function_configuration(
+            FunctionName=notifier,
+            Environment={"Variables": {**original, "SNS_TOPIC_ARN": "not-a-topic-arn"}},
+        )
+        stack.wait_until(
+            lambda: (
+                lam.get_function_configuration(FunctionName=notifier)["LastUpdateStatus"]
+                == "Successful"
+            ),
+            30,
+            "the Notifier's configuration update",
+        )
+        stack.write_incident(incident, urgency="critical", status="open", title="poison")
+        client.wait_messages(incident)  # the other consumer of the stream is not held up
+        [record] = stack.stream_records(incident)
+
+        def parked() -> dict[str, Any] | None:
+            for message in sqs.receive_message(
+                QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", []):
+                body = json.loads(message["Body"])
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                info = body.get("DDBStreamBatchInfo", {})
+                if info.get("startSequenceNumber") == record["dynamodb"]["SequenceNumber"]:
+                    return body
+            return None
+
+        body = stack.wait_until(parked, max_age + 45, "the failed batch in the Notifier's DLQ")
+    finally:
+        lam.update_function_configuration(
+            FunctionName=notifier, Environment={"Variables": original}
+        )
+    info = body["DDBStreamBatchInfo"]
+    assert info["streamArn"] == stack.state.incidents_stream_arn
+    assert info["batchSize"] == 1 and info["shardId"]
+    assert body["requestContext"]["functionArn"].endswith(f":function:{notifier}")
+    assert body["responseContext"]["functionError"]
+    assert stack.alerts_for(incident) == []  # parked, not published
+
+
 def assert_mappings_route_failures_to_dead_letter_queues(stack: Any) -> None:
     lam, sqs = stack.client("lambda"), stack.client("sqs")
     dlq_urls = stack.outputs["dead_letter_queue_urls"]
