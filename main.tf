@@ -19,19 +19,14 @@ locals {
     POWERTOOLS_SERVICE_NAME = var.project
   }
 
-  connection_environment = merge(local.common_environment, {
-    CONNECTIONS_TABLE      = module.connections_table.name
-    ALLOWED_ROLES          = join(",", var.allowed_roles)
-    ALLOW_QUERY_IDENTITY   = tostring(var.allow_query_identity)
-    CONNECTION_TTL_SECONDS = tostring(var.connection_ttl_seconds)
-  })
-
   # Take the management endpoint from Terraform, not from an event's
   # domainName (that breaks behind custom domains).
+  # {stage} is the input, not the stage resource, which comes after the
+  # routes and so after the functions they invoke.
   management_url = (
     var.management_endpoint_override == null
     ? module.websocket_api.management_endpoint
-    : replace(replace(var.management_endpoint_override, "{api_id}", module.websocket_api.api_id), "{stage}", module.websocket_api.stage_name)
+    : replace(replace(var.management_endpoint_override, "{api_id}", module.websocket_api.api_id), "{stage}", var.stage_name)
   )
 
   # Reply to a message whose action no route handles. Clients only listen; the
@@ -88,140 +83,129 @@ module "alerts_topic" {
 # ---------------------------------------------------------------------------
 # Functions
 # ---------------------------------------------------------------------------
-module "connect" {
-  source = "./modules/lambda_function"
+locals {
+  # What sets the functions apart, known before anything exists: the keys
+  # (and only they) drive the for_each of module.function.
+  functions = {
+    connect = {
+      description = "WebSocket $connect: records the connection"
+      handler     = "connection_manager.on_connect"
+      package     = "connection_manager"
+    }
+    disconnect = {
+      description = "WebSocket $disconnect: removes the connection"
+      handler     = "connection_manager.on_disconnect"
+      package     = "connection_manager"
+    }
+    broadcaster = {
+      description = "Incidents stream -> every open WebSocket connection"
+      handler     = "broadcaster.handler"
+      package     = "broadcaster"
+    }
+    notifier = {
+      description = "Incidents stream -> SNS alert when urgent or escalated"
+      handler     = "notifier.handler"
+      package     = "notifier"
+    }
+  }
 
-  function_name                  = "${local.name}-connect"
-  description                    = "WebSocket $connect: records the connection"
-  handler                        = "connection_manager.on_connect"
-  filename                       = local.packages.connection_manager
-  source_code_hash               = filebase64sha256(local.packages.connection_manager)
-  runtime                        = var.lambda_runtime
-  architecture                   = var.lambda_architecture
-  layers                         = var.lambda_layer_arns
-  memory_size                    = var.functions.connect.memory_size
-  timeout                        = var.functions.connect.timeout
-  reserved_concurrent_executions = var.functions.connect.reserved_concurrency
-  log_retention_days             = var.log_retention_days
-  environment_variables          = local.connection_environment
+  # Environment and permissions name other resources (the broadcaster's name
+  # the WebSocket API, whose routes invoke connect and disconnect), so they
+  # are looked up by key inside module.function, never iterated over.
+  connection_environment = {
+    CONNECTIONS_TABLE      = module.connections_table.name
+    ALLOWED_ROLES          = join(",", var.allowed_roles)
+    ALLOW_QUERY_IDENTITY   = tostring(var.allow_query_identity)
+    CONNECTION_TTL_SECONDS = tostring(var.connection_ttl_seconds)
+  }
 
-  policy_statements = [{
-    sid       = "WriteConnections"
-    actions   = ["dynamodb:PutItem"]
-    resources = [module.connections_table.arn]
-  }]
-}
+  function_environment = {
+    connect    = local.connection_environment
+    disconnect = local.connection_environment
+    broadcaster = {
+      CONNECTIONS_TABLE  = module.connections_table.name
+      WS_CALLBACK_URL    = local.management_url
+      FANOUT_CONCURRENCY = tostring(var.fanout_concurrency)
+      POST_MAX_ATTEMPTS  = tostring(var.post_max_attempts)
+    }
+    notifier = {
+      SNS_TOPIC_ARN           = module.alerts_topic.arn
+      IDEMPOTENCY_TABLE       = module.idempotency_table.name
+      ALERT_URGENCIES         = join(",", var.alert_urgencies)
+      ESCALATION_STATUSES     = join(",", var.escalation_statuses)
+      IDEMPOTENCY_TTL_SECONDS = tostring(var.idempotency_ttl_seconds)
+    }
+  }
 
-module "disconnect" {
-  source = "./modules/lambda_function"
-
-  function_name                  = "${local.name}-disconnect"
-  description                    = "WebSocket $disconnect: removes the connection"
-  handler                        = "connection_manager.on_disconnect"
-  filename                       = local.packages.connection_manager
-  source_code_hash               = filebase64sha256(local.packages.connection_manager)
-  runtime                        = var.lambda_runtime
-  architecture                   = var.lambda_architecture
-  layers                         = var.lambda_layer_arns
-  memory_size                    = var.functions.disconnect.memory_size
-  timeout                        = var.functions.disconnect.timeout
-  reserved_concurrent_executions = var.functions.disconnect.reserved_concurrency
-  log_retention_days             = var.log_retention_days
-  environment_variables          = local.connection_environment
-
-  policy_statements = [{
-    sid       = "DeleteConnections"
-    actions   = ["dynamodb:DeleteItem"]
-    resources = [module.connections_table.arn]
-  }]
-}
-
-module "broadcaster" {
-  source = "./modules/lambda_function"
-
-  function_name                  = "${local.name}-broadcaster"
-  description                    = "Incidents stream -> every open WebSocket connection"
-  handler                        = "broadcaster.handler"
-  filename                       = local.packages.broadcaster
-  source_code_hash               = filebase64sha256(local.packages.broadcaster)
-  runtime                        = var.lambda_runtime
-  architecture                   = var.lambda_architecture
-  layers                         = var.lambda_layer_arns
-  memory_size                    = var.functions.broadcaster.memory_size
-  timeout                        = var.functions.broadcaster.timeout
-  reserved_concurrent_executions = var.functions.broadcaster.reserved_concurrency
-  log_retention_days             = var.log_retention_days
-
-  environment_variables = merge(local.common_environment, {
-    CONNECTIONS_TABLE  = module.connections_table.name
-    WS_CALLBACK_URL    = local.management_url
-    FANOUT_CONCURRENCY = tostring(var.fanout_concurrency)
-    POST_MAX_ATTEMPTS  = tostring(var.post_max_attempts)
-  })
-
-  policy_statements = [
-    {
-      # Scan reads every page of connections; DeleteItem drops a row whose
-      # connection answered 410 Gone.
-      sid       = "ReadAndPruneConnections"
-      actions   = ["dynamodb:DeleteItem", "dynamodb:Scan"]
+  function_policy_statements = {
+    connect = [{
+      sid       = "WriteConnections"
+      actions   = ["dynamodb:PutItem"]
       resources = [module.connections_table.arn]
-    },
-    {
-      # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-control-access-iam.html
-      sid       = "PostToConnections"
-      actions   = ["execute-api:ManageConnections"]
-      resources = [module.websocket_api.manage_connections_arn]
-    },
-  ]
+    }]
+    disconnect = [{
+      sid       = "DeleteConnections"
+      actions   = ["dynamodb:DeleteItem"]
+      resources = [module.connections_table.arn]
+    }]
+    broadcaster = [
+      {
+        # Scan reads every page of connections; DeleteItem drops a row whose
+        # connection answered 410 Gone.
+        sid       = "ReadAndPruneConnections"
+        actions   = ["dynamodb:DeleteItem", "dynamodb:Scan"]
+        resources = [module.connections_table.arn]
+      },
+      {
+        # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-control-access-iam.html
+        sid       = "PostToConnections"
+        actions   = ["execute-api:ManageConnections"]
+        resources = [module.websocket_api.manage_connections_arn]
+      },
+    ]
+    notifier = concat(
+      [
+        {
+          sid       = "PublishAlerts"
+          actions   = ["sns:Publish"]
+          resources = [module.alerts_topic.arn]
+        },
+        {
+          # Powertools idempotency: get, put (conditional), update, delete.
+          sid       = "IdempotencyRecords"
+          actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+          resources = [module.idempotency_table.arn]
+        },
+      ],
+      # Publishing to a topic encrypted with a customer managed key needs the key.
+      # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+      var.kms_key_arn == null ? [] : [{
+        sid       = "EncryptAlerts"
+        actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        resources = [var.kms_key_arn]
+      }],
+    )
+  }
 }
 
-module "notifier" {
-  source = "./modules/lambda_function"
+module "function" {
+  source   = "./modules/lambda_function"
+  for_each = local.functions
 
-  function_name                  = "${local.name}-notifier"
-  description                    = "Incidents stream -> SNS alert when urgent or escalated"
-  handler                        = "notifier.handler"
-  filename                       = local.packages.notifier
-  source_code_hash               = filebase64sha256(local.packages.notifier)
+  function_name                  = "${local.name}-${each.key}"
+  description                    = each.value.description
+  handler                        = each.value.handler
+  filename                       = local.packages[each.value.package]
+  source_code_hash               = filebase64sha256(local.packages[each.value.package])
   runtime                        = var.lambda_runtime
   architecture                   = var.lambda_architecture
   layers                         = var.lambda_layer_arns
-  memory_size                    = var.functions.notifier.memory_size
-  timeout                        = var.functions.notifier.timeout
-  reserved_concurrent_executions = var.functions.notifier.reserved_concurrency
+  memory_size                    = var.functions[each.key].memory_size
+  timeout                        = var.functions[each.key].timeout
+  reserved_concurrent_executions = var.functions[each.key].reserved_concurrency
   log_retention_days             = var.log_retention_days
-
-  environment_variables = merge(local.common_environment, {
-    SNS_TOPIC_ARN           = module.alerts_topic.arn
-    IDEMPOTENCY_TABLE       = module.idempotency_table.name
-    ALERT_URGENCIES         = join(",", var.alert_urgencies)
-    ESCALATION_STATUSES     = join(",", var.escalation_statuses)
-    IDEMPOTENCY_TTL_SECONDS = tostring(var.idempotency_ttl_seconds)
-  })
-
-  policy_statements = concat(
-    [
-      {
-        sid       = "PublishAlerts"
-        actions   = ["sns:Publish"]
-        resources = [module.alerts_topic.arn]
-      },
-      {
-        # Powertools idempotency: get, put (conditional), update, delete.
-        sid       = "IdempotencyRecords"
-        actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-        resources = [module.idempotency_table.arn]
-      },
-    ],
-    # Publishing to a topic encrypted with a customer managed key needs the key.
-    # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
-    var.kms_key_arn == null ? [] : [{
-      sid       = "EncryptAlerts"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = [var.kms_key_arn]
-    }],
-  )
+  environment_variables          = merge(local.common_environment, local.function_environment[each.key])
+  policy_statements              = local.function_policy_statements[each.key]
 }
 
 # ---------------------------------------------------------------------------
@@ -243,12 +227,12 @@ module "websocket_api" {
 
   lambda_routes = {
     "$connect" = {
-      function_name = module.connect.function_name
-      invoke_arn    = module.connect.invoke_arn
+      function_name = module.function["connect"].function_name
+      invoke_arn    = module.function["connect"].invoke_arn
     }
     "$disconnect" = {
-      function_name = module.disconnect.function_name
-      invoke_arn    = module.disconnect.invoke_arn
+      function_name = module.function["disconnect"].function_name
+      invoke_arn    = module.function["disconnect"].invoke_arn
     }
   }
 }
@@ -259,14 +243,14 @@ module "websocket_api" {
 # Both consumers read the same shards: DynamoDB Streams throttles more than
 # two readers per shard, so these two use both slots.
 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html
-module "broadcaster_stream" {
-  source = "./modules/stream_consumer"
-  count  = local.stream_enabled ? 1 : 0
+module "stream_consumer" {
+  source   = "./modules/stream_consumer"
+  for_each = local.stream_enabled ? toset(["broadcaster", "notifier"]) : toset([])
 
   # A name known at plan time lets the queue be created alongside the function.
-  name                               = "${local.name}-broadcaster"
-  function_name                      = module.broadcaster.function_name
-  function_role_name                 = module.broadcaster.role_name
+  name                               = "${local.name}-${each.key}"
+  function_name                      = module.function[each.key].function_name
+  function_role_name                 = module.function[each.key].role_name
   stream_arn                         = var.incidents_stream_arn
   batch_size                         = var.stream_consumer.batch_size
   maximum_batching_window_in_seconds = var.stream_consumer.maximum_batching_window_in_seconds
@@ -277,19 +261,36 @@ module "broadcaster_stream" {
   kms_key_arn                        = var.kms_key_arn
 }
 
-module "notifier_stream" {
-  source = "./modules/stream_consumer"
-  count  = local.stream_enabled ? 1 : 0
+# ---------------------------------------------------------------------------
+# Moved: one module call per function became module.function[<name>] and
+# module.stream_consumer[<name>]; existing deployments keep their resources.
+# ---------------------------------------------------------------------------
+moved {
+  from = module.connect
+  to   = module.function["connect"]
+}
 
-  name                               = "${local.name}-notifier"
-  function_name                      = module.notifier.function_name
-  function_role_name                 = module.notifier.role_name
-  stream_arn                         = var.incidents_stream_arn
-  batch_size                         = var.stream_consumer.batch_size
-  maximum_batching_window_in_seconds = var.stream_consumer.maximum_batching_window_in_seconds
-  parallelization_factor             = var.stream_consumer.parallelization_factor
-  maximum_retry_attempts             = var.stream_consumer.maximum_retry_attempts
-  maximum_record_age_in_seconds      = var.stream_consumer.maximum_record_age_in_seconds
-  starting_position                  = var.stream_consumer.starting_position
-  kms_key_arn                        = var.kms_key_arn
+moved {
+  from = module.disconnect
+  to   = module.function["disconnect"]
+}
+
+moved {
+  from = module.broadcaster
+  to   = module.function["broadcaster"]
+}
+
+moved {
+  from = module.notifier
+  to   = module.function["notifier"]
+}
+
+moved {
+  from = module.broadcaster_stream[0]
+  to   = module.stream_consumer["broadcaster"]
+}
+
+moved {
+  from = module.notifier_stream[0]
+  to   = module.stream_consumer["notifier"]
 }

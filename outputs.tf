@@ -35,26 +35,17 @@ output "alerts_topic_arn" {
 
 output "function_names" {
   description = "Function names keyed by role: connect, disconnect, broadcaster, notifier."
-  value = {
-    connect     = module.connect.function_name
-    disconnect  = module.disconnect.function_name
-    broadcaster = module.broadcaster.function_name
-    notifier    = module.notifier.function_name
-  }
+  value       = { for k, f in module.function : k => f.function_name }
 }
 
 output "dead_letter_queue_urls" {
   description = "On-failure queues of the stream mappings keyed by consumer (broadcaster, notifier); null without incidents_stream_arn."
-  value = local.stream_enabled ? {
-    broadcaster = module.broadcaster_stream[0].dead_letter_queue_url
-    notifier    = module.notifier_stream[0].dead_letter_queue_url
-  } : null
+  value       = local.stream_enabled ? { for k, c in module.stream_consumer : k => c.dead_letter_queue_url } : null
 }
 
 output "event_source_mapping_ids" {
   description = "Stream mapping UUIDs keyed by consumer (broadcaster, notifier); empty without incidents_stream_arn."
-  value = local.stream_enabled ? {
-    broadcaster = module.broadcaster_stream[0].mapping_id
-    notifier    = module.notifier_stream[0].mapping_id
-  } : {}
+  # The conditional with {} types the output as a map (as it always was), so a
+  # plan does not report it changed when the values are the same.
+  value = local.stream_enabled ? { for k, c in module.stream_consumer : k => c.mapping_id } : {}
 }

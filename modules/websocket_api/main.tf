@@ -20,7 +20,12 @@ locals {
   # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-lambda-auth.html
   authorized_route = "$connect"
 
-  manage_connections_arn = "${aws_apigatewayv2_api.this.execution_arn}/${aws_apigatewayv2_stage.this.name}/POST/@connections/*"
+  # The management endpoint and this ARN name the stage by its input, not by
+  # aws_apigatewayv2_stage.this: the stage comes after the routes, so a
+  # caller whose route targets and poster are instances of one for_each
+  # module (the root's module.function) would otherwise form a cycle.
+  manage_connections_arn = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/POST/@connections/*"
+  management_endpoint    = "https://${aws_apigatewayv2_api.this.id}.execute-api.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}/${var.stage_name}"
 }
 
 # ---------------------------------------------------------------------------

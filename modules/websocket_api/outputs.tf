@@ -25,7 +25,7 @@ output "wss_endpoint" {
 
 output "management_endpoint" {
   description = "Management (@connections) API endpoint: https://<api_id>.execute-api.<region>.<dns suffix>/<stage>."
-  value       = "https://${aws_apigatewayv2_api.this.id}.execute-api.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}/${aws_apigatewayv2_stage.this.name}"
+  value       = local.management_endpoint
 }
 
 output "manage_connections_arn" {

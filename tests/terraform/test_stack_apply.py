@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from typing import Any
 
@@ -29,6 +30,8 @@ pytestmark = pytest.mark.terraform
 tf.terraform.scope_class_map["module"] = tf.TerraformFixture
 terraform("stack", scope="module")
 
+FUNCTIONS = ("connect", "disconnect", "broadcaster", "notifier")
+CONSUMERS = ("broadcaster", "notifier")
 STREAM_RESOURCE_TYPES = {
     "aws_lambda_event_source_mapping",
     "aws_sqs_queue",
@@ -68,14 +71,15 @@ def run_terraform(
     return proc
 
 
-def plan_json(state: tf.TerraformTestApi) -> dict[str, Any]:
-    """Plan against the fixture's state and return `terraform show -json` of it.
+def plan_json(state: tf.TerraformTestApi, state_path: str | None = None) -> dict[str, Any]:
+    """Plan against the fixture's state (or a copy of it) and return `terraform show -json`.
 
     No refresh: this compares configurations; drift is test_second_plan_has_no_changes's job.
     """
     runner = state.terraform
     plan_file = os.path.join(runner.work_dir, "check.tfplan")
-    args = ["-input=false", "-no-color", "-refresh=false", f"-state={runner.state_path}"]
+    state_path = state_path or runner.state_path
+    args = ["-input=false", "-no-color", "-refresh=false", f"-state={state_path}"]
     run_terraform(state, "plan", *args, f"-out={plan_file}")
     shown = run_terraform(state, "show", "-json", "-no-color", plan_file)
     return json.loads(shown.stdout)
@@ -319,7 +323,7 @@ def test_roles_grant_only_what_each_function_uses(
 def test_stream_mappings(outputs: dict[str, Any], stack_inputs: Any) -> None:
     lam = boto3.client("lambda")
     sqs = boto3.client("sqs")
-    for function in ("broadcaster", "notifier"):
+    for function in CONSUMERS:
         mapping = lam.get_event_source_mapping(UUID=outputs["event_source_mapping_ids"][function])
         assert mapping["FunctionArn"].endswith(f":function:{outputs['function_names'][function]}")
         assert mapping["EventSourceArn"] == stack_inputs.stream_arn
@@ -360,6 +364,40 @@ def test_second_plan_has_no_changes(deployed: tf.TerraformTestApi) -> None:
     assert proc.returncode == 0, f"a second plan wants changes:\n{proc.stdout[-6000:]}"
 
 
+# Until the functions became one for_each module, each had its own module call
+# (and each stream consumer a count of one): main.tf's moved blocks map those
+# addresses to the new ones.
+PRE_FOR_EACH_ADDRESSES = {
+    **{f'module.function["{name}"]': f"module.{name}" for name in FUNCTIONS},
+    **{f'module.stream_consumer["{name}"]': f"module.{name}_stream[0]" for name in CONSUMERS},
+}
+
+
+def test_state_of_the_pre_for_each_layout_only_moves(
+    deployed: tf.TerraformTestApi, tmp_path: Any
+) -> None:
+    """A stack applied before the for_each refactor keeps every resource: nothing is replaced."""
+    old_layout = tmp_path / "old-layout.tfstate"
+    shutil.copy2(deployed.terraform.state_path, old_layout)
+    for new, old in PRE_FOR_EACH_ADDRESSES.items():
+        run_terraform(deployed, "state", "mv", f"-state={old_layout}", new, old)
+
+    plan = plan_json(deployed, str(old_layout))
+    assert _changes(plan) == {}
+    moved = {
+        rc["previous_address"]: rc["address"]
+        for rc in plan["resource_changes"]
+        if rc.get("previous_address")
+    }
+    # 4 functions x (role, inline policy, log group, function) + 2 consumers x
+    # (mapping, queue, stream policy); data sources are read again, not moved.
+    assert len(moved) == 22, moved
+    assert {address.split(".aws_")[0] for address in moved.values()} == set(PRE_FOR_EACH_ADDRESSES)
+    for old_address, address in moved.items():
+        new_module, _, resource = address.partition(".aws_")
+        assert old_address == f"{PRE_FOR_EACH_ADDRESSES[new_module]}.aws_{resource}"
+
+
 def test_stream_mappings_come_and_go_alone(
     deployed: tf.TerraformTestApi, stack_inputs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -370,8 +408,8 @@ def test_stream_mappings_come_and_go_alone(
     removal = _changes(plan_json(deployed))
     assert set(removal) == {"delete"}, removal
     assert sorted(removal["delete"]) == sorted(
-        f"module.{consumer}_stream[0].{rtype}.{name}"
-        for consumer in ("broadcaster", "notifier")
+        f'module.stream_consumer["{consumer}"].{rtype}.{name}'
+        for consumer in CONSUMERS
         for rtype, name in (
             ("aws_lambda_event_source_mapping", "this"),
             ("aws_sqs_queue", "dead_letter"),

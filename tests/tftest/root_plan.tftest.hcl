@@ -42,7 +42,7 @@ override_resource {
 }
 
 override_resource {
-  target          = module.connect.aws_lambda_function.this
+  target          = module.function["connect"].aws_lambda_function.this
   override_during = plan
   values = {
     arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-connect"
@@ -51,7 +51,7 @@ override_resource {
 }
 
 override_resource {
-  target          = module.disconnect.aws_lambda_function.this
+  target          = module.function["disconnect"].aws_lambda_function.this
   override_during = plan
   values = {
     arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-disconnect"
@@ -60,7 +60,7 @@ override_resource {
 }
 
 override_resource {
-  target          = module.broadcaster_stream[0].aws_sqs_queue.dead_letter
+  target          = module.stream_consumer["broadcaster"].aws_sqs_queue.dead_letter
   override_during = plan
   values = {
     arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-broadcaster-dlq"
@@ -69,7 +69,7 @@ override_resource {
 }
 
 override_resource {
-  target          = module.notifier_stream[0].aws_sqs_queue.dead_letter
+  target          = module.stream_consumer["notifier"].aws_sqs_queue.dead_letter
   override_during = plan
   values = {
     arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-notifier-dlq"
@@ -90,11 +90,11 @@ run "without_stream" {
     error_message = "The API must have exactly the $connect, $disconnect and $default routes."
   }
   assert {
-    condition     = module.websocket_api.integrations["$connect"].uri == module.connect.invoke_arn && module.websocket_api.integrations["$connect"].type == "AWS_PROXY"
+    condition     = module.websocket_api.integrations["$connect"].uri == module.function["connect"].invoke_arn && module.websocket_api.integrations["$connect"].type == "AWS_PROXY"
     error_message = "$connect must proxy to the connect function."
   }
   assert {
-    condition     = module.websocket_api.integrations["$disconnect"].uri == module.disconnect.invoke_arn && module.websocket_api.integrations["$disconnect"].type == "AWS_PROXY"
+    condition     = module.websocket_api.integrations["$disconnect"].uri == module.function["disconnect"].invoke_arn && module.websocket_api.integrations["$disconnect"].type == "AWS_PROXY"
     error_message = "$disconnect must proxy to the disconnect function."
   }
   assert {
@@ -112,33 +112,33 @@ run "without_stream" {
 
   # Each role's exact permissions (the log statement is checked separately).
   assert {
-    condition = [for s in jsondecode(module.connect.policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
+    condition = [for s in jsondecode(module.function["connect"].policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
       { a = toset(["dynamodb:PutItem"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections"]) },
     ]
     error_message = "connect may only PutItem on the Connections table."
   }
   assert {
-    condition = [for s in jsondecode(module.disconnect.policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
+    condition = [for s in jsondecode(module.function["disconnect"].policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
       { a = toset(["dynamodb:DeleteItem"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections"]) },
     ]
     error_message = "disconnect may only DeleteItem on the Connections table."
   }
   assert {
-    condition = [for s in jsondecode(module.broadcaster.policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
+    condition = [for s in jsondecode(module.function["broadcaster"].policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
       { a = toset(["dynamodb:Scan", "dynamodb:DeleteItem"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections"]) },
       { a = toset(["execute-api:ManageConnections"]), r = toset(["arn:aws:execute-api:us-east-1:123456789012:abc123def4/prod/POST/@connections/*"]) },
     ]
     error_message = "broadcaster may only Scan/DeleteItem on Connections and ManageConnections on <execution_arn>/prod/POST/@connections/*."
   }
   assert {
-    condition = [for s in jsondecode(module.notifier.policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
+    condition = [for s in jsondecode(module.function["notifier"].policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
       { a = toset(["sns:Publish"]), r = toset(["arn:aws:sns:us-east-1:123456789012:realtime-test-alerts"]) },
       { a = toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency"]) },
     ]
     error_message = "notifier may only Publish to the topic and Get/Put/Update/DeleteItem on the idempotency table."
   }
   assert {
-    condition = alltrue([for m in [module.connect, module.disconnect, module.broadcaster, module.notifier] :
+    condition = length(module.function) == 4 && alltrue([for m in values(module.function) :
       one([for s in jsondecode(m.policy).Statement : s if s.Sid == "WriteOwnLogGroup"]) == {
         Sid      = "WriteOwnLogGroup"
         Effect   = "Allow"
@@ -148,7 +148,7 @@ run "without_stream" {
     error_message = "Every function may write only to its own log group."
   }
   assert {
-    condition = alltrue(flatten([for m in [module.connect, module.disconnect, module.broadcaster, module.notifier] :
+    condition = alltrue(flatten([for m in values(module.function) :
       [for s in jsondecode(m.policy).Statement : s.Effect == "Allow" && alltrue([for a in s.Action : !strcontains(a, "*")])]
     ]))
     error_message = "No policy may grant a wildcard action."
@@ -156,18 +156,18 @@ run "without_stream" {
 
   # Environment variables (the handlers' contract).
   assert {
-    condition = module.connect.environment_variables == tomap({
+    condition = module.function["connect"].environment_variables == tomap({
       LOG_LEVEL               = "INFO"
       POWERTOOLS_SERVICE_NAME = "realtime"
       CONNECTIONS_TABLE       = "realtime-test-connections"
       ALLOWED_ROLES           = "dispatcher,responder,supervisor,viewer"
       ALLOW_QUERY_IDENTITY    = "false"
       CONNECTION_TTL_SECONDS  = "7200"
-    }) && module.disconnect.environment_variables == module.connect.environment_variables
+    }) && module.function["disconnect"].environment_variables == module.function["connect"].environment_variables
     error_message = "connect/disconnect environment does not match the handlers' contract."
   }
   assert {
-    condition = module.broadcaster.environment_variables == tomap({
+    condition = module.function["broadcaster"].environment_variables == tomap({
       LOG_LEVEL               = "INFO"
       POWERTOOLS_SERVICE_NAME = "realtime"
       CONNECTIONS_TABLE       = "realtime-test-connections"
@@ -178,7 +178,7 @@ run "without_stream" {
     error_message = "broadcaster environment does not match the handlers' contract."
   }
   assert {
-    condition = module.notifier.environment_variables == tomap({
+    condition = module.function["notifier"].environment_variables == tomap({
       LOG_LEVEL               = "INFO"
       POWERTOOLS_SERVICE_NAME = "realtime"
       SNS_TOPIC_ARN           = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts"
@@ -192,7 +192,7 @@ run "without_stream" {
 
   # No stream: no mappings, no queues, no stream permissions.
   assert {
-    condition     = length(module.broadcaster_stream) == 0 && length(module.notifier_stream) == 0
+    condition     = length(module.stream_consumer) == 0
     error_message = "Without incidents_stream_arn there must be no stream consumers."
   }
   assert {
@@ -226,11 +226,11 @@ run "with_stream" {
     error_message = "dead_letter_queue_urls must map each consumer to its own queue URL."
   }
   assert {
-    condition     = length(module.broadcaster_stream) == 1 && length(module.notifier_stream) == 1
+    condition     = toset(keys(module.stream_consumer)) == toset(["broadcaster", "notifier"])
     error_message = "With incidents_stream_arn both consumers must exist."
   }
   assert {
-    condition = alltrue([for c in [module.broadcaster_stream[0], module.notifier_stream[0]] :
+    condition = alltrue([for c in [module.stream_consumer["broadcaster"], module.stream_consumer["notifier"]] :
       [for s in jsondecode(c.policy).Statement : { a = toset(s.Action), r = s.Resource }] == [
         { a = toset(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]), r = ["arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-05-01T10:00:00.000"] },
         { a = toset(["sqs:SendMessage"]), r = [c.dead_letter_queue_arn] },
@@ -239,7 +239,7 @@ run "with_stream" {
     error_message = "Each consumer may only read the one stream and send to its own dead-letter queue."
   }
   assert {
-    condition     = module.broadcaster_stream[0].dead_letter_queue_arn != module.notifier_stream[0].dead_letter_queue_arn
+    condition     = module.stream_consumer["broadcaster"].dead_letter_queue_arn != module.stream_consumer["notifier"].dead_letter_queue_arn
     error_message = "Each consumer must have its own dead-letter queue."
   }
   assert {
@@ -248,7 +248,7 @@ run "with_stream" {
   }
   # The function roles themselves are unchanged by the stream.
   assert {
-    condition     = length(jsondecode(module.broadcaster.policy).Statement) == 3 && length(jsondecode(module.notifier.policy).Statement) == 3
+    condition     = length(jsondecode(module.function["broadcaster"].policy).Statement) == 3 && length(jsondecode(module.function["notifier"].policy).Statement) == 3
     error_message = "Stream permissions belong to the consumer's own policy, not the function's base policy."
   }
 }
@@ -266,25 +266,25 @@ run "kms_key_and_overrides" {
   }
 
   assert {
-    condition     = output.websocket_management_url == "http://127.0.0.1:4566/_aws/execute-api/abc123def4/v1" && module.broadcaster.environment_variables.WS_CALLBACK_URL == output.websocket_management_url
+    condition     = output.websocket_management_url == "http://127.0.0.1:4566/_aws/execute-api/abc123def4/v1" && module.function["broadcaster"].environment_variables.WS_CALLBACK_URL == output.websocket_management_url
     error_message = "management_endpoint_override must replace {api_id} and {stage} and feed WS_CALLBACK_URL."
   }
   assert {
-    condition     = one([for s in jsondecode(module.broadcaster.policy).Statement : s.Resource if s.Sid == "PostToConnections"]) == ["arn:aws:execute-api:us-east-1:123456789012:abc123def4/v1/POST/@connections/*"]
+    condition     = one([for s in jsondecode(module.function["broadcaster"].policy).Statement : s.Resource if s.Sid == "PostToConnections"]) == ["arn:aws:execute-api:us-east-1:123456789012:abc123def4/v1/POST/@connections/*"]
     error_message = "The endpoint override must not change the IAM resource of ManageConnections."
   }
   assert {
-    condition     = module.connect.environment_variables.ALLOW_QUERY_IDENTITY == "true"
+    condition     = module.function["connect"].environment_variables.ALLOW_QUERY_IDENTITY == "true"
     error_message = "allow_query_identity must reach ALLOW_QUERY_IDENTITY."
   }
   assert {
-    condition = one([for s in jsondecode(module.notifier.policy).Statement : { a = toset(s.Action), r = s.Resource } if s.Sid == "EncryptAlerts"]) == {
+    condition = one([for s in jsondecode(module.function["notifier"].policy).Statement : { a = toset(s.Action), r = s.Resource } if s.Sid == "EncryptAlerts"]) == {
       a = toset(["kms:Decrypt", "kms:GenerateDataKey"]), r = ["arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
     }
     error_message = "With a customer managed key the notifier needs kms:GenerateDataKey and kms:Decrypt on that key to publish."
   }
   assert {
-    condition = alltrue([for c in [module.broadcaster_stream[0], module.notifier_stream[0]] :
+    condition = alltrue([for c in [module.stream_consumer["broadcaster"], module.stream_consumer["notifier"]] :
       contains([for s in jsondecode(c.policy).Statement : s.Resource[0]], "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
     ])
     error_message = "With a customer managed key each consumer needs the key to send to its encrypted queue."
