@@ -321,6 +321,13 @@ variable "escalation_statuses" {
     condition     = alltrue([for s in var.escalation_statuses : can(regex("^[a-z][a-z0-9_-]{0,31}$", s))])
     error_message = "escalation_statuses must be lowercase status names (letters, digits, - or _; no commas), e.g. [\"escalated\"]."
   }
+
+  validation {
+    # An empty list would reach the notifier as ESCALATION_STATUSES="", which
+    # it reads as unset: the default "escalated" would still raise alerts.
+    condition     = length(var.escalation_statuses) > 0
+    error_message = "escalation_statuses must name at least one status, e.g. [\"escalated\"]; an empty list would not turn escalation alerts off (the notifier reads it as the default \"escalated\")."
+  }
 }
 
 variable "idempotency_ttl_seconds" {

@@ -97,6 +97,20 @@ run "broadcaster_and_notifier_settings" {
   ]
 }
 
+# An empty list reaches the notifier as "", which it reads as unset (the
+# default list): rejected, not silently turned into the default.
+run "empty_escalation_statuses" {
+  command = plan
+  variables { escalation_statuses = [] }
+  expect_failures = [var.escalation_statuses]
+}
+
+run "empty_alert_urgencies" {
+  command = plan
+  variables { alert_urgencies = [] }
+  expect_failures = [var.alert_urgencies]
+}
+
 run "memory_size" {
   command = plan
   variables { functions = { notifier = { memory_size = 64 } } }
