@@ -4,11 +4,10 @@ Connections table in moto (moto passes requests for 127.0.0.1 through to the rea
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -43,20 +42,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def table(aws_env: None) -> Any:
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return boto3.resource("dynamodb").Table(TABLE)
+def table(aws_env: None, create_connections_table: Callable[[str], Any]) -> Any:
+    return create_connections_table(TABLE)
 
 
 @pytest.fixture

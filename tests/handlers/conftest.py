@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,22 +80,14 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def connections_table(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName=CONNECTIONS_TABLE,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+def connections_table(
+    aws_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    create_connections_table: Callable[[str], Any],
+) -> Any:
+    table = create_connections_table(CONNECTIONS_TABLE)
     monkeypatch.setenv("CONNECTIONS_TABLE", CONNECTIONS_TABLE)
-    return boto3.resource("dynamodb", region_name=REGION).Table(CONNECTIONS_TABLE)
+    return table
 
 
 @dataclass
