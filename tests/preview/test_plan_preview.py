@@ -229,8 +229,8 @@ def test_update_shows_throttling_and_code_changes_as_diffs() -> None:
         assert re.search(f"^{re.escape(line)}$", markdown, re.M), line
     # The changed notifier.zip: a new code hash, and no other function touched.
     assert re.search(r"^\| `source_code_hash` \| `\"[^`]+\"` \| `\"[^`]+\"` \|$", markdown, re.M)
-    assert "**`module.notifier`** (1 change)" in markdown
-    assert "module.connect" not in outside_plain_text(markdown)
+    assert '**`module.function["notifier"]`** (1 change)' in markdown
+    assert 'module.function["connect"]' not in outside_plain_text(markdown)
 
 
 def test_replacement_is_flagged_first_with_the_forcing_attribute() -> None:
