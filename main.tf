@@ -260,37 +260,3 @@ module "stream_consumer" {
   starting_position                  = var.stream_consumer.starting_position
   kms_key_arn                        = var.kms_key_arn
 }
-
-# ---------------------------------------------------------------------------
-# Moved: one module call per function became module.function[<name>] and
-# module.stream_consumer[<name>]; existing deployments keep their resources.
-# ---------------------------------------------------------------------------
-moved {
-  from = module.connect
-  to   = module.function["connect"]
-}
-
-moved {
-  from = module.disconnect
-  to   = module.function["disconnect"]
-}
-
-moved {
-  from = module.broadcaster
-  to   = module.function["broadcaster"]
-}
-
-moved {
-  from = module.notifier
-  to   = module.function["notifier"]
-}
-
-moved {
-  from = module.broadcaster_stream[0]
-  to   = module.stream_consumer["broadcaster"]
-}
-
-moved {
-  from = module.notifier_stream[0]
-  to   = module.stream_consumer["notifier"]
-}

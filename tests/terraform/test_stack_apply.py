@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from typing import Any
 
@@ -362,40 +361,6 @@ def test_second_plan_has_no_changes(deployed: tf.TerraformTestApi) -> None:
         check=False,
     )
     assert proc.returncode == 0, f"a second plan wants changes:\n{proc.stdout[-6000:]}"
-
-
-# Until the functions became one for_each module, each had its own module call
-# (and each stream consumer a count of one): main.tf's moved blocks map those
-# addresses to the new ones.
-PRE_FOR_EACH_ADDRESSES = {
-    **{f'module.function["{name}"]': f"module.{name}" for name in FUNCTIONS},
-    **{f'module.stream_consumer["{name}"]': f"module.{name}_stream[0]" for name in CONSUMERS},
-}
-
-
-def test_state_of_the_pre_for_each_layout_only_moves(
-    deployed: tf.TerraformTestApi, tmp_path: Any
-) -> None:
-    """A stack applied before the for_each refactor keeps every resource: nothing is replaced."""
-    old_layout = tmp_path / "old-layout.tfstate"
-    shutil.copy2(deployed.terraform.state_path, old_layout)
-    for new, old in PRE_FOR_EACH_ADDRESSES.items():
-        run_terraform(deployed, "state", "mv", f"-state={old_layout}", new, old)
-
-    plan = plan_json(deployed, str(old_layout))
-    assert _changes(plan) == {}
-    moved = {
-        rc["previous_address"]: rc["address"]
-        for rc in plan["resource_changes"]
-        if rc.get("previous_address")
-    }
-    # 4 functions x (role, inline policy, log group, function) + 2 consumers x
-    # (mapping, queue, stream policy); data sources are read again, not moved.
-    assert len(moved) == 22, moved
-    assert {address.split(".aws_")[0] for address in moved.values()} == set(PRE_FOR_EACH_ADDRESSES)
-    for old_address, address in moved.items():
-        new_module, _, resource = address.partition(".aws_")
-        assert old_address == f"{PRE_FOR_EACH_ADDRESSES[new_module]}.aws_{resource}"
 
 
 def test_stream_mappings_come_and_go_alone(
