@@ -91,8 +91,8 @@ test: setup lint tftest checkov ## Run every test suite (lint, unit, handler, te
 	$(PY) -m pytest
 
 .PHONY: test-unit
-test-unit: setup ## Fast Python suites: unit, handler (moto), fan-out (fake API), packaging
-	$(PY) -m pytest -m "unit or handler or fanout or packaging" tests/unit tests/handlers tests/fanout tests/packaging
+test-unit: setup ## Fast Python suites: unit (handlers' logic, local-stack tooling), handler (moto), fan-out, packaging
+	$(PY) -m pytest -m "unit or handler or fanout or packaging"
 
 .PHONY: bench-fanout
 bench-fanout: setup ## Print broadcaster fan-out throughput against the fake management API
