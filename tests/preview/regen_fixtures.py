@@ -159,20 +159,6 @@ def write_example() -> None:
     log(f"wrote {EXAMPLE.relative_to(ROOT)}")
 
 
-def create_incidents_stream(endpoint: str) -> str:
-    import boto3  # noqa: PLC0415 - a dev dependency, only needed here
-
-    ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
-    table = ddb.create_table(
-        TableName="Incidents",
-        AttributeDefinitions=[{"AttributeName": "incidentId", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "incidentId", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    return str(table["TableDescription"]["LatestStreamArn"])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -200,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
         os.environ.update(aws)
-        stream_arn = create_incidents_stream(endpoint)
+        sys.path.insert(0, str(SCRIPTS))
+        import devstack  # noqa: PLC0415 - lives in scripts/, loaded on demand
+
+        stream_arn = devstack.ensure_incidents_table(endpoint, [])
         tf_env = {
             **emu_env,
             **aws,

@@ -32,9 +32,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
 from pytest_terraform import tf
+
+import devstack
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_DIR_NAME = "stack"
@@ -132,16 +133,8 @@ def aws_env(emulator: Emulator) -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def incidents_stream_arn(aws_env: dict[str, str]) -> str:
-    """The Incidents table belongs to another team: the test creates a stand-in."""
-    ddb = boto3.client("dynamodb")
-    table = ddb.create_table(
-        TableName="Incidents",
-        KeySchema=[{"AttributeName": "incidentId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "incidentId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    return str(table["TableDescription"]["LatestStreamArn"])
+    """The Incidents table belongs to another team: the test creates the local stack's stand-in."""
+    return devstack.ensure_incidents_table(aws_env["AWS_ENDPOINT_URL"], [])
 
 
 @pytest.fixture(scope="module")
