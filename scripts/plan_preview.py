@@ -37,7 +37,7 @@ import gzip
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -215,14 +215,17 @@ def mask(value: Any, sensitive: Any, unknown: Any = False) -> Any:  # noqa: ANN4
     return value
 
 
-def _has_true(tree: Any) -> bool:  # noqa: ANN401 - JSON values
-    if tree is True:
-        return True
+def _any_leaf(tree: Any, test: Callable[[Any], bool]) -> bool:  # noqa: ANN401 - JSON values
+    """Whether ``test`` holds for some leaf (not a dict or list) of a JSON-like tree."""
     if isinstance(tree, dict):
-        return any(_has_true(v) for v in tree.values())
+        return any(_any_leaf(v, test) for v in tree.values())
     if isinstance(tree, list):
-        return any(_has_true(v) for v in tree)
-    return False
+        return any(_any_leaf(v, test) for v in tree)
+    return test(tree)
+
+
+def _has_true(tree: Any) -> bool:  # noqa: ANN401 - JSON values
+    return _any_leaf(tree, lambda leaf: leaf is True)
 
 
 def _is_empty(value: Any) -> bool:  # noqa: ANN401 - JSON values
@@ -336,7 +339,7 @@ def _attribute_changes(
     for key in sorted(set(b) | set(a)):
         bv, av = b.get(key), a.get(key)
         changed = not _same(bv, av)
-        if key in rb and _contains(av, Secret):
+        if key in rb and _any_leaf(av, lambda leaf: isinstance(leaf, Secret)):
             # Masked values hide whether a secret changed: the raw values tell, and the
             # after side then says "changed" without ever showing either value.
             av = flag_changed_secrets(av, rb.get(key), ra.get(key))
@@ -371,16 +374,6 @@ def flag_changed_secrets(after: Any, raw_before: Any, raw_after: Any) -> Any:  #
 
 def _blank(value: Any) -> bool:  # noqa: ANN401 - JSON values
     return value is None or (isinstance(value, str) and not value)
-
-
-def _contains(value: Any, kind: type) -> bool:  # noqa: ANN401 - JSON values
-    if isinstance(value, kind):
-        return True
-    if isinstance(value, dict):
-        return any(_contains(v, kind) for v in value.values())
-    if isinstance(value, list):
-        return any(_contains(v, kind) for v in value)
-    return False
 
 
 def _resource_change(item: dict[str, Any]) -> ResourceChange:
@@ -816,7 +809,9 @@ def resource_detail(rc: ResourceChange) -> str:
             if diff:
                 blocks.append(diff)
         elif _is_structured(a.before) or _is_structured(a.after):
-            if rc.action is Action.CREATE and not _contains_json_document(a.after):
+            if rc.action is Action.CREATE and not _any_leaf(
+                a.after, lambda leaf: parse_json_document(leaf) is not None
+            ):
                 continue  # a new resource's nested blocks are in the plain-text plan
             kind = "rules" if a.name in RULE_ATTRIBUTES else "block"
             diff = json_diff(
@@ -839,16 +834,6 @@ def resource_detail(rc: ResourceChange) -> str:
 
 def _forcing_note(a: AttributeChange) -> str:
     return " 🔁 forces replacement" if a.forces_replacement else ""
-
-
-def _contains_json_document(value: Any) -> bool:  # noqa: ANN401 - JSON values
-    if parse_json_document(value) is not None:
-        return True
-    if isinstance(value, dict):
-        return any(_contains_json_document(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_contains_json_document(v) for v in value)
-    return False
 
 
 def _detail_block(rc: ResourceChange, blocks: list[str]) -> str:
