@@ -519,12 +519,8 @@ def short(text: str, limit: int = CELL_MAX) -> str:
 
 def display_scalar(value: Any) -> str:  # noqa: ANN401 - JSON values
     """A one-line, already-safe rendering of a masked value for a table cell."""
-    if isinstance(value, ChangedSecret):
-        return "_(sensitive value, changed)_"
-    if isinstance(value, Secret):
-        return "_(sensitive value)_"
-    if isinstance(value, Unknown):
-        return "_(known after apply)_"
+    if isinstance(value, Secret | Unknown):
+        return f"_{value!r}_"
     if value is None:
         return "_null_"
     if isinstance(value, str):
@@ -532,14 +528,10 @@ def display_scalar(value: Any) -> str:  # noqa: ANN401 - JSON values
     return cell(code(short(json.dumps(to_jsonable(value), ensure_ascii=False, sort_keys=True))))
 
 
-def to_jsonable(value: Any, *, expand_json: bool = False) -> Any:  # noqa: ANN401, PLR0911
+def to_jsonable(value: Any, *, expand_json: bool = False) -> Any:  # noqa: ANN401
     """Replace the masking sentinels by their texts; optionally parse strings holding JSON."""
-    if isinstance(value, ChangedSecret):
-        return SENSITIVE_CHANGED_TEXT
-    if isinstance(value, Secret):
-        return SENSITIVE_TEXT
-    if isinstance(value, Unknown):
-        return UNKNOWN_TEXT
+    if isinstance(value, Secret | Unknown):
+        return repr(value)
     if isinstance(value, dict):
         return {k: to_jsonable(v, expand_json=expand_json) for k, v in value.items()}
     if isinstance(value, list):
