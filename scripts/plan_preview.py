@@ -776,8 +776,8 @@ def resource_detail(rc: ResourceChange) -> str:
     if RULE_TYPE_RE.search(rc.type) and rc.action is not Action.CREATE:
         # A firewall-like rule reads best as a whole: one JSON diff of the entire rule.
         diff = json_diff(
-            to_jsonable(rc.before) if rc.before is not None else None,
-            to_jsonable(rc.after) if rc.after is not None else None,
+            to_jsonable(rc.before),
+            to_jsonable(rc.after),
             f"{code(rc.type)} rule",
             full=True,
         )
@@ -793,8 +793,8 @@ def resource_detail(rc: ResourceChange) -> str:
             before = doc_before if doc_before is not None else to_jsonable(a.before)
             after = doc_after if doc_after is not None else to_jsonable(a.after)
             diff = json_diff(
-                before if a.before is not None else None,
-                after if a.after is not None else None,
+                before,
+                after,
                 f"{code(a.name)} ({label}){_forcing_note(a)}",
                 full=rc.action is Action.CREATE,
             )
@@ -807,8 +807,8 @@ def resource_detail(rc: ResourceChange) -> str:
                 continue  # a new resource's nested blocks are in the plain-text plan
             kind = "rules" if a.name in RULE_ATTRIBUTES else "block"
             diff = json_diff(
-                to_jsonable(a.before, expand_json=True) if a.before is not None else None,
-                to_jsonable(a.after, expand_json=True) if a.after is not None else None,
+                to_jsonable(a.before, expand_json=True),
+                to_jsonable(a.after, expand_json=True),
                 f"{code(a.name)} ({kind}){_forcing_note(a)}",
                 full=rc.action is Action.CREATE,
             )
