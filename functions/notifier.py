@@ -294,9 +294,9 @@ def get_publisher() -> Publisher:
         table_name=cfg.idempotency_table, boto3_client=aws.dynamodb_client()
     )
 
-    def publish(record: dict[str, Any]) -> dict[str, str]:
-        parsed = parse_record(record)
-        alert = build_alert(parsed, alert_reasons(parsed, cfg))
+    # ``record`` only keys the idempotency record (its eventID); the caller has already built
+    # ``alert`` from it, so nothing is parsed or decided twice.
+    def publish(record: dict[str, Any], alert: Alert) -> dict[str, str]:
         message_id = publish_alert(aws.sns_client(), cfg.topic_arn, alert)
         logger.info(
             "alert published",
@@ -331,7 +331,7 @@ def process_record(record: DynamoDBRecord) -> str:
         reasons = alert_reasons(parsed, get_config())
         if not reasons:
             return "no alert"
-        result = get_publisher().publish(record=raw)
+        result = get_publisher().publish(record=raw, alert=build_alert(parsed, reasons))
         return str(result.get("messageId"))
     finally:
         logger.remove_keys(["event_id"])
