@@ -376,6 +376,15 @@ def _blank(value: Any) -> bool:  # noqa: ANN401 - JSON values
     return value is None or (isinstance(value, str) and not value)
 
 
+def _masked(change: dict[str, Any]) -> tuple[Any, Any]:
+    """The before and after values of a resource or output change, masked."""
+    before = mask(change.get("before"), change.get("before_sensitive", False))
+    after = mask(
+        change.get("after"), change.get("after_sensitive", False), change.get("after_unknown")
+    )
+    return before, after
+
+
 def _resource_change(item: dict[str, Any]) -> ResourceChange:
     try:
         change = item["change"]
@@ -388,10 +397,7 @@ def _resource_change(item: dict[str, Any]) -> ResourceChange:
         moved=bool(item.get("previous_address")),
         importing=bool(change.get("importing")),
     )
-    before = mask(change.get("before"), change.get("before_sensitive", False))
-    after = mask(
-        change.get("after"), change.get("after_sensitive", False), change.get("after_unknown")
-    )
+    before, after = _masked(change)
     replace_paths = tuple(format_path(p) for p in change.get("replace_paths") or [])
     forcing = {str(p[0]) for p in change.get("replace_paths") or [] if p}
     attributes: tuple[AttributeChange, ...] = ()
@@ -426,10 +432,7 @@ def _resource_change(item: dict[str, Any]) -> ResourceChange:
 
 def _output_change(name: str, change: dict[str, Any]) -> OutputChange:
     action = classify(change.get("actions", ["no-op"]))
-    before = mask(change.get("before"), change.get("before_sensitive", False))
-    after = mask(
-        change.get("after"), change.get("after_sensitive", False), change.get("after_unknown")
-    )
+    before, after = _masked(change)
     if action is Action.UPDATE:
         after = flag_changed_secrets(after, change.get("before"), change.get("after"))
     return OutputChange(name=name, action=action, before=before, after=after)
