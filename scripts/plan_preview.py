@@ -57,6 +57,7 @@ DIFF_MAX_LINES = 400  # lines of one JSON diff before it is cut
 DIFF_CONTEXT = 3
 MIN_PLAIN_TEXT_LINES = 20  # below this, the plain-text plan is dropped rather than cut
 MAX_NAMES_IN_CELL = 6
+MAX_NAMES_IN_NOTE = 10
 MAX_DESTRUCTIVE_LISTED = 15
 MAX_OUTPUT_ROWS = 100
 
@@ -854,22 +855,25 @@ def output_table(plan: Plan) -> str:
     )
 
 
+def _listing(names: Sequence[str], limit: int = MAX_NAMES_IN_NOTE) -> str:
+    """The first ``limit`` names as code, then how many more."""
+    shown = ", ".join(code(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def checks_note(plan: Plan) -> str:
     if not plan.failed_checks:
         return ""
-    names = ", ".join(code(c) for c in plan.failed_checks[:10])
-    more = f" and {len(plan.failed_checks) - 10} more" if len(plan.failed_checks) > 10 else ""
-    return f"> ⚠️ **{len(plan.failed_checks)} check(s) failed:** {names}{more}."
+    names = _listing(plan.failed_checks)
+    return f"> ⚠️ **{len(plan.failed_checks)} check(s) failed:** {names}."
 
 
 def drift_note(plan: Plan) -> str:
     if not plan.drift:
         return ""
-    names = ", ".join(code(r.address) for r in plan.drift[:10])
-    more = f" and {len(plan.drift) - 10} more" if len(plan.drift) > 10 else ""
     return (
         f"> 🔎 {len(plan.drift)} resource(s) changed outside Terraform since the last apply: "
-        f"{names}{more}. The plan above already accounts for it."
+        f"{_listing([r.address for r in plan.drift])}. The plan above already accounts for it."
     )
 
 
