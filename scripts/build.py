@@ -58,7 +58,6 @@ class Artifact:
     name: str
     sources: tuple[str, ...]  # paths relative to the functions directory
     handlers: tuple[str, ...]
-    vendor: bool = True  # every function logs with Powertools
 
     @property
     def file_name(self) -> str:
@@ -104,9 +103,7 @@ class BuildResult:
 # --------------------------------------------------------------------------------------------
 # Vendoring
 # --------------------------------------------------------------------------------------------
-def vendor_tree(
-    requirements: Path, arch: str, python_version: str, cache: Path, quiet: bool = True
-) -> Path:
+def vendor_tree(requirements: Path, arch: str, python_version: str, cache: Path) -> Path:
     """The third-party packages installed for the Lambda platform, cached by content."""
     platform = PLATFORMS[arch]
     key_source = requirements.read_bytes() + f"\0{platform}\0{python_version}".encode()
@@ -128,9 +125,7 @@ def vendor_tree(
         "-r",
         str(requirements),
     ]
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    if quiet:
-        pip.append("--quiet")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
     # Download first (skipped for wheels already in the cache), then install from the cache only.
     _run([*pip, "download", "--dest", str(wheels), *platform_args])
     staging = Path(tempfile.mkdtemp(prefix="vendor-", dir=cache))
@@ -210,7 +205,7 @@ def write_zip(destination: Path, files: Iterable[tuple[str, Path]]) -> None:
 
 
 def build_artifact(
-    artifact: Artifact, source_dir: Path, vendor: Path | None, out_dir: Path
+    artifact: Artifact, source_dir: Path, vendor: Path, out_dir: Path
 ) -> BuildResult:
     files = []
     for relative in artifact.sources:
@@ -218,10 +213,7 @@ def build_artifact(
         if not path.is_file():
             raise BuildError(f"{artifact.name}: source file {path} is missing")
         files.append((relative, path))
-    if artifact.vendor:
-        if vendor is None:
-            raise BuildError(f"{artifact.name} needs vendored packages but none were built")
-        files.extend(vendored_files(vendor))
+    files.extend(vendored_files(vendor))  # every function logs with Powertools
     destination = out_dir / artifact.file_name
     write_zip(destination, files)
     data = destination.read_bytes()
@@ -235,20 +227,13 @@ def build(
     arch: str = "x86_64",
     python_version: str = "3.12",
     cache: Path = ROOT / ".cache" / "build",
-    only: Sequence[str] = (),
 ) -> list[BuildResult]:
     if arch not in PLATFORMS:
         raise BuildError(f"LAMBDA_ARCH={arch!r}: expected one of {', '.join(PLATFORMS)}")
     if not re.fullmatch(r"3\.(1[1-9])", python_version):
         raise BuildError(f"LAMBDA_PYTHON={python_version!r}: expected 3.11 or newer, like 3.12")
-    selected = [a for a in ARTIFACTS if not only or a.name in only]
-    unknown = sorted(set(only) - {a.name for a in ARTIFACTS})
-    if unknown:
-        raise BuildError(f"unknown artifact(s) {unknown}")
-    vendor = None
-    if any(a.vendor for a in selected):
-        vendor = vendor_tree(source_dir / REQUIREMENTS, arch, python_version, cache)
-    results = [build_artifact(a, source_dir, vendor, out_dir) for a in selected]
+    vendor = vendor_tree(source_dir / REQUIREMENTS, arch, python_version, cache)
+    results = [build_artifact(a, source_dir, vendor, out_dir) for a in ARTIFACTS]
     write_manifest(out_dir / "manifest.json", results, arch, python_version)
     return results
 
@@ -276,21 +261,11 @@ def write_manifest(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build")
-    parser.add_argument("--src", type=Path, default=FUNCTIONS, help="functions directory")
     parser.add_argument("--arch", default=os.environ.get("LAMBDA_ARCH") or "x86_64")
     parser.add_argument("--python", default=os.environ.get("LAMBDA_PYTHON") or "3.12")
-    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "build")
-    parser.add_argument("--only", nargs="*", default=[], help="artifact names (default: all)")
     args = parser.parse_args(argv)
     try:
-        results = build(
-            args.out,
-            source_dir=args.src,
-            arch=args.arch,
-            python_version=args.python,
-            cache=args.cache,
-            only=args.only,
-        )
+        results = build(args.out, arch=args.arch, python_version=args.python)
     except BuildError as error:
         print(f"build failed: {error}", file=sys.stderr)
         return 1
