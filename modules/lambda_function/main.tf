@@ -66,7 +66,7 @@ resource "aws_iam_role_policy" "this" {
 # Logs
 # ---------------------------------------------------------------------------
 resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest with a service key; a customer-managed key needs a key policy for logs.<region>.amazonaws.com that this module does not own. Pass kms_key_arn to use one.
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest with a service key; a customer-managed key needs a key policy for logs.<region>.amazonaws.com that this module does not own. Pass log_kms_key_arn to use one.
   #checkov:skip=CKV_AWS_338:Retention is an input (log_retention_days) chosen per environment; prod.tfvars sets 365 days, dev keeps less on purpose.
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
