@@ -14,7 +14,7 @@ resource "aws_sns_topic" "this" {
   # alias/aws/sns is the AWS managed key; its key policy lets SNS use it for
   # any principal of the account allowed to publish, so publishers need no
   # kms permissions. A customer managed key needs kms:GenerateDataKey* and
-  # kms:Decrypt for publishers (see the kms_key_arn output).
+  # kms:Decrypt for publishers (see the kms_key_id output).
   # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
   kms_master_key_id = coalesce(var.kms_key_id, "alias/aws/sns")
   tags              = var.tags
