@@ -7,7 +7,6 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,12 +18,10 @@ import connection_manager
 import notifier
 from realtime_common import aws
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 REGION = "us-east-1"
 CONNECTIONS_TABLE = "realtime-connections"
 IDEMPOTENCY_TABLE = "realtime-idempotency"
 TOPIC_NAME = "realtime-alerts"
-CALLBACK_URL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod"
 
 
 @dataclass
@@ -40,10 +37,6 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
-
-
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())
 
 
 def reset_caches() -> None:
