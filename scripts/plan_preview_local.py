@@ -8,89 +8,48 @@ recorded: the emulator endpoint, its Terraform working directory and the local-o
 (from ``scripts/devstack.py``), so the preview shows exactly what the next ``make up`` would
 apply. Other environments go through ``make plan ENV=<env>`` instead (see the Makefile). The
 plan files land in ``.cache/plan-preview/`` (gitignored); the Markdown goes to stdout and
-Terraform's own output to stderr. Exit status: the renderer's (0, or 3 with
-``--detailed-exitcode`` when something is destroyed or replaced), 1 on any failure.
+Terraform's own output to stderr. Exit status 0, or 1 on any failure.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
-from collections.abc import Mapping
-from pathlib import Path
 
+import devstack
+import emulator
 import plan_preview
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT_DIR = ROOT / ".cache" / "plan-preview"
-ENV_NAME = "local"
-
-
-class PreviewError(RuntimeError):
-    """A step that failed; the message says what to do."""
-
-
-def terraform(args: list[str], env: Mapping[str, str], *, capture: bool = False) -> str:
-    if shutil.which("terraform") is None:
-        raise PreviewError("terraform is not on PATH (see the README's prerequisites)")
-    proc = subprocess.run(
-        ["terraform", f"-chdir={ROOT}", *args],
-        env=dict(env),
-        text=True,
-        stdout=subprocess.PIPE if capture else sys.stderr,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise PreviewError(f"terraform {args[0]} failed (exit {proc.returncode}); see above")
-    return proc.stdout if capture else ""
+OUT_DIR = devstack.ROOT / ".cache" / "plan-preview"
+ENV_NAME = devstack.ENV_NAME
 
 
 def local_setup() -> tuple[dict[str, str], list[str]]:
     """Environment and -var arguments of the running local stack, as `make up` applied it."""
-    import devstack  # noqa: PLC0415 - loaded only when planning the local stack
-    import emulator  # noqa: PLC0415
-
-    try:
-        state = devstack.require_stack()
-    except devstack.StackError as exc:
-        raise PreviewError(str(exc)) from None
+    state = devstack.require_stack()
     emu = emulator.running()
     if emu is None:
-        raise PreviewError("the local emulator is not running: run 'make up' first")
+        raise devstack.StackError("the local emulator is not running: run 'make up' first")
     return devstack.terraform_env(emu), devstack.terraform_vars(state)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--detailed-exitcode", action="store_true")
-    args = parser.parse_args(argv)
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
+    plan_file = OUT_DIR / f"{ENV_NAME}.tfplan"
+    plan_json, plan_text = OUT_DIR / f"{ENV_NAME}.json", OUT_DIR / f"{ENV_NAME}.txt"
     try:
         env, variables = local_setup()
         OUT_DIR.mkdir(parents=True, exist_ok=True)
-        plan_file = OUT_DIR / f"{ENV_NAME}.tfplan"
+        # make up's own terraform runner (root module, Terraform's output on stderr).
         # -lock=false: a preview never holds the state lock a running `make up` may need.
-        terraform(["plan", "-input=false", "-lock=false", f"-out={plan_file}", *variables], env)
-        (OUT_DIR / f"{ENV_NAME}.json").write_text(
-            terraform(["show", "-json", str(plan_file)], env, capture=True)
-        )
-        (OUT_DIR / f"{ENV_NAME}.txt").write_text(
-            terraform(["show", "-no-color", str(plan_file)], env, capture=True)
-        )
-    except PreviewError as exc:
+        run = devstack._terraform
+        run(["plan", "-input=false", "-lock=false", f"-out={plan_file}", *variables], env)
+        plan_json.write_text(run(["show", "-json", str(plan_file)], env, capture=True))
+        plan_text.write_text(run(["show", "-no-color", str(plan_file)], env, capture=True))
+    except devstack.StackError as exc:
         print(f"plan_preview_local: error: {exc}", file=sys.stderr)
         return 1
-    render = [
-        str(OUT_DIR / f"{ENV_NAME}.json"),
-        "--text",
-        str(OUT_DIR / f"{ENV_NAME}.txt"),
-        "--env",
-        ENV_NAME,
-    ]
-    if args.detailed_exitcode:
-        render.append("--detailed-exitcode")
-    return plan_preview.main(render)
+    return plan_preview.main([str(plan_json), "--text", str(plan_text), "--env", ENV_NAME])
 
 
 if __name__ == "__main__":
