@@ -2,11 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
+
+def _reset_handler_caches() -> None:
+    # Imported here: only the handler and fan-out suites use aws_env, and the other suites need
+    # not import the Lambda modules (or Powertools) at all.
+    import broadcaster  # noqa: PLC0415
+    import connection_manager  # noqa: PLC0415
+    import notifier  # noqa: PLC0415
+    from realtime_common import aws  # noqa: PLC0415
+
+    aws.reset_clients()
+    connection_manager.get_config.cache_clear()
+    broadcaster.get_config.cache_clear()
+    notifier.reset()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto ``mock_aws``, with the handlers' cached clients and configuration reset around it.
+
+    Fake credentials and region are set before any client exists, so nothing can reach real AWS.
+    (tests/terraform overrides this fixture with the emulator's environment.)
+    """
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "realtime-test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "POWERTOOLS_IDEMPOTENCY_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    _reset_handler_caches()
+    with mock_aws():
+        yield
+    _reset_handler_caches()
 
 
 @pytest.fixture

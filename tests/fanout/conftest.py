@@ -9,36 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto import mock_aws
-
-import broadcaster
-from realtime_common import aws
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_management_api import FakeManagementApi
 
 TABLE = "realtime-connections"
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    aws.reset_clients()
-    broadcaster.get_config.cache_clear()
-    with mock_aws():
-        yield
-    aws.reset_clients()
-    broadcaster.get_config.cache_clear()
 
 
 @pytest.fixture

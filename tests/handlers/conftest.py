@@ -5,18 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
-
-import broadcaster
-import connection_manager
-import notifier
-from realtime_common import aws
 
 REGION = "us-east-1"
 CONNECTIONS_TABLE = "realtime-connections"
@@ -39,37 +33,9 @@ class LambdaContext:
         return self.remaining_ms
 
 
-def reset_caches() -> None:
-    aws.reset_clients()
-    connection_manager.get_config.cache_clear()
-    broadcaster.get_config.cache_clear()
-    notifier.reset()
-
-
 @pytest.fixture
 def context() -> LambdaContext:
     return LambdaContext()
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # Fake credentials and region before any client exists, so nothing can reach real AWS.
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "POWERTOOLS_SERVICE_NAME": "realtime-test",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "POWERTOOLS_IDEMPOTENCY_DISABLED"):
-        monkeypatch.delenv(name, raising=False)
-    reset_caches()
-    with mock_aws():
-        yield
-    reset_caches()
 
 
 @pytest.fixture
