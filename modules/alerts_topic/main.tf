@@ -31,5 +31,5 @@ resource "aws_sns_topic_subscription" "this" {
   endpoint             = each.value.endpoint
   filter_policy        = each.value.filter_policy
   filter_policy_scope  = each.value.filter_policy == null ? null : each.value.filter_policy_scope
-  raw_message_delivery = contains(["sqs", "https", "firehose"], each.value.protocol) ? each.value.raw_message_delivery : null
+  raw_message_delivery = contains(["sqs", "https"], each.value.protocol) ? each.value.raw_message_delivery : null
 }
