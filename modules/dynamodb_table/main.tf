@@ -18,16 +18,6 @@ resource "aws_dynamodb_table" "this" {
     }
   }
 
-  dynamic "global_secondary_index" {
-    for_each = { for g in var.global_secondary_indexes : g.name => g }
-    content {
-      name            = global_secondary_index.key
-      hash_key        = global_secondary_index.value.hash_key
-      range_key       = global_secondary_index.value.range_key
-      projection_type = "ALL"
-    }
-  }
-
   # Expired items are deleted by DynamoDB within days, not instantly: readers
   # must still ignore rows whose TTL is in the past.
   # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/howitworks-ttl.html
@@ -52,7 +42,5 @@ locals {
   key_attributes = merge(
     { (var.hash_key) = "S" },
     var.range_key == null ? {} : { (var.range_key) = "S" },
-    { for g in var.global_secondary_indexes : g.hash_key => "S" },
-    { for g in var.global_secondary_indexes : g.range_key => "S" if g.range_key != null },
   )
 }

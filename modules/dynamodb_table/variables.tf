@@ -24,16 +24,6 @@ variable "ttl_attribute" {
   type        = string
 }
 
-variable "global_secondary_indexes" {
-  description = "Global secondary indexes (string keys, all attributes projected)."
-  type = list(object({
-    name      = string
-    hash_key  = string
-    range_key = optional(string)
-  }))
-  default = []
-}
-
 variable "point_in_time_recovery" {
   description = "Keep continuous backups for point-in-time recovery (35 days)."
   type        = bool
