@@ -46,6 +46,7 @@ STABLE_PORT = "4566"
 STABLE_TIMESTAMP = "2026-01-01T00:00:00Z"
 STABLE_STACK_DIR = "/stack"
 TIMESTAMP_RE = re.compile(r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?")
+sys.path.insert(0, str(SCRIPTS))  # devstack and plan_preview, imported where they are used
 
 BACKEND_OVERRIDE = 'terraform {\n  backend "local" {}\n}\n'
 SENSITIVE_OVERRIDE = 'variable "allowed_roles" {\n  sensitive = true\n}\n'
@@ -90,9 +91,8 @@ def make_zips(build: Path, zips: Path, changed: Path) -> None:
 
 
 class Stack:
-    def __init__(self, workdir: Path, endpoint: str, env: Mapping[str, str]) -> None:
+    def __init__(self, workdir: Path, env: Mapping[str, str]) -> None:
         self.workdir = workdir
-        self.endpoint = endpoint
         self.env = dict(env)
 
     def terraform(self, *args: str, capture: bool = False) -> str:
@@ -142,7 +142,6 @@ def write_fixture(name: str, document: str, text: str, scrubber: Any) -> None:
 
 def write_example() -> None:
     """The README's example comment: the update scenario (throttling and a changed zip)."""
-    sys.path.insert(0, str(SCRIPTS))
     import plan_preview  # noqa: PLC0415 - lives in scripts/, loaded on demand
 
     plan_preview.main(
@@ -186,7 +185,6 @@ def main(argv: list[str] | None = None) -> int:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
         os.environ.update(aws)
-        sys.path.insert(0, str(SCRIPTS))
         import devstack  # noqa: PLC0415 - lives in scripts/, loaded on demand
 
         stream_arn = devstack.ensure_incidents_table(endpoint, [])
@@ -197,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
         }
-        stack = Stack(workdir, endpoint, tf_env)
+        stack = Stack(workdir, tf_env)
         stack.terraform("init", "-input=false", "-no-color")
 
         base = ["-var-file=envs/local.tfvars"]
