@@ -123,7 +123,7 @@ def client(service: str, endpoint: str, **kwargs: Any) -> Any:  # noqa: ANN401 -
 
     return boto3.client(
         service,
-        endpoint_url=kwargs.pop("endpoint_url", endpoint),
+        endpoint_url=endpoint,
         region_name=emulator.REGION,
         aws_access_key_id="test",
         aws_secret_access_key="test",  # noqa: S106 - the emulator's fixed local credentials
