@@ -36,7 +36,6 @@ import emulator
 
 MESSAGE_TIMEOUT_S = 20.0  # PutItem -> message at the client (typically well under 1 s)
 ALERT_TIMEOUT_S = 20.0
-ROW_TIMEOUT_S = 15.0
 
 _BENCH_LINES: list[str] = []
 _TIMINGS: dict[str, float] = {}
@@ -157,23 +156,9 @@ class Stack:
 
     # -- Alerts -----------------------------------------------------------------------
     def drain_alerts(self) -> None:
-        sqs = self.client("sqs")
-        while True:
-            batch = sqs.receive_message(
-                QueueUrl=self.alerts_queue_url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=0,
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            if not batch:
-                return
-            for message in batch:
-                envelope = json.loads(message["Body"])
-                with self._alerts_lock:
-                    self._alerts.append(json.loads(envelope["Message"]) | {"_sns": envelope})
-                sqs.delete_message(
-                    QueueUrl=self.alerts_queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
+        for envelope in devstack.read_alerts(self.state, 0, self.alerts_queue_url):
+            with self._alerts_lock:
+                self._alerts.append(json.loads(envelope["Message"]) | {"_sns": envelope})
 
     def alerts_for(self, incident_id: str) -> list[dict[str, Any]]:
         self.drain_alerts()
