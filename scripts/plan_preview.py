@@ -617,13 +617,17 @@ def verdict(plan: Plan, env: str) -> str:
     return f"🟢 **No resource destroyed** in {where}: {', '.join(parts)}."
 
 
+# The four counts every plan reports, by the names of the comment's columns and the CI outputs.
+COUNTED_ACTIONS = (
+    ("add", Action.CREATE),
+    ("change", Action.UPDATE),
+    ("replace", Action.REPLACE),
+    ("destroy", Action.DESTROY),
+)
+
+
 def counts_table(plan: Plan) -> str:
-    cols = [
-        ("add", plan.count(Action.CREATE)),
-        ("change", plan.count(Action.UPDATE)),
-        ("replace", plan.count(Action.REPLACE)),
-        ("destroy", plan.count(Action.DESTROY)),
-    ]
+    cols = [(name, plan.count(action)) for name, action in COUNTED_ACTIONS]
     extra = [
         ("read", plan.count(Action.READ)),
         ("move", plan.count(Action.MOVE)),
@@ -1063,10 +1067,7 @@ def write_outputs(path: str, plan: Plan, env: str, exit_code: int) -> None:
         "destructive": str(plan.destructive).lower(),
         "label": DESTROY_LABEL_TEMPLATE.format(env=env),
         "has_changes": str(plan.has_changes).lower(),
-        "add": plan.count(Action.CREATE),
-        "change": plan.count(Action.UPDATE),
-        "replace": plan.count(Action.REPLACE),
-        "destroy": plan.count(Action.DESTROY),
+        **{name: plan.count(action) for name, action in COUNTED_ACTIONS},
         "exit_code": exit_code,
     }
     with Path(path).open("a", encoding="utf-8") as fh:
