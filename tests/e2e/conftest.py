@@ -297,9 +297,11 @@ def _session_port() -> int:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    before = devstack.StackState.load()
-    running = emulator.running()
-    was_up = bool(before and before.applied and running and running.pid == before.emulator_pid)
+    try:
+        devstack.require_stack()  # the same test `make listen` and friends make
+        was_up = True
+    except devstack.StackError:
+        was_up = False
     started = time.monotonic()
     try:
         state = devstack.up(None if was_up else _session_port())
