@@ -568,28 +568,40 @@ async def _listen(url: str, label: str) -> int:
     return 0
 
 
+def set_incident_fields(
+    ddb: Any,  # noqa: ANN401 - boto3 clients are untyped
+    table: str,
+    incident_id: str,
+    values: Mapping[str, Any],
+) -> dict[str, Any]:
+    """UpdateItem setting only ``values`` (the stream carries old and new images); the new item."""
+    from boto3.dynamodb.types import TypeSerializer  # noqa: PLC0415
+
+    ser = TypeSerializer()
+    return ddb.update_item(
+        TableName=table,
+        Key={INCIDENTS_KEY: {"S": incident_id}},
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+        ExpressionAttributeNames={f"#f{i}": name for i, name in enumerate(values)},
+        ExpressionAttributeValues={
+            f":v{i}": ser.serialize(v) for i, v in enumerate(values.values())
+        },
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+
+
 def incident_update(
     state: StackState, incident_id: str, fields: Mapping[str, str | None]
 ) -> dict[str, Any]:
     """Create or update one incident (only the given fields change); returns the new item."""
+    from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
+
     values = {k: v for k, v in fields.items() if v}
     values["updatedAt"] = datetime.now(UTC).isoformat(timespec="milliseconds")
-    names = {f"#f{i}": name for i, name in enumerate(values)}
-    exprs = {f":v{i}": value for i, value in enumerate(values.values())}
-    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
     ddb = client("dynamodb", state.endpoint)
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer  # noqa: PLC0415
-
-    ser, de = TypeSerializer(), TypeDeserializer()
-    result = ddb.update_item(
-        TableName=state.incidents_table,
-        Key={INCIDENTS_KEY: {"S": incident_id}},
-        UpdateExpression=update,
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues={k: ser.serialize(v) for k, v in exprs.items()},
-        ReturnValues="ALL_NEW",
-    )
-    return {k: de.deserialize(v) for k, v in result["Attributes"].items()}
+    item = set_incident_fields(ddb, state.incidents_table, incident_id, values)
+    de = TypeDeserializer()
+    return {k: de.deserialize(v) for k, v in item.items()}
 
 
 def read_alerts(

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from boto3.dynamodb.types import TypeSerializer
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -101,18 +100,9 @@ class Stack:
     # -- Incidents ----------------------------------------------------------------
     def write_incident(self, incident_id: str, **fields: Any) -> float:
         """Create/update an incident; returns the perf_counter time just before the write."""
-        ser = TypeSerializer()
-        names = {f"#f{i}": name for i, name in enumerate(fields)}
-        values = {f":v{i}": ser.serialize(value) for i, value in enumerate(fields.values())}
         ddb = self.client("dynamodb")
         started = time.perf_counter()
-        ddb.update_item(
-            TableName=self.state.incidents_table,
-            Key={devstack.INCIDENTS_KEY: {"S": incident_id}},
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        devstack.set_incident_fields(ddb, self.state.incidents_table, incident_id, fields)
         return started
 
     def stream_records(self, incident_id: str) -> list[dict[str, Any]]:
