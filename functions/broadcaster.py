@@ -196,21 +196,19 @@ class Delivery:
         table: str,
         policy: RetryPolicy,
         deadline: float,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.management = management
         self.dynamodb = dynamodb
         self.table = table
         self.policy = policy
-        self.deadline = deadline
-        self.clock = clock
+        self.deadline = deadline  # time.monotonic() value
 
     def to_connection(self, connection_id: str, messages: Sequence[bytes]) -> ConnectionReport:
         """Post ``messages`` to one connection, in order; stop at gone/unreachable."""
         report = ConnectionReport(connection_id)
         stopped: Outcome | None = None
         for data in messages:
-            if stopped is None and self.clock() >= self.deadline:
+            if stopped is None and time.monotonic() >= self.deadline:
                 stopped = Outcome.DEADLINE
             if stopped is not None:
                 report.outcomes.append(stopped)
@@ -254,7 +252,7 @@ class Delivery:
                 return Outcome.DELIVERED
             if attempt + 1 < self.policy.max_attempts:
                 pause = self.policy.delay(attempt)
-                if self.clock() + pause >= self.deadline:
+                if time.monotonic() + pause >= self.deadline:
                     break
                 report.retries += 1
                 self.policy.sleep(pause)

@@ -153,12 +153,12 @@ class RecordingDynamo:
             yield {"Items": items}
 
 
-def delivery(management: ScriptedManagement, dynamo: RecordingDynamo, **policy: Any) -> Delivery:
+def delivery(
+    management: ScriptedManagement, dynamo: RecordingDynamo, max_attempts: int = 4
+) -> Delivery:
     sleeps: list[float] = []
-    retry = RetryPolicy(
-        max_attempts=policy.pop("max_attempts", 4), sleep=sleeps.append, jitter=lambda: 0.5
-    )
-    d = Delivery(management, dynamo, table="conns", policy=retry, deadline=float("inf"), **policy)
+    retry = RetryPolicy(max_attempts=max_attempts, sleep=sleeps.append, jitter=lambda: 0.5)
+    d = Delivery(management, dynamo, table="conns", policy=retry, deadline=float("inf"))
     d.sleeps = sleeps  # type: ignore[attr-defined]
     return d
 
