@@ -49,7 +49,7 @@ def sensitive_leaves(value: Any, sensitive: Any) -> list[str]:
 
 
 def plan_secrets(document: dict[str, Any]) -> set[str]:
-    """Every sensitive value a plan JSON holds in clear, from resources, outputs and variables."""
+    """Every sensitive value a plan JSON holds in clear, from its resource and output changes."""
     secrets: list[str] = []
     for rc in document.get("resource_changes", []):
         change = rc["change"]
