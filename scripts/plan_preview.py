@@ -413,8 +413,7 @@ def _resource_change(item: dict[str, Any]) -> ResourceChange:
         )
     elif action is Action.CREATE:
         attributes = _attribute_changes(None, after, None, change.get("after"), forcing)
-    elif action is Action.DESTROY:
-        attributes = _attribute_changes(before, None, change.get("before"), None, forcing)
+    # A destroyed resource lists no attributes: nothing shows them (resource_detail skips it).
     return ResourceChange(
         address=address,
         module=item.get("module_address", "") or "",
