@@ -349,7 +349,6 @@ def broadcast(
     dynamodb: BaseClient,
     deadline: float,
     policy: RetryPolicy | None = None,
-    now: float | None = None,
 ) -> dict[str, list[dict[str, str]]]:
     """Deliver one stream batch; return the partial batch response."""
     policy = policy or RetryPolicy(max_attempts=cfg.max_attempts)
@@ -381,7 +380,7 @@ def broadcast(
         positions.append(position)
         messages.append(data)
 
-    connection_ids = list_connections(dynamodb, cfg.table, time.time() if now is None else now)
+    connection_ids = list_connections(dynamodb, cfg.table, time.time())
     delivery = Delivery(management, dynamodb, table=cfg.table, policy=policy, deadline=deadline)
     reports = fan_out(delivery, connection_ids, messages, cfg.concurrency)
     failed_messages = failed_message_indexes(reports, len(messages))
