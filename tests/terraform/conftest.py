@@ -75,7 +75,6 @@ def _write_fixture_zip(path: Path, module: str) -> None:
 @dataclass(frozen=True)
 class Emulator:
     endpoint: str
-    state_dir: Path
 
     def env(self) -> dict[str, str]:
         return {
@@ -106,7 +105,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     if started.returncode != 0:
         pytest.fail(f"could not start the emulator: {started.stderr or started.stdout}")
     try:
-        yield Emulator(endpoint=f"http://127.0.0.1:{port}", state_dir=state_dir)
+        yield Emulator(endpoint=f"http://127.0.0.1:{port}")
     finally:
         _emulator_cmd(state_dir, "stop")
 
@@ -115,8 +114,6 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 class StackInputs:
     environment: str
     stream_arn: str
-    artifacts_dir: Path
-    module_dir: Path
 
 
 @pytest.fixture(scope="module")
@@ -170,12 +167,7 @@ def stack_inputs(
     for package in PACKAGES:
         _write_fixture_zip(artifacts / f"{package}.zip", package)
 
-    inputs = StackInputs(
-        environment="tfapply",
-        stream_arn=incidents_stream_arn,
-        artifacts_dir=artifacts,
-        module_dir=module_dir,
-    )
+    inputs = StackInputs(environment="tfapply", stream_arn=incidents_stream_arn)
     previous_mod_dir = tf.LazyModuleDir.value
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TF_VAR_environment", inputs.environment)

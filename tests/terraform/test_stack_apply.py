@@ -29,7 +29,6 @@ pytestmark = pytest.mark.terraform
 tf.terraform.scope_class_map["module"] = tf.TerraformFixture
 terraform("stack", scope="module")
 
-FUNCTIONS = ("connect", "disconnect", "broadcaster", "notifier")
 CONSUMERS = ("broadcaster", "notifier")
 STREAM_RESOURCE_TYPES = {
     "aws_lambda_event_source_mapping",
@@ -70,15 +69,14 @@ def run_terraform(
     return proc
 
 
-def plan_json(state: tf.TerraformTestApi, state_path: str | None = None) -> dict[str, Any]:
-    """Plan against the fixture's state (or a copy of it) and return `terraform show -json`.
+def plan_json(state: tf.TerraformTestApi) -> dict[str, Any]:
+    """Plan against the fixture's state and return `terraform show -json`.
 
     No refresh: this compares configurations; drift is test_second_plan_has_no_changes's job.
     """
     runner = state.terraform
     plan_file = os.path.join(runner.work_dir, "check.tfplan")
-    state_path = state_path or runner.state_path
-    args = ["-input=false", "-no-color", "-refresh=false", f"-state={state_path}"]
+    args = ["-input=false", "-no-color", "-refresh=false", f"-state={runner.state_path}"]
     run_terraform(state, "plan", *args, f"-out={plan_file}")
     shown = run_terraform(state, "show", "-json", "-no-color", plan_file)
     return json.loads(shown.stdout)
