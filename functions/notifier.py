@@ -30,7 +30,7 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,9 +186,16 @@ class Alert:
     attributes: dict[str, dict[str, str]]
 
 
-def incident_summary(image: Mapping[str, JSONValue] | None) -> dict[str, JSONValue]:
-    summary: dict[str, JSONValue] = {}
-    for name in SUMMARY_FIELDS:
+def bounded_fields(
+    image: Mapping[str, JSONValue] | None, names: Iterable[str]
+) -> dict[str, JSONValue]:
+    """The named fields of ``image``, each bounded: strings cut, oversized other values left out.
+
+    Every image field copied into an alert goes through here, so the alert stays far below SNS's
+    256 KB limit whatever the incident holds.
+    """
+    fields: dict[str, JSONValue] = {}
+    for name in names:
         value = (image or {}).get(name)
         if value is None:
             continue
@@ -196,8 +203,12 @@ def incident_summary(image: Mapping[str, JSONValue] | None) -> dict[str, JSONVal
             value = value[:MAX_SUMMARY_STRING]
         elif len(json.dumps(value, ensure_ascii=False).encode()) > MAX_SUMMARY_VALUE_BYTES:
             continue
-        summary[name] = value
-    return summary
+        fields[name] = value
+    return fields
+
+
+def incident_summary(image: Mapping[str, JSONValue] | None) -> dict[str, JSONValue]:
+    return bounded_fields(image, SUMMARY_FIELDS)
 
 
 def subject_line(reason: str, summary: Mapping[str, JSONValue]) -> str:
@@ -231,10 +242,8 @@ def build_alert(record: StreamRecord, reasons: list[str]) -> Alert:
         "sequence": record.sequence,
     }
     if record.event_name == "MODIFY":
-        body["previous"] = {
-            "urgency": (record.old_image or {}).get("urgency"),
-            "status": (record.old_image or {}).get("status"),
-        }
+        previous = bounded_fields(record.old_image, ("urgency", "status"))
+        body["previous"] = {name: previous.get(name) for name in ("urgency", "status")}
     attributes = {
         "urgency": _string_attribute(_label(record.new_image, "urgency")),
         "status": _string_attribute(_label(record.new_image, "status")),
@@ -242,8 +251,8 @@ def build_alert(record: StreamRecord, reasons: list[str]) -> Alert:
     }
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     if _message_size(text, attributes) > MAX_MESSAGE_BYTES:
-        # Unreachable with the bounded summary above, but a publish that SNS rejects for size
-        # would be retried forever: fall back to the identifiers.
+        # Unreachable with every copied field bounded, but a publish that SNS rejects for size
+        # would be retried until it is parked: fall back to the identifiers.
         body["incident"] = {"incidentId": summary.get("incidentId")}
         body["truncated"] = True
         text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)

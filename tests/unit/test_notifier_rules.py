@@ -188,3 +188,13 @@ def test_alert_stays_within_the_sns_size_limit_for_a_huge_incident() -> None:
     assert len(body["incident"]["title"]) == 1024
     assert "location" not in body["incident"]  # too big for a summary
     assert "description" not in body["incident"]
+
+
+def test_alert_stays_within_the_sns_size_limit_for_a_huge_previous_value() -> None:
+    new = {"incidentId": "INC-big", "urgency": "critical", "status": "escalated"}
+    old = {"incidentId": "INC-big", "urgency": "low", "status": "s" * 300_000}
+    alert = build_alert(rec("MODIFY", new, old), [STATUS_ESCALATED])
+    assert len(alert.body.encode()) < MAX_MESSAGE_BYTES
+    body = json.loads(alert.body)
+    assert body["previous"] == {"urgency": "low", "status": "s" * 1024}
+    assert body["incident"]["incidentId"] == "INC-big"
