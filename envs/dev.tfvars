@@ -1,4 +1,4 @@
-# Development account. Apply with: make apply ENV=dev
+# Development account: make plan ENV=dev, review the plan, then make apply ENV=dev.
 environment = "dev"
 region      = "us-east-1"
 

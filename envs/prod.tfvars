@@ -1,4 +1,4 @@
-# Production account. Apply with: make apply ENV=prod
+# Production account: make plan ENV=prod, review the plan, then make apply ENV=prod.
 environment = "prod"
 region      = "us-east-1"
 
