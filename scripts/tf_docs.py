@@ -21,14 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULE_DIRS = sorted(p for p in (ROOT / "modules").iterdir() if (p / "variables.tf").exists())
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
 END = "<!-- END_TF_DOCS -->"
-BLOCK_RE = re.compile(r'^(variable|output) "([^"]+)" \{$')
+BLOCK_RE = re.compile(r'^(?:variable|output) "([^"]+)" \{$')
 EMPTY = '""'
 ATTR_RE = re.compile(r"^  ([a-z_]+)\s*=\s*(.*)$")
 
 
 @dataclass
 class Block:
-    kind: str
     name: str
     attrs: dict[str, str]
 
@@ -64,7 +63,7 @@ def parse_blocks(path: Path) -> list[Block]:
         i += 1
         if not match:
             continue
-        block = Block(kind=match.group(1), name=match.group(2), attrs={})
+        block = Block(name=match.group(1), attrs={})
         while i < len(lines) and lines[i] != "}":
             attr = ATTR_RE.match(lines[i])
             if attr:
