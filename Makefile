@@ -46,9 +46,11 @@ $(VENV_STAMP): requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# Checked on every run (FORCE); rewritten (atomically: parallel makes share it) and announced
+# only when TF_PLUGIN_DIR changed.
 $(TF_CLI_RC): FORCE
 	@mkdir -p $(dir $@)
-	@printf '%s\n' \
+	@tmp=$@.$$$$; printf '%s\n' \
 	  'provider_installation {' \
 	  '  filesystem_mirror {' \
 	  '    path    = "$(TF_PLUGIN_DIR)"' \
@@ -57,8 +59,9 @@ $(TF_CLI_RC): FORCE
 	  '  direct {' \
 	  '    exclude = ["registry.terraform.io/*/*"]' \
 	  '  }' \
-	  '}' > $@
-	@echo "terraform: installing providers from $(TF_PLUGIN_DIR) ($@)" >&2
+	  '}' > "$$tmp"; \
+	if cmp -s "$$tmp" $@; then rm "$$tmp"; else mv "$$tmp" $@; \
+	  echo "terraform: installing providers from $(TF_PLUGIN_DIR) ($@)" >&2; fi
 
 # ---------------------------------------------------------------------------
 # Python: lint, format, build
