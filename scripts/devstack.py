@@ -534,11 +534,8 @@ def describe(state: StackState) -> str:
 # ---------------------------------------------------------------------------
 # Person-facing commands
 # ---------------------------------------------------------------------------
-def connect_url(state: StackState, user: str, role: str, token: str | None = None) -> str:
-    query = {"userId": user, "role": role}
-    if token:
-        query["token"] = token
-    return f"{state.ws_url}?{urlencode(query)}"
+def connect_url(state: StackState, user: str, role: str) -> str:
+    return f"{state.ws_url}?{urlencode({'userId': user, 'role': role})}"
 
 
 async def _listen(url: str, label: str) -> int:
@@ -702,7 +699,7 @@ def _cmd_status(_: argparse.Namespace) -> int:
 
 def _cmd_listen(args: argparse.Namespace) -> int:
     state = require_stack()
-    url = connect_url(state, args.user, args.role, args.token)
+    url = connect_url(state, args.user, args.role)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(_listen(url, f"{args.user} ({args.role}) at {state.ws_url}"))
     return 0
@@ -758,7 +755,6 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("listen", help="connect to the WebSocket and print every message")
     p.add_argument("--user", required=True)
     p.add_argument("--role", required=True)
-    p.add_argument("--token", default=None, help="query-string token for an authorizer")
     p.set_defaults(func=_cmd_listen)
     p = sub.add_parser("incident", help="create or update an incident in the demo table")
     p.add_argument("--id", required=True)
