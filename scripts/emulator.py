@@ -110,13 +110,13 @@ def running() -> Emulator | None:
 def start(port: int = DEFAULT_PORT, python: str | None = None) -> Emulator:
     """Start the emulator (or return ours when it is already up on ``port``).
 
-    ``python`` (else ``EMULATOR_PYTHON``, else this interpreter) runs the emulator. ministack runs
-    Python Lambdas on its own interpreter, so every package importable there is importable by the
-    functions too; the local stack passes a virtual environment holding only ministack (see
-    scripts/devstack.py), so the functions see what the Lambda runtime gives them.
+    ``python`` (else this interpreter) runs the emulator. ministack runs Python Lambdas on its own
+    interpreter, so every package importable there is importable by the functions too; the local
+    stack passes a virtual environment holding only ministack (see scripts/devstack.py), so the
+    functions see what the Lambda runtime gives them.
     """
     # abspath, not resolve: resolving a venv's python symlink would leave the venv.
-    interpreter = os.path.abspath(python or os.environ.get("EMULATOR_PYTHON") or sys.executable)
+    interpreter = os.path.abspath(python or sys.executable)
     current = running()
     if current is not None:
         if current.port != port:
@@ -131,7 +131,7 @@ def start(port: int = DEFAULT_PORT, python: str | None = None) -> Emulator:
             f"stop it or choose another port, e.g. EMULATOR_PORT={port + 1} make up"
         )
     if not os.access(interpreter, os.X_OK):
-        raise EmulatorError(f"{interpreter} is not an executable interpreter (EMULATOR_PYTHON)")
+        raise EmulatorError(f"{interpreter} is not an executable interpreter")
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
