@@ -61,7 +61,7 @@ class Emulator:
         }
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
         return s.connect_ex((HOST, port)) == 0
@@ -125,7 +125,7 @@ def start(port: int = DEFAULT_PORT, python: str | None = None) -> Emulator:
                 f"run 'make down' first or use EMULATOR_PORT={current.port}"
             )
         return current
-    if _port_open(port):
+    if port_open(port):
         raise EmulatorError(
             f"port {port} on {HOST} is already in use by another process; "
             f"stop it or choose another port, e.g. EMULATOR_PORT={port + 1} make up"

@@ -277,9 +277,8 @@ def _session_port() -> int:
         return current.port
     if os.environ.get("EMULATOR_PORT"):
         return emulator.DEFAULT_PORT
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        if probe.connect_ex((emulator.HOST, emulator.DEFAULT_PORT)) != 0:
-            return emulator.DEFAULT_PORT
+    if not emulator.port_open(emulator.DEFAULT_PORT):
+        return emulator.DEFAULT_PORT
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as free:
         free.bind((emulator.HOST, 0))
         return int(free.getsockname()[1])
