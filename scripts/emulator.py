@@ -33,7 +33,9 @@ PORT_FILE = STATE_DIR / "ministack.port"
 LOG_FILE = STATE_DIR / "ministack.log"
 DEFAULT_PORT = int(os.environ.get("EMULATOR_PORT", "4566"))
 HOST = "127.0.0.1"
-REGION = os.environ.get("AWS_REGION", "us-east-1")
+# The region of envs/local.tfvars. Fixed, not taken from AWS_REGION: a shell set up for a real
+# account must not put the demo table, the queue or the layer in another region than the stack.
+REGION = "us-east-1"
 START_TIMEOUT_S = 60.0
 
 
