@@ -53,14 +53,18 @@ class Emulator:
         return f"http://{HOST}:{self.port}"
 
     def sdk_env(self) -> dict[str, str]:
-        """Environment that points boto3 and the Terraform AWS provider at this emulator."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",  # the emulator's fixed local credentials
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-        }
+        return sdk_env(self.endpoint)
+
+
+def sdk_env(endpoint: str) -> dict[str, str]:
+    """Environment that points boto3 and the Terraform AWS provider at the emulator."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",  # the emulator's fixed local credentials
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+    }
 
 
 def port_open(port: int) -> bool:

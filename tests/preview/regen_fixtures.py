@@ -177,15 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         copy_stack(workdir / "stack")
         zips = workdir / "zips"
         make_zips(ROOT / "build", zips, workdir / "notifier-changed.zip")
-        aws = {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",  # the emulator's fixed local credentials
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-        os.environ.update(aws)
         import devstack  # noqa: PLC0415 - lives in scripts/, loaded on demand
+        import emulator as emulator_script  # noqa: PLC0415
+
+        aws = emulator_script.sdk_env(endpoint)
 
         stream_arn = devstack.ensure_incidents_table(endpoint, [])
         tf_env = {

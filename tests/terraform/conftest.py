@@ -36,10 +36,10 @@ import pytest
 from pytest_terraform import tf
 
 import devstack
+import emulator as emulator_script
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_DIR_NAME = "stack"
-REGION = "us-east-1"
 PACKAGES = ("connection_manager", "broadcaster", "notifier")
 ENDPOINT_SERVICES = ("apigatewayv2", "dynamodb", "iam", "lambda", "logs", "sns", "sqs", "sts")
 ROOT_FILES = (
@@ -77,17 +77,11 @@ class Emulator:
     endpoint: str
 
     def env(self) -> dict[str, str]:
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",  # the emulator's fixed local credentials
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-        }
+        return emulator_script.sdk_env(self.endpoint)
 
 
 def _emulator_cmd(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LOCAL_STATE_DIR": str(state_dir), "AWS_REGION": REGION}
+    env = {**os.environ, "LOCAL_STATE_DIR": str(state_dir)}
     return subprocess.run(  # noqa: S603 - our own script, fixed arguments
         [sys.executable, str(ROOT / "scripts" / "emulator.py"), *args],
         env=env,
