@@ -46,6 +46,9 @@ $(VENV_STAMP): requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+.PHONY: FORCE
+FORCE:
+
 # Checked on every run (FORCE); rewritten (atomically: parallel makes share it) and announced
 # only when TF_PLUGIN_DIR changed.
 $(TF_CLI_RC): FORCE
@@ -250,9 +253,6 @@ test-preview: setup ## Plan preview renderer and workflow tests (recorded plans 
 .PHONY: preview-fixtures
 preview-fixtures: build $(TF_RC_DEP) ## Re-record the plan preview fixtures from real plans on a private emulator
 	$(PY) tests/preview/regen_fixtures.py
-
-.PHONY: FORCE
-FORCE:
 
 .PHONY: clean
 clean: ## Remove build output and caches (not the virtual environment)

@@ -311,7 +311,7 @@ def terraform_env(emu: emulator.Emulator) -> dict[str, str]:
     return env
 
 
-def _terraform(args: list[str], env: Mapping[str, str], *, capture: bool = False) -> str:
+def terraform(args: list[str], env: Mapping[str, str], *, capture: bool = False) -> str:
     if shutil.which("terraform") is None:
         raise StackError("terraform is not on PATH (see the README's prerequisites)")
     cmd = ["terraform", f"-chdir={ROOT}", *args]
@@ -324,7 +324,7 @@ def _terraform(args: list[str], env: Mapping[str, str], *, capture: bool = False
 
 def terraform_init(emu: emulator.Emulator) -> None:
     # The backend file points at the default port; the port in use goes on the command line.
-    _terraform(
+    terraform(
         [
             "init",
             "-input=false",
@@ -348,7 +348,7 @@ def terraform_vars(state: StackState) -> list[str]:
 
 
 def terraform_outputs(emu: emulator.Emulator) -> dict[str, Any]:
-    raw = json.loads(_terraform(["output", "-json"], terraform_env(emu), capture=True))
+    raw = json.loads(terraform(["output", "-json"], terraform_env(emu), capture=True))
     return {name: item.get("value") for name, item in raw.items()}
 
 
@@ -419,7 +419,7 @@ def up(port: int | None = None, *, build: bool = True) -> StackState:
 
     env = terraform_env(emu)
     terraform_init(emu)
-    _terraform(["apply", "-input=false", "-auto-approve", *terraform_vars(state)], env)
+    terraform(["apply", "-input=false", "-auto-approve", *terraform_vars(state)], env)
     state.applied = True
     state.outputs = terraform_outputs(emu)
     state.ws_url = ws_url(port, state.outputs["api_id"], state.outputs["stage_name"])
@@ -442,7 +442,7 @@ def down() -> list[str]:
         done.append(f"stopped the emulator (pid {state.emulator_pid}) and everything in it")
     elif ours and emu is not None:
         if state.applied:
-            _terraform(
+            terraform(
                 ["destroy", "-input=false", "-auto-approve", *terraform_vars(state)],
                 terraform_env(emu),
             )

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         # make up's own terraform runner (root module, Terraform's output on stderr).
         # -lock=false: a preview never holds the state lock a running `make up` may need.
-        run = devstack._terraform
+        run = devstack.terraform
         run(["plan", "-input=false", "-lock=false", f"-out={plan_file}", *variables], env)
         plan_json.write_text(run(["show", "-json", str(plan_file)], env, capture=True))
         plan_text.write_text(run(["show", "-no-color", str(plan_file)], env, capture=True))
