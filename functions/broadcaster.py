@@ -42,6 +42,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError, NoCredentialsError
 
 from realtime_common import aws, config
+from realtime_common.connections import connection_id_from_pk, connection_key
 from realtime_common.logs import make_logger
 from realtime_common.stream import (
     MalformedRecordError,
@@ -59,8 +60,6 @@ logger = make_logger()
 # quotas for configuring and running a WebSocket API": "Message payload size: 128 KB").
 MAX_PAYLOAD_BYTES = 128 * 1024
 MESSAGE_VERSION = 1
-CONNECTION_PREFIX = "CONN#"
-SORT_KEY = "META#"
 
 # Seconds kept back from the Lambda timeout: enough for one post that is already in flight
 # (connect 3 s + read 5 s, see realtime_common.aws) to finish before Lambda kills the invocation.
@@ -264,7 +263,7 @@ class Delivery:
         try:
             self.dynamodb.delete_item(
                 TableName=self.table,
-                Key={"pk": {"S": CONNECTION_PREFIX + connection_id}, "sk": {"S": SORT_KEY}},
+                Key=connection_key(connection_id),
             )
         except ClientError as error:
             logger.warning(
@@ -301,13 +300,13 @@ def list_connections(dynamodb: BaseClient, table: str, now: float) -> list[str]:
         ConsistentRead=False,
     ):
         for item in page.get("Items", []):
-            pk = item.get("pk", {}).get("S", "")
-            if not pk.startswith(CONNECTION_PREFIX) or len(pk) == len(CONNECTION_PREFIX):
+            connection_id = connection_id_from_pk(item.get("pk", {}).get("S", ""))
+            if connection_id is None:
                 continue
             expires = item.get("expiresAt", {}).get("N")
             if expires is not None and float(expires) <= now:
                 continue
-            ids.append(pk[len(CONNECTION_PREFIX) :])
+            ids.append(connection_id)
     return ids
 
 

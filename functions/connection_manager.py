@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.client import BaseClient
 
 from realtime_common import aws, config
+from realtime_common.connections import connection_key
 from realtime_common.logs import make_logger
 
 logger = make_logger()
@@ -29,8 +30,6 @@ DEFAULT_ALLOWED_ROLES = ("dispatcher", "responder", "supervisor", "viewer")
 # outlive that (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 MAX_CONNECTION_TTL_SECONDS = 7200
 MIN_CONNECTION_TTL_SECONDS = 60
-PK_PREFIX = "CONN#"
-SORT_KEY = "META#"
 # A user id is an opaque token from the authorizer; bound it and refuse control characters so
 # nothing odd lands in the table or the logs.
 _USER_ID = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
@@ -112,17 +111,12 @@ def connection_item(
     """The Connections row, in DynamoDB's attribute-value form."""
     connected_at = datetime.fromtimestamp(int(now), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
-        "pk": {"S": PK_PREFIX + connection_id},
-        "sk": {"S": SORT_KEY},
+        **connection_key(connection_id),
         "userId": {"S": identity.user_id},
         "role": {"S": identity.role},
         "connectedAt": {"S": connected_at},
         "expiresAt": {"N": str(int(now) + ttl_seconds)},
     }
-
-
-def connection_key(connection_id: str) -> dict[str, dict[str, str]]:
-    return {"pk": {"S": PK_PREFIX + connection_id}, "sk": {"S": SORT_KEY}}
 
 
 def connect(

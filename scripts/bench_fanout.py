@@ -1,7 +1,7 @@
 """Print broadcaster fan-out throughput against the fake management API (make bench-fanout).
 
 Runs the real delivery code (shared pooled boto3 client, thread pool, SigV4 signing) against
-tests/fanout/fake_management_api.py on 127.0.0.1, for a few connection counts, concurrencies and
+testing/fake_management_api.py on 127.0.0.1, for a few connection counts, concurrencies and
 API latencies. The Connections table is an in-memory stand-in so only the fan-out is measured.
 Numbers are printed, never asserted: they depend on the machine.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "functions"), str(ROOT / "tests" / "fanout")]
+sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
 # Fake credentials: requests are signed as for AWS but only ever reach 127.0.0.1.
 os.environ.update(
     {
@@ -33,10 +33,9 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from fake_management_api import FakeManagementApi  # noqa: E402
-
 import broadcaster  # noqa: E402
 from realtime_common import aws  # noqa: E402
+from testing.fake_management_api import FakeManagementApi  # noqa: E402
 
 SCENARIOS = [
     # connections, messages per batch, concurrency, API latency (s)

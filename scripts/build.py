@@ -51,6 +51,7 @@ _COMMON = (
     "realtime_common/config.py",
     "realtime_common/logs.py",
 )
+_CONNECTIONS = "realtime_common/connections.py"
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,12 @@ class Artifact:
 ARTIFACTS = (
     Artifact(
         name="connection_manager",
-        sources=("connection_manager.py", *_COMMON),
+        sources=("connection_manager.py", *_COMMON, _CONNECTIONS),
         handlers=("connection_manager.on_connect", "connection_manager.on_disconnect"),
     ),
     Artifact(
         name="broadcaster",
-        sources=("broadcaster.py", *_COMMON, "realtime_common/stream.py"),
+        sources=("broadcaster.py", *_COMMON, _CONNECTIONS, "realtime_common/stream.py"),
         handlers=("broadcaster.handler",),
     ),
     Artifact(

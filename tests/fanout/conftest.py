@@ -3,16 +3,12 @@ Connections table in moto (moto passes requests for 127.0.0.1 through to the rea
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fake_management_api import FakeManagementApi
+from testing.fake_management_api import FakeManagementApi
 
 TABLE = "realtime-connections"
 

@@ -107,8 +107,14 @@ def test_each_zip_holds_only_what_its_function_needs(built: tuple[Path, list[Any
         "realtime_common/config.py",
         "realtime_common/logs.py",
     }
-    assert ours("connection_manager") == {"connection_manager.py", *common}
-    assert ours("broadcaster") == {"broadcaster.py", "realtime_common/stream.py", *common}
+    connections = "realtime_common/connections.py"
+    assert ours("connection_manager") == {"connection_manager.py", connections, *common}
+    assert ours("broadcaster") == {
+        "broadcaster.py",
+        connections,
+        "realtime_common/stream.py",
+        *common,
+    }
     assert ours("notifier") == {"notifier.py", "realtime_common/stream.py", *common}
     for name in NAMES:
         with zipfile.ZipFile(out / f"{name}.zip") as archive:
