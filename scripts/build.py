@@ -30,18 +30,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tools/: until the build moves into a tools package
+
+from tools.reprozip import write_zip  # noqa: E402
+
 FUNCTIONS = ROOT / "functions"
 REQUIREMENTS = "requirements.txt"  # inside the functions directory
 
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
-FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can hold
-FILE_MODE = 0o100644  # regular file, rw-r--r--
 # Installer bookkeeping that differs between pip runs or machines and is not needed at runtime.
 DIST_INFO_NOISE = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 
@@ -186,25 +187,6 @@ def vendored_files(tree: Path) -> list[tuple[str, Path]]:
 # --------------------------------------------------------------------------------------------
 # Zips
 # --------------------------------------------------------------------------------------------
-def write_zip(destination: Path, files: Iterable[tuple[str, Path]]) -> None:
-    """A deterministic zip: sorted entries, fixed dates and modes, fixed compression."""
-    entries = sorted(files)
-    names = [name for name, _ in entries]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise BuildError(f"{destination.name}: duplicate entries {duplicates}")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_suffix(".zip.partial")
-    with zipfile.ZipFile(partial, "w") as archive:
-        for name, path in entries:
-            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
-            info.external_attr = FILE_MODE << 16
-            info.create_system = 3  # unix, so the mode above is honoured
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes(), compresslevel=9)
-    partial.replace(destination)
-
-
 def build_artifact(
     artifact: Artifact, source_dir: Path, vendor: Path, out_dir: Path
 ) -> BuildResult:
