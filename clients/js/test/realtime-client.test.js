@@ -116,6 +116,33 @@ describe("connection URL and subprotocols", () => {
     assert.equal(new URL(sockets[1].url).searchParams.get("token"), "tok2");
   });
 
+  it("reports a token function that fails and tries again later", async () => {
+    let calls = 0;
+    const { client, sockets, clock, named } = setup({
+      token: () => {
+        calls += 1;
+        if (calls === 1) throw new Error("token service down");
+        return "fresh";
+      },
+    });
+    client.connect();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sockets.length, 0);
+    assert.equal(named("error")[0].kind, "connect");
+    assert.equal(named("reconnecting")[0].reason, "connect-error");
+    clock.advance(named("reconnecting")[0].delayMs);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(new URL(sockets[0].url).searchParams.get("token"), "fresh");
+  });
+
+  it("opens nothing when closed while the token is being fetched", async () => {
+    const { client, sockets } = setup({ token: async () => "late" });
+    client.connect();
+    client.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sockets.length, 0);
+  });
+
   it("validates the timing options against API Gateway's limits", () => {
     assert.throws(() => setup({ pingIntervalMs: 10 * MINUTE }), /10 minutes idle/);
     assert.throws(() => setup({ maxConnectionAgeMs: 2 * 60 * MINUTE }), /2 hours/);
