@@ -103,17 +103,22 @@ test-unit: setup ## Fast Python suites: unit (handlers' logic, local-stack tooli
 # ---------------------------------------------------------------------------
 # Browser client (clients/js) and live incident board (clients/board)
 # ---------------------------------------------------------------------------
-# Debian's Chromium and its WebDriver, for the board's real-browser tests (tests/browser).
+# Debian's Chromium and its WebDriver, for the board's real-browser tests (tests/browser). A
+# Chromium already on PATH (chromium, chromium-browser or google-chrome, as on CI runner images)
+# with its chromedriver, or CHROMIUM_BIN and CHROMEDRIVER_BIN, is used as it is.
 BROWSER_PACKAGES := chromium chromium-driver
 
 .PHONY: setup-browser
-setup-browser: ## Install Chromium and chromedriver from the OS packages when missing (apt, as root)
+setup-browser: ## Install Chromium and chromedriver from the OS packages when missing (apt; root or sudo)
 	@[[ -x "$${CHROMIUM_BIN:-}" && -x "$${CHROMEDRIVER_BIN:-}" ]] && exit 0; \
-	command -v chromium >/dev/null && command -v chromedriver >/dev/null && exit 0; \
-	what="Chromium and chromedriver are missing: install the OS packages '$(BROWSER_PACKAGES)' (Debian/Ubuntu: apt-get install -y $(BROWSER_PACKAGES)), or set CHROMIUM_BIN and CHROMEDRIVER_BIN to a Chromium and the chromedriver of the same version"; \
-	if [[ $$(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then echo "setup-browser: $$what; then run make again" >&2; exit 1; fi; \
+	if command -v chromedriver >/dev/null; then \
+	  for b in chromium chromium-browser google-chrome; do command -v $$b >/dev/null && exit 0; done; fi; \
+	what="Chromium and chromedriver are missing: install the OS packages '$(BROWSER_PACKAGES)' (Debian: apt-get install -y $(BROWSER_PACKAGES)), or set CHROMIUM_BIN and CHROMEDRIVER_BIN to a Chromium and the chromedriver of the same version"; \
+	if [[ $$(id -u) -eq 0 ]]; then as_root=; elif sudo -n true 2>/dev/null; then as_root=sudo; \
+	else echo "setup-browser: $$what (as root); then run make again" >&2; exit 1; fi; \
+	command -v apt-get >/dev/null || { echo "setup-browser: no apt-get here. $$what" >&2; exit 1; }; \
 	echo "setup-browser: apt-get install $(BROWSER_PACKAGES)" >&2; \
-	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; } \
+	{ $$as_root apt-get update -qq && $$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; } \
 	  || { echo "setup-browser: apt-get failed. $$what" >&2; exit 1; }
 
 .PHONY: test-js

@@ -51,8 +51,9 @@ MISSING_BROWSER = (
 
 def find_browser() -> tuple[str, str]:
     """Paths of the Chromium binary and its chromedriver; fails (never skips) when missing."""
+    names = ("chromium", "chromium-browser", "google-chrome")
     chromium = os.environ.get("CHROMIUM_BIN") or next(
-        filter(None, (shutil.which(name) for name in ("chromium", "chromium-browser"))), None
+        filter(None, (shutil.which(name) for name in names)), None
     )
     driver = os.environ.get("CHROMEDRIVER_BIN") or shutil.which("chromedriver")
     missing = [
