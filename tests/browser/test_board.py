@@ -350,3 +350,12 @@ def test_board_screenshot(open_board, fake_api, tmp_path: Path) -> None:
         target = Path(keep) if Path(keep).is_absolute() else REPO / keep
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
+
+
+def test_without_a_url_the_board_says_how_to_give_one(browser, static_site) -> None:
+    browser.get(f"{static_site}/board/index.html")
+    wait_until(lambda: status(browser) == "closed", what="the board to give up without a URL")
+    setup = browser.find_element(By.ID, "setup")
+    assert setup.is_displayed()
+    assert "url=" in setup.text
+    browser.get("about:blank")
