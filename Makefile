@@ -93,12 +93,45 @@ build: setup ## Build the Lambda zips into build/ (reproducible; LAMBDA_ARCH, LA
 # Tests
 # ---------------------------------------------------------------------------
 .PHONY: test
-test: setup lint tftest checkov ## Run every test suite (lint, unit, handler, terraform, e2e)
+test: setup setup-browser lint tftest checkov test-js ## Run every test suite (lint, unit, handler, terraform, e2e, JS client, browser)
 	$(PY) -m pytest
 
 .PHONY: test-unit
 test-unit: setup ## Fast Python suites: unit (handlers' logic, local-stack tooling), handler (moto), fan-out, packaging
 	$(PY) -m pytest -m "unit or handler or fanout or packaging"
+
+# ---------------------------------------------------------------------------
+# Browser client (clients/js) and live incident board (clients/board)
+# ---------------------------------------------------------------------------
+# Debian's Chromium and its WebDriver, for the board's real-browser tests (tests/browser). A
+# Chromium already on PATH (chromium, chromium-browser or google-chrome, as on CI runner images)
+# with its chromedriver, or CHROMIUM_BIN and CHROMEDRIVER_BIN, is used as it is.
+BROWSER_PACKAGES := chromium chromium-driver
+
+.PHONY: setup-browser
+setup-browser: ## Install Chromium and chromedriver from the OS packages when missing (apt; root or sudo)
+	@[[ -x "$${CHROMIUM_BIN:-}" && -x "$${CHROMEDRIVER_BIN:-}" ]] && exit 0; \
+	if command -v chromedriver >/dev/null; then \
+	  for b in chromium chromium-browser google-chrome; do command -v $$b >/dev/null && exit 0; done; fi; \
+	what="Chromium and chromedriver are missing: install the OS packages '$(BROWSER_PACKAGES)' (Debian: apt-get install -y $(BROWSER_PACKAGES)), or set CHROMIUM_BIN and CHROMEDRIVER_BIN to a Chromium and the chromedriver of the same version"; \
+	if [[ $$(id -u) -eq 0 ]]; then as_root=; elif sudo -n true 2>/dev/null; then as_root=sudo; \
+	else echo "setup-browser: $$what (as root); then run make again" >&2; exit 1; fi; \
+	command -v apt-get >/dev/null || { echo "setup-browser: no apt-get here. $$what" >&2; exit 1; }; \
+	echo "setup-browser: apt-get install $(BROWSER_PACKAGES)" >&2; \
+	{ $$as_root apt-get update -qq && $$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; } \
+	  || { echo "setup-browser: apt-get failed. $$what" >&2; exit 1; }
+
+.PHONY: test-js
+test-js: ## Browser client library tests (node --test clients/js; Node 20+, no npm packages)
+	node --test clients/js
+
+.PHONY: test-browser
+test-browser: setup setup-browser ## The live incident board in headless Chromium against a fake WebSocket API (pytest -m browser)
+	$(PY) -m pytest -m browser tests/browser
+
+.PHONY: board-screenshot
+board-screenshot: setup setup-browser ## Re-take docs/images/board.png (the README's picture of the board)
+	BOARD_SCREENSHOT=docs/images/board.png $(PY) -m pytest -m browser tests/browser -k screenshot
 
 .PHONY: bench-fanout
 bench-fanout: setup ## Print broadcaster fan-out throughput against the fake management API

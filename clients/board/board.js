@@ -1,0 +1,273 @@
+// Live incident board: the incident stream through clients/js/realtime-client.js, as a table
+// sorted by urgency. Configuration comes from this page's query string:
+//   url      the WebSocket URL, encoded (its own query string, e.g. a local identity, included)
+//   token    optional; sent as the `token` query parameter, or as a subprotocol with tokenIn=protocol
+//   tokenIn  "query" (default) or "protocol"
+//   pingMs   keep-alive interval in ms (default: the library's, 4 minutes)
+
+import { RealtimeClient } from "../js/realtime-client.js";
+
+const URGENCY_RANK = { critical: 4, high: 3, medium: 2, low: 1 };
+// Statuses the notifier treats as an escalation by default (ESCALATION_STATUSES).
+const ESCALATION_STATUSES = new Set(["escalated"]);
+const CHANGE_HIGHLIGHT_MS = 4000;
+
+const rank = (urgency) => URGENCY_RANK[String(urgency || "").trim().toLowerCase()] || 0;
+const norm = (value) => String(value ?? "").trim().toLowerCase();
+
+/** Board rows, most urgent first, then most recently changed, then by id. */
+export function sortRows(rows) {
+  return [...rows].sort(
+    (a, b) =>
+      rank(b.incident.urgency) - rank(a.incident.urgency) ||
+      b.changedAt - a.changedAt ||
+      String(a.id).localeCompare(String(b.id)),
+  );
+}
+
+/** Why this change is an escalation ("" when it is not): status escalated, or urgency raised. */
+export function escalation(previous, incident) {
+  if (ESCALATION_STATUSES.has(norm(incident.status))) return "Escalated";
+  if (previous && rank(incident.urgency) > rank(previous.urgency) && rank(previous.urgency) > 0) {
+    return `Urgency raised from ${norm(previous.urgency)}`;
+  }
+  // A raise stays highlighted while the urgency stays where it was raised to.
+  if (previous && previous.escalation && !ESCALATION_STATUSES.has(norm(previous.status)) &&
+      rank(incident.urgency) === rank(previous.urgency)) {
+    return previous.escalation;
+  }
+  return "";
+}
+
+function displayId(message) {
+  const incident = message.incident || {};
+  if (incident.incidentId) return String(incident.incidentId);
+  const keys = message.keys || {};
+  const first = Object.values(keys)[0];
+  return first === undefined ? "?" : String(first).replace(/^INCIDENT#/, "");
+}
+
+function formatTime(value) {
+  if (!value) return "";
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  return date.toLocaleTimeString([], {
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hourCycle: "h23",
+  });
+}
+
+class Board {
+  constructor(doc, now = () => Date.now()) {
+    this.doc = doc;
+    this.now = now;
+    this.rows = new Map(); // incident key -> row
+    this.tbody = doc.querySelector("#incidents tbody");
+    this.status = doc.getElementById("status");
+    this.statusText = doc.getElementById("status-text");
+    this.notice = doc.getElementById("notice");
+    this.counts = doc.getElementById("counts");
+    this.empty = doc.getElementById("empty");
+  }
+
+  setStatus(state, text) {
+    this.status.dataset.state = state;
+    this.statusText.textContent = text;
+  }
+
+  setNotice(text) {
+    this.notice.hidden = !text;
+    this.notice.textContent = text || "";
+  }
+
+  apply(message) {
+    const previous = this.rows.get(message.key);
+    const incident = message.incident;
+    const row = {
+      key: message.key,
+      id: displayId(message),
+      incident,
+      type: message.type,
+      changedAt: this.now(),
+      escalation: escalation(previous && { ...previous.incident, escalation: previous.escalation }, incident),
+      truncated: false,
+    };
+    this.rows.set(message.key, row);
+    this.render(message.key);
+  }
+
+  markTruncated(message) {
+    const previous = this.rows.get(message.key);
+    const row = previous
+      ? { ...previous, changedAt: this.now(), truncated: true }
+      : {
+          key: message.key,
+          id: displayId(message),
+          incident: { title: "(details too large for a live update)" },
+          type: message.type,
+          changedAt: this.now(),
+          escalation: "",
+          truncated: true,
+        };
+    this.rows.set(message.key, row);
+    this.render(message.key);
+  }
+
+  render(changedKey) {
+    const doc = this.doc;
+    const rows = sortRows(this.rows.values());
+    const fragment = doc.createDocumentFragment();
+    for (const row of rows) {
+      const incident = row.incident;
+      const tr = doc.createElement("tr");
+      tr.dataset.incidentId = row.id;
+      tr.dataset.urgency = norm(incident.urgency) || "unknown";
+      tr.dataset.status = norm(incident.status);
+      if (row.escalation) tr.classList.add("escalated");
+      if (row.truncated) tr.classList.add("truncated");
+      if (row.key === changedKey) tr.classList.add("changed");
+
+      const urgency = doc.createElement("td");
+      const chip = doc.createElement("span");
+      chip.className = `urgency urgency-${tr.dataset.urgency}`;
+      chip.textContent = norm(incident.urgency) || "unknown";
+      urgency.append(chip);
+
+      const what = doc.createElement("td");
+      what.className = "what";
+      const id = doc.createElement("span");
+      id.className = "id";
+      id.textContent = row.id;
+      const title = doc.createElement("span");
+      title.className = "title";
+      title.textContent = incident.title || "(untitled)";
+      what.append(id, title);
+      if (row.escalation) {
+        const badge = doc.createElement("span");
+        badge.className = "badge";
+        badge.textContent = row.escalation;
+        what.append(badge);
+      }
+      if (row.truncated) {
+        const note = doc.createElement("span");
+        note.className = "note";
+        note.textContent = "Changed; too large to show live: reload it from the incident system";
+        what.append(note);
+      }
+
+      const status = doc.createElement("td");
+      status.className = "status";
+      status.textContent = incident.status || "";
+
+      const area = doc.createElement("td");
+      area.textContent = incident.area || incident.type || "";
+
+      const updated = doc.createElement("td");
+      updated.className = "time";
+      updated.textContent = formatTime(incident.updatedAt || incident.createdAt || row.changedAt);
+
+      tr.append(urgency, what, status, area, updated);
+      fragment.append(tr);
+    }
+    this.tbody.replaceChildren(fragment);
+    this.empty.hidden = rows.length > 0;
+    const escalated = rows.filter((row) => row.escalation).length;
+    const critical = rows.filter((row) => rank(row.incident.urgency) === 4).length;
+    this.counts.textContent =
+      `${rows.length} incident${rows.length === 1 ? "" : "s"}` +
+      (critical ? ` · ${critical} critical` : "") +
+      (escalated ? ` · ${escalated} escalated` : "");
+    if (changedKey !== undefined) {
+      const win = doc.defaultView;
+      win.clearTimeout(this.fadeTimer);
+      this.fadeTimer = win.setTimeout(() => {
+        for (const tr of this.tbody.querySelectorAll("tr.changed")) tr.classList.remove("changed");
+      }, CHANGE_HIGHLIGHT_MS);
+    }
+  }
+}
+
+function configFromQuery(search) {
+  const params = new URLSearchParams(search);
+  const pingMs = Number(params.get("pingMs"));
+  return {
+    url: params.get("url"),
+    token: params.get("token") || undefined,
+    tokenIn: params.get("tokenIn") || undefined,
+    pingIntervalMs: pingMs >= 1000 ? pingMs : undefined,
+  };
+}
+
+function start(win) {
+  const doc = win.document;
+  const board = new Board(doc);
+  const config = configFromQuery(win.location.search);
+  board.render();
+  if (!config.url) {
+    doc.getElementById("setup").hidden = false;
+    board.setStatus("closed", "No stream URL");
+    return null;
+  }
+  const options = { url: config.url };
+  for (const name of ["token", "tokenIn", "pingIntervalMs"]) {
+    if (config[name] !== undefined) options[name] = config[name];
+  }
+  let client;
+  try {
+    client = new RealtimeClient(options);
+  } catch (error) {
+    board.setStatus("closed", "Bad configuration");
+    board.setNotice(String(error.message || error));
+    return null;
+  }
+  const host = new URL(config.url).host;
+  client.on("state", ({ state }) => {
+    if (state === "connecting") board.setStatus("connecting", `Connecting to ${host}…`);
+  });
+  client.on("connected", ({ reconnect, rotated, gapMs }) => {
+    board.setStatus("open", "Live");
+    if (reconnect && !rotated && gapMs > 0) {
+      board.setNotice(
+        `Reconnected after ${Math.max(1, Math.round(gapMs / 1000))} s without a connection: ` +
+          "changes made meanwhile show up when the incident changes again.",
+      );
+    } else if (!reconnect) {
+      board.setNotice("");
+    }
+  });
+  client.on("disconnected", () => board.setStatus("reconnecting", "Connection lost"));
+  client.on("refused", ({ rotation, consecutive }) => {
+    if (rotation) return;
+    board.setStatus(
+      "refused",
+      consecutive > 1 ? `Refused or unreachable (${consecutive} tries)` : "Refused or unreachable",
+    );
+    board.setNotice(
+      "The server closed the connection before it opened: check the URL, the identity (userId " +
+        "and role, or token) and that the stack is up.",
+    );
+  });
+  client.on("reconnecting", ({ delayMs, attempt }) => {
+    const state = board.status.dataset.state === "refused" ? "refused" : "reconnecting";
+    const seconds = Math.max(1, Math.round(delayMs / 1000));
+    const prefix = state === "refused" ? board.statusText.textContent : "Reconnecting";
+    board.setStatus(state, `${prefix}; retrying in ${seconds} s (attempt ${attempt})`);
+  });
+  client.on("closed", () => board.setStatus("closed", "Disconnected"));
+  client.on("message", (message) => board.apply(message));
+  client.on("truncated", (message) => board.markTruncated(message));
+  client.on("pong", () => {
+    board.status.dataset.lastPong = String(Date.now());
+  });
+  client.on("error", (detail) => {
+    // Visible to whoever debugs the board; the stream goes on.
+    win.console.warn("realtime client:", detail.kind, detail.frame || detail.error || "");
+  });
+  client.connect();
+  win.realtimeBoard = { client, board };
+  return client;
+}
+
+start(window);

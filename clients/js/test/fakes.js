@@ -1,0 +1,97 @@
+// Test doubles: a WebSocket constructor the test drives by hand, and a manual clock.
+
+export class FakeClock {
+  constructor(start = 1_000_000) {
+    this.time = start;
+    this.nextId = 1;
+    this.timers = new Map(); // id -> { at, fn }
+  }
+
+  now() {
+    return this.time;
+  }
+
+  setTimeout(fn, ms) {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.time + Math.max(0, ms), fn });
+    return id;
+  }
+
+  clearTimeout(id) {
+    this.timers.delete(id);
+  }
+
+  /** Moves time forward by ms, running due timers in time order (and those they schedule). */
+  advance(ms) {
+    const end = this.time + ms;
+    for (;;) {
+      let next = null;
+      for (const [id, timer] of this.timers) {
+        if (timer.at <= end && (next === null || timer.at < next[1].at)) next = [id, timer];
+      }
+      if (next === null) break;
+      this.timers.delete(next[0]);
+      this.time = next[1].at;
+      next[1].fn();
+    }
+    this.time = end;
+  }
+
+  pending() {
+    return [...this.timers.values()].map((timer) => timer.at - this.time).sort((a, b) => a - b);
+  }
+}
+
+/** Returns a WebSocket class whose instances are recorded in `sockets`. */
+export function fakeWebSocketClass() {
+  const sockets = [];
+  class FakeWebSocket {
+    static CONNECTING = 0;
+    static OPEN = 1;
+    static CLOSING = 2;
+    static CLOSED = 3;
+
+    constructor(url, protocols) {
+      this.url = url;
+      this.protocols = protocols;
+      this.protocol = "";
+      this.readyState = 0;
+      this.sent = [];
+      this.closedWith = null;
+      this.onopen = this.onmessage = this.onclose = this.onerror = null;
+      sockets.push(this);
+    }
+
+    send(data) {
+      if (this.readyState !== 1) throw new Error("send on a socket that is not open");
+      this.sent.push(data);
+    }
+
+    close(code, reason) {
+      this.closedWith = { code, reason };
+      this.readyState = 2;
+    }
+
+    // Driven by the test: what the server (or the network) does.
+    serverOpen(protocol = "") {
+      this.readyState = 1;
+      this.protocol = protocol;
+      this.onopen?.({});
+    }
+
+    serverSend(frame) {
+      this.onmessage?.({ data: typeof frame === "string" ? frame : JSON.stringify(frame) });
+    }
+
+    serverClose(code = 1006, reason = "", wasClean = false) {
+      this.readyState = 3;
+      this.onerror?.({});
+      this.onclose?.({ code, reason, wasClean });
+    }
+
+    sentJson() {
+      return this.sent.map((data) => JSON.parse(data));
+    }
+  }
+  return { FakeWebSocket, sockets };
+}

@@ -1,0 +1,361 @@
+"""The live incident board (clients/board) in headless Chromium against a fake WebSocket API."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from testing.fake_websocket_api import FakeWebSocketApi
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.browser
+
+_sequence = iter(range(100_000_000_000_000_000_000, 200_000_000_000_000_000_000))
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10, what: str = "condition") -> Any:
+    """Polls predicate until it returns something truthy; fails naming what it waited for."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(Exception):
+            value = predicate()
+            if value:
+                return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def incident_message(
+    incident_id: str,
+    *,
+    type_: str = "incident.updated",
+    sequence: str | None = None,
+    **attributes: Any,
+) -> dict[str, Any]:
+    seq = sequence or str(next(_sequence))
+    incident = {"incidentId": incident_id, "title": f"Incident {incident_id}", **attributes}
+    return {
+        "version": 1,
+        "type": type_,
+        "incident": incident,
+        "keys": {"incidentId": incident_id},
+        "eventId": f"{incident_id}-{seq}",
+        "sequence": seq,
+    }
+
+
+def created(incident_id: str, **attributes: Any) -> dict[str, Any]:
+    return incident_message(incident_id, type_="incident.created", **attributes)
+
+
+def rows(driver: WebDriver) -> list[dict[str, Any]]:
+    """The board's rows, top to bottom, as the page shows them."""
+    return driver.execute_script(
+        """
+        return [...document.querySelectorAll('#incidents tbody tr')].map((tr) => ({
+          id: tr.dataset.incidentId,
+          urgency: tr.dataset.urgency,
+          status: tr.dataset.status,
+          escalated: tr.classList.contains('escalated'),
+          truncated: tr.classList.contains('truncated'),
+          text: tr.innerText,
+        }));
+        """
+    )
+
+
+def status(driver: WebDriver) -> str:
+    return driver.find_element(By.ID, "status").get_attribute("data-state") or ""
+
+
+def wait_live(driver: WebDriver, api: FakeWebSocketApi, peers: int = 1) -> None:
+    wait_until(lambda: status(driver) == "open", what="the status indicator to show the board live")
+    wait_until(lambda: len(api.live_peers()) == peers, what=f"{peers} open connection(s)")
+
+
+def wait_rows(driver: WebDriver, predicate: Any, what: str) -> list[dict[str, Any]]:
+    return wait_until(lambda: predicate(rows(driver)) and rows(driver), what=what)
+
+
+def test_incident_appears_updates_and_batches_apply(open_board, fake_api) -> None:
+    driver = open_board(fake_api.url())
+    wait_live(driver, fake_api)
+    assert "Live" in driver.find_element(By.ID, "status").text
+    assert parse_qs(fake_api.live_peers()[0].query) == {"userId": ["alice"], "role": ["dispatcher"]}
+
+    fake_api.send(created("INC-1", urgency="medium", status="open", area="North depot"))
+    [row] = wait_rows(driver, lambda r: len(r) == 1, "INC-1 on the board")
+    assert (row["id"], row["urgency"], row["status"]) == ("INC-1", "medium", "open")
+    assert "North depot" in row["text"]
+    assert "Incident INC-1" in row["text"]
+
+    fake_api.send(incident_message("INC-1", urgency="medium", status="acknowledged"))
+    wait_rows(driver, lambda r: r[0]["status"] == "acknowledged", "INC-1 acknowledged")
+
+    # One frame, several records in stream order: INC-2 created, INC-1 updated twice.
+    fake_api.send(
+        {
+            "version": 1,
+            "type": "batch",
+            "messages": [
+                created("INC-2", urgency="high", status="open", title="Gas leak"),
+                incident_message("INC-1", urgency="medium", status="dispatched"),
+                incident_message("INC-1", urgency="medium", status="on scene"),
+            ],
+        }
+    )
+    board = wait_rows(
+        driver,
+        lambda r: len(r) == 2 and r[1]["status"] == "on scene",
+        "the batch applied",
+    )
+    assert [r["id"] for r in board] == ["INC-2", "INC-1"]  # high above medium
+    assert "Gas leak" in board[0]["text"]
+    assert "2 incidents" in driver.find_element(By.ID, "counts").text
+
+
+def test_sorted_by_urgency_and_escalations_highlighted(open_board, fake_api) -> None:
+    driver = open_board(fake_api.url())
+    wait_live(driver, fake_api)
+    for incident_id, urgency in (("A", "low"), ("B", "critical"), ("C", "medium"), ("D", "high")):
+        fake_api.send(created(incident_id, urgency=urgency, status="open"))
+    board = wait_rows(driver, lambda r: len(r) == 4, "four incidents")
+    assert [r["id"] for r in board] == ["B", "D", "C", "A"]
+    assert not any(r["escalated"] for r in board)
+
+    # Urgency raised low -> critical: re-sorted to the top (most recent first among equals) and
+    # highlighted with the reason.
+    fake_api.send(incident_message("A", urgency="critical", status="open"))
+    board = wait_rows(driver, lambda r: r[0]["id"] == "A", "A re-sorted to the top")
+    assert [r["id"] for r in board] == ["A", "B", "D", "C"]
+    assert board[0]["escalated"]
+    assert "Urgency raised from low" in board[0]["text"]
+
+    # Status escalated: highlighted without an urgency change.
+    fake_api.send(incident_message("C", urgency="medium", status="escalated"))
+    board = wait_rows(
+        driver, lambda r: any(x["id"] == "C" and x["escalated"] for x in r), "C escalated"
+    )
+    assert "Escalated" in next(r for r in board if r["id"] == "C")["text"]
+    assert "2 escalated" in driver.find_element(By.ID, "counts").text
+    # The escalated row has a visibly different background from a plain one.
+    colours = driver.execute_script(
+        """
+        const bg = (id) => getComputedStyle(
+          document.querySelector(`tr[data-incident-id="${id}"] td`)).backgroundColor;
+        return [bg('C'), bg('D')];
+        """
+    )
+    assert colours[0] != colours[1]
+
+
+def test_duplicates_stale_updates_and_truncated_messages(open_board, fake_api) -> None:
+    driver = open_board(fake_api.url())
+    wait_live(driver, fake_api)
+    newer = incident_message("INC-9", sequence="300000000000000000002", urgency="high", status="b")
+    older = incident_message("INC-9", sequence="300000000000000000001", urgency="low", status="a")
+    fake_api.send(newer)
+    fake_api.send(newer)  # the same record again (at-least-once delivery)
+    fake_api.send(older)  # reached the client late: older than what the board shows
+    fake_api.send(created("INC-10", urgency="low", status="open"))  # a marker: all sent before it
+    board = wait_rows(driver, lambda r: len(r) == 2, "INC-9 and INC-10")
+    assert next(r for r in board if r["id"] == "INC-9")["status"] == "b"
+    stats = driver.execute_script("return window.realtimeBoard.client.stats")
+    assert (stats["duplicates"], stats["stale"]) == (1, 1)
+
+    fake_api.send(
+        {
+            "version": 1,
+            "type": "incident.updated",
+            "keys": {"incidentId": "INC-9"},
+            "eventId": "big",
+            "sequence": "300000000000000000003",
+            "truncated": True,
+        }
+    )
+    board = wait_rows(
+        driver, lambda r: any(x["truncated"] for x in r), "INC-9 flagged as truncated"
+    )
+    row = next(r for r in board if r["id"] == "INC-9")
+    assert row["truncated"]
+    assert "too large to show live" in row["text"]
+
+
+def test_keepalive_pings_are_answered(open_board, fake_api) -> None:
+    driver = open_board(fake_api.url(), pingMs="1000")
+    wait_live(driver, fake_api)
+    peer = fake_api.live_peers()[0]
+    wait_until(lambda: {"action": "ping"} in peer.received, what="a ping from the board")
+    wait_until(
+        lambda: driver.find_element(By.ID, "status").get_attribute("data-last-pong"),
+        what="the board to see the pong",
+    )
+    assert all(frame == {"action": "ping"} for frame in peer.received)
+    assert status(driver) == "open"
+
+
+def test_reconnects_after_the_server_drops_the_socket(open_board, fake_api) -> None:
+    driver = open_board(fake_api.url())
+    wait_live(driver, fake_api)
+    fake_api.send(created("INC-1", urgency="high", status="open"))
+    wait_rows(driver, lambda r: len(r) == 1, "INC-1 before the drop")
+
+    fake_api.drop()
+    wait_until(lambda: status(driver) == "reconnecting", what="the indicator to show the drop")
+    wait_until(lambda: len(fake_api.peers) == 2, what="a second connection")
+    wait_live(driver, fake_api)
+    assert fake_api.peers[1].query == fake_api.peers[0].query  # same identity again
+    notice = driver.find_element(By.ID, "notice")
+    assert notice.is_displayed()
+    assert "Reconnected after" in notice.text
+
+    # The board kept what it had and goes on with the new connection.
+    fake_api.send(incident_message("INC-1", urgency="high", status="resolved"))
+    fake_api.send(created("INC-2", urgency="low", status="open"))
+    board = wait_rows(driver, lambda r: len(r) == 2, "INC-2 after the reconnect")
+    assert [(r["id"], r["status"]) for r in board] == [("INC-1", "resolved"), ("INC-2", "open")]
+
+
+def test_refused_connection_is_shown_as_refused(open_board, fake_api) -> None:
+    fake_api.refuse = True
+    driver = open_board(fake_api.url("userId=mallory&role=root"))
+    wait_until(lambda: status(driver) == "refused", what="the indicator to show the refusal")
+    assert "Refused" in driver.find_element(By.ID, "status").text
+    assert "identity" in driver.find_element(By.ID, "notice").text
+    assert fake_api.refused >= 1
+    assert fake_api.peers == []
+
+    # Once the server accepts again, the board connects by itself.
+    fake_api.refuse = False
+    wait_live(driver, fake_api)
+
+
+@pytest.mark.parametrize("token_in", ["query", "protocol"])
+def test_token_travels_as_query_parameter_or_subprotocol(open_board, fake_api, token_in) -> None:
+    token = "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl"  # JWT-shaped: dots, no padding
+    driver = open_board(fake_api.url(query=""), token=token, tokenIn=token_in)
+    wait_live(driver, fake_api)
+    peer = fake_api.live_peers()[0]
+    if token_in == "query":
+        assert parse_qs(peer.query) == {"token": [token]}
+        assert peer.subprotocol is None
+    else:
+        assert peer.query == ""
+        assert peer.subprotocol == token
+
+
+def test_board_screenshot(open_board, fake_api, tmp_path: Path) -> None:
+    """A board with a few incidents; BOARD_SCREENSHOT=<path> keeps the picture (README)."""
+    driver = open_board(fake_api.url())
+    wait_live(driver, fake_api)
+    day = "2026-12-01T"
+    incidents = [
+        ("INC-2026-0041", "low", "open", "Smoke reported at bus depot", "Depot Road", "14:02:11Z"),
+        (
+            "INC-2026-0042",
+            "high",
+            "dispatched",
+            "Structure fire, 3rd floor",
+            "Calle Mayor 12",
+            "14:05:40Z",
+        ),
+        (
+            "INC-2026-0043",
+            "medium",
+            "acknowledged",
+            "Traffic collision, two cars",
+            "Ring road km 4",
+            "14:07:03Z",
+        ),
+        (
+            "INC-2026-0044",
+            "critical",
+            "on scene",
+            "Gas leak in residential block",
+            "Elm Street 8",
+            "14:09:27Z",
+        ),
+        ("INC-2026-0045", "low", "open", "Fallen tree blocking lane", "Park Avenue", "14:10:55Z"),
+    ]
+    for incident_id, urgency, state, title, area, at in incidents:
+        fake_api.send(
+            created(
+                incident_id,
+                urgency=urgency,
+                status=state,
+                title=title,
+                area=area,
+                createdAt=day + at,
+                updatedAt=day + at,
+            )
+        )
+    # Two escalations: a low incident raised to high, and a medium one escalated.
+    fake_api.send(
+        incident_message(
+            "INC-2026-0041",
+            urgency="high",
+            status="open",
+            title="Smoke reported at bus depot",
+            area="Depot Road",
+            createdAt=day + "14:02:11Z",
+            updatedAt=day + "14:11:30Z",
+        )
+    )
+    fake_api.send(
+        incident_message(
+            "INC-2026-0043",
+            urgency="medium",
+            status="escalated",
+            title="Traffic collision, two cars",
+            area="Ring road km 4",
+            createdAt=day + "14:07:03Z",
+            updatedAt=day + "14:12:08Z",
+        )
+    )
+    board = wait_rows(
+        driver, lambda r: len(r) == 5 and sum(x["escalated"] for x in r) == 2, "the demo board"
+    )
+    assert [r["urgency"] for r in board] == ["critical", "high", "high", "medium", "low"]
+    # Let the "just changed" flash fade so the picture shows the steady state.
+    wait_until(
+        lambda: not driver.find_elements(By.CSS_SELECTOR, "tr.changed"), what="the flash to fade"
+    )
+    shot = tmp_path / "board.png"
+    size = driver.get_window_size()
+    # A viewport just taller than the board, not an empty page below it.
+    chrome = driver.execute_script("return window.outerHeight - window.innerHeight")
+    height = driver.execute_script(
+        "return document.querySelector('main').getBoundingClientRect().bottom"
+    )
+    driver.set_window_size(1200, int(height) + int(chrome))
+    try:
+        assert driver.save_screenshot(str(shot))
+    finally:
+        driver.set_window_size(size["width"], size["height"])
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    keep = os.environ.get("BOARD_SCREENSHOT")
+    if keep:
+        target = Path(keep) if Path(keep).is_absolute() else REPO / keep
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)
+
+
+def test_without_a_url_the_board_says_how_to_give_one(browser, static_site) -> None:
+    browser.get(f"{static_site}/board/index.html")
+    wait_until(lambda: status(browser) == "closed", what="the board to give up without a URL")
+    setup = browser.find_element(By.ID, "setup")
+    assert setup.is_displayed()
+    assert "url=" in setup.text
+    browser.get("about:blank")
