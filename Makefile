@@ -232,14 +232,14 @@ PLAN_TEXT ?=
 .PHONY: plan-preview
 plan-preview: setup $(TF_RC_DEP) ## Print ENV's plan as the PR comment Markdown (or render PLAN_JSON=file [PLAN_TEXT=file])
 ifneq ($(strip $(PLAN_JSON)),)
-	@$(PY) scripts/plan_preview.py "$(PLAN_JSON)" $(if $(strip $(PLAN_TEXT)),--text "$(PLAN_TEXT)") --env "$(ENV)"
+	@$(PY) -m tools.plan_preview "$(PLAN_JSON)" $(if $(strip $(PLAN_TEXT)),--text "$(PLAN_TEXT)") --env "$(ENV)"
 else ifeq ($(ENV),local)
 	@$(PY) scripts/plan_preview_local.py
 else
 	@$(MAKE) --no-print-directory plan ENV=$(ENV) >&2
 	@TF_DATA_DIR=$(TF_ENV_DIR) $(TF) show -json $(TF_PLAN) > $(TF_ENV_DIR)/plan.json
 	@TF_DATA_DIR=$(TF_ENV_DIR) $(TF) show -no-color $(TF_PLAN) > $(TF_ENV_DIR)/plan.txt
-	@$(PY) scripts/plan_preview.py $(TF_ENV_DIR)/plan.json --text $(TF_ENV_DIR)/plan.txt --env "$(ENV)"
+	@$(PY) -m tools.plan_preview $(TF_ENV_DIR)/plan.json --text $(TF_ENV_DIR)/plan.txt --env "$(ENV)"
 endif
 
 .PHONY: actionlint

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import plan_preview as pp
+from tools.plan_preview.render import MARKER_TEMPLATE
 
 pytestmark = pytest.mark.preview
 
@@ -83,8 +83,8 @@ def test_workflow_and_renderer_agree_on_the_sticky_marker() -> None:
     # The comment step takes the marker from the rendered body's first line...
     assert "body.split('\\n', 1)[0]" in text
     # ...which the renderer always writes first, per environment.
-    assert pp.MARKER_TEMPLATE.format(env="prod") == "<!-- plan-preview:prod -->"
-    assert "scripts/plan_preview.py" in text
+    assert MARKER_TEMPLATE.format(env="prod") == "<!-- plan-preview:prod -->"
+    assert "python3 -m tools.plan_preview" in text
 
 
 def test_apply_uses_the_plan_made_for_the_commit_behind_an_environment() -> None:
