@@ -223,7 +223,8 @@ bench-e2e: setup ## PutItem -> message-at-client latency on the local stack (E2E
 # ---------------------------------------------------------------------------
 # `make plan-preview ENV=<env>` prints the Markdown comment a pull request gets for ENV: for
 # local, a plan of the stack `make up` runs (scripts/plan_preview_local.py); for any other env,
-# the plan `make plan ENV=<env>` saves, which `make apply ENV=<env>` then applies as previewed.
+# the CI workflow's own plan-and-render step (tools/plan_preview/ci.py) saves the plan where
+# `make plan ENV=<env>` does, so `make apply ENV=<env>` then applies it as previewed.
 # PLAN_JSON=<file> [PLAN_TEXT=<file>] renders any saved `terraform show -json` output (.gz too).
 # Terraform's and make's own output go to stderr: stdout is the comment alone.
 PLAN_JSON ?=
@@ -236,10 +237,8 @@ ifneq ($(strip $(PLAN_JSON)),)
 else ifeq ($(ENV),local)
 	@$(PY) scripts/plan_preview_local.py
 else
-	@$(MAKE) --no-print-directory plan ENV=$(ENV) >&2
-	@TF_DATA_DIR=$(TF_ENV_DIR) $(TF) show -json $(TF_PLAN) > $(TF_ENV_DIR)/plan.json
-	@TF_DATA_DIR=$(TF_ENV_DIR) $(TF) show -no-color $(TF_PLAN) > $(TF_ENV_DIR)/plan.txt
-	@$(PY) -m tools.plan_preview $(TF_ENV_DIR)/plan.json --text $(TF_ENV_DIR)/plan.txt --env "$(ENV)"
+	@$(MAKE) --no-print-directory build init ENV=$(ENV) >&2
+	@TF_DATA_DIR=$(TF_ENV_DIR) $(PY) -m tools.plan_preview.ci --env "$(ENV)" --plan-file $(TF_PLAN) --terraform "$(TF)"
 endif
 
 .PHONY: actionlint
