@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped,unused-ignore]  # PyYAML: no stubs in the venv
 
 from tools.plan_preview.render import MARKER_TEMPLATE
 

@@ -1,7 +1,8 @@
 """Plan one environment and render its preview: the step CI and ``make plan-preview`` both run.
 
     python -m tools.plan_preview.ci --env dev --plan-file plan-out/dev.tfplan \\
-        [--no-lock | --lock-timeout 10m] [--commit SHA] [--details-url URL] \\
+        [--var-file envs/dev.tfvars] [--terraform terraform] [--no-lock | --lock-timeout 10m] \\
+        [--commit SHA] [--details-url URL] \\
         [--github-output "$GITHUB_OUTPUT"] [--step-summary "$GITHUB_STEP_SUMMARY"]
 
 Runs, in the current directory and environment (``TF_DATA_DIR`` and the backend already set up by
@@ -19,8 +20,8 @@ Runs, in the current directory and environment (``TF_DATA_DIR`` and the backend 
 ``<stem>.md``) and, for a plan that rendered, what ``python -m tools.plan_preview
 --outputs-file`` writes (``destructive``, ``label``, the counts...).
 
-Exit status: 0 rendered; 1 ``terraform show`` failed or its output is not a plan (no comment);
-2 usage; 4 the plan failed (the "plan failed" comment is written).
+Exit status: 0 rendered; 1 terraform cannot be run, ``terraform show`` failed or its output is
+not a plan (no comment); 2 usage; 4 the plan failed (the "plan failed" comment is written).
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.plan_preview.ci",
         description="terraform plan one environment and render its pull-request comment.",
-        epilog="Exit status: 0 rendered, 1 terraform show failed or bad plan, 2 usage, "
+        epilog="Exit status: 0 rendered, 1 terraform or its show failed, 2 usage, "
         "4 the plan failed (its comment is written).",
     )
     parser.add_argument("--env", required=True, help="environment name (marker and title)")
