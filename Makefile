@@ -256,7 +256,8 @@ bench-e2e: setup ## PutItem -> message-at-client latency on the local stack (E2E
 # ---------------------------------------------------------------------------
 # `make plan-preview ENV=<env>` prints the Markdown comment a pull request gets for ENV: for
 # local, a plan of the stack `make up` runs (scripts/plan_preview_local.py); for any other env,
-# the plan `make plan ENV=<env>` saves, which `make apply ENV=<env>` then applies as previewed.
+# the CI workflow's own plan-and-render step (tools/plan_preview/ci.py) saves the plan where
+# `make plan ENV=<env>` does, so `make apply ENV=<env>` then applies it as previewed.
 # PLAN_JSON=<file> [PLAN_TEXT=<file>] renders any saved `terraform show -json` output (.gz too).
 # Terraform's and make's own output go to stderr: stdout is the comment alone.
 PLAN_JSON ?=
@@ -265,14 +266,12 @@ PLAN_TEXT ?=
 .PHONY: plan-preview
 plan-preview: setup $(TF_RC_DEP) ## Print ENV's plan as the PR comment Markdown (or render PLAN_JSON=file [PLAN_TEXT=file])
 ifneq ($(strip $(PLAN_JSON)),)
-	@$(PY) scripts/plan_preview.py "$(PLAN_JSON)" $(if $(strip $(PLAN_TEXT)),--text "$(PLAN_TEXT)") --env "$(ENV)"
+	@$(PY) -m tools.plan_preview "$(PLAN_JSON)" $(if $(strip $(PLAN_TEXT)),--text "$(PLAN_TEXT)") --env "$(ENV)"
 else ifeq ($(ENV),local)
 	@$(PY) scripts/plan_preview_local.py
 else
-	@$(MAKE) --no-print-directory plan ENV=$(ENV) >&2
-	@TF_DATA_DIR=$(TF_ENV_DIR) $(TF) show -json $(TF_PLAN) > $(TF_ENV_DIR)/plan.json
-	@TF_DATA_DIR=$(TF_ENV_DIR) $(TF) show -no-color $(TF_PLAN) > $(TF_ENV_DIR)/plan.txt
-	@$(PY) scripts/plan_preview.py $(TF_ENV_DIR)/plan.json --text $(TF_ENV_DIR)/plan.txt --env "$(ENV)"
+	@$(MAKE) --no-print-directory build init ENV=$(ENV) >&2
+	@TF_DATA_DIR=$(TF_ENV_DIR) $(PY) -m tools.plan_preview.ci --env "$(ENV)" --plan-file $(TF_PLAN) --terraform "$(TF)"
 endif
 
 .PHONY: actionlint

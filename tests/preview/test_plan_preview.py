@@ -1,4 +1,4 @@
-"""Tests of the plan preview renderer (scripts/plan_preview.py) over plans of this stack."""
+"""Tests of the plan preview renderer (tools/plan_preview) over plans of this stack."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-import plan_preview as pp
+from tools.plan_preview import cli, masking, parse, render
+from tools.plan_preview import markdown as md
+from tools.plan_preview.model import Action
 
 pytestmark = pytest.mark.preview
 
@@ -93,7 +95,9 @@ def scenario(request: pytest.FixtureRequest) -> str:
 
 def render_fixture(name: str, **options: Any) -> str:
     document, text = load_fixture(name)
-    return pp.render(pp.parse_plan(document), text, pp.RenderOptions(env="dev", **options))
+    return render.render(
+        parse.parse_plan(document), text, render.RenderOptions(env="dev", **options)
+    )
 
 
 def expected_counts(document: dict[str, Any]) -> dict[str, int]:
@@ -137,7 +141,7 @@ def test_counts_match_the_plan(scenario: str) -> None:
     document, _ = load_fixture(scenario)
     markdown = render_fixture(scenario)
     expected = expected_counts(document)
-    if not any(expected.values()) and not pp.parse_plan(document).outputs:
+    if not any(expected.values()) and not parse.parse_plan(document).outputs:
         assert "| add | change" not in markdown
         return
     shown = counts_row(markdown)
@@ -174,7 +178,7 @@ def test_detailed_exit_code_says_whether_anything_is_destroyed(
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(document))
     outputs = tmp_path / "outputs"
-    code = pp.main(
+    code = cli.main(
         [
             str(plan_file),
             "--env",
@@ -193,7 +197,7 @@ def test_detailed_exit_code_says_whether_anything_is_destroyed(
     assert values["label"] == "plan:destroys:dev"
     assert values["exit_code"] == str(code)
     # Without the flag a destructive plan still renders with status 0.
-    assert pp.main([str(plan_file), "--env", "dev", "-o", str(tmp_path / "d.md")]) == 0
+    assert cli.main([str(plan_file), "--env", "dev", "-o", str(tmp_path / "d.md")]) == 0
 
 
 # ---------------------------------------------------------------------------
@@ -331,21 +335,21 @@ def resource(
 def test_mask_hides_sensitive_values_at_every_level() -> None:
     value = {"a": "clear", "b": {"c": "deep-secret", "d": ["x", "list-secret"]}, "e": "whole"}
     sensitive = {"b": {"c": True, "d": [False, True]}, "e": True}
-    masked = pp.mask(value, sensitive)
+    masked = masking.mask(value, sensitive)
     assert masked["a"] == "clear"
-    assert masked["b"]["c"] is pp.SECRET
-    assert masked["b"]["d"] == ["x", pp.SECRET]
-    assert masked["e"] is pp.SECRET
-    assert pp.mask({"a": 1}, True) is pp.SECRET
+    assert masked["b"]["c"] is masking.SECRET
+    assert masked["b"]["d"] == ["x", masking.SECRET]
+    assert masked["e"] is masking.SECRET
+    assert masking.mask({"a": 1}, True) is masking.SECRET
 
 
 def test_mask_marks_unknown_values_and_secret_wins() -> None:
-    masked = pp.mask(
+    masked = masking.mask(
         {"a": None, "n": [{"x": 1}]}, {"b": True}, {"b": True, "c": True, "n": [{"y": True}]}
     )
-    assert masked["b"] is pp.SECRET
-    assert masked["c"] is pp.UNKNOWN
-    assert masked["n"] == [{"x": 1, "y": pp.UNKNOWN}]
+    assert masked["b"] is masking.SECRET
+    assert masked["c"] is masking.UNKNOWN
+    assert masked["n"] == [{"x": 1, "y": masking.UNKNOWN}]
 
 
 def test_security_group_rules_render_as_json_diff() -> None:
@@ -365,7 +369,7 @@ def test_security_group_rules_render_as_json_diff() -> None:
             {"cidr_ipv4": "0.0.0.0/0", "from_port": 22},
         ),
     )
-    markdown = pp.render(pp.parse_plan(doc), None, pp.RenderOptions(env="dev"))
+    markdown = render.render(parse.parse_plan(doc), None, render.RenderOptions(env="dev"))
     assert "`ingress` (rules)" in markdown
     assert re.search(r'^- +"10\.0\.0\.0/8"$', markdown, re.M)
     assert re.search(r'^\+ +"0\.0\.0\.0/0"$', markdown, re.M)
@@ -394,7 +398,7 @@ def test_queue_policy_and_nested_inline_policy_are_pretty_printed() -> None:
             {"inline_policy": [{"name": "p", "policy": narrowed}]},
         ),
     )
-    markdown = pp.render(pp.parse_plan(doc), None, pp.RenderOptions(env="dev"))
+    markdown = render.render(parse.parse_plan(doc), None, render.RenderOptions(env="dev"))
     assert "`policy` (policy document)" in markdown
     assert '-      "Resource": "*"' in markdown
     assert '+      "Resource": "arn:aws:sqs:us-east-1:1:q"' in markdown
@@ -423,7 +427,7 @@ def test_sensitive_output_and_sensitive_policy_stay_hidden() -> None:
             }
         },
     )
-    markdown = pp.render(pp.parse_plan(doc), None, pp.RenderOptions(env="dev"))
+    markdown = render.render(parse.parse_plan(doc), None, render.RenderOptions(env="dev"))
     assert "secret-" not in markdown
     assert "| `value` | _(sensitive value)_ | _(sensitive value, changed)_ |" in markdown
     assert (
@@ -442,7 +446,7 @@ def test_unchanged_secret_is_not_reported_as_changed() -> None:
             after_sensitive={"environment": [{"variables": {"K": True}}]},
         ),
     )
-    markdown = pp.render(pp.parse_plan(doc), None, pp.RenderOptions(env="dev"))
+    markdown = render.render(parse.parse_plan(doc), None, render.RenderOptions(env="dev"))
     assert "changes `memory_size`" in markdown
     assert "environment" not in outside_plain_text(markdown)
 
@@ -457,9 +461,9 @@ def test_moved_imported_forgotten_and_read_are_listed_but_not_destructive() -> N
         resource("aws_s3_bucket.b", ["forget"], {"bucket": "b"}, None),
         {**resource("data.aws_iam_policy_document.d", ["read"], None, {}), "mode": "data"},
     )
-    plan = pp.parse_plan(doc)
+    plan = parse.parse_plan(doc)
     assert not plan.destructive
-    markdown = pp.render(plan, None, pp.RenderOptions(env="dev"))
+    markdown = render.render(plan, None, render.RenderOptions(env="dev"))
     assert "moved from `aws_sns_topic.old`" in markdown
     assert "⚪ import" in markdown and "⚪ forget" in markdown and "🔵 read" in markdown
 
@@ -474,17 +478,17 @@ def test_create_before_destroy_replacement_counts_as_destructive() -> None:
             replace_paths=[["name"]],
         )
     )
-    plan = pp.parse_plan(doc)
-    assert plan.destructive and plan.count(pp.Action.REPLACE) == 1
+    plan = parse.parse_plan(doc)
+    assert plan.destructive and plan.count(Action.REPLACE) == 1
 
 
 def test_markdown_helpers_escape_backticks_pipes_and_html() -> None:
-    assert pp.code("a`b") == "`` a`b ``"
-    assert pp.code("`x`") == "`` `x` ``"
-    assert pp.cell(pp.code("a|b")) == "`a\\|b`"
-    assert pp.html("<b>&") == "&lt;b&gt;&amp;"
+    assert md.code("a`b") == "`` a`b ``"
+    assert md.code("`x`") == "`` `x` ``"
+    assert md.cell(md.code("a|b")) == "`a\\|b`"
+    assert md.html("<b>&") == "&lt;b&gt;&amp;"
     body = "before\n```\ninside\n````"
-    fenced = pp.fence(body, "text")
+    fenced = md.fence(body, "text")
     assert fenced.startswith("`````text\n") and fenced.endswith("\n`````")
 
 
@@ -526,12 +530,12 @@ def test_truncation_keeps_the_comment_under_the_limit(
     n_resources: int, text_lines: int, expect: str
 ) -> None:
     doc, text = big_plan(n_resources, text_lines)
-    markdown = pp.render(
-        pp.parse_plan(doc),
+    markdown = render.render(
+        parse.parse_plan(doc),
         text,
-        pp.RenderOptions(env="prod", details_url="https://ci.example/run/1"),
+        render.RenderOptions(env="prod", details_url="https://ci.example/run/1"),
     )
-    assert_well_formed(markdown, limit=pp.DEFAULT_MAX_CHARS)
+    assert_well_formed(markdown, limit=render.DEFAULT_MAX_CHARS)
     assert "✂️ **Truncated:**" in markdown
     assert expect in markdown
     # The destructive change is never the part that is cut.
@@ -547,15 +551,15 @@ def test_small_plans_are_not_truncated() -> None:
 def test_cli_rejects_what_is_not_a_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     state = tmp_path / "state.json"
     state.write_text(json.dumps({"format_version": "1.0", "values": {}}))
-    assert pp.main([str(state)]) == 1
+    assert cli.main([str(state)]) == 1
     assert "state, not a plan" in capsys.readouterr().err
     empty = tmp_path / "empty.json"
     empty.write_text("")
-    assert pp.main([str(empty)]) == 1
+    assert cli.main([str(empty)]) == 1
     assert "is empty" in capsys.readouterr().err
-    assert pp.main([str(tmp_path / "missing.json")]) == 1
+    assert cli.main([str(tmp_path / "missing.json")]) == 1
     with pytest.raises(SystemExit) as exc:
-        pp.main([str(state), "--env", "bad name"])
+        cli.main([str(state), "--env", "bad name"])
     assert exc.value.code == 2
 
 
@@ -564,7 +568,7 @@ def test_cli_reads_stdin_and_writes_stdout(
 ) -> None:
     document, _ = load_fixture("update")
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(document)))
-    assert pp.main(["-", "--env", "staging", "--commit", "0123456789abcdef"]) == 0
+    assert cli.main(["-", "--env", "staging", "--commit", "0123456789abcdef"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("<!-- plan-preview:staging -->")
     assert "commit `0123456789ab`" in out
@@ -574,9 +578,9 @@ def test_failed_plan_comment_keeps_the_marker_and_the_error(tmp_path: Path) -> N
     log = tmp_path / "plan.log"
     log.write_text("\x1b[31mError:\x1b[0m creating thing\n" + "noise\n" * 50_000)
     out = tmp_path / "c.md"
-    assert pp.main(["--failed-log", str(log), "--env", "dev", "-o", str(out)]) == 0
+    assert cli.main(["--failed-log", str(log), "--env", "dev", "-o", str(out)]) == 0
     markdown = out.read_text()
-    assert_well_formed(markdown, limit=pp.DEFAULT_MAX_CHARS)
+    assert_well_formed(markdown, limit=render.DEFAULT_MAX_CHARS)
     assert "❌ **Plan failed** for `dev`" in markdown
     assert "\x1b" not in markdown
     assert "last " in markdown
@@ -602,7 +606,7 @@ def test_imports_and_failed_checks_are_called_out() -> None:
         {"address": {"kind": "check", "to_display": "check.health"}, "status": "fail"},
         {"address": {"kind": "resource", "to_display": "aws_sqs_queue.q"}, "status": "pass"},
     ]
-    markdown = pp.render(pp.parse_plan(doc), None, pp.RenderOptions(env="dev"))
+    markdown = render.render(parse.parse_plan(doc), None, render.RenderOptions(env="dev"))
     assert "changes `delay_seconds`; imported" in markdown
     assert "> ⚠️ **1 check(s) failed:** `check.health`." in markdown
     assert "aws_sqs_queue.q`." not in markdown
@@ -611,9 +615,9 @@ def test_imports_and_failed_checks_are_called_out() -> None:
 def test_limit_counts_utf16_units_not_just_characters() -> None:
     doc, _ = big_plan(2, 0)
     text = "\n".join("🔥" * 50 for _ in range(2_000))  # 100,000 characters, 200,000 UTF-16 units
-    markdown = pp.render(pp.parse_plan(doc), text, pp.RenderOptions(env="dev"))
-    assert_well_formed(markdown, limit=pp.DEFAULT_MAX_CHARS)
-    assert pp.comment_length(markdown) > len(markdown)  # the emoji count twice
+    markdown = render.render(parse.parse_plan(doc), text, render.RenderOptions(env="dev"))
+    assert_well_formed(markdown, limit=render.DEFAULT_MAX_CHARS)
+    assert md.comment_length(markdown) > len(markdown)  # the emoji count twice
     assert "plain-text plan is 2000 lines" in markdown
 
 
@@ -678,6 +682,6 @@ def test_a_wholly_sensitive_object_shows_no_attributes() -> None:
             after_sensitive=True,
         )
     )
-    markdown = pp.render(pp.parse_plan(doc), None, pp.RenderOptions(env="dev"))
+    markdown = render.render(parse.parse_plan(doc), None, render.RenderOptions(env="dev"))
     assert "secret-value" not in markdown and "secret_string" not in markdown
     assert "| 🟡 update | `aws_secretsmanager_secret_version.v` |" in markdown
