@@ -177,15 +177,10 @@ providers-lock: ## Online: record provider hashes for Linux, macOS and Windows i
 	TF_DATA_DIR=$(TF_CHECK_DIR) $(TF) providers lock -platform=linux_amd64 -platform=linux_arm64 -platform=darwin_amd64 -platform=darwin_arm64 -platform=windows_amd64
 
 .PHONY: validate
-validate: setup $(TF_RC_DEP) ## terraform fmt -check, terraform validate (offline) and module READMEs up to date
+validate: setup $(TF_RC_DEP) ## terraform fmt -check and terraform validate (offline)
 	$(TF) fmt -check -recursive -diff
 	TF_DATA_DIR=$(TF_CHECK_DIR) $(TF) init -input=false -backend=false -test-directory=tests/tftest > /dev/null
 	TF_DATA_DIR=$(TF_CHECK_DIR) $(TF) validate
-	$(PY) scripts/tf_docs.py --check
-
-.PHONY: module-docs
-module-docs: setup ## Rewrite the Inputs/Outputs tables of modules/*/README.md
-	$(PY) scripts/tf_docs.py
 
 .PHONY: tftest
 tftest: build validate ## terraform test: module wiring and every validation rule, mocked AWS (tests/tftest)

@@ -29,15 +29,23 @@ locals {
     : replace(replace(var.management_endpoint_override, "{api_id}", module.websocket_api.api_id), "{stage}", var.stage_name)
   )
 
-  # Reply to a message whose action no route handles. Clients only listen; the
-  # API takes no actions besides connecting and disconnecting.
-  unknown_action_response = jsonencode({
-    type    = "error"
-    error   = "unknown_action"
-    message = "This API accepts no client messages; it only pushes incident updates. Connect and listen."
-  })
+  # Replies API Gateway sends itself (MOCK), keyed by route. Clients mostly
+  # listen: the only action is ping, a keep-alive, because API Gateway closes
+  # a connection after 10 minutes without traffic (and after 2 hours in any
+  # case). Any other message gets the $default error frame.
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html#apigateway-execution-service-websocket-limits-table
+  mock_routes = {
+    "$default" = jsonencode({
+      type    = "error"
+      error   = "unknown_action"
+      message = "This API accepts only the ping action (answered with pong); it pushes incident updates. Connect and listen."
+    })
+    ping = jsonencode({ type = "pong" })
+  }
 
-  stream_enabled = var.incidents_stream_arn != null
+  # "" (as in -var incidents_stream_arn=) means "no stream yet", like null.
+  incidents_stream_arn = var.incidents_stream_arn == "" ? null : var.incidents_stream_arn
+  stream_enabled       = local.incidents_stream_arn != null
 }
 
 # ---------------------------------------------------------------------------
@@ -223,7 +231,7 @@ module "websocket_api" {
   access_logs_enabled       = var.api_logging.access_logs
   access_log_retention_days = var.log_retention_days
   authorizer                = var.connect_authorizer
-  default_route_response    = local.unknown_action_response
+  mock_routes               = local.mock_routes
 
   lambda_routes = {
     "$connect" = {
@@ -251,7 +259,7 @@ module "stream_consumer" {
   name                               = "${local.name}-${each.key}"
   function_name                      = module.function[each.key].function_name
   function_role_name                 = module.function[each.key].role_name
-  stream_arn                         = var.incidents_stream_arn
+  stream_arn                         = local.incidents_stream_arn
   batch_size                         = var.stream_consumer.batch_size
   maximum_batching_window_in_seconds = var.stream_consumer.maximum_batching_window_in_seconds
   parallelization_factor             = var.stream_consumer.parallelization_factor

@@ -1,3 +1,9 @@
+# Validation rules live once, at the layer that uses the value: a value the
+# root passes on to a module is checked there (modules/*/variables.tf). A rule
+# exists only where neither the type nor the provider catches the mistake at
+# plan time: a business limit, or an AWS constraint that would otherwise fail
+# late or silently (an alias instead of a key ARN, a table ARN for a stream).
+
 # ---------------------------------------------------------------------------
 # Naming and placement
 # ---------------------------------------------------------------------------
@@ -26,11 +32,6 @@ variable "region" {
   description = "AWS region of the stack."
   type        = string
   default     = "us-east-1"
-
-  validation {
-    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.region))
-    error_message = "region must be an AWS region code such as \"us-east-1\" or \"eu-west-1\"."
-  }
 }
 
 variable "tags" {
@@ -45,6 +46,8 @@ variable "kms_key_arn" {
   default     = null
 
   validation {
+    # The roles are granted the key by ARN: a grant on an alias ARN does not
+    # cover the key, and DynamoDB takes only a key ARN.
     condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms_key_arn))
     error_message = "kms_key_arn must be a KMS key ARN like \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\" (not an alias), or null."
   }
@@ -63,33 +66,18 @@ variable "lambda_runtime" {
   description = "Python runtime of every function; must match LAMBDA_PYTHON of make build."
   type        = string
   default     = "python3.12"
-
-  validation {
-    condition     = contains(["python3.12", "python3.13"], var.lambda_runtime)
-    error_message = "lambda_runtime must be \"python3.12\" or \"python3.13\" (the handlers need 3.12+; build the zips with the same LAMBDA_PYTHON)."
-  }
 }
 
 variable "lambda_architecture" {
   description = "Instruction set of every function; must match LAMBDA_ARCH of make build (wheels are built per architecture)."
   type        = string
   default     = "x86_64"
-
-  validation {
-    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
-    error_message = "lambda_architecture must be \"x86_64\" or \"arm64\", the LAMBDA_ARCH the zips were built with."
-  }
 }
 
 variable "lambda_layer_arns" {
   description = "Layer version ARNs added to every function. Empty on AWS; the local stack passes a boto3 layer because the emulator's Python has none."
   type        = list(string)
   default     = []
-
-  validation {
-    condition     = length(var.lambda_layer_arns) <= 5 && alltrue([for l in var.lambda_layer_arns : can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]+:[0-9]+$", l))])
-    error_message = "lambda_layer_arns must hold at most 5 layer version ARNs like \"arn:aws:lambda:us-east-1:123456789012:layer:boto3:1\"."
-  }
 }
 
 variable "functions" {
@@ -119,25 +107,10 @@ variable "functions" {
   default = {}
 
   validation {
-    condition     = alltrue([for f in values(var.functions) : f.memory_size >= 128 && f.memory_size <= 10240 && floor(f.memory_size) == f.memory_size])
-    error_message = "functions.*.memory_size must be a whole number of MB between 128 and 10240."
-  }
-
-  validation {
-    condition     = alltrue([for f in values(var.functions) : f.timeout >= 1 && f.timeout <= 900 && floor(f.timeout) == f.timeout])
-    error_message = "functions.*.timeout must be a whole number of seconds between 1 and 900."
-  }
-
-  validation {
     # API Gateway gives up on an integration after 29 s.
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
     condition     = var.functions.connect.timeout <= 29 && var.functions.disconnect.timeout <= 29
     error_message = "functions.connect.timeout and functions.disconnect.timeout must be at most 29 seconds, API Gateway's integration timeout."
-  }
-
-  validation {
-    condition     = alltrue([for f in values(var.functions) : f.reserved_concurrency == -1 || (f.reserved_concurrency >= 1 && floor(f.reserved_concurrency) == f.reserved_concurrency)])
-    error_message = "functions.*.reserved_concurrency must be -1 (unreserved) or a whole number >= 1; 0 would throttle every invocation."
   }
 }
 
@@ -156,11 +129,6 @@ variable "log_retention_days" {
   description = "Retention of the functions' (and the API's access) log groups, in days."
   type        = number
   default     = 30
-
-  validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be a value CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
-  }
 }
 
 # ---------------------------------------------------------------------------
@@ -170,11 +138,6 @@ variable "stage_name" {
   description = "WebSocket stage name (last path segment of the wss:// URL)."
   type        = string
   default     = "prod"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.stage_name))
-    error_message = "stage_name may hold only letters, digits, hyphens and underscores (1-128 characters), e.g. \"prod\"."
-  }
 }
 
 variable "throttling" {
@@ -184,11 +147,6 @@ variable "throttling" {
     rate_limit  = optional(number, 1000)
   })
   default = {}
-
-  validation {
-    condition     = var.throttling.burst_limit >= 0 && floor(var.throttling.burst_limit) == var.throttling.burst_limit && var.throttling.rate_limit >= 0
-    error_message = "throttling.burst_limit must be a whole number >= 0 and throttling.rate_limit a number >= 0."
-  }
 }
 
 variable "connect_authorizer" {
@@ -198,11 +156,6 @@ variable "connect_authorizer" {
     identity_sources = optional(list(string), ["route.request.querystring.token"])
   })
   default = null
-
-  validation {
-    condition     = var.connect_authorizer == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?$", var.connect_authorizer.function_arn))
-    error_message = "connect_authorizer.function_arn must be a Lambda function ARN like \"arn:aws:lambda:us-east-1:123456789012:function:ws-authorizer\"."
-  }
 }
 
 variable "api_logging" {
@@ -212,11 +165,6 @@ variable "api_logging" {
     access_logs     = optional(bool, false)
   })
   default = {}
-
-  validation {
-    condition     = contains(["OFF", "ERROR", "INFO"], var.api_logging.execution_level)
-    error_message = "api_logging.execution_level must be \"OFF\", \"ERROR\" or \"INFO\"."
-  }
 }
 
 variable "management_endpoint_override" {
@@ -349,25 +297,15 @@ variable "alert_subscriptions" {
     filter_policy = optional(string)
   }))
   default = []
-
-  validation {
-    condition     = alltrue([for s in var.alert_subscriptions : contains(["email", "email-json", "sms", "https", "sqs", "lambda"], s.protocol)])
-    error_message = "alert_subscriptions[*].protocol must be one of email, email-json, sms, https, sqs or lambda (plain http would send alerts unencrypted: use https)."
-  }
 }
 
 # ---------------------------------------------------------------------------
 # Incidents stream
 # ---------------------------------------------------------------------------
 variable "incidents_stream_arn" {
-  description = "Stream ARN of the Incidents table (NEW_AND_OLD_IMAGES). null deploys without the stream mappings; setting it later adds only the mappings, their dead-letter queues and permissions."
+  description = "Stream ARN of the Incidents table (NEW_AND_OLD_IMAGES), not the table ARN. null or \"\" deploys without the stream mappings; setting it later adds only the mappings, their dead-letter queues and permissions."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.incidents_stream_arn == null || can(regex("^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}/stream/[0-9T:.-]+$", var.incidents_stream_arn))
-    error_message = "incidents_stream_arn must be the table's stream ARN (LatestStreamArn), like \"arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-01-01T00:00:00.000\", not the table ARN; or null."
-  }
 }
 
 variable "stream_consumer" {
@@ -381,34 +319,4 @@ variable "stream_consumer" {
     starting_position                  = optional(string, "LATEST")
   })
   default = {}
-
-  validation {
-    condition     = var.stream_consumer.batch_size >= 1 && var.stream_consumer.batch_size <= 10000 && floor(var.stream_consumer.batch_size) == var.stream_consumer.batch_size
-    error_message = "stream_consumer.batch_size must be a whole number between 1 and 10000."
-  }
-
-  validation {
-    condition     = var.stream_consumer.maximum_batching_window_in_seconds >= 0 && var.stream_consumer.maximum_batching_window_in_seconds <= 300
-    error_message = "stream_consumer.maximum_batching_window_in_seconds must be between 0 and 300."
-  }
-
-  validation {
-    condition     = var.stream_consumer.parallelization_factor >= 1 && var.stream_consumer.parallelization_factor <= 10 && floor(var.stream_consumer.parallelization_factor) == var.stream_consumer.parallelization_factor
-    error_message = "stream_consumer.parallelization_factor must be a whole number between 1 and 10."
-  }
-
-  validation {
-    condition     = var.stream_consumer.maximum_retry_attempts >= 0 && var.stream_consumer.maximum_retry_attempts <= 10000 && floor(var.stream_consumer.maximum_retry_attempts) == var.stream_consumer.maximum_retry_attempts
-    error_message = "stream_consumer.maximum_retry_attempts must be a whole number between 0 and 10000; -1 (retry forever) would let one bad record block its shard for the stream's 24 h retention."
-  }
-
-  validation {
-    condition     = var.stream_consumer.maximum_record_age_in_seconds >= 60 && var.stream_consumer.maximum_record_age_in_seconds <= 604800
-    error_message = "stream_consumer.maximum_record_age_in_seconds must be between 60 and 604800; -1 (no limit) would let one bad record block its shard for the stream's 24 h retention."
-  }
-
-  validation {
-    condition     = contains(["LATEST", "TRIM_HORIZON"], var.stream_consumer.starting_position)
-    error_message = "stream_consumer.starting_position must be \"LATEST\" or \"TRIM_HORIZON\"."
-  }
 }

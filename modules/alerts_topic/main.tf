@@ -14,7 +14,7 @@ resource "aws_sns_topic" "this" {
   # alias/aws/sns is the AWS managed key; its key policy lets SNS use it for
   # any principal of the account allowed to publish, so publishers need no
   # kms permissions. A customer managed key needs kms:GenerateDataKey* and
-  # kms:Decrypt for publishers (see the kms_key_id output).
+  # kms:Decrypt for publishers.
   # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
   kms_master_key_id = coalesce(var.kms_key_id, "alias/aws/sns")
   tags              = var.tags
@@ -26,10 +26,8 @@ resource "aws_sns_topic" "this" {
 resource "aws_sns_topic_subscription" "this" {
   for_each = local.subscriptions
 
-  topic_arn            = aws_sns_topic.this.arn
-  protocol             = each.value.protocol
-  endpoint             = each.value.endpoint
-  filter_policy        = each.value.filter_policy
-  filter_policy_scope  = each.value.filter_policy == null ? null : each.value.filter_policy_scope
-  raw_message_delivery = contains(["sqs", "https"], each.value.protocol) ? each.value.raw_message_delivery : null
+  topic_arn     = aws_sns_topic.this.arn
+  protocol      = each.value.protocol
+  endpoint      = each.value.endpoint
+  filter_policy = each.value.filter_policy
 }

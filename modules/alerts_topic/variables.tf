@@ -1,11 +1,6 @@
 variable "name" {
-  description = "Topic name."
+  description = "Topic name (a standard topic: no .fifo suffix)."
   type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,256}$", var.name))
-    error_message = "name must be 1-256 letters, digits, hyphens or underscores (a standard topic; FIFO topics cannot deliver to email, SMS or HTTPS)."
-  }
 }
 
 variable "display_name" {
@@ -21,46 +16,24 @@ variable "kms_key_id" {
 }
 
 variable "subscriptions" {
-  description = "Who receives alerts: protocol (email, email-json, sms, https, sqs, lambda), endpoint, and an optional filter policy (JSON)."
+  description = "Who receives alerts: protocol (email, email-json, sms, https, sqs, lambda), endpoint, and an optional filter policy (JSON) on message attributes."
   type = list(object({
-    protocol             = string
-    endpoint             = string
-    filter_policy        = optional(string)
-    filter_policy_scope  = optional(string, "MessageAttributes")
-    raw_message_delivery = optional(bool, false)
+    protocol      = string
+    endpoint      = string
+    filter_policy = optional(string)
   }))
   default = []
 
   validation {
+    # SNS also accepts http (alerts in clear text), application and firehose.
     condition     = alltrue([for s in var.subscriptions : contains(["email", "email-json", "sms", "https", "sqs", "lambda"], s.protocol)])
     error_message = "Each subscription protocol must be one of email, email-json, sms, https, sqs or lambda (plain http would send alerts unencrypted: use https)."
   }
 
   validation {
-    condition = alltrue([for s in var.subscriptions :
-      (s.protocol == "email" || s.protocol == "email-json") ? can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", s.endpoint)) :
-      s.protocol == "sms" ? can(regex("^\\+[1-9][0-9]{6,14}$", s.endpoint)) :
-      s.protocol == "https" ? startswith(s.endpoint, "https://") :
-      s.protocol == "sqs" ? can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$", s.endpoint)) :
-      s.protocol == "lambda" ? can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?$", s.endpoint)) :
-      true
-    ])
-    error_message = "Each endpoint must match its protocol: an email address for email, an E.164 number like \"+15555550100\" for sms, an https:// URL for https, a queue ARN for sqs, a function ARN for lambda."
-  }
-
-  validation {
-    condition     = alltrue([for s in var.subscriptions : s.filter_policy == null || can(keys(jsondecode(s.filter_policy)))])
-    error_message = "filter_policy must be a JSON object, e.g. jsonencode({ urgency = [\"critical\"] }), or null."
-  }
-
-  validation {
-    condition     = alltrue([for s in var.subscriptions : contains(["MessageAttributes", "MessageBody"], s.filter_policy_scope)])
-    error_message = "filter_policy_scope must be \"MessageAttributes\" or \"MessageBody\"."
-  }
-
-  validation {
+    # Subscriptions are keyed by "<protocol>:<endpoint>".
     condition     = length(distinct([for s in var.subscriptions : "${s.protocol}:${s.endpoint}"])) == length(var.subscriptions)
-    error_message = "Each protocol and endpoint pair may appear only once in subscriptions."
+    error_message = "Each protocol and endpoint pair may appear only once in subscriptions: merge the duplicates into one entry."
   }
 }
 

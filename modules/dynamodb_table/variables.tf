@@ -1,11 +1,6 @@
 variable "name" {
   description = "Table name."
   type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.name))
-    error_message = "name must be 3-255 letters, digits, underscores, hyphens or dots, e.g. \"realtime-dev-connections\"."
-  }
 }
 
 variable "hash_key" {

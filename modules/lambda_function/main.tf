@@ -27,14 +27,6 @@ locals {
         Action   = sort(s.actions)
         Resource = s.resources
       }],
-      # X-Ray has no resource-level permissions: "*" is the only valid resource.
-      # https://docs.aws.amazon.com/xray/latest/devguide/security_iam_service-with-iam.html
-      var.tracing_mode == "Active" ? [{
-        Sid      = "WriteTraces"
-        Effect   = "Allow"
-        Action   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-        Resource = ["*"]
-      }] : [],
     )
   }
 }
@@ -66,11 +58,10 @@ resource "aws_iam_role_policy" "this" {
 # Logs
 # ---------------------------------------------------------------------------
 resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest with a service key; a customer-managed key needs a key policy for logs.<region>.amazonaws.com that this module does not own. Pass log_kms_key_arn to use one.
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest with a service key; a customer-managed key needs a key policy for logs.<region>.amazonaws.com that this module does not own.
   #checkov:skip=CKV_AWS_338:Retention is an input (log_retention_days) chosen per environment; prod.tfvars sets 365 days, dev keeps less on purpose.
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
-  kms_key_id        = var.log_kms_key_arn
   tags              = var.tags
 }
 
@@ -81,7 +72,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:A dead-letter queue applies to asynchronous invocations only; API Gateway invokes these functions synchronously and stream mappings use their own on-failure destination (modules/stream_consumer).
   #checkov:skip=CKV_AWS_117:The functions call only public AWS endpoints (DynamoDB, SNS, API Gateway management API); a VPC would add NAT or endpoint costs and no isolation.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile and a signed S3 artifact; the zips are built reproducibly by make build and deployed from a reviewed commit.
-  #checkov:skip=CKV_AWS_173:Environment variables hold only resource names and settings, no secrets; they are encrypted at rest with the Lambda service key. Pass kms_key_arn for a customer-managed key.
+  #checkov:skip=CKV_AWS_173:Environment variables hold only resource names and settings, no secrets; they are encrypted at rest with the Lambda service key.
   function_name                  = var.function_name
   description                    = var.description
   role                           = aws_iam_role.this.arn
@@ -94,15 +85,16 @@ resource "aws_lambda_function" "this" {
   timeout                        = var.timeout
   reserved_concurrent_executions = var.reserved_concurrent_executions
   layers                         = var.layers
-  kms_key_arn                    = var.kms_key_arn
   tags                           = var.tags
 
   environment {
     variables = var.environment_variables
   }
 
+  # PassThrough: no X-Ray traces unless the caller samples, and no X-Ray
+  # permissions in the role.
   tracing_config {
-    mode = var.tracing_mode
+    mode = "PassThrough"
   }
 
   # The log group and the role's permission to write to it exist before the

@@ -3,11 +3,6 @@ output "function_name" {
   value       = aws_lambda_function.this.function_name
 }
 
-output "function_arn" {
-  description = "ARN of the function."
-  value       = aws_lambda_function.this.arn
-}
-
 output "invoke_arn" {
   description = "ARN API Gateway uses to invoke the function."
   value       = aws_lambda_function.this.invoke_arn
@@ -16,16 +11,6 @@ output "invoke_arn" {
 output "role_name" {
   description = "Name of the function's execution role (attach further policies to it, e.g. stream_consumer)."
   value       = aws_iam_role.this.name
-}
-
-output "role_arn" {
-  description = "ARN of the function's execution role."
-  value       = aws_iam_role.this.arn
-}
-
-output "log_group_name" {
-  description = "Name of the function's log group."
-  value       = aws_cloudwatch_log_group.this.name
 }
 
 output "policy" {

@@ -14,7 +14,7 @@
 # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
 resource "aws_sqs_queue" "dead_letter" {
   name                      = "${var.name}-dlq"
-  message_retention_seconds = var.dead_letter_retention_seconds
+  message_retention_seconds = 1209600 # 14 days, the SQS maximum
   # SSE-SQS (an SQS-owned key) unless a KMS key is given.
   sqs_managed_sse_enabled = var.kms_key_arn == null ? true : null
   kms_master_key_id       = var.kms_key_arn
@@ -69,7 +69,6 @@ resource "aws_lambda_event_source_mapping" "this" {
   function_name     = var.function_name
   event_source_arn  = var.stream_arn
   starting_position = var.starting_position
-  enabled           = var.enabled
 
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
@@ -83,11 +82,12 @@ resource "aws_lambda_event_source_mapping" "this" {
   maximum_retry_attempts         = var.maximum_retry_attempts
   maximum_record_age_in_seconds  = var.maximum_record_age_in_seconds
 
-  # Filtered-out records are dropped before invocation and are not billed.
+  # Only inserts and changes reach the function: filtered-out records (REMOVE,
+  # TTL deletions) are dropped before invocation and are not billed.
   # https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
   filter_criteria {
     filter {
-      pattern = jsonencode({ eventName = var.event_names })
+      pattern = jsonencode({ eventName = ["INSERT", "MODIFY"] })
     }
   }
 

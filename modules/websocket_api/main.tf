@@ -1,6 +1,7 @@
-# API Gateway v2 WebSocket API: Lambda proxy routes, a MOCK $default route
-# that answers unknown actions with an error frame, an optional REQUEST
-# authorizer on $connect, an explicit deployment and one stage.
+# API Gateway v2 WebSocket API: Lambda proxy routes, MOCK routes that API
+# Gateway answers itself with a fixed reply ($default for unknown actions,
+# ping for keep-alive), an optional REQUEST authorizer on $connect, an
+# explicit deployment and one stage.
 
 data "aws_partition" "current" {}
 
@@ -59,7 +60,6 @@ resource "aws_apigatewayv2_route" "lambda" {
   api_id             = aws_apigatewayv2_api.this.id
   route_key          = each.key
   target             = "integrations/${aws_apigatewayv2_integration.lambda[each.key].id}"
-  operation_name     = each.value.operation_name
   authorization_type = each.key == local.authorized_route && var.authorizer != null ? "CUSTOM" : "NONE"
   authorizer_id      = each.key == local.authorized_route && var.authorizer != null ? aws_apigatewayv2_authorizer.this[0].id : null
 }
@@ -78,15 +78,18 @@ resource "aws_lambda_permission" "route" {
 }
 
 # ---------------------------------------------------------------------------
-# $default: a MOCK integration that replies with a fixed error frame
+# Routes API Gateway answers itself ($default, ping): MOCK integrations
 # ---------------------------------------------------------------------------
 # WebSocket APIs support MOCK integrations; a route response on the route and
-# an integration response with a template send the reply back to the caller.
+# an integration response with a template send the fixed reply back to the
+# caller, with no Lambda invoked.
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-integration-responses.html
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-route-response.html
-resource "aws_apigatewayv2_integration" "default" {
+resource "aws_apigatewayv2_integration" "mock" {
+  for_each = var.mock_routes
+
   api_id                        = aws_apigatewayv2_api.this.id
-  description                   = "Answers messages whose action no route handles"
+  description                   = each.key == local.default_route_key ? "Answers messages whose action no route handles" : "Answers ${each.key} with a fixed reply"
   integration_type              = "MOCK"
   template_selection_expression = local.escaped_default
   request_templates = {
@@ -102,28 +105,58 @@ resource "aws_apigatewayv2_integration" "default" {
   }
 }
 
-resource "aws_apigatewayv2_integration_response" "default" {
+# "$default" as a response, template or selection key (not a route key)
+# selects the one response and template these integrations have.
+resource "aws_apigatewayv2_integration_response" "mock" {
+  for_each = var.mock_routes
+
   api_id                        = aws_apigatewayv2_api.this.id
-  integration_id                = aws_apigatewayv2_integration.default.id
+  integration_id                = aws_apigatewayv2_integration.mock[each.key].id
   integration_response_key      = local.default_route_key
   template_selection_expression = local.escaped_default
   response_templates = {
-    (local.default_route_key) = var.default_route_response
+    (local.default_route_key) = each.value
   }
 }
 
-resource "aws_apigatewayv2_route" "default" {
-  #checkov:skip=CKV_AWS_309:$default runs after $connect authorised the connection; WebSocket APIs accept authorizers on $connect only.
+resource "aws_apigatewayv2_route" "mock" {
+  #checkov:skip=CKV_AWS_309:These routes run after $connect authorised the connection; WebSocket APIs accept authorizers on $connect only.
+  for_each = var.mock_routes
+
   api_id                              = aws_apigatewayv2_api.this.id
-  route_key                           = local.default_route_key
-  target                              = "integrations/${aws_apigatewayv2_integration.default.id}"
+  route_key                           = each.key
+  target                              = "integrations/${aws_apigatewayv2_integration.mock[each.key].id}"
   route_response_selection_expression = local.default_route_key
 }
 
-resource "aws_apigatewayv2_route_response" "default" {
+resource "aws_apigatewayv2_route_response" "mock" {
+  for_each = var.mock_routes
+
   api_id             = aws_apigatewayv2_api.this.id
-  route_id           = aws_apigatewayv2_route.default.id
+  route_id           = aws_apigatewayv2_route.mock[each.key].id
   route_response_key = local.default_route_key
+}
+
+# The $default route had resources of its own before other MOCK routes
+# existed: move them rather than replace them.
+moved {
+  from = aws_apigatewayv2_integration.default
+  to   = aws_apigatewayv2_integration.mock["$default"]
+}
+
+moved {
+  from = aws_apigatewayv2_integration_response.default
+  to   = aws_apigatewayv2_integration_response.mock["$default"]
+}
+
+moved {
+  from = aws_apigatewayv2_route.default
+  to   = aws_apigatewayv2_route.mock["$default"]
+}
+
+moved {
+  from = aws_apigatewayv2_route_response.default
+  to   = aws_apigatewayv2_route_response.mock["$default"]
 }
 
 # ---------------------------------------------------------------------------
@@ -169,12 +202,12 @@ resource "aws_apigatewayv2_deployment" "this" {
   }
 
   # CreateDeployment fails on an API without routes, and a deployment made
-  # before the $default responses exist would not include them.
+  # before the MOCK responses exist would not include them.
   depends_on = [
     aws_apigatewayv2_route.lambda,
-    aws_apigatewayv2_route.default,
-    aws_apigatewayv2_route_response.default,
-    aws_apigatewayv2_integration_response.default,
+    aws_apigatewayv2_route.mock,
+    aws_apigatewayv2_route_response.mock,
+    aws_apigatewayv2_integration_response.mock,
   ]
 }
 
@@ -186,14 +219,14 @@ locals {
         authorization_type = r.authorization_type
         authorizer_id      = r.authorizer_id
       } },
-      { (local.default_route_key) = {
-        target                              = aws_apigatewayv2_route.default.target
-        route_response_selection_expression = aws_apigatewayv2_route.default.route_response_selection_expression
+      { for k, r in aws_apigatewayv2_route.mock : k => {
+        target                              = r.target
+        route_response_selection_expression = r.route_response_selection_expression
       } },
     )
     integrations = merge(
       { for k, i in aws_apigatewayv2_integration.lambda : k => i.integration_uri },
-      { (local.default_route_key) = aws_apigatewayv2_integration_response.default.response_templates },
+      { for k, r in aws_apigatewayv2_integration_response.mock : k => r.response_templates },
     )
     authorizer = var.authorizer == null ? null : {
       id               = aws_apigatewayv2_authorizer.this[0].id
@@ -229,11 +262,10 @@ resource "aws_apigatewayv2_stage" "this" {
   # "CloudWatch Logs role ARN must be set in account settings".
   # https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html
   default_route_settings {
-    throttling_burst_limit   = var.throttling_burst_limit
-    throttling_rate_limit    = var.throttling_rate_limit
-    logging_level            = var.execution_logging_level
-    data_trace_enabled       = false
-    detailed_metrics_enabled = var.detailed_metrics_enabled
+    throttling_burst_limit = var.throttling_burst_limit
+    throttling_rate_limit  = var.throttling_rate_limit
+    logging_level          = var.execution_logging_level
+    data_trace_enabled     = false
   }
 
   dynamic "access_log_settings" {

@@ -1,5 +1,6 @@
 terraform {
-  required_version = ">= 1.5"
+  # 1.9: a validation rule of mock_routes refers to lambda_routes.
+  required_version = ">= 1.9"
 
   required_providers {
     aws = {

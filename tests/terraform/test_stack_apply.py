@@ -144,7 +144,7 @@ def test_websocket_routes_reach_the_right_functions(outputs: dict[str, Any]) -> 
     assert described["RouteSelectionExpression"] == "$request.body.action"
 
     routes = {r["RouteKey"]: r for r in api.get_routes(ApiId=api_id)["Items"]}
-    assert set(routes) == {"$connect", "$disconnect", "$default"}
+    assert set(routes) == {"$connect", "$disconnect", "$default", "ping"}
     integrations = {i["IntegrationId"]: i for i in api.get_integrations(ApiId=api_id)["Items"]}
 
     for route_key, function in (("$connect", "connect"), ("$disconnect", "disconnect")):
@@ -162,6 +162,11 @@ def test_websocket_routes_reach_the_right_functions(outputs: dict[str, Any]) -> 
     body = json.loads(responses["Items"][0]["ResponseTemplates"]["$default"])
     assert body["error"] == "unknown_action"
 
+    ping = integrations[routes["ping"]["Target"].removeprefix("integrations/")]
+    assert ping["IntegrationType"] == "MOCK"
+    responses = api.get_integration_responses(ApiId=api_id, IntegrationId=ping["IntegrationId"])
+    assert json.loads(responses["Items"][0]["ResponseTemplates"]["$default"]) == {"type": "pong"}
+
 
 def test_unknown_action_gets_the_default_reply(
     outputs: dict[str, Any], aws_env: dict[str, str]
@@ -174,6 +179,16 @@ def test_unknown_action_gets_the_default_reply(
         reply = json.loads(ws.recv(timeout=30))
     assert reply["type"] == "error"
     assert reply["error"] == "unknown_action"
+
+
+def test_ping_gets_pong_without_a_lambda(outputs: dict[str, Any], aws_env: dict[str, str]) -> None:
+    """The keep-alive: API Gateway answers {"action":"ping"} itself (MOCK)."""
+    base = aws_env["AWS_ENDPOINT_URL"].replace("http://", "ws://")
+    url = f"{base}/_aws/execute-api/{outputs['api_id']}/{outputs['stage_name']}"
+    with connect(url, open_timeout=30) as ws:
+        ws.send(json.dumps({"action": "ping"}))
+        reply = json.loads(ws.recv(timeout=30))
+    assert reply == {"type": "pong"}
 
 
 def test_stage_serves_an_explicit_deployment(outputs: dict[str, Any]) -> None:

@@ -38,8 +38,7 @@ run "stream_consumer_defaults" {
     condition = (
       aws_lambda_event_source_mapping.this.function_name == "fn" &&
       aws_lambda_event_source_mapping.this.event_source_arn == var.stream_arn &&
-      aws_lambda_event_source_mapping.this.starting_position == "LATEST" &&
-      aws_lambda_event_source_mapping.this.enabled
+      aws_lambda_event_source_mapping.this.starting_position == "LATEST"
     )
     error_message = "The mapping must read the given stream into the given function from LATEST."
   }
@@ -175,13 +174,9 @@ run "lambda_function" {
     ]
     error_message = "The inline policy must hold exactly the log statement and the given statements."
   }
-  assert {
-    condition     = aws_lambda_function.this.tracing_config[0].mode == "PassThrough"
-    error_message = "Tracing defaults to PassThrough (no X-Ray permissions)."
-  }
 }
 
-run "lambda_function_active_tracing" {
+run "lambda_function_defaults" {
   command = plan
   module {
     source = "./modules/lambda_function"
@@ -192,16 +187,15 @@ run "lambda_function_active_tracing" {
     handler          = "notifier.handler"
     filename         = "build/notifier.zip"
     source_code_hash = "c29tZWhhc2g="
-    tracing_mode     = "Active"
   }
 
   assert {
-    condition     = one([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Action if s.Sid == "WriteTraces"]) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-    error_message = "Active tracing must add exactly the X-Ray write actions."
-  }
-  assert {
     condition     = aws_lambda_function.this.reserved_concurrent_executions == -1 && aws_lambda_function.this.runtime == "python3.12" && aws_lambda_function.this.architectures == tolist(["x86_64"])
     error_message = "Defaults: unreserved concurrency, python3.12, x86_64."
+  }
+  assert {
+    condition     = aws_lambda_function.this.tracing_config[0].mode == "PassThrough" && [for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid] == ["WriteOwnLogGroup"]
+    error_message = "Tracing is PassThrough and the role may only write its own logs unless statements are given."
   }
 }
 
@@ -219,7 +213,7 @@ run "alerts_topic" {
     subscriptions = [
       { protocol = "email", endpoint = "duty@example.com" },
       { protocol = "sms", endpoint = "+15555550100", filter_policy = "{\"urgency\":[\"critical\"]}" },
-      { protocol = "sqs", endpoint = "arn:aws:sqs:us-east-1:123456789012:alerts", raw_message_delivery = true },
+      { protocol = "sqs", endpoint = "arn:aws:sqs:us-east-1:123456789012:alerts" },
       { protocol = "https", endpoint = "https://hooks.example.com/alerts" },
     ]
   }
@@ -235,10 +229,6 @@ run "alerts_topic" {
   assert {
     condition     = aws_sns_topic_subscription.this["sms:+15555550100"].filter_policy == "{\"urgency\":[\"critical\"]}" && aws_sns_topic_subscription.this["email:duty@example.com"].filter_policy == null
     error_message = "Filter policies must be passed per subscription."
-  }
-  assert {
-    condition     = aws_sns_topic_subscription.this["sqs:arn:aws:sqs:us-east-1:123456789012:alerts"].raw_message_delivery == true && aws_sns_topic_subscription.this["email:duty@example.com"].raw_message_delivery == null
-    error_message = "raw_message_delivery applies to sqs/https subscriptions only."
   }
 }
 

@@ -15,18 +15,13 @@ run "lambda_function_inputs" {
   }
 
   variables {
-    function_name                  = "a function with spaces"
-    handler                        = "broadcaster"
-    runtime                        = "python3.9"
-    architecture                   = "x86"
+    function_name                  = "fn"
+    handler                        = "broadcaster.handler"
+    runtime                        = "python3.11"
     filename                       = "build/broadcaster.zip"
     source_code_hash               = "x"
-    memory_size                    = 10241
-    timeout                        = 0
     reserved_concurrent_executions = 0
-    layers                         = ["not-an-arn"]
-    log_retention_days             = 2
-    tracing_mode                   = "On"
+    layers                         = ["arn:aws:lambda:us-east-1:123456789012:function:not-a-layer"]
     policy_statements = [{
       sid       = "Everything"
       actions   = ["dynamodb:*"]
@@ -35,16 +30,9 @@ run "lambda_function_inputs" {
   }
 
   expect_failures = [
-    var.function_name,
-    var.handler,
     var.runtime,
-    var.architecture,
-    var.memory_size,
-    var.timeout,
     var.reserved_concurrent_executions,
     var.layers,
-    var.log_retention_days,
-    var.tracing_mode,
     var.policy_statements,
   ]
 }
@@ -59,30 +47,22 @@ variables {
   }
 }
 
-run "websocket_api_inputs" {
+run "websocket_api_stage_and_static_replies" {
   command = plan
   module {
     source = "./modules/websocket_api"
   }
 
   variables {
-    name                      = "ws"
-    lambda_routes             = var.valid_routes
-    stage_name                = "$default"
-    default_route_response    = "{\"error\": \"$input.body\"}"
-    throttling_burst_limit    = 1.5
-    throttling_rate_limit     = -1
-    execution_logging_level   = "TRACE"
-    access_log_retention_days = 0
+    name          = "ws"
+    lambda_routes = var.valid_routes
+    stage_name    = "prod/v1"
+    mock_routes   = { "$default" = "{\"error\": \"$input.body\"}" }
   }
 
   expect_failures = [
     var.stage_name,
-    var.default_route_response,
-    var.throttling_burst_limit,
-    var.throttling_rate_limit,
-    var.execution_logging_level,
-    var.access_log_retention_days,
+    var.mock_routes,
   ]
 }
 
@@ -93,9 +73,8 @@ run "websocket_api_routes_need_connect_and_disconnect" {
   }
 
   variables {
-    name                   = "ws"
-    default_route_response = "{}"
-    lambda_routes          = { "$connect" = var.valid_routes["$connect"] }
+    name          = "ws"
+    lambda_routes = { "$connect" = var.valid_routes["$connect"] }
   }
 
   expect_failures = [var.lambda_routes]
@@ -108,12 +87,26 @@ run "websocket_api_custom_routes_are_plain_actions" {
   }
 
   variables {
-    name                   = "ws"
-    default_route_response = "{}"
-    lambda_routes          = merge(var.valid_routes, { "$subscribe" = var.valid_routes["$connect"] })
+    name          = "ws"
+    lambda_routes = merge(var.valid_routes, { "$default" = var.valid_routes["$connect"] })
   }
 
   expect_failures = [var.lambda_routes]
+}
+
+run "websocket_api_mock_route_is_not_also_a_lambda_route" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    name          = "ws"
+    lambda_routes = merge(var.valid_routes, { ping = var.valid_routes["$connect"] })
+    mock_routes   = { ping = "{\"type\":\"pong\"}" }
+  }
+
+  expect_failures = [var.mock_routes]
 }
 
 run "websocket_api_authorizer_arn" {
@@ -123,10 +116,9 @@ run "websocket_api_authorizer_arn" {
   }
 
   variables {
-    name                   = "ws"
-    default_route_response = "{}"
-    lambda_routes          = var.valid_routes
-    authorizer             = { function_arn = "arn:aws:lambda:us-east-1:123456789012:layer:x:1" }
+    name          = "ws"
+    lambda_routes = var.valid_routes
+    authorizer    = { function_arn = "ws-authorizer" }
   }
 
   expect_failures = [var.authorizer]
@@ -139,9 +131,8 @@ run "websocket_api_authorizer_identity_sources" {
   }
 
   variables {
-    name                   = "ws"
-    default_route_response = "{}"
-    lambda_routes          = var.valid_routes
+    name          = "ws"
+    lambda_routes = var.valid_routes
     authorizer = {
       function_arn     = "arn:aws:lambda:us-east-1:123456789012:function:auth"
       identity_sources = ["$request.header.Authorization"]
@@ -154,19 +145,6 @@ run "websocket_api_authorizer_identity_sources" {
 # ---------------------------------------------------------------------------
 # alerts_topic
 # ---------------------------------------------------------------------------
-run "alerts_topic_name" {
-  command = plan
-  module {
-    source = "./modules/alerts_topic"
-  }
-
-  variables {
-    name = "alerts.fifo"
-  }
-
-  expect_failures = [var.name]
-}
-
 run "alerts_topic_protocol" {
   command = plan
   module {
@@ -176,48 +154,6 @@ run "alerts_topic_protocol" {
   variables {
     name          = "alerts"
     subscriptions = [{ protocol = "http", endpoint = "http://example.com" }]
-  }
-
-  expect_failures = [var.subscriptions]
-}
-
-run "alerts_topic_endpoint_matches_protocol" {
-  command = plan
-  module {
-    source = "./modules/alerts_topic"
-  }
-
-  variables {
-    name          = "alerts"
-    subscriptions = [{ protocol = "sms", endpoint = "555-0100" }]
-  }
-
-  expect_failures = [var.subscriptions]
-}
-
-run "alerts_topic_filter_policy_is_json_object" {
-  command = plan
-  module {
-    source = "./modules/alerts_topic"
-  }
-
-  variables {
-    name          = "alerts"
-    subscriptions = [{ protocol = "email", endpoint = "a@example.com", filter_policy = "urgency=critical" }]
-  }
-
-  expect_failures = [var.subscriptions]
-}
-
-run "alerts_topic_filter_policy_scope" {
-  command = plan
-  module {
-    source = "./modules/alerts_topic"
-  }
-
-  variables {
-    name          = "alerts"
-    subscriptions = [{ protocol = "email", endpoint = "a@example.com", filter_policy_scope = "Body" }]
   }
 
   expect_failures = [var.subscriptions]
@@ -250,48 +186,17 @@ run "stream_consumer_inputs" {
   }
 
   variables {
-    name                               = "broadcaster.fifo"
-    function_name                      = "fn"
-    function_role_name                 = "fn"
-    stream_arn                         = "arn:aws:kinesis:us-east-1:123456789012:stream/Incidents"
-    event_names                        = ["UPDATE"]
-    starting_position                  = "AT_TIMESTAMP"
-    batch_size                         = 0
-    maximum_batching_window_in_seconds = 301
-    parallelization_factor             = 0
-    maximum_retry_attempts             = -1
-    maximum_record_age_in_seconds      = -1
-    dead_letter_retention_seconds      = 1209601
+    name                          = "broadcaster"
+    function_name                 = "fn"
+    function_role_name            = "fn"
+    stream_arn                    = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents"
+    maximum_retry_attempts        = -1
+    maximum_record_age_in_seconds = -1
   }
 
   expect_failures = [
-    var.name,
     var.stream_arn,
-    var.event_names,
-    var.starting_position,
-    var.batch_size,
-    var.maximum_batching_window_in_seconds,
-    var.parallelization_factor,
     var.maximum_retry_attempts,
     var.maximum_record_age_in_seconds,
-    var.dead_letter_retention_seconds,
   ]
-}
-
-# ---------------------------------------------------------------------------
-# dynamodb_table
-# ---------------------------------------------------------------------------
-run "dynamodb_table_name" {
-  command = plan
-  module {
-    source = "./modules/dynamodb_table"
-  }
-
-  variables {
-    name          = "no spaces allowed"
-    hash_key      = "pk"
-    ttl_attribute = "expiresAt"
-  }
-
-  expect_failures = [var.name]
 }

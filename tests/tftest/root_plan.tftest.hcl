@@ -86,8 +86,8 @@ run "without_stream" {
 
   # Routes -> integrations -> functions.
   assert {
-    condition     = toset(keys(module.websocket_api.integrations)) == toset(["$connect", "$disconnect", "$default"])
-    error_message = "The API must have exactly the $connect, $disconnect and $default routes."
+    condition     = toset(keys(module.websocket_api.integrations)) == toset(["$connect", "$disconnect", "$default", "ping"])
+    error_message = "The API must have exactly the $connect, $disconnect, $default and ping routes."
   }
   assert {
     condition     = module.websocket_api.integrations["$connect"].uri == module.function["connect"].invoke_arn && module.websocket_api.integrations["$connect"].type == "AWS_PROXY"
@@ -98,8 +98,12 @@ run "without_stream" {
     error_message = "$disconnect must proxy to the disconnect function."
   }
   assert {
-    condition     = module.websocket_api.integrations["$default"].type == "MOCK"
-    error_message = "$default must answer with the MOCK integration, not a function."
+    condition     = module.websocket_api.integrations["$default"].type == "MOCK" && jsondecode(module.websocket_api.integrations["$default"].reply).error == "unknown_action"
+    error_message = "$default must answer unknown actions with the unknown_action error frame from a MOCK integration, not a function."
+  }
+  assert {
+    condition     = module.websocket_api.integrations["ping"].type == "MOCK" && jsondecode(module.websocket_api.integrations["ping"].reply) == { type = "pong" }
+    error_message = "ping must answer {\"type\":\"pong\"} from a MOCK integration (a keep-alive without a Lambda)."
   }
   assert {
     condition     = output.stage_name == "prod" && output.websocket_wss_endpoint == "wss://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
@@ -208,6 +212,42 @@ run "without_stream" {
   assert {
     condition     = output.connections_table_name == "realtime-test-connections" && output.idempotency_table_name == "realtime-test-idempotency" && output.alerts_topic_arn == "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" && output.api_id == "abc123def4"
     error_message = "Table, topic and API outputs are wrong."
+  }
+}
+
+# An empty stream ARN (-var incidents_stream_arn=) deploys without bindings,
+# exactly like null.
+run "empty_stream_arn_is_like_null" {
+  command = plan
+
+  variables {
+    incidents_stream_arn = ""
+  }
+
+  assert {
+    condition     = length(module.stream_consumer) == 0
+    error_message = "incidents_stream_arn = \"\" must deploy no stream consumers, like null."
+  }
+  assert {
+    condition     = output.dead_letter_queue_urls == null && length(output.event_source_mapping_ids) == 0
+    error_message = "incidents_stream_arn = \"\" must give the outputs of a stack without a stream."
+  }
+}
+
+run "null_stream_arn" {
+  command = plan
+
+  variables {
+    incidents_stream_arn = null
+  }
+
+  assert {
+    condition     = length(module.stream_consumer) == 0
+    error_message = "incidents_stream_arn = null must deploy no stream consumers."
+  }
+  assert {
+    condition     = output.dead_letter_queue_urls == null && length(output.event_source_mapping_ids) == 0
+    error_message = "incidents_stream_arn = null must give the outputs of a stack without a stream."
   }
 }
 

@@ -1,7 +1,7 @@
 # Plan-mode tests of modules/websocket_api with a mocked provider: routes,
-# the MOCK $default reply, the authorizer, Lambda permissions, the stage, and
-# a deployment trigger that changes with routes, integrations and the
-# authorizer but not with cosmetic changes.
+# the MOCK $default and ping replies, the authorizer, Lambda permissions, the
+# stage, and a deployment trigger that changes with routes, integrations, MOCK
+# replies and the authorizer but not with cosmetic changes.
 
 mock_provider "aws" {
   override_during = plan
@@ -38,8 +38,11 @@ mock_provider "aws" {
 }
 
 variables {
-  name                   = "ws-test"
-  default_route_response = "{\"type\":\"error\",\"error\":\"unknown_action\"}"
+  name = "ws-test"
+  mock_routes = {
+    "$default" = "{\"type\":\"error\",\"error\":\"unknown_action\"}"
+    ping       = "{\"type\":\"pong\"}"
+  }
   lambda_routes = {
     "$connect" = {
       function_name = "fn-connect"
@@ -79,24 +82,37 @@ run "baseline" {
     error_message = "Without an authorizer no route is authorized and no authorizer exists."
   }
 
-  # $default answers unknown actions through MOCK + route/integration responses.
+  # $default and ping are answered by API Gateway itself: MOCK integration,
+  # route response and integration response with the fixed reply.
   assert {
-    condition = (
-      aws_apigatewayv2_route.default.route_key == "$default" &&
-      aws_apigatewayv2_route.default.target == "integrations/${aws_apigatewayv2_integration.default.id}" &&
-      aws_apigatewayv2_route.default.route_response_selection_expression == "$default" &&
-      aws_apigatewayv2_route_response.default.route_response_key == "$default"
-    )
-    error_message = "$default must target the MOCK integration and declare a $default route response, or clients get no reply."
+    condition = alltrue([for k in ["$default", "ping"] :
+      aws_apigatewayv2_route.mock[k].route_key == k &&
+      aws_apigatewayv2_route.mock[k].target == "integrations/${aws_apigatewayv2_integration.mock[k].id}" &&
+      aws_apigatewayv2_route.mock[k].route_response_selection_expression == "$default" &&
+      aws_apigatewayv2_route_response.mock[k].route_id == aws_apigatewayv2_route.mock[k].id &&
+      aws_apigatewayv2_route_response.mock[k].route_response_key == "$default"
+    ])
+    error_message = "$default and ping must target their MOCK integrations and declare a $default route response, or clients get no reply."
+  }
+  assert {
+    condition = alltrue([for k in ["$default", "ping"] :
+      aws_apigatewayv2_integration.mock[k].integration_type == "MOCK" &&
+      jsondecode(aws_apigatewayv2_integration.mock[k].request_templates["$default"]) == { statusCode = 200 } &&
+      aws_apigatewayv2_integration_response.mock[k].integration_id == aws_apigatewayv2_integration.mock[k].id &&
+      aws_apigatewayv2_integration_response.mock[k].integration_response_key == "$default"
+    ])
+    error_message = "The MOCK integrations must return 200 through their $default integration response."
   }
   assert {
     condition = (
-      aws_apigatewayv2_integration.default.integration_type == "MOCK" &&
-      jsondecode(aws_apigatewayv2_integration.default.request_templates["$default"]) == { statusCode = 200 } &&
-      aws_apigatewayv2_integration_response.default.integration_response_key == "$default" &&
-      aws_apigatewayv2_integration_response.default.response_templates["$default"] == var.default_route_response
+      aws_apigatewayv2_integration_response.mock["$default"].response_templates["$default"] == var.mock_routes["$default"] &&
+      jsondecode(aws_apigatewayv2_integration_response.mock["ping"].response_templates["$default"]) == { type = "pong" }
     )
-    error_message = "The MOCK integration must return 200 and reply with default_route_response."
+    error_message = "$default must reply with its error frame and ping with {\"type\":\"pong\"}."
+  }
+  assert {
+    condition     = length(aws_lambda_permission.route) == 2 && !contains(keys(aws_lambda_permission.route), "ping")
+    error_message = "ping invokes no Lambda: only $connect and $disconnect get invoke permissions."
   }
 
   # Permissions: one per route, scoped to this API, stage and route.
@@ -198,7 +214,7 @@ run "added_route_redeploys" {
 
   variables {
     lambda_routes = merge(var.lambda_routes, {
-      ping = {
+      subscribe = {
         function_name = "fn-connect"
         invoke_arn    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:fn-connect/invocations"
       }
@@ -218,12 +234,44 @@ run "changed_default_reply_redeploys" {
   }
 
   variables {
-    default_route_response = "{\"type\":\"error\",\"error\":\"nope\"}"
+    mock_routes = merge(var.mock_routes, { "$default" = "{\"type\":\"error\",\"error\":\"nope\"}" })
   }
 
   assert {
     condition     = aws_apigatewayv2_deployment.this.triggers.redeployment != run.baseline.deployment_triggers.redeployment
     error_message = "A changed $default reply must force a new deployment."
+  }
+}
+
+run "ping_route_is_part_of_the_deployment" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    mock_routes = { "$default" = var.mock_routes["$default"] }
+  }
+
+  assert {
+    condition     = length(aws_apigatewayv2_route.mock) == 1 && aws_apigatewayv2_deployment.this.triggers.redeployment != run.baseline.deployment_triggers.redeployment
+    error_message = "Adding or removing the ping route must force a new deployment."
+  }
+}
+
+run "changed_ping_reply_redeploys" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    mock_routes = merge(var.mock_routes, { ping = "{\"type\":\"pong\",\"version\":2}" })
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_deployment.this.triggers.redeployment != run.baseline.deployment_triggers.redeployment
+    error_message = "A changed ping reply must force a new deployment."
   }
 }
 
@@ -253,7 +301,7 @@ run "authorizer_on_connect" {
     error_message = "$connect must use the authorizer."
   }
   assert {
-    condition     = aws_apigatewayv2_route.lambda["$disconnect"].authorization_type == "NONE" && aws_apigatewayv2_route.default.authorization_type == null
+    condition     = aws_apigatewayv2_route.lambda["$disconnect"].authorization_type == "NONE" && alltrue([for r in aws_apigatewayv2_route.mock : r.authorization_type == null])
     error_message = "Only $connect may carry an authorizer on a WebSocket API."
   }
   assert {
