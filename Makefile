@@ -271,7 +271,8 @@ endif
 
 .PHONY: actionlint
 actionlint: setup ## Lint the GitHub workflows (actionlint, shellcheck on run: steps)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/actionlint
+	# Explicit files: without them actionlint looks for a git checkout, and a source archive has none.
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/actionlint .github/workflows/*.yml
 
 .PHONY: test-preview
 test-preview: setup ## Plan preview renderer and workflow tests (recorded plans of this stack)
