@@ -283,5 +283,16 @@ preview-fixtures: build $(TF_RC_DEP) ## Re-record the plan preview fixtures from
 	$(PY) tests/preview/regen_fixtures.py
 
 .PHONY: clean
-clean: ## Remove build output and caches (not the virtual environment)
-	rm -rf build .pytest_cache .ruff_cache
+clean: ## Remove build output and caches (not the virtual environments)
+	rm -rf build .pytest_cache .ruff_cache .mypy_cache
+
+# Everything `make` generates: the virtual environments (~600 MB), terraform working dirs (plans
+# and provider copies; never a remote state), the local stack's files, caches and build output.
+# Refuses while the local stack runs: its emulator keeps its data in .local/.
+.PHONY: distclean
+distclean: clean ## Remove everything generated (venvs, .terraform/, .local/, .cache/); make down first
+	@pid=$$(cat .local/ministack.pid 2>/dev/null || true); \
+	if [[ -n "$$pid" ]] && kill -0 "$$pid" 2>/dev/null; then \
+	  echo "the local stack is running (emulator pid $$pid): run 'make down' first" >&2; exit 2; fi
+	rm -rf .venv .venv-checkov .venv-emulator .terraform .local .cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
