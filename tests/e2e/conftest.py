@@ -39,6 +39,13 @@ from tools.localenv.resources import INCIDENTS_KEY
 from tools.localenv.state import StackState
 
 ALERT_TIMEOUT_S = 20.0
+CLIENTS: dict[str, Callable[[str], Any]] = {
+    "dynamodb": aws.dynamodb,
+    "dynamodbstreams": aws.dynamodbstreams,
+    "lambda": aws.lambda_,
+    "sns": aws.sns,
+    "sqs": aws.sqs,
+}
 
 _BENCH_LINES: list[str] = []
 _TIMINGS: dict[str, float] = {}
@@ -81,7 +88,7 @@ class Stack:
         return self.state.outputs
 
     def client(self, service: str) -> Any:
-        return getattr(aws, "lambda_" if service == "lambda" else service)(self.state.endpoint)
+        return CLIENTS[service](self.state.endpoint)
 
     # -- WebSocket clients ------------------------------------------------------
     def connect(self, user: str, role: str) -> WsClient:
