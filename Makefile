@@ -201,41 +201,41 @@ checkov: $(CHECKOV_STAMP) ## checkov on the Terraform (own venv; skips are inlin
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 # ---------------------------------------------------------------------------
-# Local stack: the whole stack on the embedded emulator (scripts/devstack.py)
+# Local stack: the whole stack on the embedded emulator (python -m tools.localenv)
 # ---------------------------------------------------------------------------
 # EMULATOR_PORT=<n> picks the emulator's port on 127.0.0.1 (default 4566); its pid
 # and log, and the record of what `up` created, live in .local/ (LOCAL_STATE_DIR).
-DEVSTACK := $(PY) scripts/devstack.py
+LOCALENV := $(PY) -m tools.localenv
 
 .PHONY: up
 up: build ## Bring the whole stack up locally (emulator, demo Incidents table, terraform apply)
-	$(DEVSTACK) up --no-build
+	$(LOCALENV) up --no-build
 
 .PHONY: down
 down: setup ## Destroy and stop what `make up` started, nothing else
-	$(DEVSTACK) down
+	$(LOCALENV) down
 
 .PHONY: status
 status: setup ## Show whether the local stack is up, with its endpoints
-	@$(DEVSTACK) status
+	@$(LOCALENV) status
 
 .PHONY: listen
 listen: setup ## Print every WebSocket message as it arrives (USER=alice ROLE=dispatcher)
-	@$(DEVSTACK) listen --user "$${USER:-local-user}" --role "$${ROLE:-viewer}"
+	@$(LOCALENV) listen --user "$${USER:-local-user}" --role "$${ROLE:-viewer}"
 
 .PHONY: incident
 incident: setup ## Create or update an incident (ID=INC-1 URGENCY=high STATUS=open TITLE='...')
 	@[[ -n "$${ID:-}" ]] || { echo "usage: make incident ID=INC-1 [URGENCY=low|medium|high|critical] [STATUS=...] [TITLE='...']" >&2; exit 2; }
-	@$(DEVSTACK) incident --id "$$ID" --urgency "$${URGENCY:-}" --status "$${STATUS:-}" --title "$${TITLE:-}"
+	@$(LOCALENV) incident --id "$$ID" --urgency "$${URGENCY:-}" --status "$${STATUS:-}" --title "$${TITLE:-}"
 
 .PHONY: alerts
 alerts: setup ## Show (and consume) the alerts the Notifier published to the local queue
-	@$(DEVSTACK) alerts
+	@$(LOCALENV) alerts
 
 .PHONY: invoke
 invoke: setup ## Invoke a deployed function (FUNCTION=notifier EVENT=events/stream-insert.json)
 	@[[ -n "$${FUNCTION:-}" && -n "$${EVENT:-}" ]] || { echo "usage: make invoke FUNCTION=connect|disconnect|broadcaster|notifier EVENT=events/<file>.json" >&2; exit 2; }
-	@$(DEVSTACK) invoke --function "$$FUNCTION" --event "$$EVENT"
+	@$(LOCALENV) invoke --function "$$FUNCTION" --event "$$EVENT"
 
 .PHONY: test-e2e
 test-e2e: setup ## End-to-end tests over a real WebSocket (brings the local stack up if needed)
@@ -250,7 +250,7 @@ bench-e2e: setup ## PutItem -> message-at-client latency on the local stack (E2E
 # Plan previews and CI workflows
 # ---------------------------------------------------------------------------
 # `make plan-preview ENV=<env>` prints the Markdown comment a pull request gets for ENV: for
-# local, a plan of the stack `make up` runs (scripts/plan_preview_local.py); for any other env,
+# local, a plan of the stack `make up` runs (tools/plan_preview/local.py); for any other env,
 # the CI workflow's own plan-and-render step (tools/plan_preview/ci.py) saves the plan where
 # `make plan ENV=<env>` does, so `make apply ENV=<env>` then applies it as previewed.
 # PLAN_JSON=<file> [PLAN_TEXT=<file>] renders any saved `terraform show -json` output (.gz too).
@@ -263,7 +263,7 @@ plan-preview: setup $(TF_RC_DEP) ## Print ENV's plan as the PR comment Markdown 
 ifneq ($(strip $(PLAN_JSON)),)
 	@$(PY) -m tools.plan_preview "$(PLAN_JSON)" $(if $(strip $(PLAN_TEXT)),--text "$(PLAN_TEXT)") --env "$(ENV)"
 else ifeq ($(ENV),local)
-	@$(PY) scripts/plan_preview_local.py
+	@$(PY) -m tools.plan_preview.local
 else
 	@$(MAKE) --no-print-directory build init ENV=$(ENV) >&2
 	@TF_DATA_DIR=$(TF_ENV_DIR) $(PY) -m tools.plan_preview.ci --env "$(ENV)" --plan-file $(TF_PLAN) --terraform "$(TF)"
@@ -280,7 +280,7 @@ test-preview: setup ## Plan preview renderer and workflow tests (recorded plans 
 
 .PHONY: preview-fixtures
 preview-fixtures: build $(TF_RC_DEP) ## Re-record the plan preview fixtures from real plans on a private emulator
-	$(PY) tests/preview/regen_fixtures.py
+	$(PY) -m tools.plan_preview.record
 
 .PHONY: clean
 clean: ## Remove build output and caches (not the virtual environments)

@@ -1,6 +1,6 @@
 """Session fixture: the local stack `make up` brings up, plus WebSocket, incident and alert helpers.
 
-The stack comes from scripts/devstack.py, the same code behind `make up`: when a stack recorded by
+The stack comes from tools.localenv, the same code behind `make up`: when a stack recorded by
 `make up` is already running the session converges it (a rebuild and a no-op apply when nothing
 changed) and leaves it running; otherwise the session brings one up and takes down what it
 started at the end.
@@ -15,9 +15,9 @@ published.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
-import socket
 import statistics
 import threading
 import time
@@ -27,14 +27,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
 
-import devstack
-import emulator
+from testing.waits import wait_until
+from testing.websocket_client import WsClient
+from tools.localenv import clients as aws
+from tools.localenv import commands, emulator
+from tools.localenv import stack as localenv
+from tools.localenv.cli import ERRORS
+from tools.localenv.config import DEFAULT_PORT, LocalEnv
+from tools.localenv.resources import INCIDENTS_KEY
+from tools.localenv.state import StackState
 
-MESSAGE_TIMEOUT_S = 20.0  # PutItem -> message at the client (typically well under 1 s)
 ALERT_TIMEOUT_S = 20.0
+CLIENTS: dict[str, Callable[[str], Any]] = {
+    "dynamodb": aws.dynamodb,
+    "dynamodbstreams": aws.dynamodbstreams,
+    "lambda": aws.lambda_,
+    "sns": aws.sns,
+    "sqs": aws.sqs,
+}
 
 _BENCH_LINES: list[str] = []
 _TIMINGS: dict[str, float] = {}
@@ -61,26 +72,12 @@ def record_benchmark(name: str, samples_s: list[float]) -> str:
     return line
 
 
-def wait_until(
-    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1
-) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail saying ``what`` did not happen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
 # ---------------------------------------------------------------------------
 # The stack
 # ---------------------------------------------------------------------------
 @dataclass
 class Stack:
-    state: devstack.StackState
+    state: StackState
     alerts_queue_url: str
     subscription_arn: str
     _alerts: list[dict[str, Any]] = field(default_factory=list)
@@ -91,18 +88,18 @@ class Stack:
         return self.state.outputs
 
     def client(self, service: str) -> Any:
-        return devstack.client(service, self.state.endpoint)
+        return CLIENTS[service](self.state.endpoint)
 
     # -- WebSocket clients ------------------------------------------------------
     def connect(self, user: str, role: str) -> WsClient:
-        return WsClient(devstack.connect_url(self.state, user, role))
+        return WsClient(commands.connect_url(self.state, user, role))
 
     # -- Incidents ----------------------------------------------------------------
     def write_incident(self, incident_id: str, **fields: Any) -> float:
         """Create/update an incident; returns the perf_counter time just before the write."""
         ddb = self.client("dynamodb")
         started = time.perf_counter()
-        devstack.set_incident_fields(ddb, self.state.incidents_table, incident_id, fields)
+        commands.set_incident_fields(ddb, self.state.incidents_table, incident_id, fields)
         return started
 
     def stream_records(self, incident_id: str) -> list[dict[str, Any]]:
@@ -123,7 +120,7 @@ class Stack:
         mine = [
             r
             for r in records
-            if r["dynamodb"]["Keys"].get(devstack.INCIDENTS_KEY, {}).get("S") == incident_id
+            if r["dynamodb"]["Keys"].get(INCIDENTS_KEY, {}).get("S") == incident_id
         ]
         return [_as_lambda_record(r, arn) for r in mine]
 
@@ -146,18 +143,15 @@ class Stack:
 
     # -- Alerts -----------------------------------------------------------------------
     def drain_alerts(self) -> None:
-        for envelope in devstack.read_alerts(self.state, 0, self.alerts_queue_url):
+        sqs = aws.sqs(self.state.endpoint)
+        for envelope in commands.read_alerts(sqs, self.alerts_queue_url, 0):
             with self._alerts_lock:
                 self._alerts.append(json.loads(envelope["Message"]) | {"_sns": envelope})
 
     def alerts_for(self, incident_id: str) -> list[dict[str, Any]]:
         self.drain_alerts()
         with self._alerts_lock:
-            return [
-                a
-                for a in self._alerts
-                if a.get("keys", {}).get(devstack.INCIDENTS_KEY) == incident_id
-            ]
+            return [a for a in self._alerts if a.get("keys", {}).get(INCIDENTS_KEY) == incident_id]
 
     def wait_alerts(self, incident_id: str, count: int = 1) -> list[dict[str, Any]]:
         return wait_until(
@@ -202,110 +196,49 @@ def new_id(prefix: str = "E2E") -> str:
 
 
 # ---------------------------------------------------------------------------
-# WebSocket client
-# ---------------------------------------------------------------------------
-class WsClient:
-    """A real WebSocket client; a thread timestamps every message as it arrives."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        # legacy=True: connect now and return the connection (this client outlives any `with`).
-        self.ws: ClientConnection = connect(url, open_timeout=30, close_timeout=5, legacy=True)
-        self.messages: list[tuple[float, dict[str, Any]]] = []
-        self.closed = threading.Event()
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        try:
-            for raw in self.ws:
-                arrived = time.perf_counter()
-                with self._cond:
-                    self.messages.append((arrived, json.loads(raw)))
-                    self._cond.notify_all()
-        except ConnectionClosed:
-            pass
-        finally:
-            self.closed.set()
-            with self._cond:
-                self._cond.notify_all()
-
-    def for_incident(self, incident_id: str) -> list[tuple[float, dict[str, Any]]]:
-        with self._cond:
-            return [
-                (t, m)
-                for t, m in self.messages
-                if (m.get("keys") or {}).get(devstack.INCIDENTS_KEY) == incident_id
-            ]
-
-    def wait_messages(
-        self, incident_id: str, count: int = 1, timeout: float = MESSAGE_TIMEOUT_S
-    ) -> list[tuple[float, dict[str, Any]]]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = self.for_incident(incident_id)
-                if len({m.get("eventId") for _, m in found}) >= count:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.closed.is_set():
-                    state = "connection closed" if self.closed.is_set() else f"{timeout:.0f} s"
-                    raise AssertionError(
-                        f"{state}: wanted {count} message(s) for incident {incident_id}, got "
-                        f"{len(found)} (client has {len(self.messages)} messages in all)"
-                    )
-                self._cond.wait(remaining)
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.ws.close()
-        self._thread.join(timeout=10)
-
-
-# ---------------------------------------------------------------------------
 # Fixtures
 # ---------------------------------------------------------------------------
-def _session_port() -> int:
+def _session_port(config: LocalEnv) -> int:
     """EMULATOR_PORT when set; else the default port, or a free one when something else holds it.
 
     A machine may run another emulator (another checkout's `make up`) on the default port; the
     suite then brings its own stack up beside it rather than failing.
     """
-    current = emulator.running()
+    current = emulator.running(config.state_dir)
     if current is not None:  # this checkout's emulator, up without a stack: use it
         return current.port
-    if os.environ.get("EMULATOR_PORT"):
-        return emulator.DEFAULT_PORT
-    if not emulator.port_open(emulator.DEFAULT_PORT):
-        return emulator.DEFAULT_PORT
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as free:
-        free.bind((emulator.HOST, 0))
-        return int(free.getsockname()[1])
+    if config.port is not None:
+        return config.port
+    if not emulator.port_open(DEFAULT_PORT):
+        return DEFAULT_PORT
+    return emulator.free_port()
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    config = LocalEnv.from_environ(os.environ)  # LOCAL_STATE_DIR, EMULATOR_PORT as for `make up`
     try:
-        devstack.require_stack()  # the same test `make listen` and friends make
+        localenv.require_stack(config)  # the same test `make listen` and friends make
         was_up = True
-    except devstack.StackError:
+    except localenv.StackError:
         was_up = False
+    if not was_up:
+        config = dataclasses.replace(config, port=_session_port(config))
     started = time.monotonic()
     try:
-        state = devstack.up(None if was_up else _session_port())
-    except devstack.StackError as exc:
+        state = localenv.up(config)
+    except ERRORS as exc:
         if not was_up:
-            devstack.down()  # whatever the failed attempt started (the emulator, say)
+            localenv.down(config)  # whatever the failed attempt started (the emulator, say)
         pytest.fail(f"could not bring the local stack up: {exc}")
-    _TIMINGS["stack up (devstack.up: build, emulator, terraform apply)"] = (
+    _TIMINGS["stack up (localenv.up: build, emulator, terraform apply)"] = (
         time.monotonic() - started
     )
 
     # A queue of our own on the alerts topic, so the session neither reads nor eats the alerts a
     # person's `make alerts` would show.
-    sqs = devstack.client("sqs", state.endpoint)
-    sns = devstack.client("sns", state.endpoint)
+    sqs = aws.sqs(state.endpoint)
+    sns = aws.sns(state.endpoint)
     queue_url = sqs.create_queue(QueueName=f"e2e-alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"
@@ -325,7 +258,7 @@ def stack() -> Iterator[Stack]:
             sqs.delete_queue(QueueUrl=queue_url)
         if not was_up and not os.environ.get("E2E_KEEP_STACK"):
             started = time.monotonic()
-            devstack.down()
+            localenv.down(config)
             _TIMINGS["stack down"] = time.monotonic() - started
 
 

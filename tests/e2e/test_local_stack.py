@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 from websockets.exceptions import InvalidStatus
 
-import devstack
+from tools.localenv import commands
 
 pytestmark = pytest.mark.e2e
 
 ROW_TIMEOUT_S = 15.0
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------------------
@@ -309,7 +310,7 @@ def assert_mappings_route_failures_to_dead_letter_queues(stack: Any) -> None:
 
 
 def stack_invoke(stack: Any, function: str, event: dict[str, Any]) -> dict[str, Any]:
-    result, _logs = devstack.invoke(stack.state, function, event)
+    result, _logs = commands.invoke(stack.state, function, event)
     return result
 
 
@@ -336,14 +337,15 @@ def test_latency_from_put_item_to_message_at_the_client(stack, clients):
 # The README walkthrough, through the same commands a person types
 # ---------------------------------------------------------------------------
 def test_readme_walkthrough_listen_incident_escalate_alerts(stack):
-    """`make listen`, `make incident` (create, escalate) and `make alerts` run devstack.py so."""
+    """`make listen`, `make incident` (create, escalate) and `make alerts` run the CLI so."""
     incident = stack.new_id("WALK")
-    cli = [sys.executable, str(Path(devstack.__file__))]
-    listener = subprocess.Popen(  # noqa: S603 - our own script, fixed arguments
+    cli = [sys.executable, "-m", "tools.localenv"]
+    listener = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
         [*cli, "listen", "--user", stack.new_id("alice"), "--role", "dispatcher"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        cwd=ROOT,
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(listener.stdout), daemon=True)
@@ -355,12 +357,13 @@ def test_readme_walkthrough_listen_incident_escalate_alerts(stack):
             ["--urgency", "low", "--status", "open", "--title", "Smoke at the depot"],
             ["--status", "escalated"],
         ):
-            done = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+            done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
                 [*cli, "incident", "--id", incident, *args],
                 capture_output=True,
                 text=True,
                 timeout=60,
                 check=False,
+                cwd=ROOT,
             )
             assert done.returncode == 0, done.stderr
             assert json.loads(done.stdout)["incidentId"] == incident
@@ -370,12 +373,13 @@ def test_readme_walkthrough_listen_incident_escalate_alerts(stack):
             return incident in text and '"incident.updated"' in text
 
         stack.wait_until(listened, 20, f"`listen` to print both messages of {incident}")
-        alerts = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        alerts = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
             [*cli, "alerts", "--wait", "20"],
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
+            cwd=ROOT,
         )
         assert alerts.returncode == 0, alerts.stderr
         [block] = [b for b in alerts.stdout.split("\n--- ") if incident in b]

@@ -23,6 +23,7 @@ import pytest
 import broadcaster
 from broadcaster import BroadcastConfig, RetryPolicy
 from realtime_common import aws
+from testing.lambda_context import LambdaContext
 
 pytestmark = pytest.mark.fanout
 
@@ -257,17 +258,8 @@ def test_handler_entry_point_against_the_fake(
     monkeypatch.setenv("CONNECTIONS_TABLE", TABLE)
     monkeypatch.setenv("WS_CALLBACK_URL", api.url)
 
-    class Context:
-        function_name = "broadcaster"
-        memory_limit_in_mb = 256
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:broadcaster"
-        aws_request_id = "req-1"
-
-        @staticmethod
-        def get_remaining_time_in_millis() -> int:
-            return 30_000
-
+    context = LambdaContext(function_name="broadcaster", remaining_ms=30_000)
     event = updates("A", "A")
-    assert broadcaster.handler(event, Context()) == {"batchItemFailures": []}
+    assert broadcaster.handler(event, context) == {"batchItemFailures": []}
     assert len(api.delivered("a")) == 2
     assert stored(table) == {"CONN#a"}

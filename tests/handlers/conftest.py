@@ -4,33 +4,19 @@ topic whose alerts land in an SQS queue so tests can read them back."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 
+from testing.lambda_context import LambdaContext
+
 REGION = "us-east-1"
 CONNECTIONS_TABLE = "realtime-connections"
 IDEMPOTENCY_TABLE = "realtime-idempotency"
 TOPIC_NAME = "realtime-alerts"
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda context object that the handlers and Powertools read."""
-
-    function_name: str = "realtime-test"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    remaining_ms: int = 60_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 @pytest.fixture

@@ -587,7 +587,7 @@ def test_failed_plan_comment_keeps_the_marker_and_the_error(tmp_path: Path) -> N
 
 
 def test_documented_example_is_what_the_renderer_produces() -> None:
-    """docs/plan-preview-example.md stays true: regen_fixtures.py rewrites it with the fixtures."""
+    """docs/plan-preview-example.md stays true: tools.plan_preview.record rewrites it."""
     example = Path(__file__).resolve().parents[2] / "docs" / "plan-preview-example.md"
     assert example.read_text(encoding="utf-8") == render_fixture("update")
 
@@ -619,32 +619,6 @@ def test_limit_counts_utf16_units_not_just_characters() -> None:
     assert_well_formed(markdown, limit=render.DEFAULT_MAX_CHARS)
     assert md.comment_length(markdown) > len(markdown)  # the emoji count twice
     assert "plain-text plan is 2000 lines" in markdown
-
-
-def test_local_preview_plans_with_what_make_up_recorded(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """make plan-preview ENV=local relies on scripts/devstack.py: this breaks if its API moves."""
-    import devstack  # noqa: PLC0415
-    import emulator  # noqa: PLC0415
-    import plan_preview_local  # noqa: PLC0415
-
-    state = devstack.StackState(
-        port=4599,
-        endpoint="http://127.0.0.1:4599",
-        emulator_pid=1,
-        started_emulator=True,
-        incidents_stream_arn="arn:aws:dynamodb:us-east-1:000000000000:table/Incidents/stream/x",
-        layer_arn="arn:aws:lambda:us-east-1:000000000000:layer:local-boto3:1",
-        applied=True,
-    )
-    monkeypatch.setattr(devstack, "require_stack", lambda: state)
-    monkeypatch.setattr(emulator, "running", lambda: emulator.Emulator(port=4599, pid=1))
-    env, variables = plan_preview_local.local_setup()
-    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4599"
-    assert env["TF_DATA_DIR"]
-    assert "-var-file=envs/local.tfvars" in variables
-    assert f"-var=incidents_stream_arn={state.incidents_stream_arn}" in variables
 
 
 def test_make_plan_preview_renders_a_saved_plan_to_stdout_only() -> None:

@@ -13,12 +13,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from pytest_terraform import terraform, tf
+from pytest_terraform import terraform as terraform_fixture
+from pytest_terraform import tf
 from websockets.sync.client import connect
+
+from tools.localenv import terraform
 
 pytestmark = pytest.mark.terraform
 
@@ -27,7 +31,7 @@ pytestmark = pytest.mark.terraform
 # points at the emulator is gone; the plain class tears down through a
 # fixture finalizer, before the fixtures it was set up after.
 tf.terraform.scope_class_map["module"] = tf.TerraformFixture
-terraform("stack", scope="module")
+terraform_fixture("stack", scope="module")
 
 CONSUMERS = ("broadcaster", "notifier")
 STREAM_RESOURCE_TYPES = {
@@ -57,16 +61,13 @@ def run_terraform(
     """
     runner = state.terraform
     env = {**os.environ, "TF_DATA_DIR": runner.work_dir, "TF_IN_AUTOMATION": "1"}
-    cmd = [runner.tf_bin, *args]
-    proc = subprocess.run(  # noqa: S603 - the plugin's terraform binary, our arguments
-        cmd, cwd=runner.module_dir, env=env, capture_output=True, text=True, check=False
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(cmd)} exited {proc.returncode}:\n"
-            f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    module_dir = Path(runner.module_dir)
+    try:
+        return terraform.run(
+            args, chdir=module_dir, env=env, capture=True, check=check, binary=runner.tf_bin
         )
-    return proc
+    except terraform.TerraformError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 def plan_json(state: tf.TerraformTestApi) -> dict[str, Any]:

@@ -1,19 +1,14 @@
-"""Start, stop and inspect the embedded AWS emulator (ministack) on 127.0.0.1.
+"""Start, stop and find the embedded AWS emulator (ministack) on 127.0.0.1.
 
-The emulator runs as a detached process; its pid and log live in ``.local/``
-(gitignored). ``start`` is idempotent: when our emulator is already up on the
-requested port it is reused, and a port held by anything else is reported
-instead of silently shared.
-
-    python scripts/emulator.py start [--port 4566]
-    python scripts/emulator.py stop
-    python scripts/emulator.py status
-    python scripts/emulator.py env      # shell exports for the AWS SDKs / Terraform
+The emulator runs as a detached process; its pid, port and log live in a state directory of the
+caller's choosing (the local stack's ``.local/``, or a temporary one for a private emulator).
+``start`` is idempotent: the emulator of that state directory, already up on the requested port,
+is reused, and a port held by anything else is reported instead of silently shared.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import json
 import os
 import signal
@@ -23,20 +18,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR", ROOT / ".local"))
-PID_FILE = STATE_DIR / "ministack.pid"
-PORT_FILE = STATE_DIR / "ministack.port"
-LOG_FILE = STATE_DIR / "ministack.log"
-DEFAULT_PORT = int(os.environ.get("EMULATOR_PORT", "4566"))
 HOST = "127.0.0.1"
 # The region of envs/local.tfvars. Fixed, not taken from AWS_REGION: a shell set up for a real
 # account must not put the demo table, the queue or the layer in another region than the stack.
 REGION = "us-east-1"
 START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
 
 
 class EmulatorError(RuntimeError):
@@ -50,10 +41,33 @@ class Emulator:
 
     @property
     def endpoint(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return endpoint(self.port)
 
     def sdk_env(self) -> dict[str, str]:
         return sdk_env(self.endpoint)
+
+
+@dataclass(frozen=True)
+class EmulatorFiles:
+    """The pid, port and log files of the emulator that belongs to one state directory."""
+
+    state_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "ministack.pid"
+
+    @property
+    def port_file(self) -> Path:
+        return self.state_dir / "ministack.port"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "ministack.log"
+
+
+def endpoint(port: int) -> str:
+    return f"http://{HOST}:{port}"
 
 
 def sdk_env(endpoint: str) -> dict[str, str]:
@@ -73,10 +87,18 @@ def port_open(port: int) -> bool:
         return s.connect_ex((HOST, port)) == 0
 
 
-def _healthy(port: int) -> bool:
-    url = f"http://{HOST}:{port}/_ministack/health"
+def free_port() -> int:
+    """A port nothing listens on right now, for a private emulator."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def healthy(port: int) -> bool:
+    """The emulator on ``port`` answers its health check with DynamoDB and Lambda available."""
+    url = f"{endpoint(port)}/_ministack/health"
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - http://127.0.0.1 only
             body = json.loads(resp.read())
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -84,7 +106,7 @@ def _healthy(port: int) -> bool:
     return all(services.get(name) in {"available", "running"} for name in ("dynamodb", "lambda"))
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     # An emulator started by this very process stays a zombie until reaped, and a zombie still
     # answers kill(pid, 0): reap it first (ChildProcessError when it is not our child).
     try:
@@ -101,29 +123,30 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def running() -> Emulator | None:
-    """The emulator this project started, if it is still alive and answering."""
+def running(state_dir: Path) -> Emulator | None:
+    """The emulator started from ``state_dir``, if it is still alive and answering."""
+    files = EmulatorFiles(state_dir)
     try:
-        pid = int(PID_FILE.read_text().strip())
-        port = int(PORT_FILE.read_text().strip())
+        pid = int(files.pid_file.read_text().strip())
+        port = int(files.port_file.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    if _pid_alive(pid) and _healthy(port):
+    if pid_alive(pid) and healthy(port):
         return Emulator(port=port, pid=pid)
     return None
 
 
-def start(port: int = DEFAULT_PORT, python: str | None = None) -> Emulator:
-    """Start the emulator (or return ours when it is already up on ``port``).
+def start(state_dir: Path, port: int, python: str | None = None) -> Emulator:
+    """Start the emulator of ``state_dir`` on ``port`` (or return it when already up there).
 
     ``python`` (else this interpreter) runs the emulator. ministack runs Python Lambdas on its own
     interpreter, so every package importable there is importable by the functions too; the local
-    stack passes a virtual environment holding only ministack (see scripts/devstack.py), so the
+    stack passes a virtual environment holding only ministack (see tools.localenv.venv), so the
     functions see what the Lambda runtime gives them.
     """
     # abspath, not resolve: resolving a venv's python symlink would leave the venv.
     interpreter = os.path.abspath(python or sys.executable)
-    current = running()
+    current = running(state_dir)
     if current is not None:
         if current.port != port:
             raise EmulatorError(
@@ -138,7 +161,8 @@ def start(port: int = DEFAULT_PORT, python: str | None = None) -> Emulator:
         )
     if not os.access(interpreter, os.X_OK):
         raise EmulatorError(f"{interpreter} is not an executable interpreter")
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    files = EmulatorFiles(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "GATEWAY_PORT": str(port),
@@ -147,78 +171,81 @@ def start(port: int = DEFAULT_PORT, python: str | None = None) -> Emulator:
         "MINISTACK_REGION": REGION,
         "IOT_MTLS_ENABLED": "0",  # no extra MQTT listener on a fixed port
         "SFTP_ENABLED": "0",
-        "TMPDIR": str(STATE_DIR),
+        "TMPDIR": str(state_dir),
     }
-    with LOG_FILE.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                interpreter,
-                "-m",
-                "hypercorn",
-                "ministack.app:app",
-                "--bind",
-                f"{HOST}:{port}",
-                "--keep-alive",
-                "75",
-            ],
-            cwd=STATE_DIR,
+    command = [interpreter, "-m", "hypercorn", "ministack.app:app"]
+    with files.log_file.open("wb") as log:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [*command, "--bind", f"{HOST}:{port}", "--keep-alive", "75"],
+            cwd=state_dir,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    PID_FILE.write_text(f"{proc.pid}\n")
-    PORT_FILE.write_text(f"{port}\n")
+    files.pid_file.write_text(f"{proc.pid}\n")
+    files.port_file.write_text(f"{port}\n")
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            _forget()
+            _forget(files)
             raise EmulatorError(
                 f"the emulator exited with status {proc.returncode} while starting; "
-                f"see {LOG_FILE}:\n{_tail(LOG_FILE)}"
+                f"see {files.log_file}:\n{_tail(files.log_file)}"
             )
-        if _healthy(port):
+        if healthy(port):
             return Emulator(port=port, pid=proc.pid)
         time.sleep(0.2)
     _terminate(proc.pid)
-    _forget()
+    _forget(files)
     raise EmulatorError(
         f"the emulator did not answer on {HOST}:{port} within {START_TIMEOUT_S:.0f}s; "
-        f"see {LOG_FILE}:\n{_tail(LOG_FILE)}"
+        f"see {files.log_file}:\n{_tail(files.log_file)}"
     )
 
 
-def stop() -> bool:
-    """Stop the emulator this project started. Returns False when none was running."""
+def stop(state_dir: Path) -> bool:
+    """Stop the emulator started from ``state_dir``. Returns False when none was running."""
+    files = EmulatorFiles(state_dir)
     try:
-        pid = int(PID_FILE.read_text().strip())
+        pid = int(files.pid_file.read_text().strip())
     except (FileNotFoundError, ValueError):
-        _forget()
+        _forget(files)
         return False
     stopped = _terminate(pid)
-    _forget()
+    _forget(files)
     return stopped
 
 
+@contextlib.contextmanager
+def private(state_dir: Path, port: int | None = None) -> Iterator[Emulator]:
+    """An emulator of its own (own state directory, a free port unless given), stopped after."""
+    emu = start(state_dir, port if port is not None else free_port())
+    try:
+        yield emu
+    finally:
+        stop(state_dir)
+
+
 def _terminate(pid: int) -> bool:
-    if not _pid_alive(pid):
+    if not pid_alive(pid):
         return False
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         return False
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _pid_alive(pid):
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.1)
-    if _pid_alive(pid):
+    if pid_alive(pid):
         os.killpg(pid, signal.SIGKILL)
     return True
 
 
-def _forget() -> None:
-    PID_FILE.unlink(missing_ok=True)
-    PORT_FILE.unlink(missing_ok=True)
+def _forget(files: EmulatorFiles) -> None:
+    files.pid_file.unlink(missing_ok=True)
+    files.port_file.unlink(missing_ok=True)
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -226,42 +253,3 @@ def _tail(path: Path, lines: int = 20) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except FileNotFoundError:
         return "(no log)"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    start_p = sub.add_parser("start", help="start the emulator (or reuse ours if running)")
-    start_p.add_argument("--port", type=int, default=DEFAULT_PORT)
-    sub.add_parser("stop", help="stop the emulator this project started")
-    sub.add_parser("status", help="exit 0 and print the endpoint when running, else exit 1")
-    sub.add_parser("env", help="print shell exports pointing the AWS SDKs at the emulator")
-    args = parser.parse_args(argv)
-
-    try:
-        if args.command == "start":
-            emu = start(args.port)
-            print(f"emulator running at {emu.endpoint} (pid {emu.pid}, log {LOG_FILE})")
-        elif args.command == "stop":
-            print("emulator stopped" if stop() else "emulator was not running")
-        elif args.command == "status":
-            emu = running()
-            if emu is None:
-                print("emulator not running")
-                return 1
-            print(emu.endpoint)
-        elif args.command == "env":
-            emu = running()
-            if emu is None:
-                print("emulator not running: run 'make up' first", file=sys.stderr)
-                return 1
-            for key, value in emu.sdk_env().items():
-                print(f"export {key}={value}")
-    except EmulatorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,76 @@
+"""A real WebSocket client for the tests: a thread timestamps every message as it arrives."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from tools.localenv.resources import INCIDENTS_KEY
+
+MESSAGE_TIMEOUT_S = 20.0  # PutItem -> message at the client (typically well under 1 s)
+
+
+class WsClient:
+    """Connects on creation; ``messages`` holds ``(perf_counter at arrival, parsed JSON)``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        # legacy=True: connect now and return the connection (this client outlives any `with`).
+        self.ws: ClientConnection = connect(url, open_timeout=30, close_timeout=5, legacy=True)
+        self.messages: list[tuple[float, dict[str, Any]]] = []
+        self.closed = threading.Event()
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for raw in self.ws:
+                arrived = time.perf_counter()
+                with self._cond:
+                    self.messages.append((arrived, json.loads(raw)))
+                    self._cond.notify_all()
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+            with self._cond:
+                self._cond.notify_all()
+
+    def for_incident(self, incident_id: str) -> list[tuple[float, dict[str, Any]]]:
+        with self._cond:
+            return [
+                (t, m)
+                for t, m in self.messages
+                if (m.get("keys") or {}).get(INCIDENTS_KEY) == incident_id
+            ]
+
+    def wait_messages(
+        self, incident_id: str, count: int = 1, timeout: float = MESSAGE_TIMEOUT_S
+    ) -> list[tuple[float, dict[str, Any]]]:
+        """At least ``count`` distinct messages (by eventId) for the incident, or AssertionError."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = self.for_incident(incident_id)
+                if len({m.get("eventId") for _, m in found}) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.closed.is_set():
+                    state = "connection closed" if self.closed.is_set() else f"{timeout:.0f} s"
+                    raise AssertionError(
+                        f"{state}: wanted {count} message(s) for incident {incident_id}, got "
+                        f"{len(found)} (client has {len(self.messages)} messages in all)"
+                    )
+                self._cond.wait(remaining)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ws.close()
+        self._thread.join(timeout=10)

@@ -1,0 +1,161 @@
+"""The whole stack on the embedded emulator: bring it up, use it like a person would, take it down.
+
+    python -m tools.localenv up          # emulator, demo table, boto3 layer, terraform apply
+    python -m tools.localenv down        # destroy / stop what `up` started, nothing else
+    python -m tools.localenv status      # is it up, and where
+    python -m tools.localenv listen --user alice --role dispatcher
+    python -m tools.localenv incident --id INC-1 --urgency high --status open --title "Fire"
+    python -m tools.localenv alerts      # the alerts the Notifier published (local SQS queue)
+    python -m tools.localenv invoke --function notifier --event events/stream-insert.json
+
+LOCAL_STATE_DIR (default ``.local/``) holds the emulator's pid and log and the record of what `up`
+created; EMULATOR_PORT (or ``up --port``) picks the emulator's port on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tools.localenv import clients, commands, emulator, stack
+from tools.localenv.config import LocalEnv
+from tools.localenv.layer import LayerError
+from tools.localenv.log import log
+from tools.localenv.resources import ResourceError
+from tools.localenv.terraform import TerraformError
+from tools.localenv.venv import VenvError
+
+# Every failure domain of the tooling: reported as "error: <message>", exit status 1.
+ERRORS = (
+    stack.StackError,
+    commands.CommandError,
+    emulator.EmulatorError,
+    LayerError,
+    ResourceError,
+    TerraformError,
+    VenvError,
+)
+
+
+def cmd_up(config: LocalEnv, args: argparse.Namespace) -> int:
+    state = stack.up(config, build=not args.no_build)
+    print(stack.describe(state))
+    return 0
+
+
+def cmd_down(config: LocalEnv, _: argparse.Namespace) -> int:
+    done = stack.down(config)
+    print("\n".join(done) if done else "nothing to take down (no stack recorded by 'make up')")
+    return 0
+
+
+def cmd_status(config: LocalEnv, _: argparse.Namespace) -> int:
+    try:
+        state = stack.require_stack(config)
+    except stack.StackError as exc:
+        emu = emulator.running(config.state_dir)
+        extra = f" (an emulator is running at {emu.endpoint})" if emu else ""
+        print(f"{exc}{extra}")
+        return 1
+    print(stack.describe(state))
+    return 0
+
+
+def cmd_listen(config: LocalEnv, args: argparse.Namespace) -> int:
+    state = stack.require_stack(config)
+    url = commands.connect_url(state, args.user, args.role)
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(commands.listen(url, f"{args.user} ({args.role}) at {state.ws_url}"))
+    return 0
+
+
+def cmd_incident(config: LocalEnv, args: argparse.Namespace) -> int:
+    state = stack.require_stack(config)
+    if args.urgency and args.urgency not in commands.URGENCIES:
+        log(
+            f"note: urgency {args.urgency!r} is not one of {', '.join(commands.URGENCIES)}: "
+            "the functions will treat this write as malformed"
+        )
+    fields = {"urgency": args.urgency, "status": args.status, "title": args.title}
+    item = commands.incident_update(state, args.id, fields)
+    print(json.dumps(item, indent=2, sort_keys=True, default=str))
+    return 0
+
+
+def cmd_alerts(config: LocalEnv, args: argparse.Namespace) -> int:
+    state = stack.require_stack(config)
+    count = 0
+    sqs = clients.sqs(state.endpoint)
+    for envelope in commands.read_alerts(sqs, state.alerts_queue_url, args.wait):
+        print(commands.format_alert(envelope), flush=True)
+        count += 1
+    print(f"({count} alert{'s' if count != 1 else ''}; each is shown once)")
+    return 0
+
+
+def cmd_invoke(config: LocalEnv, args: argparse.Namespace) -> int:
+    state = stack.require_stack(config)
+    event_path = Path(args.event)
+    try:
+        event = json.loads(event_path.read_text())
+    except FileNotFoundError:
+        raise commands.CommandError(f"event file {event_path} does not exist") from None
+    result, logs = commands.invoke(state, args.function, event)
+    print(json.dumps(result, indent=2, sort_keys=True, default=str))
+    print("--- logs ---")
+    print(logs.rstrip() or "(no log output)")
+    return 1 if "FunctionError" in result else 0
+
+
+Command = Callable[[LocalEnv, argparse.Namespace], int]
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="python -m tools.localenv", description=(__doc__ or "").splitlines()[0]
+    )
+    sub = top.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("up", help="bring the stack up on the emulator (or converge it)")
+    p.add_argument("--port", type=int, default=None, help="emulator port (EMULATOR_PORT, 4566)")
+    p.add_argument("--no-build", action="store_true", help="skip scripts/build.py")
+    p.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="destroy and stop what 'up' started").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="show whether the stack is up").set_defaults(func=cmd_status)
+    p = sub.add_parser("listen", help="connect to the WebSocket and print every message")
+    p.add_argument("--user", required=True)
+    p.add_argument("--role", required=True)
+    p.set_defaults(func=cmd_listen)
+    p = sub.add_parser("incident", help="create or update an incident in the demo table")
+    p.add_argument("--id", required=True)
+    p.add_argument("--urgency", default=None, help="low, medium, high or critical")
+    p.add_argument("--status", default=None, help="e.g. open, escalated, resolved")
+    p.add_argument("--title", default=None)
+    p.set_defaults(func=cmd_incident)
+    p = sub.add_parser("alerts", help="show (and consume) the alerts the Notifier published")
+    p.add_argument("--wait", type=float, default=5.0, help="seconds to wait for the first alert")
+    p.set_defaults(func=cmd_alerts)
+    p = sub.add_parser("invoke", help="invoke a deployed function with an event file")
+    p.add_argument("--function", required=True, help="connect, disconnect, broadcaster, notifier")
+    p.add_argument("--event", required=True, help="path to an event JSON file")
+    p.set_defaults(func=cmd_invoke)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    config = LocalEnv.from_environ(os.environ)
+    if getattr(args, "port", None) is not None:
+        config = dataclasses.replace(config, port=args.port)
+    func: Command = args.func
+    try:
+        return func(config, args)
+    except ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

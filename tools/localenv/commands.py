@@ -1,0 +1,164 @@
+"""What a person does with the running stack: listen, write incidents, read alerts, invoke."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from tools.localenv import clients
+from tools.localenv.resources import INCIDENTS_KEY
+from tools.localenv.state import StackState
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_sqs import SQSClient
+
+URGENCIES = ("low", "medium", "high", "critical")
+
+
+class CommandError(RuntimeError):
+    """A command the stack cannot carry out as asked; the message says what to write instead."""
+
+
+def connect_url(state: StackState, user: str, role: str) -> str:
+    """The WebSocket URL with the local-only identity query parameters."""
+    return f"{state.ws_url}?{urlencode({'userId': user, 'role': role})}"
+
+
+async def listen(url: str, label: str) -> int:
+    """Print every message the WebSocket at ``url`` receives until it closes; an exit status."""
+    import websockets  # noqa: PLC0415 - only the listener needs it
+    from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: PLC0415
+
+    try:
+        async with websockets.connect(url, open_timeout=30) as ws:
+            print(f"connected as {label}; waiting for messages (Ctrl-C to stop)", flush=True)
+            async for message in ws:
+                stamp = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
+                try:
+                    body = json.dumps(json.loads(message), indent=2, sort_keys=True)
+                except ValueError:
+                    body = str(message)
+                print(f"--- {stamp} ---\n{body}", flush=True)
+    except InvalidStatus as exc:
+        print(
+            f"connection refused (HTTP {exc.response.status_code}): $connect did not accept "
+            f"{label}; check the role against the allowed roles",
+            file=sys.stderr,
+        )
+        return 1
+    except ConnectionClosed as exc:
+        print(f"connection closed by the server ({exc})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def set_incident_fields(
+    ddb: DynamoDBClient, table: str, incident_id: str, values: Mapping[str, Any]
+) -> dict[str, AttributeValueTypeDef]:
+    """UpdateItem setting only ``values`` (the stream carries old and new images); the new item."""
+    from boto3.dynamodb.types import TypeSerializer  # noqa: PLC0415
+
+    ser = TypeSerializer()
+    return dict(
+        ddb.update_item(
+            TableName=table,
+            Key={INCIDENTS_KEY: {"S": incident_id}},
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+            ExpressionAttributeNames={f"#f{i}": name for i, name in enumerate(values)},
+            ExpressionAttributeValues={
+                f":v{i}": ser.serialize(v) for i, v in enumerate(values.values())
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    )
+
+
+def incident_update(
+    state: StackState, incident_id: str, fields: Mapping[str, str | None]
+) -> dict[str, Any]:
+    """Create or update one incident (only the given fields change); returns the new item."""
+    from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
+
+    values = {k: v for k, v in fields.items() if v}
+    values["updatedAt"] = datetime.now(UTC).isoformat(timespec="milliseconds")
+    ddb = clients.dynamodb(state.endpoint)
+    item = set_incident_fields(ddb, state.incidents_table, incident_id, values)
+    de = TypeDeserializer()
+    return {k: de.deserialize(v) for k, v in item.items()}
+
+
+def read_alerts(sqs: SQSClient, queue_url: str, wait_s: float) -> Iterator[dict[str, Any]]:
+    """Receive and delete the alerts in the queue, waiting up to ``wait_s`` for the first one."""
+    deadline = time.monotonic() + wait_s
+    seen_any = False
+    while True:
+        remaining = deadline - time.monotonic()
+        poll = 0 if seen_any else max(0, min(20, int(remaining)))
+        batch = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=poll,
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        for message in batch:
+            seen_any = True
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            envelope: dict[str, Any] = json.loads(message["Body"])
+            yield envelope
+        if not batch and (seen_any or time.monotonic() >= deadline):
+            return
+
+
+def format_alert(envelope: Mapping[str, Any]) -> str:
+    """An SNS envelope as `make alerts` shows it: time and subject, attributes, JSON body."""
+    attributes = {
+        name: attr.get("Value") for name, attr in (envelope.get("MessageAttributes") or {}).items()
+    }
+    try:
+        body = json.dumps(json.loads(envelope.get("Message", "")), indent=2, sort_keys=True)
+    except ValueError:
+        body = str(envelope.get("Message"))
+    return (
+        f"--- {envelope.get('Timestamp')}  {envelope.get('Subject') or '(no subject)'}\n"
+        f"attributes: {json.dumps(attributes, sort_keys=True)}\n{body}"
+    )
+
+
+def resolve_function(state: StackState, name: str) -> str:
+    """A deployed function's name from its role (``notifier``) or its own name."""
+    functions: dict[str, str] = state.outputs.get("function_names") or {}
+    if name in functions:
+        return functions[name]
+    if name in functions.values():
+        return name
+    known = ", ".join(f"{k} ({v})" for k, v in sorted(functions.items()))
+    raise CommandError(f"unknown function {name!r}; use one of: {known}")
+
+
+def invoke(state: StackState, function: str, event: object) -> tuple[dict[str, Any], str]:
+    """Invoke a deployed function with an event; returns (response fields, log tail)."""
+    lam = clients.lambda_(state.endpoint, read_timeout=120)
+    resp = lam.invoke(
+        FunctionName=resolve_function(state, function),
+        Payload=json.dumps(event).encode(),
+        LogType="Tail",
+    )
+    payload_raw = resp["Payload"].read()
+    payload: object
+    try:
+        payload = json.loads(payload_raw) if payload_raw else None
+    except ValueError:
+        payload = payload_raw.decode(errors="replace")
+    logs = base64.b64decode(resp.get("LogResult", "")).decode(errors="replace")
+    result: dict[str, Any] = {"StatusCode": resp.get("StatusCode"), "Payload": payload}
+    if resp.get("FunctionError"):
+        result["FunctionError"] = resp["FunctionError"]
+    return result, logs
