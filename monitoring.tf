@@ -6,6 +6,7 @@
 
 locals {
   metrics_namespace = coalesce(var.monitoring.namespace, local.name)
+  alarms            = var.monitoring.alarms
   runbook           = var.monitoring.runbook_url
   period            = var.monitoring.period_seconds
 
@@ -89,7 +90,7 @@ module "operators_topic" {
 # Stream consumers (only with the stream mappings)
 # ---------------------------------------------------------------------------
 resource "aws_cloudwatch_metric_alarm" "iterator_age" {
-  for_each = module.stream_consumer
+  for_each = local.alarms ? module.stream_consumer : {}
 
   alarm_name          = "${local.name}-${each.key}-iterator-age"
   alarm_description   = "The ${each.key} reads the Incidents stream more than ${var.monitoring.iterator_age_ms / 1000} s behind: ${each.key == "broadcaster" ? "clients see updates late" : "alerts go out late"}, and records older than the stream's 24 h retention are lost. Runbook: ${local.runbook}#iterator-age"
@@ -108,7 +109,7 @@ resource "aws_cloudwatch_metric_alarm" "iterator_age" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "dead_letter" {
-  for_each = module.stream_consumer
+  for_each = local.alarms ? module.stream_consumer : {}
 
   alarm_name          = "${local.name}-${each.key}-dead-letter"
   alarm_description   = "A batch of Incidents stream records the ${each.key} could not process was parked in ${local.dead_letter_queue_names[each.key]}. Its records are lost once the stream's 24 h retention ends unless they are redriven. Runbook: ${local.runbook}#dead-letter"
@@ -127,7 +128,7 @@ resource "aws_cloudwatch_metric_alarm" "dead_letter" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "records_failed" {
-  for_each = module.stream_consumer
+  for_each = local.alarms ? module.stream_consumer : {}
 
   alarm_name          = "${local.name}-${each.key}-records-failed"
   alarm_description   = "The ${each.key} reported ${var.monitoring.records_failed} or more stream records failed in ${local.period} s; Lambda retries them and parks them in the dead-letter queue when retries run out. Runbook: ${local.runbook}#records-failed"
@@ -146,7 +147,7 @@ resource "aws_cloudwatch_metric_alarm" "records_failed" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "fanout_duration" {
-  count = local.stream_enabled ? 1 : 0
+  count = local.alarms && local.stream_enabled ? 1 : 0
 
   alarm_name          = "${local.name}-broadcaster-fanout-duration"
   alarm_description   = "A broadcaster fan-out took more than ${local.fanout_duration_threshold_ms} ms, ${var.monitoring.fanout_duration_fraction * 100}% of the function's ${var.functions.broadcaster.timeout} s timeout: a few more connections and batches will time out and be retried. Runbook: ${local.runbook}#fan-out-duration"
@@ -164,7 +165,7 @@ resource "aws_cloudwatch_metric_alarm" "fanout_duration" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "duplicate_alerts" {
-  count = local.stream_enabled ? 1 : 0
+  count = local.alarms && local.stream_enabled ? 1 : 0
 
   alarm_name          = "${local.name}-notifier-duplicate-alerts"
   alarm_description   = "The notifier suppressed ${var.monitoring.duplicate_alerts} or more alerts as already published in ${local.period} s: the same records are being delivered again and again (a failing batch retried, or a redrive run twice). Runbook: ${local.runbook}#duplicate-alerts"
@@ -183,7 +184,7 @@ resource "aws_cloudwatch_metric_alarm" "duplicate_alerts" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "no_alerts" {
-  count = local.stream_enabled && var.monitoring.no_alerts_hours != null ? 1 : 0
+  count = local.alarms && local.stream_enabled && var.monitoring.no_alerts_hours != null ? 1 : 0
 
   alarm_name          = "${local.name}-notifier-no-alerts"
   alarm_description   = "For ${coalesce(var.monitoring.no_alerts_hours, 0)} h in a row the notifier was invoked every hour but published no alert. Either nothing urgent happened, or the alert rules or the topic are broken. Runbook: ${local.runbook}#no-alerts"
@@ -233,7 +234,7 @@ resource "aws_cloudwatch_metric_alarm" "no_alerts" {
 # Functions and the WebSocket API (always)
 # ---------------------------------------------------------------------------
 resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each = local.functions
+  for_each = local.alarms ? local.functions : {}
 
   alarm_name          = "${local.name}-${each.key}-errors"
   alarm_description   = "The ${each.key} function failed ${var.monitoring.errors} or more invocations in ${local.period} s (it raised, timed out or ran out of memory). Runbook: ${local.runbook}#function-errors"
@@ -252,7 +253,7 @@ resource "aws_cloudwatch_metric_alarm" "function_errors" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "function_throttles" {
-  for_each = local.functions
+  for_each = local.alarms ? local.functions : {}
 
   alarm_name          = "${local.name}-${each.key}-throttles"
   alarm_description   = "Lambda refused ${var.monitoring.throttles} or more ${each.key} invocations in ${local.period} s for lack of concurrency (reserved concurrency or the account limit). Runbook: ${local.runbook}#function-throttles"
@@ -270,7 +271,7 @@ resource "aws_cloudwatch_metric_alarm" "function_throttles" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "api_errors" {
-  for_each = toset(["IntegrationError", "ExecutionError"])
+  for_each = toset(local.alarms ? ["IntegrationError", "ExecutionError"] : [])
 
   alarm_name          = "${local.name}-websocket-${lower(replace(each.key, "Error", ""))}-errors"
   alarm_description   = "The WebSocket API counted ${var.monitoring.api_errors} or more ${each.key}s in ${local.period} s: ${each.key == "IntegrationError" ? "$connect or $disconnect answered with an error, or their function failed" : "API Gateway failed requests before or after the integration"}; clients cannot connect or are dropped. Runbook: ${local.runbook}#api-errors"
@@ -333,14 +334,14 @@ resource "aws_cloudwatch_dashboard" "this" {
   dashboard_name = "${local.name}-operations"
   dashboard_body = jsonencode({
     widgets = concat(
-      [{
+      [for arns in [local.alarm_arns] : {
         type       = "alarm"
         x          = 0
         y          = 0
         width      = 24
         height     = 4
-        properties = { title = "Alarms (runbook: ${local.runbook})", alarms = local.alarm_arns }
-      }],
+        properties = { title = "Alarms (runbook: ${local.runbook})", alarms = arns }
+      } if length(arns) > 0],
       [for i, g in local.dashboard_widgets : {
         type   = "metric"
         x      = (i % 3) * 8

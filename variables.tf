@@ -429,6 +429,7 @@ variable "operator_subscriptions" {
 variable "monitoring" {
   description = <<-EOT
     Metrics namespace, alarm thresholds and the runbook the alarms link to:
+    alarms (false leaves every alarm out: for an emulator that cannot read alarms back),
     namespace (null: "<project>-<environment>"), runbook_url (docs/operations.md wherever operators read it),
     period_seconds of every alarm, iterator_age_ms (stream lag), errors and throttles (per function and period),
     fanout_duration_fraction (of the broadcaster's timeout), records_failed (per consumer and period), api_errors
@@ -436,6 +437,7 @@ variable "monitoring" {
     no_alerts_hours (null: no "no alerts published" alarm).
   EOT
   type = object({
+    alarms                   = optional(bool, true)
     namespace                = optional(string)
     runbook_url              = optional(string, "docs/operations.md")
     period_seconds           = optional(number, 300)

@@ -274,3 +274,21 @@ run "rejects_a_fraction_of_one" {
 
   expect_failures = [var.monitoring]
 }
+
+run "alarms_off" {
+  command = plan
+
+  variables {
+    incidents_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-05-01T10:00:00.000"
+    monitoring           = { alarms = false }
+  }
+
+  assert {
+    condition     = length(output.alarm_names) == 0 && length(module.operators_topic.arn) > 0
+    error_message = "monitoring.alarms = false leaves every alarm out and keeps the operators' topic."
+  }
+  assert {
+    condition     = alltrue([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : w.type == "metric"]) && strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "IteratorAge")
+    error_message = "Without alarms the dashboard has no (empty) alarm widget but keeps its graphs."
+  }
+}
