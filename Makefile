@@ -247,6 +247,16 @@ bench-e2e: setup ## PutItem -> message-at-client latency on the local stack (E2E
 	E2E_BENCH_N=$(E2E_BENCH_N) $(PY) -m pytest -m e2e tests/e2e -k latency
 
 # ---------------------------------------------------------------------------
+# Operations (docs/operations.md)
+# ---------------------------------------------------------------------------
+FUNCTION ?=
+DRY_RUN ?=
+
+.PHONY: redrive
+redrive: setup init ## Replay ENV's dead-lettered stream records (FUNCTION=broadcaster|notifier DRY_RUN=1)
+	$(PY) -m tools.redrive --env $(ENV) $(if $(strip $(FUNCTION)),--function $(FUNCTION)) $(if $(strip $(DRY_RUN)),--dry-run)
+
+# ---------------------------------------------------------------------------
 # Plan previews and CI workflows
 # ---------------------------------------------------------------------------
 # `make plan-preview ENV=<env>` prints the Markdown comment a pull request gets for ENV: for

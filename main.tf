@@ -17,6 +17,9 @@ locals {
   common_environment = {
     LOG_LEVEL               = var.log_level
     POWERTOOLS_SERVICE_NAME = var.project
+    # The metrics contract (functions/realtime_common/metrics.py, monitoring.tf).
+    POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
+    ENVIRONMENT                  = var.environment
   }
 
   # Take the management endpoint from Terraform, not from an event's

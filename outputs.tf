@@ -49,3 +49,36 @@ output "event_source_mapping_ids" {
   # plan does not report it changed when the values are the same.
   value = local.stream_enabled ? { for k, c in module.stream_consumer : k => c.mapping_id } : {}
 }
+
+# ---------------------------------------------------------------------------
+# Monitoring (monitoring.tf)
+# ---------------------------------------------------------------------------
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the functions' custom metrics (POWERTOOLS_METRICS_NAMESPACE)."
+  value       = local.metrics_namespace
+}
+
+output "operators_topic_arn" {
+  description = "ARN of the operators' SNS topic every alarm notifies (not the alerts topic)."
+  value       = module.operators_topic.arn
+}
+
+output "alarm_names" {
+  description = "Names of every alarm of this stack, sorted."
+  value = sort(concat(
+    [for a in aws_cloudwatch_metric_alarm.iterator_age : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.dead_letter : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.records_failed : a.alarm_name],
+    aws_cloudwatch_metric_alarm.fanout_duration[*].alarm_name,
+    aws_cloudwatch_metric_alarm.duplicate_alerts[*].alarm_name,
+    aws_cloudwatch_metric_alarm.no_alerts[*].alarm_name,
+    [for a in aws_cloudwatch_metric_alarm.function_errors : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.function_throttles : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.api_errors : a.alarm_name],
+  ))
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard of this environment."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}

@@ -320,3 +320,68 @@ variable "stream_consumer" {
   })
   default = {}
 }
+
+# ---------------------------------------------------------------------------
+# Monitoring: metrics namespace, operators' topic, alarms, dashboard
+# (monitoring.tf; what each alarm means: docs/operations.md)
+# ---------------------------------------------------------------------------
+variable "operator_subscriptions" {
+  description = "Who receives the alarms (the people who run this stack, never the authorities in alert_subscriptions): a list of { protocol (email, email-json, sms, https, sqs, lambda), endpoint }."
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = []
+}
+
+variable "monitoring" {
+  description = <<-EOT
+    Metrics namespace, alarm thresholds and the runbook the alarms link to:
+    alarms (false leaves every alarm out: for an emulator that cannot read alarms back),
+    namespace (null: "<project>-<environment>"), runbook_url (docs/operations.md wherever operators read it),
+    period_seconds of every alarm, iterator_age_ms (stream lag), errors and throttles (per function and period),
+    fanout_duration_fraction (of the broadcaster's timeout), records_failed (per consumer and period), api_errors
+    (IntegrationError or ExecutionError per period), duplicate_alerts (suppressed per period) and
+    no_alerts_hours (null: no "no alerts published" alarm).
+  EOT
+  type = object({
+    alarms                   = optional(bool, true)
+    namespace                = optional(string)
+    runbook_url              = optional(string, "docs/operations.md")
+    period_seconds           = optional(number, 300)
+    iterator_age_ms          = optional(number, 300000)
+    errors                   = optional(number, 1)
+    throttles                = optional(number, 1)
+    fanout_duration_fraction = optional(number, 0.8)
+    records_failed           = optional(number, 1)
+    api_errors               = optional(number, 5)
+    duplicate_alerts         = optional(number, 20)
+    no_alerts_hours          = optional(number)
+  })
+  default = {}
+
+  validation {
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDatum.html
+    condition     = var.monitoring.namespace == null || can(regex("^[A-Za-z0-9._/#:-][A-Za-z0-9._/#: -]{0,254}$", var.monitoring.namespace)) && !startswith(coalesce(var.monitoring.namespace, "-"), "AWS/")
+    error_message = "monitoring.namespace must be 1-255 letters, digits, spaces or . _ / # : - and must not start with \"AWS/\" (reserved for AWS services), e.g. \"realtime-prod\"; or null for \"<project>-<environment>\"."
+  }
+
+  validation {
+    # A function close to its timeout is cut off before it reaches every connection.
+    condition     = var.monitoring.fanout_duration_fraction > 0 && var.monitoring.fanout_duration_fraction < 1
+    error_message = "monitoring.fanout_duration_fraction must be between 0 and 1 (exclusive), e.g. 0.8 to alarm at 80% of the broadcaster's timeout."
+  }
+
+  validation {
+    # CloudWatch alarm periods: 10, 30 or a multiple of 60 seconds; these metrics are standard
+    # resolution, so a multiple of 60.
+    condition     = var.monitoring.period_seconds >= 60 && var.monitoring.period_seconds % 60 == 0
+    error_message = "monitoring.period_seconds must be a multiple of 60 (seconds), e.g. 300."
+  }
+
+  validation {
+    # The alarm evaluates one-hour periods; CloudWatch evaluates at most one day of them.
+    condition     = var.monitoring.no_alerts_hours == null || try(var.monitoring.no_alerts_hours >= 1 && var.monitoring.no_alerts_hours <= 24 && floor(var.monitoring.no_alerts_hours) == var.monitoring.no_alerts_hours, false)
+    error_message = "monitoring.no_alerts_hours must be a whole number of hours between 1 and 24, or null to leave the alarm out."
+  }
+}

@@ -2,7 +2,9 @@
 
 Handler strings: ``connection_manager.on_connect`` and ``connection_manager.on_disconnect``.
 Environment: ``CONNECTIONS_TABLE`` (required), ``ALLOWED_ROLES``, ``ALLOW_QUERY_IDENTITY``,
-``CONNECTION_TTL_SECONDS``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME`` (see functions/README.md).
+``CONNECTION_TTL_SECONDS``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME`` (see functions/README.md),
+``POWERTOOLS_METRICS_NAMESPACE`` and ``ENVIRONMENT`` (``$connect`` only: it counts refused
+connections as ``ConnectionsRefused``, in total and by ``reason``; see realtime_common.metrics).
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+    AmazonCloudWatchEMFProvider,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.client import BaseClient
 
-from realtime_common import aws, config
+from realtime_common import aws, config, metrics
 from realtime_common.connections import connection_key
 from realtime_common.logs import make_logger
 
@@ -64,6 +69,12 @@ def get_config() -> ConnectConfig:
     return ConnectConfig.from_env(os.environ)
 
 
+@functools.cache
+def get_metrics() -> AmazonCloudWatchEMFProvider:
+    """The metrics emitter of ``$connect``, built once per execution environment."""
+    return metrics.make_metrics("connect", os.environ)
+
+
 @dataclass(frozen=True)
 class Identity:
     user_id: str
@@ -72,11 +83,16 @@ class Identity:
 
 
 class IdentityError(Exception):
-    """The connection is refused; ``status`` is the HTTP status returned to API Gateway."""
+    """The connection is refused; ``status`` is the HTTP status returned to API Gateway.
 
-    def __init__(self, status: int, reason: str) -> None:
+    ``code`` is one of ``realtime_common.metrics.REFUSAL_REASONS`` (a metric dimension);
+    ``reason`` is the sentence that is logged.
+    """
+
+    def __init__(self, status: int, code: str, reason: str) -> None:
         super().__init__(reason)
         self.status = status
+        self.code = code
         self.reason = reason
 
 
@@ -95,14 +111,16 @@ def resolve_identity(event: Mapping[str, Any], cfg: ConnectConfig) -> Identity:
         if not user_id:
             continue
         if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
-            raise IdentityError(401, f"{source} userId is not a valid identifier")
+            raise IdentityError(
+                401, "invalid_user_id", f"{source} userId is not a valid identifier"
+            )
         if not isinstance(role, str) or not role.strip():
-            raise IdentityError(401, f"{source} identity has no role")
+            raise IdentityError(401, "no_role", f"{source} identity has no role")
         normalised = role.strip().lower()
         if normalised not in cfg.allowed_roles:
-            raise IdentityError(403, f"role {normalised[:64]!r} is not allowed")
+            raise IdentityError(403, "role_not_allowed", f"role {normalised[:64]!r} is not allowed")
         return Identity(user_id=user_id, role=normalised, source=source)
-    raise IdentityError(401, "no identity in the request")
+    raise IdentityError(401, "no_identity", "no identity in the request")
 
 
 def connection_item(
@@ -120,11 +138,16 @@ def connection_item(
 
 
 def connect(
-    dynamodb: BaseClient, cfg: ConnectConfig, event: Mapping[str, Any], now: float
+    dynamodb: BaseClient,
+    cfg: ConnectConfig,
+    event: Mapping[str, Any],
+    now: float,
+    emitter: AmazonCloudWatchEMFProvider,
 ) -> dict[str, Any]:
     connection_id = _connection_id(event)
     if connection_id is None:
         logger.warning("connect event without requestContext.connectionId")
+        metrics.record_refusal(emitter, "bad_request")
         return _response(400, "Bad request")
     logger.set_correlation_id(connection_id)
     try:
@@ -132,8 +155,14 @@ def connect(
     except IdentityError as refused:
         logger.info(
             "connection refused",
-            extra={"connection_id": connection_id, "status": refused.status, "why": refused.reason},
+            extra={
+                "connection_id": connection_id,
+                "status": refused.status,
+                "code": refused.code,
+                "why": refused.reason,
+            },
         )
+        metrics.record_refusal(emitter, refused.code)
         return _response(refused.status, "Unauthorized" if refused.status == 401 else "Forbidden")
     dynamodb.put_item(
         TableName=cfg.table, Item=connection_item(connection_id, identity, now, cfg.ttl_seconds)
@@ -178,7 +207,11 @@ def _response(status: int, body: str) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 def on_connect(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     cfg = get_config()
-    return connect(aws.dynamodb_client(), cfg, event, time.time())
+    emitter = get_metrics()
+    try:
+        return connect(aws.dynamodb_client(), cfg, event, time.time(), emitter)
+    finally:
+        metrics.flush(emitter)
 
 
 @logger.inject_lambda_context(clear_state=True)

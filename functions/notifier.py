@@ -21,6 +21,11 @@ rather than guessed at.
 
 Publishing is idempotent per stream record (Powertools idempotency, DynamoDB table keyed by a
 hash of the record's ``eventID``), so a retried batch never alerts twice for the same record.
+
+Metrics (realtime_common.metrics, ``function=notifier``): ``AlertsPublished``,
+``DuplicateAlertsSuppressed`` (a record whose alert was already published: a retry or a redrive)
+and ``RecordsFailed`` per invocation. ``POWERTOOLS_METRICS_NAMESPACE`` and ``ENVIRONMENT`` are
+required.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+    AmazonCloudWatchEMFProvider,
+)
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -48,7 +56,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.client import BaseClient
 
-from realtime_common import aws, config
+from realtime_common import aws, config, metrics
 from realtime_common.logs import make_logger
 from realtime_common.stream import (
     JSONValue,
@@ -284,10 +292,18 @@ def publish_alert(sns: BaseClient, topic_arn: str, alert: Alert) -> str:
 # --------------------------------------------------------------------------------------------
 # Idempotent publishing and the batch
 # --------------------------------------------------------------------------------------------
+@dataclass
+class PublishCount:
+    """How many times the wrapped publish really ran (a duplicate returns without running it)."""
+
+    value: int = 0
+
+
 @dataclass(frozen=True)
 class Publisher:
     idempotency: IdempotencyConfig
     publish: Callable[..., dict[str, str]]
+    published: PublishCount
 
 
 @functools.cache
@@ -303,10 +319,13 @@ def get_publisher() -> Publisher:
         table_name=cfg.idempotency_table, boto3_client=aws.dynamodb_client()
     )
 
+    published = PublishCount()
+
     # ``record`` only keys the idempotency record (its eventID); the caller has already built
     # ``alert`` from it, so nothing is parsed or decided twice.
     def publish(record: dict[str, Any], alert: Alert) -> dict[str, str]:
         message_id = publish_alert(aws.sns_client(), cfg.topic_arn, alert)
+        published.value += 1
         logger.info(
             "alert published",
             extra={"message_id": message_id, "reason": alert.attributes["reason"]["StringValue"]},
@@ -322,13 +341,21 @@ def get_publisher() -> Publisher:
             config=idempotency,
             key_prefix=IDEMPOTENCY_KEY_PREFIX,
         ),
+        published=published,
     )
+
+
+@functools.cache
+def get_metrics() -> AmazonCloudWatchEMFProvider:
+    """The metrics emitter, built once per execution environment."""
+    return metrics.make_metrics("notifier", os.environ)
 
 
 def reset() -> None:
     """Forget cached configuration and the publisher (tests)."""
     get_config.cache_clear()
     get_publisher.cache_clear()
+    get_metrics.cache_clear()
 
 
 def process_record(record: DynamoDBRecord) -> str:
@@ -340,7 +367,18 @@ def process_record(record: DynamoDBRecord) -> str:
         reasons = alert_reasons(parsed, get_config())
         if not reasons:
             return "no alert"
-        result = get_publisher().publish(record=raw, alert=build_alert(parsed, reasons))
+        publisher = get_publisher()
+        before = publisher.published.value
+        result = publisher.publish(record=raw, alert=build_alert(parsed, reasons))
+        fresh = publisher.published.value > before
+        metrics.count(
+            get_metrics(),
+            metrics.Metric.ALERTS_PUBLISHED
+            if fresh
+            else metrics.Metric.DUPLICATE_ALERTS_SUPPRESSED,
+        )
+        if not fresh:
+            logger.info("alert already published for this record; not published again")
         return str(result.get("messageId"))
     finally:
         logger.remove_keys(["event_id"])
@@ -349,11 +387,17 @@ def process_record(record: DynamoDBRecord) -> str:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     get_config()  # fail the whole invocation (nothing lost) on a configuration error
-    batch_records(event)  # a record without a sequence number fails the whole batch
-    get_publisher().idempotency.register_lambda_context(context)
-    processor = BatchProcessor(
-        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
-    )
-    return process_partial_response(
-        event=event, record_handler=process_record, processor=processor, context=context
-    )
+    emitter = get_metrics()
+    try:
+        batch_records(event)  # a record without a sequence number fails the whole batch
+        get_publisher().idempotency.register_lambda_context(context)
+        processor = BatchProcessor(
+            event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+        )
+        response = process_partial_response(
+            event=event, record_handler=process_record, processor=processor, context=context
+        )
+        metrics.record_failed_records(emitter, len(response.get("batchItemFailures", [])))
+        return response
+    finally:
+        metrics.flush(emitter)

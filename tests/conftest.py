@@ -20,6 +20,7 @@ def _reset_handler_caches() -> None:
 
     aws.reset_clients()
     connection_manager.get_config.cache_clear()
+    connection_manager.get_metrics.cache_clear()
     broadcaster.get_config.cache_clear()
     notifier.reset()
 
@@ -39,9 +40,17 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "POWERTOOLS_SERVICE_NAME": "realtime-test",
+        # realtime_common.metrics: the namespace and environment dimension Terraform sets.
+        "POWERTOOLS_METRICS_NAMESPACE": "realtime-test",
+        "ENVIRONMENT": "test",
     }.items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "POWERTOOLS_IDEMPOTENCY_DISABLED"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "POWERTOOLS_IDEMPOTENCY_DISABLED",
+        "POWERTOOLS_METRICS_DISABLED",
+    ):
         monkeypatch.delenv(name, raising=False)
     _reset_handler_caches()
     with mock_aws():

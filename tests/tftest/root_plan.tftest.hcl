@@ -161,35 +161,41 @@ run "without_stream" {
   # Environment variables (the handlers' contract).
   assert {
     condition = module.function["connect"].environment_variables == tomap({
-      LOG_LEVEL               = "INFO"
-      POWERTOOLS_SERVICE_NAME = "realtime"
-      CONNECTIONS_TABLE       = "realtime-test-connections"
-      ALLOWED_ROLES           = "dispatcher,responder,supervisor,viewer"
-      ALLOW_QUERY_IDENTITY    = "false"
-      CONNECTION_TTL_SECONDS  = "7200"
+      LOG_LEVEL                    = "INFO"
+      POWERTOOLS_SERVICE_NAME      = "realtime"
+      POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
+      ENVIRONMENT                  = "test"
+      CONNECTIONS_TABLE            = "realtime-test-connections"
+      ALLOWED_ROLES                = "dispatcher,responder,supervisor,viewer"
+      ALLOW_QUERY_IDENTITY         = "false"
+      CONNECTION_TTL_SECONDS       = "7200"
     }) && module.function["disconnect"].environment_variables == module.function["connect"].environment_variables
     error_message = "connect/disconnect environment does not match the handlers' contract."
   }
   assert {
     condition = module.function["broadcaster"].environment_variables == tomap({
-      LOG_LEVEL               = "INFO"
-      POWERTOOLS_SERVICE_NAME = "realtime"
-      CONNECTIONS_TABLE       = "realtime-test-connections"
-      WS_CALLBACK_URL         = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
-      FANOUT_CONCURRENCY      = "32"
-      POST_MAX_ATTEMPTS       = "4"
+      LOG_LEVEL                    = "INFO"
+      POWERTOOLS_SERVICE_NAME      = "realtime"
+      POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
+      ENVIRONMENT                  = "test"
+      CONNECTIONS_TABLE            = "realtime-test-connections"
+      WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
+      FANOUT_CONCURRENCY           = "32"
+      POST_MAX_ATTEMPTS            = "4"
     })
     error_message = "broadcaster environment does not match the handlers' contract."
   }
   assert {
     condition = module.function["notifier"].environment_variables == tomap({
-      LOG_LEVEL               = "INFO"
-      POWERTOOLS_SERVICE_NAME = "realtime"
-      SNS_TOPIC_ARN           = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts"
-      IDEMPOTENCY_TABLE       = "realtime-test-idempotency"
-      ALERT_URGENCIES         = "high,critical"
-      ESCALATION_STATUSES     = "escalated"
-      IDEMPOTENCY_TTL_SECONDS = "172800"
+      LOG_LEVEL                    = "INFO"
+      POWERTOOLS_SERVICE_NAME      = "realtime"
+      POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
+      ENVIRONMENT                  = "test"
+      SNS_TOPIC_ARN                = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts"
+      IDEMPOTENCY_TABLE            = "realtime-test-idempotency"
+      ALERT_URGENCIES              = "high,critical"
+      ESCALATION_STATUSES          = "escalated"
+      IDEMPOTENCY_TTL_SECONDS      = "172800"
     })
     error_message = "notifier environment does not match the handlers' contract."
   }

@@ -11,6 +11,7 @@ from connection_manager import (
     connection_item,
     resolve_identity,
 )
+from realtime_common.metrics import REFUSAL_REASONS
 
 pytestmark = pytest.mark.unit
 
@@ -49,22 +50,25 @@ def test_authorizer_wins_over_query_string() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ev", "status"),
+    ("ev", "status", "code"),
     [
-        (event(), 401),
-        (event({"principalId": "x"}), 401),
-        (event({"userId": "u1"}), 401),
-        (event({"userId": "u1", "role": " "}), 401),
-        (event({"userId": "u\n1", "role": "viewer"}), 401),
-        (event({"userId": "u" * 257, "role": "viewer"}), 401),
-        (event({"userId": "u1", "role": "admin"}), 403),
-        (event({"userId": "u1", "role": "supervisor"}), 403),  # default role, not configured
+        (event(), 401, "no_identity"),
+        (event({"principalId": "x"}), 401, "no_identity"),
+        (event({"userId": "u1"}), 401, "no_role"),
+        (event({"userId": "u1", "role": " "}), 401, "no_role"),
+        (event({"userId": "u\n1", "role": "viewer"}), 401, "invalid_user_id"),
+        (event({"userId": "u" * 257, "role": "viewer"}), 401, "invalid_user_id"),
+        (event({"userId": "u1", "role": "admin"}), 403, "role_not_allowed"),
+        # a default role, but not configured here
+        (event({"userId": "u1", "role": "supervisor"}), 403, "role_not_allowed"),
     ],
 )
-def test_refusals(ev: dict, status: int) -> None:
+def test_refusals(ev: dict, status: int, code: str) -> None:
     with pytest.raises(IdentityError) as refused:
         resolve_identity(ev, DEV)
     assert refused.value.status == status
+    assert refused.value.code == code
+    assert code in REFUSAL_REASONS  # the metric's reason dimension takes only these
 
 
 def test_connection_item_shape_and_ttl() -> None:

@@ -1,0 +1,294 @@
+# Plan-mode wiring of monitoring.tf with a mocked AWS provider: which alarms
+# exist with and without the Incidents stream, that each watches this stack's
+# resources (dimensions) and notifies the operators' topic (never the alerts
+# topic), thresholds from var.monitoring, the dashboard and the topic's key.
+# Run: make tftest (terraform test -test-directory=tests/tftest)
+
+mock_provider "aws" {
+  # Mocked computed values are known at plan time, so policies and outputs
+  # built from ARNs can be asserted in plan-mode runs.
+  override_during = plan
+
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = {
+      id            = "abc123def4"
+      execution_arn = "arn:aws:execute-api:us-east-1:123456789012:abc123def4"
+      api_endpoint  = "wss://abc123def4.execute-api.us-east-1.amazonaws.com"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:mocked" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_resource "aws_cloudwatch_metric_alarm" {
+    defaults = { arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:mocked" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn    = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+      key_id = "11111111-2222-3333-4444-555555555555"
+    }
+  }
+}
+
+override_resource {
+  target          = module.alerts_topic.aws_sns_topic.this
+  override_during = plan
+  values          = { arn = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" }
+}
+
+override_resource {
+  target          = module.operators_topic.aws_sns_topic.this
+  override_during = plan
+  values          = { arn = "arn:aws:sns:us-east-1:123456789012:realtime-test-operators" }
+}
+
+
+override_resource {
+  target          = module.idempotency_table.aws_dynamodb_table.this
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency" }
+}
+
+
+override_resource {
+  target          = module.stream_consumer["broadcaster"].aws_sqs_queue.dead_letter
+  override_during = plan
+  values = {
+    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-broadcaster-dlq"
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-broadcaster-dlq"
+  }
+}
+
+
+override_resource {
+  target          = module.stream_consumer["notifier"].aws_sqs_queue.dead_letter
+  override_during = plan
+  values = {
+    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-notifier-dlq"
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-notifier-dlq"
+  }
+}
+
+variables {
+  environment = "test"
+}
+
+run "without_stream" {
+  command = plan
+
+  assert {
+    condition = toset(output.alarm_names) == toset([
+      "realtime-test-connect-errors", "realtime-test-disconnect-errors", "realtime-test-broadcaster-errors", "realtime-test-notifier-errors",
+      "realtime-test-connect-throttles", "realtime-test-disconnect-throttles", "realtime-test-broadcaster-throttles", "realtime-test-notifier-throttles",
+      "realtime-test-websocket-integration-errors", "realtime-test-websocket-execution-errors",
+    ])
+    error_message = "Without the stream: errors and throttles per function and the API's two error alarms, nothing that watches a stream or a queue."
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.iterator_age) + length(aws_cloudwatch_metric_alarm.dead_letter) + length(aws_cloudwatch_metric_alarm.records_failed) + length(aws_cloudwatch_metric_alarm.fanout_duration) + length(aws_cloudwatch_metric_alarm.duplicate_alerts) + length(aws_cloudwatch_metric_alarm.no_alerts) == 0
+    error_message = "Without the stream there is nothing to lag, park, fail or fan out."
+  }
+  assert {
+    condition = alltrue([for a in aws_cloudwatch_metric_alarm.function_errors :
+      a.namespace == "AWS/Lambda" && a.dimensions == tomap({ FunctionName = "realtime-test-${split("-", a.alarm_name)[2]}" })
+    ])
+    error_message = "Each errors alarm must watch its own function of this stack."
+  }
+  assert {
+    condition = alltrue([for k, a in aws_cloudwatch_metric_alarm.api_errors :
+      a.namespace == "AWS/ApiGateway" && a.metric_name == k && a.dimensions == tomap({ ApiId = "abc123def4", Stage = "prod" })
+    ])
+    error_message = "The API alarms must watch IntegrationError and ExecutionError of this API's stage."
+  }
+  assert {
+    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.function_errors), values(aws_cloudwatch_metric_alarm.function_throttles), values(aws_cloudwatch_metric_alarm.api_errors)) :
+      a.alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:realtime-test-operators"]) && a.ok_actions == a.alarm_actions && a.treat_missing_data == "notBreaching"
+    ])
+    error_message = "Every alarm notifies the operators' topic (alarm and OK), and no traffic is no alarm."
+  }
+  assert {
+    condition     = output.operators_topic_arn != output.alerts_topic_arn && module.operators_topic.name == "realtime-test-operators"
+    error_message = "Alarms go to a topic of their own, never the authorities' alerts topic."
+  }
+  assert {
+    # No kms_key_arn: a key of our own whose policy lets CloudWatch alarms publish.
+    condition     = length(aws_kms_key.operators) == 1 && aws_kms_key.operators[0].enable_key_rotation && module.operators_topic.kms_key_id == aws_kms_key.operators[0].arn
+    error_message = "The operators' topic must be encrypted with a rotated customer managed key (CloudWatch cannot publish through alias/aws/sns)."
+  }
+  assert {
+    condition = [for s in jsondecode(aws_kms_key.operators[0].policy).Statement : [s.Principal, s.Action, s.Condition] if s.Sid == "CloudWatchAlarmsPublish"] == [[
+      { Service = "cloudwatch.amazonaws.com" }, ["kms:Decrypt", "kms:GenerateDataKey*"], { StringEquals = { "aws:SourceAccount" = "123456789012" } },
+    ]]
+    error_message = "The key policy must let cloudwatch.amazonaws.com Decrypt and GenerateDataKey*."
+  }
+  assert {
+    condition     = output.metrics_namespace == "realtime-test" && module.function["notifier"].environment_variables.POWERTOOLS_METRICS_NAMESPACE == "realtime-test" && module.function["connect"].environment_variables.ENVIRONMENT == "test"
+    error_message = "The namespace defaults to <project>-<environment> and every function is told it and its environment."
+  }
+  assert {
+    condition     = alltrue([for a in aws_cloudwatch_metric_alarm.function_errors : strcontains(a.alarm_description, "docs/operations.md#function-errors")]) && alltrue([for a in aws_cloudwatch_metric_alarm.api_errors : strcontains(a.alarm_description, "docs/operations.md#api-errors")])
+    error_message = "Every alarm description links its runbook section."
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_dashboard.this.dashboard_name == "realtime-test-operations"
+      && !strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "IteratorAge")
+      && !strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "AWS/SQS")
+      && alltrue([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : length(w.properties.metrics) > 0 if w.type == "metric"])
+    )
+    error_message = "Without the stream the dashboard leaves out the stream and queue graphs and has no empty graph."
+  }
+}
+
+run "with_stream" {
+  command = plan
+
+  variables {
+    incidents_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-05-01T10:00:00.000"
+    functions = {
+      broadcaster = { timeout = 60 }
+    }
+  }
+
+  assert {
+    condition     = length(output.alarm_names) == 10 + 2 + 2 + 2 + 1 + 1
+    error_message = "With the stream: iterator age, dead letter and records failed per consumer, fan-out duration and duplicate alerts; no-alerts stays off by default."
+  }
+  assert {
+    condition = alltrue([for k in ["broadcaster", "notifier"] :
+      aws_cloudwatch_metric_alarm.iterator_age[k].dimensions == tomap({ FunctionName = "realtime-test-${k}" }) && aws_cloudwatch_metric_alarm.iterator_age[k].statistic == "Maximum" && aws_cloudwatch_metric_alarm.iterator_age[k].threshold == 300000
+    ])
+    error_message = "IteratorAge alarms must watch each consumer function's maximum against monitoring.iterator_age_ms."
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.dead_letter["broadcaster"].dimensions == tomap({ QueueName = "realtime-test-broadcaster-dlq" })
+      && aws_cloudwatch_metric_alarm.dead_letter["notifier"].dimensions == tomap({ QueueName = "realtime-test-notifier-dlq" })
+      && alltrue([for a in aws_cloudwatch_metric_alarm.dead_letter : a.metric_name == "ApproximateNumberOfMessagesVisible" && a.threshold == 1 && a.comparison_operator == "GreaterThanOrEqualToThreshold"])
+    )
+    error_message = "Any message visible in a consumer's own dead-letter queue must alarm."
+  }
+  assert {
+    condition = alltrue([for k in ["broadcaster", "notifier"] :
+      aws_cloudwatch_metric_alarm.records_failed[k].namespace == "realtime-test" && aws_cloudwatch_metric_alarm.records_failed[k].metric_name == "RecordsFailed" && aws_cloudwatch_metric_alarm.records_failed[k].dimensions == tomap({ function = k, environment = "test" })
+    ])
+    error_message = "RecordsFailed alarms must read the custom metric with exactly the contract's dimensions (function, environment)."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.fanout_duration[0].threshold == 48000 && aws_cloudwatch_metric_alarm.fanout_duration[0].metric_name == "FanoutDuration" && aws_cloudwatch_metric_alarm.fanout_duration[0].dimensions == tomap({ function = "broadcaster", environment = "test" })
+    error_message = "The fan-out duration alarm fires at 80% of the broadcaster's timeout (60 s -> 48000 ms)."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.duplicate_alerts[0].metric_name == "DuplicateAlertsSuppressed" && aws_cloudwatch_metric_alarm.duplicate_alerts[0].threshold == 20 && aws_cloudwatch_metric_alarm.duplicate_alerts[0].dimensions == tomap({ function = "notifier", environment = "test" })
+    error_message = "The duplicate alerts alarm reads the notifier's DuplicateAlertsSuppressed."
+  }
+  assert {
+    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.iterator_age), values(aws_cloudwatch_metric_alarm.dead_letter), values(aws_cloudwatch_metric_alarm.records_failed), aws_cloudwatch_metric_alarm.fanout_duration, aws_cloudwatch_metric_alarm.duplicate_alerts) :
+      a.alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:realtime-test-operators"]) && a.treat_missing_data == "notBreaching"
+    ])
+    error_message = "Stream alarms notify the operators' topic, and a stream without traffic is not an outage."
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_metric_alarm.iterator_age["notifier"].alarm_description, "docs/operations.md#iterator-age") && strcontains(aws_cloudwatch_metric_alarm.dead_letter["notifier"].alarm_description, "docs/operations.md#dead-letter")
+    error_message = "Stream alarm descriptions link their runbook sections."
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "realtime-test-broadcaster-dlq") && strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "IteratorAge")
+    error_message = "With the stream the dashboard shows stream lag and the dead-letter queues."
+  }
+}
+
+run "no_alerts_alarm_and_own_key" {
+  command = plan
+
+  variables {
+    incidents_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-05-01T10:00:00.000"
+    kms_key_arn          = "arn:aws:kms:us-east-1:123456789012:key/99999999-8888-7777-6666-555555555555"
+    operator_subscriptions = [
+      { protocol = "email", endpoint = "oncall@example.org" },
+    ]
+    monitoring = {
+      namespace       = "Realtime/Prod"
+      no_alerts_hours = 6
+      runbook_url     = "https://runbooks.example.org/realtime"
+    }
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.no_alerts) == 1 && aws_cloudwatch_metric_alarm.no_alerts[0].evaluation_periods == 6 && aws_cloudwatch_metric_alarm.no_alerts[0].datapoints_to_alarm == 6
+    error_message = "no_alerts_hours = 6 alarms after six hours in a row."
+  }
+  assert {
+    condition = (
+      [for q in aws_cloudwatch_metric_alarm.no_alerts[0].metric_query : [for m in q.metric : [m.namespace, m.metric_name, m.dimensions]] if q.id == "alerts"] == [[["Realtime/Prod", "AlertsPublished", tomap({ function = "notifier", environment = "test" })]]]
+      && [for q in aws_cloudwatch_metric_alarm.no_alerts[0].metric_query : [for m in q.metric : [m.namespace, m.metric_name, m.dimensions]] if q.id == "invocations"] == [[["AWS/Lambda", "Invocations", tomap({ FunctionName = "realtime-test-notifier" })]]]
+    )
+    error_message = "The no-alerts alarm compares the notifier's AlertsPublished (in the configured namespace) with its invocations."
+  }
+  assert {
+    condition     = length(aws_kms_key.operators) == 0 && module.operators_topic.kms_key_id == "arn:aws:kms:us-east-1:123456789012:key/99999999-8888-7777-6666-555555555555"
+    error_message = "With kms_key_arn the operators' topic uses that key and no key of its own is created."
+  }
+  assert {
+    condition     = keys(module.operators_topic.subscription_arns) == ["email:oncall@example.org"]
+    error_message = "operator_subscriptions subscribe to the operators' topic."
+  }
+  assert {
+    condition     = length(module.alerts_topic.subscription_arns) == 0
+    error_message = "operator_subscriptions must never subscribe to the alerts topic."
+  }
+  assert {
+    condition     = module.function["broadcaster"].environment_variables.POWERTOOLS_METRICS_NAMESPACE == "Realtime/Prod" && strcontains(aws_cloudwatch_metric_alarm.dead_letter["broadcaster"].alarm_description, "https://runbooks.example.org/realtime#dead-letter")
+    error_message = "monitoring.namespace reaches the functions and runbook_url the descriptions."
+  }
+}
+
+run "rejects_a_reserved_namespace" {
+  command = plan
+
+  variables {
+    monitoring = { namespace = "AWS/Lambda" }
+  }
+
+  expect_failures = [var.monitoring]
+}
+
+run "rejects_a_fraction_of_one" {
+  command = plan
+
+  variables {
+    monitoring = { fanout_duration_fraction = 1 }
+  }
+
+  expect_failures = [var.monitoring]
+}
+
+run "alarms_off" {
+  command = plan
+
+  variables {
+    incidents_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-05-01T10:00:00.000"
+    monitoring           = { alarms = false }
+  }
+
+  assert {
+    condition     = length(output.alarm_names) == 0 && length(module.operators_topic.arn) > 0
+    error_message = "monitoring.alarms = false leaves every alarm out and keeps the operators' topic."
+  }
+  assert {
+    condition     = alltrue([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : w.type == "metric"]) && strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "IteratorAge")
+    error_message = "Without alarms the dashboard has no (empty) alarm widget but keeps its graphs."
+  }
+}

@@ -1,0 +1,110 @@
+"""``python -m tools.redrive --env ENV [--function broadcaster|notifier] [--dry-run]``.
+
+Exit status: 0 when every parked batch was replayed and its message deleted (or, with
+``--dry-run``, could be), 1 when records were lost or a replay failed (the report says which),
+2 on a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from tools.redrive import outputs
+from tools.redrive.run import DEFAULT_VISIBILITY_TIMEOUT, Clients, Report, redrive
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="redrive",
+        description="Replay the Incidents stream records parked in the consumers' dead-letter "
+        "queues, while the stream still retains them (24 h).",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--env", help="environment whose terraform outputs name the queues")
+    source.add_argument(
+        "--outputs", type=Path, help="a file holding `terraform output -json` instead of --env"
+    )
+    parser.add_argument("--function", choices=outputs.CONSUMERS, help="only this consumer")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="list what would be replayed; change nothing"
+    )
+    parser.add_argument(
+        "--discard-lost",
+        action="store_true",
+        help="delete a message even when some of its records were past retention (reported)",
+    )
+    parser.add_argument("--limit", type=int, help="at most this many messages per queue")
+    parser.add_argument(
+        "--visibility-timeout", type=int, default=DEFAULT_VISIBILITY_TIMEOUT, help=argparse.SUPPRESS
+    )
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def default_clients() -> Clients:
+    import boto3  # noqa: PLC0415 - clients (and credentials) only when a real run needs them
+
+    return Clients(
+        sqs=boto3.client("sqs"),
+        streams=boto3.client("dynamodbstreams"),
+        lambda_=boto3.client("lambda"),
+    )
+
+
+def summary(report: Report, dry_run: bool) -> str:
+    lines = [
+        f"would replay: {len(report.would_replay)} batch(es)"
+        if dry_run
+        else f"replayed: {len(report.replayed)} batch(es), {report.records_replayed} record(s)"
+    ]
+    for label, entries in (
+        ("LOST (past retention)", report.lost),
+        ("FAILED", report.failed),
+        ("UNREADABLE", report.unreadable),
+    ):
+        lines += [f"{label}: {entry}" for entry in entries]
+    return "\n".join(lines)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    clients: Callable[[], Clients] = default_clients,
+    runner: outputs.Runner = outputs.run_command,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = parse_args(argv)
+    try:
+        raw = (
+            json.loads(args.outputs.read_text())
+            if args.outputs
+            else outputs.terraform_outputs(args.root, args.env, runner)
+        )
+        chosen = outputs.targets(raw, args.function)
+    except (outputs.OutputsError, OSError, ValueError) as error:
+        print(f"redrive: {error}", file=err)
+        return 2
+
+    def progress(line: str) -> None:
+        print(line, file=err, flush=True)
+
+    report = redrive(
+        clients(),
+        chosen,
+        dry_run=args.dry_run,
+        progress=progress,
+        discard_lost=args.discard_lost,
+        limit=args.limit,
+        visibility_timeout=args.visibility_timeout,
+    )
+    print(summary(report, args.dry_run), file=out)
+    return 0 if report.ok else 1
