@@ -51,6 +51,7 @@ _COMMON = (
     "realtime_common/aws.py",
     "realtime_common/config.py",
     "realtime_common/logs.py",
+    "realtime_common/metrics.py",
 )
 _CONNECTIONS = "realtime_common/connections.py"
 

@@ -106,6 +106,7 @@ def test_each_zip_holds_only_what_its_function_needs(built: tuple[Path, list[Any
         "realtime_common/aws.py",
         "realtime_common/config.py",
         "realtime_common/logs.py",
+        "realtime_common/metrics.py",
     }
     connections = "realtime_common/connections.py"
     assert ours("connection_manager") == {"connection_manager.py", connections, *common}

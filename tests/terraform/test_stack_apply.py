@@ -380,12 +380,14 @@ def test_second_plan_has_no_changes(deployed: tf.TerraformTestApi) -> None:
 def test_stream_mappings_come_and_go_alone(
     deployed: tf.TerraformTestApi, stack_inputs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without the stream only its 6 resources go; with it again only they come back."""
+    """Without the stream only its 6 resources go (and the dashboard loses their widgets); with
+    it again only they come back."""
     before = output_values(deployed)
     monkeypatch.delenv("TF_VAR_incidents_stream_arn")
 
     removal = _changes(plan_json(deployed))
-    assert set(removal) == {"delete"}, removal
+    assert set(removal) == {"delete", "update"}, removal
+    assert removal["update"] == ["aws_cloudwatch_dashboard.this"]
     assert sorted(removal["delete"]) == sorted(
         f'module.stream_consumer["{consumer}"].{rtype}.{name}'
         for consumer in CONSUMERS
@@ -407,6 +409,7 @@ def test_stream_mappings_come_and_go_alone(
 
     monkeypatch.setenv("TF_VAR_incidents_stream_arn", stack_inputs.stream_arn)
     addition = _changes(plan_json(deployed))
-    assert set(addition) == {"create"}, addition
+    assert set(addition) == {"create", "update"}, addition
+    assert addition["update"] == ["aws_cloudwatch_dashboard.this"]
     assert len(addition["create"]) == 6
     assert {a.split(".")[-2] for a in addition["create"]} == STREAM_RESOURCE_TYPES
