@@ -62,6 +62,7 @@ class Post:
     status: int
     started: float  # time.monotonic() when the request arrived
     finished: float  # time.monotonic() just before the response was written
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -232,7 +233,9 @@ class FakeManagementApi:
             if latency:
                 time.sleep(latency)
             finished = time.monotonic()
-            self._count(Post(connection_id, body, status, started, finished))
+            self._count(
+                Post(connection_id, body, status, started, finished, dict(request.headers.items()))
+            )
             if status == 200:
                 self._answer(request, 200, b"", None)
             else:

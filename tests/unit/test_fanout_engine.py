@@ -66,7 +66,9 @@ def test_frames_never_exceed_the_limit_and_keep_order() -> None:
         decoded = json.loads(frame.data)
         flattened += decoded["messages"] if decoded.get("type") == "batch" else [decoded]
     assert flattened == [json.loads(m) for m in messages]
-    assert [f.first for f in frames] == [sum(g.count for g in frames[:i]) for i in range(len(frames))]
+    assert [f.first for f in frames] == [
+        sum(g.count for g in frames[:i]) for i in range(len(frames))
+    ]
 
 
 def test_a_batch_frame_exactly_at_the_limit_is_kept_whole() -> None:
@@ -226,7 +228,10 @@ def run(
     logged: list[dict[str, Any]] = []
 
     async def go() -> engine.Result:
-        deadline = asyncio.get_running_loop().time() + budget
+        loop = asyncio.get_running_loop()
+        if isinstance(poster, VirtualTime):
+            loop.time = lambda: poster.now  # type: ignore[method-assign]
+        deadline = loop.time() + budget
         return await engine.deliver(
             ids,
             frames,
@@ -295,13 +300,13 @@ def test_a_hung_client_does_not_hold_back_the_healthy_ones() -> None:
     poster = Scripted(scripts={"hung": ["hang"] * 10}, latency=0.002)
     ids = ["hung"] + [f"c{n}" for n in range(30)]
     started = time.monotonic()
-    result = run(poster, ids, 3, concurrency=4, attempts=2, attempt_timeout=0.5)
+    result = run(poster, ids, 3, concurrency=4, attempts=2, attempt_timeout=1.0)
     healthy_done = max(s for c, _, s, _ in poster.posts if c != "hung") - poster.posts[0][2]
-    assert healthy_done < 0.4  # every healthy post started before the hung one's first timeout
+    assert healthy_done < 0.9  # every healthy post started before the hung one's first timeout
     assert all(poster.frames_to(c) == [0, 1, 2] for c in ids[1:])
     assert poster.frames_to("hung") == [0, 0]
     assert first_failure(result.tallies) is None
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 3.5
 
 
 def test_nothing_starts_or_stays_in_flight_past_the_deadline() -> None:
@@ -313,16 +318,32 @@ def test_nothing_starts_or_stays_in_flight_past_the_deadline() -> None:
     assert first_failure(result.tallies) == (0, Failure.TIME)
 
 
+class VirtualTime(Scripted):
+    """Each post costs ``tick`` seconds of the loop's clock and no real time, so a budget is a
+    number of posts whatever the machine's load."""
+
+    tick: float = 0.001
+    now: float = 0.0
+
+    async def __call__(self, connection_id: str, frame: int, timeout: float) -> tuple[int, str]:
+        self.now += self.tick
+        self.posts.append((connection_id, frame, self.now, timeout))
+        await asyncio.sleep(0)
+        return 200, ""
+
+
 def test_progress_on_every_retry_under_a_short_budget() -> None:
-    """40 connections x 10 records, a budget far too short for the batch: Lambda's retries
+    """40 connections x 10 records, a budget for ~120 of the 400 posts: Lambda's retries
     (re-sending from the first failed record) must move the checkpoint forward every time."""
     ids = [f"c{n:02d}" for n in range(40)]
     remaining = 10  # frames still to deliver (each record is its own frame here)
     checkpoints = []
     received: dict[str, list[int]] = defaultdict(list)
     for _attempt in range(20):
-        poster = Scripted(latency=0.01)
-        result = run(poster, ids, remaining, budget=0.12, concurrency=8)
+        poster = VirtualTime()
+        result = run(
+            poster, ids, remaining, budget=0.12 + engine.MIN_ATTEMPT_SECONDS, concurrency=8
+        )
         offset = 10 - remaining
         for cid, frame, _, _ in poster.posts:
             received[cid].append(offset + frame)
@@ -346,7 +367,8 @@ def test_posts_are_paced_by_the_rate() -> None:
     poster = Scripted()
     run(poster, [f"c{n}" for n in range(60)], 1, rate=200, concurrency=16)
     starts = sorted(s for _, _, s, _ in poster.posts)
-    assert (len(starts) - 10) / (starts[-1] - starts[0]) == pytest.approx(200, rel=0.25)
+    measured = (len(starts) - 10) / (starts[-1] - starts[0])  # the first 10 are the burst
+    assert 100 < measured <= 200 * 1.05  # never faster than the rate; slower only on a busy box
 
 
 def test_tasks_stay_bounded_by_the_concurrency_not_the_audience() -> None:
@@ -421,5 +443,5 @@ def test_worker_job_round_trips_and_rejects_other_events() -> None:
     assert WorkerJob.from_event(json.loads(json.dumps(job.to_event()))) == job
     with pytest.raises(ValueError, match="not a fan-out worker event"):
         WorkerJob.from_event({"Records": []})
-    with pytest.raises(ValueError, match="not in 0..3"):
+    with pytest.raises(ValueError, match=r"not in 0\.\.3"):
         WorkerJob.from_event(WorkerJob(4, 4, (), 1.0, 1.0, 1).to_event())

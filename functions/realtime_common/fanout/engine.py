@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -394,7 +395,15 @@ class Runtime:
         self._session = None
 
 
-RUNTIME = Runtime()
+_RUNTIMES = threading.local()
+
+
+def current_runtime() -> Runtime:
+    """This thread's runtime (Lambda runs one thread; in-process workers in tests run several)."""
+    runtime: Runtime | None = getattr(_RUNTIMES, "runtime", None)
+    if runtime is None:
+        runtime = _RUNTIMES.runtime = Runtime()
+    return runtime
 
 
 def region_of(callback_url: str, default: str) -> str:
@@ -417,13 +426,15 @@ def fan_out(
     deadline: float,
     delete_row: DeleteRow,
     log_failure: LogFailure,
-    runtime: Runtime = RUNTIME,
+    runtime: Runtime | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Result:
     """Deliver ``frames`` to ``connection_ids`` over HTTP; ``deadline`` is ``time.monotonic()``."""
 
+    active = runtime or current_runtime()
+
     async def run() -> Result:
-        session = await runtime.session(settings.concurrency)
+        session = await active.session(settings.concurrency)
         signer = Signer(credentials, region, canonical_host(callback_url), clock=clock)
         poster = HttpPoster(session, callback_url, frames, signer)
         return await deliver(
@@ -436,4 +447,4 @@ def fan_out(
             log_failure=log_failure,
         )
 
-    return runtime.loop.run_until_complete(run())
+    return active.loop.run_until_complete(run())
