@@ -100,9 +100,11 @@ test: setup lint tftest checkov ## Run every test suite (lint, unit, handler, te
 test-unit: setup ## Fast Python suites: unit (handlers' logic, local-stack tooling), handler (moto), fan-out, packaging
 	$(PY) -m pytest -m "unit or handler or fanout or packaging"
 
-.PHONY: bench-fanout
-bench-fanout: setup ## Print broadcaster fan-out throughput against the fake management API
-	$(PY) scripts/bench_fanout.py
+# BENCH_ARGS=--quick for a smoke run (docs/benchmarks/fanout-quick.md), --only NAME... for some.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: setup ## Fan-out benchmark: ours vs naive loop vs boto3 pool; writes docs/benchmarks/fanout.md
+	PYTHONPATH=functions:. $(PY) -m tools.bench $(BENCH_ARGS)
 
 # ---------------------------------------------------------------------------
 # Terraform: environments, checks and tests

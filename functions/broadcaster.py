@@ -40,7 +40,7 @@ from realtime_common import aws, config
 from realtime_common.fanout import engine
 from realtime_common.fanout.config import DEFAULT_RATE, MAX_RATE, FanoutConfig
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES, pack
-from realtime_common.fanout.schedule import FrameTally, first_failure
+from realtime_common.fanout.schedule import Failure, FrameTally, first_failure
 from realtime_common.fanout.table import row_deleter, scan_connection_ids
 from realtime_common.logs import make_logger
 from realtime_common.stream import (
@@ -152,6 +152,14 @@ class Clients:
     item_count: Callable[[], int] | None = None
 
 
+# What this execution environment remembers of its last batch that ran out of time: for each
+# frame it did not complete (keyed by the endpoint and the event ids the frame carries), the
+# connections that need it no more. Lambda re-sends a failed batch from the first failed record,
+# so the same frames come back; when the retry lands here (the usual case: one invocation at a
+# time per shard), it skips those connections and goes on from where the last one stopped.
+_retry_ledger: dict[tuple[str, ...], frozenset[str]] = {}
+
+
 def _warn(message: str, extra: dict[str, Any]) -> None:
     logger.warning(message, extra=extra)
 
@@ -171,6 +179,7 @@ def broadcast(
     failed_positions: set[int] = set()
     positions: list[int] = []  # batch position of each message
     messages: list[bytes] = []
+    event_ids: list[str] = []
     truncated = 0
     for position, raw in enumerate(raw_records):
         try:
@@ -193,8 +202,10 @@ def broadcast(
             )
         positions.append(position)
         messages.append(data)
+        event_ids.append(record.event_id)
 
     frames = pack(messages)
+    keys = [(cfg.fanout.callback_url, *event_ids[f.first : f.first + f.count]) for f in frames]
     summary: dict[str, Any] = {
         "records": len(raw_records),
         "messages": len(messages),
@@ -207,6 +218,7 @@ def broadcast(
             cfg,
             clients,
             [f.data for f in frames],
+            keys=keys,
             deadline=deadline,
             policy=policy,
             summary=summary,
@@ -239,6 +251,7 @@ def _deliver(
     clients: Clients,
     frames: list[bytes],
     *,
+    keys: list[tuple[str, ...]],
     deadline: float,
     policy: engine.RetryPolicy,
     summary: dict[str, Any],
@@ -251,6 +264,7 @@ def _deliver(
             cfg, clients, frames, deadline=deadline, seen=len(ids), summary=summary
         )
     summary["connections"] = len(ids)
+    already = [_retry_ledger.get(key, frozenset()) for key in keys]
     result = engine.fan_out(
         ids,
         frames,
@@ -261,8 +275,14 @@ def _deliver(
         deadline=deadline,
         delete_row=row_deleter(clients.dynamodb, cfg.table, _warn),
         log_failure=_warn,
+        already=already,
     )
     summary.update(result.stats.as_dict())
+    _retry_ledger.clear()
+    failure = first_failure(result.tallies)
+    if failure is not None and failure[1] is Failure.TIME:
+        for index in range(failure[0], len(frames)):
+            _retry_ledger[keys[index]] = frozenset(result.done[index])
     return result.tallies
 
 

@@ -117,6 +117,9 @@ class Settings:
 class Result:
     tallies: list[FrameTally]
     stats: Stats
+    # Per frame, the connections that need it no more (delivered, gone, or a 413/400 for it):
+    # what a retry of an incomplete frame can skip.
+    done: list[list[str]] = field(default_factory=list)
 
 
 DeleteRow = Callable[[str], bool]
@@ -165,6 +168,8 @@ class _Run:
         self.waiters: list[asyncio.Future[None]] = []
         self.in_flight = 0
         self.deletions: list[asyncio.Future[bool]] = []
+        self.done: list[list[str]] = [[] for _ in range(frame_count)]
+        self.already: Sequence[frozenset[str]] = ()
 
     def log(self, connection_id: str, frame: int, detail: dict[str, Any]) -> None:
         if self.stats.failures_logged < LOGGED_FAILURES:
@@ -249,6 +254,12 @@ class _Run:
                 continue
             connection, frame = item
             connection_id = self.ids[connection]
+            if frame < len(self.already) and connection_id in self.already[frame]:
+                # An earlier invocation of this retried batch got it there already.
+                self.stats.outcomes["already_delivered"] += 1
+                self.schedule.finish(connection, frame, Outcome.DELIVERED)
+                self.done[frame].append(connection_id)
+                continue
             self.in_flight += 1
             try:
                 outcome = await self.post(connection_id, frame)
@@ -256,6 +267,8 @@ class _Run:
                 self.in_flight -= 1
             self.stats.outcomes[outcome.value] += 1
             self.schedule.finish(connection, frame, outcome)
+            if outcome is not Outcome.DEADLINE and outcome is not Outcome.UNREACHABLE:
+                self.done[frame].append(connection_id)
             if outcome is Outcome.GONE:
                 self.deletions.append(
                     self.loop.run_in_executor(executor, self.delete_row, connection_id)
@@ -278,8 +291,12 @@ async def deliver(
     delete_row: DeleteRow,
     log_failure: LogFailure,
     limiter: RateLimiter | None = None,
+    already: Sequence[frozenset[str]] = (),
 ) -> Result:
-    """Post every frame to every connection (``deadline`` on the loop's monotonic clock)."""
+    """Post every frame to every connection (``deadline`` on the loop's monotonic clock).
+
+    ``already[k]``: connections known to have frame ``k`` from an earlier attempt; skipped.
+    """
     limiter = limiter or RateLimiter(settings.rate, burst=max(1, int(settings.rate / 20)))
     run = _Run(
         connection_ids,
@@ -291,6 +308,7 @@ async def deliver(
         log_failure=log_failure,
         limiter=limiter,
     )
+    run.already = already
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fanout-delete")
     try:
         workers = max(1, min(settings.concurrency, len(connection_ids)))
@@ -300,7 +318,7 @@ async def deliver(
             run.stats.rows_deleted = sum(await asyncio.gather(*run.deletions))
     finally:
         executor.shutdown(wait=False)
-    return Result(run.schedule.tallies, run.stats)
+    return Result(run.schedule.tallies, run.stats, run.done)
 
 
 # --------------------------------------------------------------------------------------------
@@ -428,6 +446,7 @@ def fan_out(
     log_failure: LogFailure,
     runtime: Runtime | None = None,
     clock: Callable[[], float] = time.time,
+    already: Sequence[frozenset[str]] = (),
 ) -> Result:
     """Deliver ``frames`` to ``connection_ids`` over HTTP; ``deadline`` is ``time.monotonic()``."""
 
@@ -445,6 +464,7 @@ def fan_out(
             deadline=deadline,
             delete_row=delete_row,
             log_failure=log_failure,
+            already=already,
         )
 
     return active.loop.run_until_complete(run())
