@@ -398,6 +398,8 @@ class Runtime:
             connector = aiohttp.TCPConnector(limit=limit, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(
                 connector=connector,
+                # No cookies, no auto headers, no decompression: each costs CPU on every post.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
                 auto_decompress=False,
             )
