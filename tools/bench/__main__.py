@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -15,12 +16,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="three small scenarios (smoke)")
     parser.add_argument("--only", nargs="*", default=None, help="scenario names to run")
     parser.add_argument(
+        "--readme-from",
+        type=Path,
+        default=None,
+        help="only rewrite README.md's table from an earlier results .json",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
         help="results file (.md and .json); default docs/benchmarks/fanout[-quick].md",
     )
     args = parser.parse_args(argv)
+    if args.readme_from is not None:
+        return (
+            0
+            if report.update_readme(json.loads(args.readme_from.read_text()), ROOT / "README.md")
+            else 1
+        )
     chosen = scenarios.QUICK if args.quick else scenarios.FULL
     if args.only:
         chosen = tuple(s for s in chosen if s.name in args.only)
@@ -39,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or ROOT / "docs" / "benchmarks" / default
     report.write(run, out)
     print(f"results written to {out} and {out.with_suffix('.json')}", file=sys.stderr)
+    if not args.quick and not args.only and args.out is None:
+        report.update_readme(run, ROOT / "README.md")
+        print("README.md performance table updated", file=sys.stderr)
     return 0
 
 

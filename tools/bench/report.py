@@ -116,3 +116,66 @@ def write(run: dict[str, Any], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
     out.with_suffix(".md").write_text(markdown(run))
+
+
+README_START = "<!-- bench:start (make bench rewrites this block) -->"
+README_END = "<!-- bench:end -->"
+
+
+def summary(run: dict[str, Any]) -> str:
+    """The README's performance table: ours against both baselines, per scenario."""
+    m = run["machine"]
+    lines = [
+        f"Last run: {m['date']}, {m['cpus']} CPUs ({m['cpu']}), load average "
+        f"{m['load_average_1m']} at the start, commit {m['commit']}"
+        + (" (quick mode)" if run["quick"] else "")
+        + ". Ratios are within that one run.",
+        "",
+        "| scenario | ours: deliveries/s | time to last client | CPU ms/post (ours / pool / naive) "
+        "| vs naive | vs pool | notes |",
+        "|---|---:|---:|---|---:|---:|---|",
+    ]
+    for scenario in run["scenarios"]:
+        results = scenario["results"]
+        ours = results["ours"]
+        cpu = " / ".join(
+            f"{results[c]['cpu_ms_per_post']:.2f}" if c in results else "-"
+            for c in ("ours", "pool", "naive")
+        )
+        ratio = {
+            base: f"{ours['deliveries_per_s'] / results[base]['deliveries_per_s']:.1f}x"
+            if base in results
+            else "-"
+            for base in ("naive", "pool")
+        }
+        notes = []
+        if ours["rows_deleted"]:
+            exact = "exactly the gone rows" if ours["rows_deleted_exactly_the_gone"] else "WRONG"
+            notes.append(f"{ours['rows_deleted']} rows deleted ({exact})")
+        if ours["checkpoints"]:
+            notes.append(f"checkpoints {ours['checkpoints']}")
+        if ours["workers"]:
+            per_post = ours["worker_cpu_s"] * 1000 / max(1, ours["posts"])
+            notes.append(
+                f"{ours['workers']} worker processes, {per_post:.2f} ms CPU/post in the workers "
+                "(the CPU column is the stream consumer's)"
+            )
+        if ours["failed_records"]:
+            notes.append(f"{ours['failed_records']} records failed")
+        lines.append(
+            f"| {scenario['title']} | {ours['deliveries_per_s']:,.0f} "
+            f"| {ours['time_to_last_client_s']:.2f} s | {cpu} | {ratio['naive']} "
+            f"| {ratio['pool']} | {'; '.join(notes)} |"
+        )
+    return "\n".join(lines)
+
+
+def update_readme(run: dict[str, Any], readme: Path) -> bool:
+    """Rewrite the README's bench block; False when the README has no such block."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(head + README_START + "\n" + summary(run) + "\n" + README_END + tail)
+    return True
