@@ -145,7 +145,7 @@ class FakeManagementApi:
     def url(self) -> str:
         assert self._server is not None, "start() the fake first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/{self.stage}"
+        return f"http://{host!s}:{port}/{self.stage}"
 
     # -- inspection ---------------------------------------------------------------------------
     def posts_to(self, connection_id: str) -> list[Post]:

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             if report.update_readme(json.loads(args.readme_from.read_text()), ROOT / "README.md")
             else 1
         )
-    chosen = scenarios.QUICK if args.quick else scenarios.FULL
+    chosen: tuple[scenarios.Scenario, ...] = scenarios.QUICK if args.quick else scenarios.FULL
     if args.only:
         chosen = tuple(s for s in chosen if s.name in args.only)
     run = {
