@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import logging
 import math
 import socket
 import time
@@ -252,13 +253,22 @@ def test_malformed_record_is_failed_alone(table: Any, api: Any) -> None:
     assert [m["sequence"] for m in messages(api, "a")] == [sequences(event)[0], sequences(event)[2]]
 
 
-def test_unreachable_endpoint_fails_every_record(table: Any) -> None:
+def failure_logs(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.getMessage().startswith("fan-out incomplete")]
+
+
+def test_unreachable_endpoint_fails_every_record(
+    table: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     add_connections(table, "a", "b")
     event = updates("A", "B")
     assert run(f"http://127.0.0.1:{port}/prod", event, max_attempts=2) == sequences(event)
+    (log,) = failure_logs(caplog)
+    assert log.reason == "unreachable"  # type: ignore[attr-defined]
+    assert "could not be reached" in log.getMessage()
 
 
 def test_oversize_update_arrives_as_the_slim_envelope(table: Any, api: Any) -> None:
@@ -273,15 +283,22 @@ def test_oversize_update_arrives_as_the_slim_envelope(table: Any, api: Any) -> N
     assert "incident" not in message
 
 
-def test_running_out_of_time_fails_the_record_instead_of_hanging(table: Any, api: Any) -> None:
+def test_running_out_of_time_fails_the_record_instead_of_hanging(
+    table: Any, api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     ids = [f"c{n}" for n in range(6)]
     add_connections(table, *ids)
     api.latency = 0.2
     event = updates("A")
     deadline = time.monotonic() + 0.5
     assert run(api.url, event, concurrency=1, deadline=deadline) == sequences(event)
+    finished = time.monotonic()
     assert len(api.posts) < 6  # sequential posts of 0.2 s cannot all fit in 0.5 s
     assert all(p.started <= deadline for p in api.posts)  # nothing started after the deadline
+    assert finished < deadline + 0.3  # the in-flight post was cut at the deadline, not waited for
+    (log,) = failure_logs(caplog)
+    assert log.reason == "time"  # type: ignore[attr-defined]  (not "API unreachable")
+    assert "time ran out" in log.getMessage()
 
 
 def test_handler_entry_point_against_the_fake(
