@@ -133,9 +133,15 @@ test-browser: setup setup-browser ## The live incident board in headless Chromiu
 board-screenshot: setup setup-browser ## Re-take docs/images/board.png (the README's picture of the board)
 	BOARD_SCREENSHOT=docs/images/board.png $(PY) -m pytest -m browser tests/browser -k screenshot
 
-.PHONY: bench-fanout
-bench-fanout: setup ## Print broadcaster fan-out throughput against the fake management API
-	$(PY) scripts/bench_fanout.py
+
+# ---------------------------------------------------------------------------
+# Benchmarks
+# ---------------------------------------------------------------------------
+# BENCH_ARGS=--quick for a smoke run (docs/benchmarks/fanout-quick.md), --only NAME... for some.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: setup ## Fan-out benchmark: ours vs naive loop vs boto3 pool; writes docs/benchmarks/fanout.md
+	PYTHONPATH=functions:. $(PY) -m tools.bench $(BENCH_ARGS)
 
 # ---------------------------------------------------------------------------
 # Terraform: environments, checks and tests

@@ -133,12 +133,12 @@ locals {
   function_environment = {
     connect    = local.connection_environment
     disconnect = local.connection_environment
-    broadcaster = {
+    broadcaster = merge({
       CONNECTIONS_TABLE  = module.connections_table.name
       WS_CALLBACK_URL    = local.management_url
       FANOUT_CONCURRENCY = tostring(var.fanout_concurrency)
       POST_MAX_ATTEMPTS  = tostring(var.post_max_attempts)
-    }
+    }, local.fanout_broadcaster_environment) # fanout_workers.tf
     notifier = {
       SNS_TOPIC_ARN           = module.alerts_topic.arn
       IDEMPOTENCY_TABLE       = module.idempotency_table.name

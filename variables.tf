@@ -225,9 +225,9 @@ variable "deletion_protection" {
 # Broadcaster
 # ---------------------------------------------------------------------------
 variable "fanout_concurrency" {
-  description = "Concurrent post_to_connection calls per Broadcaster invocation (FANOUT_CONCURRENCY)."
+  description = "Concurrent posts in flight per Broadcaster (or worker) invocation: its HTTP connection pool (FANOUT_CONCURRENCY). At 20 ms per post, 256 in flight allow about 12,800 posts/s; fanout_rate paces them."
   type        = number
-  default     = 32
+  default     = 256
 
   validation {
     condition     = var.fanout_concurrency >= 1 && var.fanout_concurrency <= 256 && floor(var.fanout_concurrency) == var.fanout_concurrency
@@ -383,5 +383,48 @@ variable "monitoring" {
     # The alarm evaluates one-hour periods; CloudWatch evaluates at most one day of them.
     condition     = var.monitoring.no_alerts_hours == null || try(var.monitoring.no_alerts_hours >= 1 && var.monitoring.no_alerts_hours <= 24 && floor(var.monitoring.no_alerts_hours) == var.monitoring.no_alerts_hours, false)
     error_message = "monitoring.no_alerts_hours must be a whole number of hours between 1 and 24, or null to leave the alarm out."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Fan-out rate and workers
+# ---------------------------------------------------------------------------
+variable "fanout_rate" {
+  description = "Posts per second (retries included) one Broadcaster invocation makes, its workers included (FANOUT_RATE). Callbacks count toward API Gateway's account-level throttle, 10,000 requests/s per Region shared with every API in the account: leave headroom, and remember that shards x parallelization_factor invocations may run at once."
+  type        = number
+  default     = 8000
+
+  validation {
+    condition     = var.fanout_rate >= 1 && var.fanout_rate <= 100000 && floor(var.fanout_rate) == var.fanout_rate
+    error_message = "fanout_rate must be a whole number of posts per second between 1 and 100000 (raise the account's API Gateway quota first for more than 10000)."
+  }
+}
+
+variable "fanout_workers" {
+  description = "Fan-out workers: above threshold connections the Broadcaster splits the audience into parallel-Scan segments of about threshold connections each (at most max_workers), one synchronous worker invocation per segment. memory_size (MB), timeout (s) and reserved_concurrency (-1 = unreserved) size the worker function."
+  type = object({
+    threshold            = optional(number, 10000)
+    max_workers          = optional(number, 10)
+    memory_size          = optional(number, 512)
+    timeout              = optional(number, 60)
+    reserved_concurrency = optional(number, -1)
+  })
+  default = {}
+
+  validation {
+    condition     = var.fanout_workers.threshold >= 1 && floor(var.fanout_workers.threshold) == var.fanout_workers.threshold
+    error_message = "fanout_workers.threshold must be a whole number of connections, at least 1 (10000 keeps small stacks in one invocation)."
+  }
+
+  validation {
+    condition     = var.fanout_workers.max_workers >= 2 && var.fanout_workers.max_workers <= 1000 && floor(var.fanout_workers.max_workers) == var.fanout_workers.max_workers
+    error_message = "fanout_workers.max_workers must be a whole number between 2 and 1000."
+  }
+
+  validation {
+    # Fewer reserved executions than workers would throttle some segments on
+    # every large fan-out, and their records would fail every retry.
+    condition     = var.fanout_workers.reserved_concurrency == -1 || (var.fanout_workers.reserved_concurrency >= var.fanout_workers.max_workers && floor(var.fanout_workers.reserved_concurrency) == var.fanout_workers.reserved_concurrency)
+    error_message = "fanout_workers.reserved_concurrency must be -1 (unreserved) or a whole number at least fanout_workers.max_workers (each concurrent Broadcaster invocation runs up to max_workers workers)."
   }
 }

@@ -1,26 +1,28 @@
 """Fan Incidents stream changes out to every open WebSocket connection.
 
 Handler string: ``broadcaster.handler`` (a DynamoDB stream event source mapping with
-``ReportBatchItemFailures``). Environment: ``CONNECTIONS_TABLE``, ``WS_CALLBACK_URL`` (required),
-``FANOUT_CONCURRENCY``, ``POST_MAX_ATTEMPTS``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME``.
+``ReportBatchItemFailures``). Environment (functions/README.md has the table):
+``CONNECTIONS_TABLE``, ``WS_CALLBACK_URL`` (required), ``FANOUT_CONCURRENCY``,
+``POST_MAX_ATTEMPTS``, ``FANOUT_RATE``, ``FANOUT_WORKER_FUNCTION``, ``FANOUT_WORKER_THRESHOLD``,
+``FANOUT_MAX_WORKERS``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME``.
 
 Delivery model (functions/README.md has the full contract):
 
-* INSERT/MODIFY records become one JSON message each; REMOVE records are ignored.
-* The Connections table is scanned once per invocation, every page.
-* One task per connection posts the batch's messages to it in stream order; tasks run on a
-  bounded thread pool sharing one connection-pooled management API client.
-* 410 Gone deletes the connection's row. 429 and 5xx (and network errors) are retried with
-  exponential backoff and full jitter, bounded by ``POST_MAX_ATTEMPTS``.
-* A record is failed when no connection could be reached for it (every attempt ended in a
-  network, auth, throttling or server error), or when the invocation ran out of time before it
-  reached every connection. The first such record and every record after it are reported in
-  ``batchItemFailures``: Lambda checkpoints at the lowest failed sequence number and re-sends all
-  later records anyway, and not delivering them now keeps each client's view in stream order
-  (a client never sees update N+1 before a retried update N). A malformed record is reported
-  failed without stopping the others (it carries no incident whose order could matter); the
-  records after it are delivered now and again on the retry, and clients drop the duplicates
-  by ``eventId``.
+* INSERT/MODIFY records become one JSON message each; REMOVE records are ignored. The batch's
+  messages are packed, in stream order, into as few frames of at most 128 KB as fit (one message
+  alone is sent as itself; several as a ``batch`` frame).
+* Frames go to connections frame-major with per-connection order (``realtime_common.fanout``):
+  a frame completes for every reachable connection before later frames compete with it, so a
+  batch that runs out of time still moves Lambda's checkpoint past the frames that completed.
+* Posts are asynchronous over one keep-alive HTTP pool (aiohttp), signed with SigV4 from the
+  function's credentials, paced by ``FANOUT_RATE``; 410 deletes the row; 429, 5xx and network
+  errors are retried with full-jitter backoff, bounded by ``POST_MAX_ATTEMPTS``.
+* More than ``FANOUT_WORKER_THRESHOLD`` connections (and ``FANOUT_WORKER_FUNCTION`` set): the
+  audience is split into parallel Scan segments, one synchronous worker invocation each, and their
+  tallies are merged.
+* The first frame that did not complete (time ran out, the management API unreachable for every
+  connection, a worker failed) and every record from its first one on are reported in
+  ``batchItemFailures``. A malformed record is reported failed on its own.
 """
 
 from __future__ import annotations
@@ -28,21 +30,18 @@ from __future__ import annotations
 import functools
 import json
 import os
-import random
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.client import BaseClient
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError, NoCredentialsError
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from itertools import islice
+from typing import TYPE_CHECKING, Any
 
 from realtime_common import aws, config
-from realtime_common.connections import connection_id_from_pk, connection_key
+from realtime_common.fanout import engine
+from realtime_common.fanout.config import DEFAULT_RATE, MAX_RATE, FanoutConfig
+from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES, pack
+from realtime_common.fanout.schedule import Failure, FrameTally, first_failure
+from realtime_common.fanout.table import row_deleter, scan_connection_ids
 from realtime_common.logs import make_logger
 from realtime_common.stream import (
     MalformedRecordError,
@@ -52,40 +51,42 @@ from realtime_common.stream import (
     sequence_number,
 )
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from realtime_common.fanout.sigv4 import CredentialsSource
+    from realtime_common.fanout.workers import Invoke
+
 logger = make_logger()
 
-# API Gateway WebSocket APIs accept a message payload of at most 128 KB; a larger
-# post_to_connection fails with PayloadTooLargeException
-# (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html, "Amazon API Gateway
-# quotas for configuring and running a WebSocket API": "Message payload size: 128 KB").
-MAX_PAYLOAD_BYTES = 128 * 1024
 MESSAGE_VERSION = 1
-
-# Seconds kept back from the Lambda timeout: enough for one post that is already in flight
-# (connect 3 s + read 5 s, see realtime_common.aws) to finish before Lambda kills the invocation.
-DEADLINE_MARGIN_SECONDS = 8.0
+__all__ = ["MAX_PAYLOAD_BYTES", "BroadcastConfig", "broadcast", "handler"]
 
 
 @dataclass(frozen=True)
 class BroadcastConfig:
-    table: str
-    callback_url: str
-    concurrency: int
-    max_attempts: int
+    fanout: FanoutConfig
+    rate: int
+    worker_function: str | None
+    worker_threshold: int
+    max_workers: int
+
+    @property
+    def table(self) -> str:
+        return self.fanout.table
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BroadcastConfig:
-        callback_url = config.required_str(env, "WS_CALLBACK_URL")
-        if not callback_url.startswith(("https://", "http://")):
-            raise config.ConfigError(
-                f"environment variable WS_CALLBACK_URL={callback_url!r} must be the management "
-                "API endpoint, https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
-            )
+        worker = config.optional_str(env, "FANOUT_WORKER_FUNCTION", "")
         return cls(
-            table=config.required_str(env, "CONNECTIONS_TABLE"),
-            callback_url=callback_url.rstrip("/"),
-            concurrency=config.bounded_int(env, "FANOUT_CONCURRENCY", 32, 1, 256),
-            max_attempts=config.bounded_int(env, "POST_MAX_ATTEMPTS", 4, 1, 10),
+            fanout=FanoutConfig.from_env(env),
+            rate=config.bounded_int(env, "FANOUT_RATE", DEFAULT_RATE, 1, MAX_RATE),
+            worker_function=worker or None,
+            worker_threshold=config.bounded_int(
+                env, "FANOUT_WORKER_THRESHOLD", 10_000, 1, 10_000_000
+            ),
+            max_workers=config.bounded_int(env, "FANOUT_MAX_WORKERS", 10, 2, 1000),
         )
 
 
@@ -138,224 +139,47 @@ def encode_message(record: StreamRecord) -> tuple[bytes, bool]:
 
 
 # --------------------------------------------------------------------------------------------
-# Delivery
-# --------------------------------------------------------------------------------------------
-class Outcome(Enum):
-    """What happened to one message for one connection."""
-
-    DELIVERED = "delivered"
-    GONE = "gone"  # 410: the connection is closed; its row is deleted
-    CLIENT_ERROR = "client_error"  # 4xx about this message/connection (413, 400): logged, skipped
-    UNREACHABLE = "unreachable"  # network, auth, 429 or 5xx after every attempt
-    AFTER_GONE = "after_gone"  # not attempted: the connection was gone
-    AFTER_UNREACHABLE = "after_unreachable"  # not attempted: keeps this connection's order
-    DEADLINE = "deadline"  # not attempted: the invocation was running out of time
-
-
-# Outcomes that prove the management API answered for this connection (nothing to retry).
-REACHED = frozenset({Outcome.DELIVERED, Outcome.GONE, Outcome.CLIENT_ERROR, Outcome.AFTER_GONE})
-
-_AUTH_CODES = frozenset(
-    {"ForbiddenException", "AccessDeniedException", "UnrecognizedClientException"}
-)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded exponential backoff with full jitter (sleep uniform in [0, min(cap, base*2^n)])."""
-
-    max_attempts: int = 4
-    base_delay: float = 0.1
-    max_delay: float = 2.0
-    sleep: Callable[[float], None] = time.sleep
-    jitter: Callable[[], float] = random.random
-
-    def delay(self, retry: int) -> float:
-        return self.jitter() * min(self.max_delay, self.base_delay * (2**retry))
-
-
-@dataclass
-class ConnectionReport:
-    connection_id: str
-    outcomes: list[Outcome] = field(default_factory=list)
-    attempts: int = 0
-    retries: int = 0
-    errors: Counter[str] = field(default_factory=Counter)
-    row_deleted: bool = False
-
-
-class Delivery:
-    """Posts one batch's messages to connections; one instance per invocation."""
-
-    def __init__(
-        self,
-        management: BaseClient,
-        dynamodb: BaseClient,
-        *,
-        table: str,
-        policy: RetryPolicy,
-        deadline: float,
-    ) -> None:
-        self.management = management
-        self.dynamodb = dynamodb
-        self.table = table
-        self.policy = policy
-        self.deadline = deadline  # time.monotonic() value
-
-    def to_connection(self, connection_id: str, messages: Sequence[bytes]) -> ConnectionReport:
-        """Post ``messages`` to one connection, in order; stop at gone/unreachable."""
-        report = ConnectionReport(connection_id)
-        stopped: Outcome | None = None
-        for data in messages:
-            if stopped is None and time.monotonic() >= self.deadline:
-                stopped = Outcome.DEADLINE
-            if stopped is not None:
-                report.outcomes.append(stopped)
-                continue
-            outcome = self._post(connection_id, data, report)
-            report.outcomes.append(outcome)
-            if outcome is Outcome.GONE:
-                self._delete_row(connection_id, report)
-                stopped = Outcome.AFTER_GONE
-            elif outcome is Outcome.UNREACHABLE:
-                stopped = Outcome.AFTER_UNREACHABLE
-        return report
-
-    def _post(self, connection_id: str, data: bytes, report: ConnectionReport) -> Outcome:
-        for attempt in range(self.policy.max_attempts):
-            report.attempts += 1
-            try:
-                self.management.post_to_connection(ConnectionId=connection_id, Data=data)
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-                report.errors[code or str(status)] += 1
-                if code == "GoneException" or status == 410:
-                    return Outcome.GONE
-                if code in _AUTH_CODES or status in {401, 403}:
-                    # IAM or signing trouble: the same for every connection, retrying won't help.
-                    self._log_failure(connection_id, code, status, attempt)
-                    return Outcome.UNREACHABLE
-                if not (code == "LimitExceededException" or status == 429 or status >= 500):
-                    # PayloadTooLargeException (413), BadRequestException (400): this message
-                    # can never reach this client; skip it, keep the connection.
-                    self._log_failure(connection_id, code, status, attempt)
-                    return Outcome.CLIENT_ERROR
-            except NoCredentialsError:
-                report.errors["NoCredentials"] += 1
-                self._log_failure(connection_id, "NoCredentials", 0, attempt)
-                return Outcome.UNREACHABLE
-            except (ConnectionError, HTTPClientError) as error:
-                report.errors[type(error).__name__] += 1
-            else:
-                return Outcome.DELIVERED
-            if attempt + 1 < self.policy.max_attempts:
-                pause = self.policy.delay(attempt)
-                if time.monotonic() + pause >= self.deadline:
-                    break
-                report.retries += 1
-                self.policy.sleep(pause)
-        self._log_failure(connection_id, "retries exhausted", 0, report.attempts)
-        return Outcome.UNREACHABLE
-
-    def _delete_row(self, connection_id: str, report: ConnectionReport) -> None:
-        # A plain DeleteItem: a row already removed by $disconnect or TTL is not an error.
-        try:
-            self.dynamodb.delete_item(
-                TableName=self.table,
-                Key=connection_key(connection_id),
-            )
-        except ClientError as error:
-            logger.warning(
-                "could not delete a gone connection's row; TTL will",
-                extra={"connection_id": connection_id, "error": str(error)},
-            )
-            return
-        report.row_deleted = True
-
-    @staticmethod
-    def _log_failure(connection_id: str, code: str, status: int, attempts: int) -> None:
-        logger.warning(
-            "post_to_connection failed",
-            extra={
-                "connection_id": connection_id,
-                "error_code": code,
-                "http_status": status,
-                "attempts": attempts,
-            },
-        )
-
-
-def list_connections(dynamodb: BaseClient, table: str, now: float) -> list[str]:
-    """Every live connection id, reading all Scan pages (one page stops at 1 MB).
-
-    Rows whose ``expiresAt`` has passed are skipped: DynamoDB's TTL deletes lazily, and such a
-    connection is closed already (API Gateway's 2 h limit).
-    """
-    ids: list[str] = []
-    paginator = dynamodb.get_paginator("scan")
-    for page in paginator.paginate(
-        TableName=table,
-        ProjectionExpression="pk, expiresAt",
-        ConsistentRead=False,
-    ):
-        for item in page.get("Items", []):
-            connection_id = connection_id_from_pk(item.get("pk", {}).get("S", ""))
-            if connection_id is None:
-                continue
-            expires = item.get("expiresAt", {}).get("N")
-            if expires is not None and float(expires) <= now:
-                continue
-            ids.append(connection_id)
-    return ids
-
-
-def fan_out(
-    delivery: Delivery, connection_ids: Sequence[str], messages: Sequence[bytes], concurrency: int
-) -> list[ConnectionReport]:
-    """One task per connection on a bounded pool; each posts ``messages`` in order."""
-    if not connection_ids or not messages:
-        return []
-    workers = max(1, min(concurrency, len(connection_ids)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fanout") as pool:
-        return list(pool.map(lambda cid: delivery.to_connection(cid, messages), connection_ids))
-
-
-def failed_message_indexes(reports: Sequence[ConnectionReport], message_count: int) -> list[int]:
-    """Indexes of messages that must be retried.
-
-    A message fails when every connection's outcome for it is unreachable (the management API
-    could not be reached at all) or when any connection missed it because time ran out.
-    """
-    failed = []
-    for index in range(message_count):
-        outcomes = [report.outcomes[index] for report in reports]
-        if not outcomes:
-            continue
-        if Outcome.DEADLINE in outcomes or not any(o in REACHED for o in outcomes):
-            failed.append(index)
-    return failed
-
-
-# --------------------------------------------------------------------------------------------
 # Batch
 # --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Clients:
+    """What ``broadcast`` talks to; tests and the benchmark pass their own."""
+
+    dynamodb: DynamoDBClient
+    credentials: CredentialsSource
+    region: str
+    invoke_worker: Invoke | None = None
+    item_count: Callable[[], int] | None = None
+
+
+# What this execution environment remembers of its last batch that ran out of time: for each
+# frame it did not complete (keyed by the endpoint and the event ids the frame carries), the
+# connections that need it no more. Lambda re-sends a failed batch from the first failed record,
+# so the same frames come back; when the retry lands here (the usual case: one invocation at a
+# time per shard), it skips those connections and goes on from where the last one stopped.
+_retry_ledger: dict[tuple[str, ...], frozenset[str]] = {}
+
+
+def _warn(message: str, extra: dict[str, Any]) -> None:
+    logger.warning(message, extra=extra)
+
+
 def broadcast(
     event: Mapping[str, Any],
     cfg: BroadcastConfig,
+    clients: Clients,
     *,
-    management: BaseClient,
-    dynamodb: BaseClient,
     deadline: float,
-    policy: RetryPolicy | None = None,
+    policy: engine.RetryPolicy | None = None,
 ) -> dict[str, list[dict[str, str]]]:
-    """Deliver one stream batch; return the partial batch response."""
-    policy = policy or RetryPolicy(max_attempts=cfg.max_attempts)
+    """Deliver one stream batch by ``deadline`` (``time.monotonic()``); the partial response."""
+    policy = policy or engine.RetryPolicy(max_attempts=cfg.fanout.max_attempts)
     raw_records = batch_records(event)
     sequences = [sequence_number(raw) or "" for raw in raw_records]
     failed_positions: set[int] = set()
     positions: list[int] = []  # batch position of each message
     messages: list[bytes] = []
+    event_ids: list[str] = []
     truncated = 0
     for position, raw in enumerate(raw_records):
         try:
@@ -378,20 +202,43 @@ def broadcast(
             )
         positions.append(position)
         messages.append(data)
+        event_ids.append(record.event_id)
 
-    connection_ids = list_connections(dynamodb, cfg.table, time.time())
-    delivery = Delivery(management, dynamodb, table=cfg.table, policy=policy, deadline=deadline)
-    reports = fan_out(delivery, connection_ids, messages, cfg.concurrency)
-    failed_messages = failed_message_indexes(reports, len(messages))
-    if failed_messages:
-        first = positions[failed_messages[0]]
+    frames = pack(messages)
+    keys = [(cfg.fanout.callback_url, *event_ids[f.first : f.first + f.count]) for f in frames]
+    summary: dict[str, Any] = {
+        "records": len(raw_records),
+        "messages": len(messages),
+        "frames": len(frames),
+        "truncated": truncated,
+    }
+    tallies: list[FrameTally] = []
+    if frames:
+        tallies = _deliver(
+            cfg,
+            clients,
+            [f.data for f in frames],
+            keys=keys,
+            deadline=deadline,
+            policy=policy,
+            summary=summary,
+        )
+    failure = first_failure(tallies)
+    if failure is not None:
+        frame_index, why = failure
+        first = positions[frames[frame_index].first]
         failed_positions.update(range(first, len(raw_records)))
         logger.error(
-            "fan-out could not reach the management API; reporting the rest of the batch failed",
-            extra={"first_failed_sequence": sequences[first]},
+            f"fan-out incomplete: {why.value}; reporting the rest of the batch failed",
+            extra={
+                "reason": why.name.lower(),
+                "first_failed_sequence": sequences[first],
+                "frame": frame_index,
+                "tally": tallies[frame_index].as_dict(),
+            },
         )
-
-    _log_summary(reports, len(raw_records), len(messages), truncated, failed_positions)
+    summary["failed_records"] = len(failed_positions)
+    logger.info("fan-out finished", extra=summary)
     return {
         "batchItemFailures": [
             {"itemIdentifier": sequences[position]} for position in sorted(failed_positions)
@@ -399,43 +246,107 @@ def broadcast(
     }
 
 
-def _log_summary(
-    reports: Sequence[ConnectionReport],
-    records: int,
-    messages: int,
-    truncated: int,
-    failed: set[int],
-) -> None:
-    outcomes: Counter[str] = Counter()
-    errors: Counter[str] = Counter()
-    for report in reports:
-        outcomes.update(outcome.value for outcome in report.outcomes)
-        errors.update(report.errors)
-    logger.info(
-        "fan-out finished",
-        extra={
-            "records": records,
-            "messages": messages,
-            "truncated": truncated,
-            "connections": len(reports),
-            "outcomes": dict(outcomes),
-            "errors": dict(errors),
-            "retries": sum(report.retries for report in reports),
-            "rows_deleted": sum(report.row_deleted for report in reports),
-            "failed_records": len(failed),
-        },
+def _deliver(
+    cfg: BroadcastConfig,
+    clients: Clients,
+    frames: list[bytes],
+    *,
+    keys: list[tuple[str, ...]],
+    deadline: float,
+    policy: engine.RetryPolicy,
+    summary: dict[str, Any],
+) -> list[FrameTally]:
+    scan = scan_connection_ids(clients.dynamodb, cfg.table, time.time())
+    limit = cfg.worker_threshold if cfg.worker_function or clients.invoke_worker else None
+    ids = list(scan if limit is None else islice(scan, limit + 1))
+    if limit is not None and len(ids) > limit:
+        return _deliver_with_workers(
+            cfg, clients, frames, deadline=deadline, seen=len(ids), summary=summary
+        )
+    summary["connections"] = len(ids)
+    already = [_retry_ledger.get(key, frozenset()) for key in keys]
+    result = engine.fan_out(
+        ids,
+        frames,
+        engine.Settings(cfg.fanout.concurrency, cfg.rate, policy),
+        callback_url=cfg.fanout.callback_url,
+        credentials=clients.credentials,
+        region=clients.region,
+        deadline=deadline,
+        delete_row=row_deleter(clients.dynamodb, cfg.table, _warn),
+        log_failure=_warn,
+        already=already,
     )
+    summary.update(result.stats.as_dict())
+    _retry_ledger.clear()
+    failure = first_failure(result.tallies)
+    if failure is not None and failure[1] is Failure.TIME:
+        for index in range(failure[0], len(frames)):
+            _retry_ledger[keys[index]] = frozenset(result.done[index])
+    return result.tallies
+
+
+def _deliver_with_workers(
+    cfg: BroadcastConfig,
+    clients: Clients,
+    frames: list[bytes],
+    *,
+    deadline: float,
+    seen: int,
+    summary: dict[str, Any],
+) -> list[FrameTally]:
+    from realtime_common.fanout import workers  # noqa: PLC0415 (only large audiences need it)
+
+    estimate = max(seen, clients.item_count() if clients.item_count else 0)
+    segments = workers.segment_count(estimate, cfg.worker_threshold, cfg.max_workers)
+    invoke = clients.invoke_worker or workers.lambda_invoker(
+        aws.lambda_client(cfg.max_workers), cfg.worker_function or ""
+    )
+    # Workers must answer before this invocation's own deadline: half a second for the reply.
+    deadline_epoch = time.time() + (deadline - time.monotonic()) - 0.5
+    run = workers.run_workers(
+        invoke,
+        frames,
+        segments,
+        rate=cfg.rate,
+        deadline_epoch=deadline_epoch,
+        max_attempts=cfg.fanout.max_attempts,
+        warn=_warn,
+    )
+    stats = engine.Stats()
+    for part in run.stats:
+        stats.add(part)
+    summary.update(stats.as_dict())
+    summary.update(
+        {"connections": run.connections, "workers": segments, "failed_workers": run.failed_workers}
+    )
+    return run.tallies
+
+
+def _table_item_count(dynamodb: DynamoDBClient, table: str) -> Callable[[], int]:
+    # DescribeTable's ItemCount is refreshed about every six hours: good enough to size segments.
+    return lambda: int(dynamodb.describe_table(TableName=table)["Table"].get("ItemCount", 0))
+
+
+def deadline_for(remaining_seconds: float, now: float) -> float:
+    """The ``time.monotonic()`` by which delivery stops.
+
+    Every post's timeout is clipped to this deadline (realtime_common.fanout.engine), so the
+    margin only has to cover summarising and returning: a tenth of the time, at most one second.
+    That holds for every function timeout Terraform accepts (1-900 s).
+    """
+    return now + remaining_seconds - min(1.0, remaining_seconds / 10)
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
     cfg = get_config()
-    remaining = context.get_remaining_time_in_millis() / 1000.0
-    deadline = time.monotonic() + remaining - min(DEADLINE_MARGIN_SECONDS, remaining / 4)
-    return broadcast(
-        event,
-        cfg,
-        management=aws.management_api_client(cfg.callback_url, cfg.concurrency),
-        dynamodb=aws.dynamodb_client(cfg.concurrency),
-        deadline=deadline,
+    deadline = deadline_for(context.get_remaining_time_in_millis() / 1000.0, time.monotonic())
+    dynamodb = aws.dynamodb_client(8)
+    clients = Clients(
+        dynamodb=dynamodb,
+        credentials=aws.credentials_source(),
+        region=engine.region_of(cfg.fanout.callback_url, aws.region()),
+        item_count=_table_item_count(dynamodb, cfg.table),
     )
+    return broadcast(event, cfg, clients, deadline=deadline)

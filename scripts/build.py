@@ -54,6 +54,20 @@ _COMMON = (
     "realtime_common/metrics.py",
 )
 _CONNECTIONS = "realtime_common/connections.py"
+_FANOUT = tuple(
+    f"realtime_common/fanout/{module}.py"
+    for module in (
+        "__init__",
+        "config",
+        "engine",
+        "frames",
+        "rate",
+        "schedule",
+        "sigv4",
+        "table",
+        "workers",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -75,8 +89,15 @@ ARTIFACTS = (
     ),
     Artifact(
         name="broadcaster",
-        sources=("broadcaster.py", *_COMMON, _CONNECTIONS, "realtime_common/stream.py"),
-        handlers=("broadcaster.handler",),
+        sources=(
+            "broadcaster.py",
+            "fanout_worker.py",
+            *_COMMON,
+            _CONNECTIONS,
+            "realtime_common/stream.py",
+            *_FANOUT,
+        ),
+        handlers=("broadcaster.handler", "fanout_worker.handler"),
     ),
     Artifact(
         name="notifier",

@@ -17,7 +17,11 @@ MESSAGE_TIMEOUT_S = 20.0  # PutItem -> message at the client (typically well und
 
 
 class WsClient:
-    """Connects on creation; ``messages`` holds ``(perf_counter at arrival, parsed JSON)``."""
+    """Connects on creation; ``messages`` holds ``(perf_counter at arrival, parsed JSON)``.
+
+    A batch frame (``{"type": "batch", "messages": [...]}``) is unpacked into its messages, in
+    order, each with the frame's arrival time.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -33,8 +37,10 @@ class WsClient:
         try:
             for raw in self.ws:
                 arrived = time.perf_counter()
+                frame = json.loads(raw)
+                batch = frame["messages"] if frame.get("type") == "batch" else [frame]
                 with self._cond:
-                    self.messages.append((arrived, json.loads(raw)))
+                    self.messages.extend((arrived, message) for message in batch)
                     self._cond.notify_all()
         except ConnectionClosed:
             pass

@@ -8,15 +8,23 @@ gets clients bound to its own ``mock_aws`` context.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import boto3
-from botocore.client import BaseClient
+import botocore.session
 from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_sns import SNSClient
+
+    from realtime_common.fanout.sigv4 import CredentialsSource
 
 
 @functools.cache
-def dynamodb_client(max_pool_connections: int = 10) -> BaseClient:
-    """The DynamoDB client; the broadcaster sizes its pool to its fan-out concurrency."""
+def dynamodb_client(max_pool_connections: int = 10) -> DynamoDBClient:
+    """The DynamoDB client; the broadcaster sizes its pool for its row deletions."""
     return boto3.client(
         "dynamodb",
         config=Config(max_pool_connections=max_pool_connections, retries={"mode": "standard"}),
@@ -24,33 +32,67 @@ def dynamodb_client(max_pool_connections: int = 10) -> BaseClient:
 
 
 @functools.cache
-def sns_client() -> BaseClient:
+def sns_client() -> SNSClient:
     return boto3.client("sns", config=Config(retries={"mode": "standard"}))
 
 
 @functools.cache
-def management_api_client(endpoint_url: str, max_pool_connections: int) -> BaseClient:
-    """The API Gateway management API client for ``post_to_connection``.
+def lambda_client(max_pool_connections: int) -> LambdaClient:
+    """The Lambda client the broadcaster invokes its fan-out workers with.
 
-    botocore's own retries are off (``total_max_attempts=1``): the broadcaster retries throttling
-    and server errors itself with bounded, jittered backoff per connection, and stacking botocore's
-    retries under that would multiply attempts. Timeouts are short because a post is a small
-    request and a slow connection must not hold a worker for long.
+    The read timeout covers the longest synchronous invocation (Lambda's 900 s maximum): the
+    broadcaster waits for its workers, which stop by the deadline it gives them. No botocore
+    retries: a failed worker fails its segment's records, and Lambda retries the batch.
     """
     return boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=endpoint_url,
+        "lambda",
         config=Config(
             max_pool_connections=max_pool_connections,
             retries={"total_max_attempts": 1, "mode": "standard"},
             connect_timeout=3,
-            read_timeout=5,
+            read_timeout=905,
         ),
     )
+
+
+@functools.cache
+def _botocore_session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+def credentials_source() -> CredentialsSource:
+    """A callable returning the current frozen credentials from botocore's provider chain.
+
+    In Lambda these are the execution role's (with a session token); botocore refreshes
+    refreshable credentials when they near expiry, and the signer sees the new ones.
+    """
+    from realtime_common.fanout.sigv4 import FrozenCredentials  # noqa: PLC0415
+
+    credentials = _botocore_session().get_credentials()
+
+    def current() -> FrozenCredentials:
+        if credentials is None:
+            from botocore.exceptions import NoCredentialsError  # noqa: PLC0415
+
+            raise NoCredentialsError
+        frozen = credentials.get_frozen_credentials()
+        if not frozen.access_key or not frozen.secret_key:
+            from botocore.exceptions import NoCredentialsError  # noqa: PLC0415
+
+            raise NoCredentialsError
+        return FrozenCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+    return current
+
+
+def region(default: str = "us-east-1") -> str:
+    """The Region botocore resolves (``AWS_REGION`` in Lambda)."""
+    return str(_botocore_session().get_config_variable("region") or default)
 
 
 def reset_clients() -> None:
     """Forget every cached client (tests; never needed in Lambda)."""
     dynamodb_client.cache_clear()
     sns_client.cache_clear()
-    management_api_client.cache_clear()
+    lambda_client.cache_clear()
+    _botocore_session.cache_clear()

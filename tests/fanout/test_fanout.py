@@ -2,8 +2,9 @@
 
 Proves: rows of gone connections are deleted, throttled posts are retried, deliveries really
 overlap (measured from the server's request intervals, not wall-clock totals) within the
-configured bound, each connection receives one incident's updates in stream order, and failures
-are reported per record.
+configured bound, each connection receives one incident's updates in stream order (several
+records sharing one batch frame), failures are reported per record, and the worker path (one
+worker per parallel-Scan segment) reaches every connection exactly once.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import logging
 import math
 import socket
 import time
@@ -18,11 +20,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 import broadcaster
-from broadcaster import BroadcastConfig, RetryPolicy
+import fanout_worker
+from broadcaster import BroadcastConfig, Clients
 from realtime_common import aws
+from realtime_common.fanout.config import FanoutConfig
+from realtime_common.fanout.engine import RetryPolicy
+from realtime_common.fanout.workers import WorkerJob
 from testing.lambda_context import LambdaContext
 
 pytestmark = pytest.mark.fanout
@@ -78,6 +85,33 @@ def stored(table: Any) -> set[str]:
     return {item["pk"] for item in table.scan()["Items"]}
 
 
+def messages(api: Any, connection_id: str) -> list[dict[str, Any]]:
+    """Every message a connection received, batch frames unpacked, in arrival order."""
+    out: list[dict[str, Any]] = []
+    for frame in api.delivered(connection_id):
+        out += frame["messages"] if frame["type"] == "batch" else [frame]
+    return out
+
+
+def config(url: str, concurrency: int = 8, max_attempts: int = 4, **kwargs: Any) -> BroadcastConfig:
+    return BroadcastConfig(
+        FanoutConfig(TABLE, url, concurrency=concurrency, max_attempts=max_attempts),
+        rate=kwargs.pop("rate", 100_000),
+        worker_function=None,
+        worker_threshold=kwargs.pop("worker_threshold", 10_000),
+        max_workers=kwargs.pop("max_workers", 10),
+    )
+
+
+def clients(**kwargs: Any) -> Clients:
+    return Clients(
+        dynamodb=aws.dynamodb_client(),
+        credentials=aws.credentials_source(),
+        region="us-east-1",
+        **kwargs,
+    )
+
+
 def run(
     url: str,
     event: dict[str, Any],
@@ -86,16 +120,18 @@ def run(
     max_attempts: int = 4,
     deadline: float = math.inf,
 ) -> list[str]:
-    cfg = BroadcastConfig(TABLE, url, concurrency=concurrency, max_attempts=max_attempts)
     response = broadcaster.broadcast(
         event,
-        cfg,
-        management=aws.management_api_client(url, concurrency),
-        dynamodb=aws.dynamodb_client(concurrency),
+        config(url, concurrency, max_attempts),
+        clients(),
         deadline=deadline,
         policy=RetryPolicy(max_attempts=max_attempts, **FAST_RETRY),
     )
     return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+# One message of ~70 KB: two never share a 128 KB frame, so each record is its own post.
+LARGE = "x" * 70_000
 
 
 def test_gone_connections_lose_their_row_and_others_get_everything(table: Any, api: Any) -> None:
@@ -103,7 +139,7 @@ def test_gone_connections_lose_their_row_and_others_get_everything(table: Any, a
     api.behaviours["gone="] = "gone"
     event = updates("A", "A")
     assert run(api.url, event) == []
-    assert [m["sequence"] for m in api.delivered("live=")] == sequences(event)
+    assert [m["sequence"] for m in messages(api, "live=")] == sequences(event)
     assert [p.status for p in api.posts_to("gone=")] == [410]  # nothing after the 410
     assert stored(table) == {"CONN#live="}
 
@@ -111,10 +147,10 @@ def test_gone_connections_lose_their_row_and_others_get_everything(table: Any, a
 def test_throttled_posts_are_retried_until_delivered(table: Any, api: Any) -> None:
     add_connections(table, "slow")
     api.behaviours["slow"] = "throttle:2"
-    event = updates("A", "A")
+    event = updates("A", "A", title=LARGE)
     assert run(api.url, event) == []
     assert [p.status for p in api.posts_to("slow")] == [429, 429, 200, 200]
-    assert [m["sequence"] for m in api.delivered("slow")] == sequences(event)
+    assert [m["sequence"] for m in messages(api, "slow")] == sequences(event)
 
 
 def max_overlap(api: Any) -> int:
@@ -156,7 +192,7 @@ def test_each_connection_gets_each_incidents_updates_in_stream_order(table: Any,
     event = updates("A", "B", "A", "A", "B", "A", "B", "A")
     assert run(api.url, event, concurrency=3) == []
     for cid in ids:
-        delivered = api.delivered(cid)
+        delivered = messages(api, cid)
         assert [m["sequence"] for m in delivered] == sequences(event), cid
         for incident in ("A", "B"):
             versions = [
@@ -179,11 +215,11 @@ def test_a_batch_that_reaches_no_one_is_failed_from_the_first_record(table: Any,
 def test_failure_midway_reports_that_record_and_everything_after_it(table: Any, api: Any) -> None:
     add_connections(table, "a", "b")
     api.default = "fail_after:1"
-    event = updates("A", "B", "A")
+    event = updates("A", "B", "A", title=LARGE)
     assert run(api.url, event, max_attempts=2) == sequences(event)[1:]
     for cid in ("a", "b"):
         assert [p.status for p in api.posts_to(cid)] == [200, 500, 500]
-        assert [m["sequence"] for m in api.delivered(cid)] == sequences(event)[:1]
+        assert [m["sequence"] for m in messages(api, cid)] == sequences(event)[:1]
 
 
 def test_one_misbehaving_client_is_logged_not_failed(table: Any, api: Any) -> None:
@@ -192,13 +228,13 @@ def test_one_misbehaving_client_is_logged_not_failed(table: Any, api: Any) -> No
     event = updates("A", "A")
     assert run(api.url, event, max_attempts=3) == []
     assert [p.status for p in api.posts_to("bad")] == [500, 500, 500]
-    assert [m["sequence"] for m in api.delivered("good")] == sequences(event)
+    assert [m["sequence"] for m in messages(api, "good")] == sequences(event)
 
 
 def test_payload_too_large_skips_the_message_not_the_connection(table: Any, api: Any) -> None:
     add_connections(table, "picky")
     api.behaviours["picky"] = "too_large"
-    assert run(api.url, updates("A", "A", "A")) == []
+    assert run(api.url, updates("A", "A", "A", title=LARGE)) == []
     assert [p.status for p in api.posts_to("picky")] == [413, 413, 413]  # no retries
 
 
@@ -215,16 +251,25 @@ def test_malformed_record_is_failed_alone(table: Any, api: Any) -> None:
     event = updates("A", "B", "A")
     del event["Records"][1]["dynamodb"]["NewImage"]
     assert run(api.url, event) == [sequences(event)[1]]
-    assert [m["sequence"] for m in api.delivered("a")] == [sequences(event)[0], sequences(event)[2]]
+    assert [m["sequence"] for m in messages(api, "a")] == [sequences(event)[0], sequences(event)[2]]
 
 
-def test_unreachable_endpoint_fails_every_record(table: Any) -> None:
+def failure_logs(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.getMessage().startswith("fan-out incomplete")]
+
+
+def test_unreachable_endpoint_fails_every_record(
+    table: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     add_connections(table, "a", "b")
     event = updates("A", "B")
     assert run(f"http://127.0.0.1:{port}/prod", event, max_attempts=2) == sequences(event)
+    (log,) = failure_logs(caplog)
+    assert log.reason == "unreachable"  # type: ignore[attr-defined]
+    assert "could not be reached" in log.getMessage()
 
 
 def test_oversize_update_arrives_as_the_slim_envelope(table: Any, api: Any) -> None:
@@ -239,15 +284,22 @@ def test_oversize_update_arrives_as_the_slim_envelope(table: Any, api: Any) -> N
     assert "incident" not in message
 
 
-def test_running_out_of_time_fails_the_record_instead_of_hanging(table: Any, api: Any) -> None:
+def test_running_out_of_time_fails_the_record_instead_of_hanging(
+    table: Any, api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     ids = [f"c{n}" for n in range(6)]
     add_connections(table, *ids)
     api.latency = 0.2
     event = updates("A")
     deadline = time.monotonic() + 0.5
     assert run(api.url, event, concurrency=1, deadline=deadline) == sequences(event)
+    finished = time.monotonic()
     assert len(api.posts) < 6  # sequential posts of 0.2 s cannot all fit in 0.5 s
     assert all(p.started <= deadline for p in api.posts)  # nothing started after the deadline
+    assert finished < deadline + 0.3  # the in-flight post was cut at the deadline, not waited for
+    (log,) = failure_logs(caplog)
+    assert log.reason == "time"  # type: ignore[attr-defined]  (not "API unreachable")
+    assert "time ran out" in log.getMessage()
 
 
 def test_handler_entry_point_against_the_fake(
@@ -261,5 +313,85 @@ def test_handler_entry_point_against_the_fake(
     context = LambdaContext(function_name="broadcaster", remaining_ms=30_000)
     event = updates("A", "A")
     assert broadcaster.handler(event, context) == {"batchItemFailures": []}
-    assert len(api.delivered("a")) == 2
+    assert len(messages(api, "a")) == 2
     assert stored(table) == {"CONN#a"}
+    # Signed with the credentials botocore resolves, session token included.
+    resolved = boto3.Session().get_credentials().get_frozen_credentials()
+    (post,) = api.posts_to("a")
+    assert post.headers["X-Amz-Security-Token"] == resolved.token == "testing"
+    assert post.headers["Authorization"].startswith(
+        f"AWS4-HMAC-SHA256 Credential={resolved.access_key}/"
+    )
+
+
+def test_small_records_share_one_batch_frame(table: Any, api: Any) -> None:
+    add_connections(table, "a", "b")
+    event = updates("A", "B", "A")
+    assert run(api.url, event) == []
+    for cid in ("a", "b"):
+        (post,) = api.posts_to(cid)
+        frame = json.loads(post.body)
+        assert frame["version"] == 1
+        assert frame["type"] == "batch"
+        assert [m["sequence"] for m in frame["messages"]] == sequences(event)
+        assert [m["type"] for m in frame["messages"]] == ["incident.updated"] * 3
+
+
+def test_a_share_of_gone_connections_loses_exactly_those_rows(table: Any, api: Any) -> None:
+    from testing.fake_management_api import gone_by_share  # noqa: PLC0415
+
+    ids = [f"conn-{n:03d}=" for n in range(200)]
+    add_connections(table, *ids)
+    api.gone_share = 0.1
+    api.throttle_share = 0.05
+    gone = {cid for cid in ids if gone_by_share(cid, 0.1)}
+    assert 5 < len(gone) < 40
+    assert run(api.url, updates("A"), concurrency=16) == []
+    assert stored(table) == {f"CONN#{cid}" for cid in ids if cid not in gone}
+    assert api.stats()["statuses"]["429"] > 0  # throttled posts were retried and delivered
+    assert all(len(messages(api, cid)) == 1 for cid in ids if cid not in gone)
+
+
+def test_the_fake_answers_413_over_the_payload_limit(api: Any) -> None:
+    import urllib.request  # noqa: PLC0415
+
+    url = api.url + "/@connections/a"
+    assert url.startswith("http://127.0.0.1:")
+    request = urllib.request.Request(url, data=b"x" * (128 * 1024 + 1))  # noqa: S310
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request, timeout=5)  # noqa: S310
+    assert error.value.code == 413
+
+
+def test_the_worker_path_reaches_every_connection_once_through_its_segments(
+    table: Any, api: Any
+) -> None:
+    ids = [f"w{n:03d}" for n in range(120)]
+    add_connections(table, *ids)
+    jobs: list[WorkerJob] = []
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        job = WorkerJob.from_event(json.loads(json.dumps(event)))  # as Lambda would pass it
+        jobs.append(job)
+        return fanout_worker.work(
+            job,
+            FanoutConfig(TABLE, api.url, concurrency=8, max_attempts=4),
+            dynamodb=aws.dynamodb_client(),
+            credentials=aws.credentials_source(),
+            region="us-east-1",
+            deadline=time.monotonic() + 30,
+        )
+
+    event = updates("A", "B")
+    response = broadcaster.broadcast(
+        event,
+        config(api.url, worker_threshold=50, max_workers=4),
+        clients(invoke_worker=invoke, item_count=lambda: 120),
+        deadline=time.monotonic() + 30,
+    )
+    assert response == {"batchItemFailures": []}
+    assert sorted(job.segment for job in jobs) == [0, 1, 2]  # ceil(120 / 50) segments
+    assert {job.rate for job in jobs} == {100_000 / 3}  # the rate is shared, not multiplied
+    for cid in ids:
+        assert len(api.posts_to(cid)) == 1, cid
+        assert [m["sequence"] for m in messages(api, cid)] == sequences(event)

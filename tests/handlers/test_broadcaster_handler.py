@@ -1,27 +1,27 @@
-"""broadcaster.handler end to end in moto: Connections scan (all pages), moto's management API
-stub receiving the posts, partial batch responses. Failure modes (410, 429, 5xx, concurrency)
-need a management API that misbehaves: see tests/fanout."""
+"""broadcaster.handler end to end with the Connections table in moto: scan (all pages), posts
+received by the fake management API on 127.0.0.1 (the fan-out posts over aiohttp, which moto's
+management API stub cannot intercept), partial batch responses, and the worker path through
+moto's Lambda client. Failure modes (410, 429, 5xx, concurrency) are in tests/fanout."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from unittest import mock
 
 import boto3
 import pytest
-from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
-from moto.core import DEFAULT_ACCOUNT_ID
 
 import broadcaster
 from realtime_common.config import ConfigError
+from testing.fake_management_api import FakeManagementApi
 
 pytestmark = pytest.mark.handler
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-CALLBACK_URL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod"
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -29,8 +29,14 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def env(connections_table: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("WS_CALLBACK_URL", CALLBACK_URL)
+def api() -> Iterator[FakeManagementApi]:
+    with FakeManagementApi() as fake:
+        yield fake
+
+
+@pytest.fixture
+def env(connections_table: Any, api: FakeManagementApi, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("WS_CALLBACK_URL", api.url)
     monkeypatch.setenv("FANOUT_CONCURRENCY", "8")
     return connections_table
 
@@ -49,28 +55,28 @@ def add_connection(table: Any, connection_id: str, expires_in: int = 3600, **ext
     )
 
 
-def received() -> dict[str, list[dict[str, Any]]]:
-    """Messages moto's management API stub received, per connection id (decoded)."""
-    backend = apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
-    out = {}
-    decoder = json.JSONDecoder()
-    for connection_id, connection in backend.connections.items():
-        text, messages = connection.data.decode(), []
-        while text:
-            message, end = decoder.raw_decode(text)
-            messages.append(message)
-            text = text[end:]
-        out[unquote(connection_id)] = messages
+def received(api: FakeManagementApi) -> dict[str, list[dict[str, Any]]]:
+    """Messages the management API received, per connection id (batch frames unpacked)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for post in api.posts:
+        if post.status != 200:
+            continue
+        frame = json.loads(post.body)
+        out.setdefault(post.connection_id, []).extend(
+            frame["messages"] if frame["type"] == "batch" else [frame]
+        )
     return out
 
 
-def test_insert_reaches_every_live_connection(env: Any, context: Any) -> None:
+def test_insert_reaches_every_live_connection(
+    env: Any, context: Any, api: FakeManagementApi
+) -> None:
     add_connection(env, "live-1=")
     add_connection(env, "live-2=")
     add_connection(env, "expired=", expires_in=-10)  # TTL not yet applied by DynamoDB
     response = broadcaster.handler(load_event("stream-insert.json"), context)
     assert response == {"batchItemFailures": []}
-    got = received()
+    got = received(api)
     assert set(got) == {"live-1=", "live-2="}
     (message,) = got["live-1="]
     assert message["type"] == "incident.created"
@@ -83,32 +89,34 @@ def test_insert_reaches_every_live_connection(env: Any, context: Any) -> None:
     assert got["live-2="] == got["live-1="]
 
 
-def test_modify_is_an_update_and_remove_is_ignored(env: Any, context: Any) -> None:
+def test_modify_is_an_update_and_remove_is_ignored(
+    env: Any, context: Any, api: FakeManagementApi
+) -> None:
     add_connection(env, "c1")
     assert broadcaster.handler(load_event("stream-remove.json"), context) == {
         "batchItemFailures": []
     }
-    assert received() == {}
+    assert received(api) == {}
     broadcaster.handler(load_event("stream-modify.json"), context)
-    (message,) = received()["c1"]
+    (message,) = received(api)["c1"]
     assert message["type"] == "incident.updated"
     assert message["incident"]["urgency"] == "critical"
 
 
-def test_batch_is_delivered_in_stream_order(env: Any, context: Any) -> None:
+def test_batch_is_delivered_in_stream_order(env: Any, context: Any, api: FakeManagementApi) -> None:
     add_connection(env, "c1")
     assert broadcaster.handler(load_event("stream-batch.json"), context) == {
         "batchItemFailures": []
     }
-    sequences = [m["sequence"] for m in received()["c1"]]
+    sequences = [m["sequence"] for m in received(api)["c1"]]
     # the REMOVE (...013) is not sent
     assert sequences == ["100000000000000000010", "100000000000000000011", "100000000000000000012"]
 
 
-def test_every_type_arrives_as_plain_json(env: Any, context: Any) -> None:
+def test_every_type_arrives_as_plain_json(env: Any, context: Any, api: FakeManagementApi) -> None:
     add_connection(env, "c1")
     broadcaster.handler(load_event("stream-all-types.json"), context)
-    (message,) = received()["c1"]
+    (message,) = received(api)["c1"]
     incident = message["incident"]
     assert incident["bigCount"] == 12345678901234567890
     assert incident["severityScore"] == 7.25
@@ -119,7 +127,9 @@ def test_every_type_arrives_as_plain_json(env: Any, context: Any) -> None:
     assert incident["title"] == "Incendio en almacén \u2013 nivel ⚠"
 
 
-def test_malformed_records_are_reported_and_the_rest_delivered(env: Any, context: Any) -> None:
+def test_malformed_records_are_reported_and_the_rest_delivered(
+    env: Any, context: Any, api: FakeManagementApi
+) -> None:
     add_connection(env, "c1")
     response = broadcaster.handler(load_event("stream-malformed.json"), context)
     assert response == {
@@ -128,13 +138,15 @@ def test_malformed_records_are_reported_and_the_rest_delivered(env: Any, context
             {"itemIdentifier": "100000000000000000022"},
         ]
     }
-    assert [m["sequence"] for m in received()["c1"]] == [
+    assert [m["sequence"] for m in received(api)["c1"]] == [
         "100000000000000000020",
         "100000000000000000023",
     ]
 
 
-def test_connections_past_the_first_scan_page_are_reached(env: Any, context: Any) -> None:
+def test_connections_past_the_first_scan_page_are_reached(
+    env: Any, context: Any, api: FakeManagementApi
+) -> None:
     # ~1.2 MB of rows: DynamoDB (and moto) cut a Scan page at 1 MB.
     padding = "p" * 10_000
     for n in range(120):
@@ -144,18 +156,20 @@ def test_connections_past_the_first_scan_page_are_reached(env: Any, context: Any
     assert broadcaster.handler(load_event("stream-insert.json"), context) == {
         "batchItemFailures": []
     }
-    got = received()
+    got = received(api)
     assert len(got) == 120
     assert all(len(messages) == 1 for messages in got.values())
 
 
-def test_no_connections_is_a_success(env: Any, context: Any) -> None:
+def test_no_connections_is_a_success(env: Any, context: Any, api: FakeManagementApi) -> None:
     assert broadcaster.handler(load_event("stream-batch.json"), context) == {
         "batchItemFailures": []
     }
 
 
-def test_event_without_records_fails_the_invocation(env: Any, context: Any) -> None:
+def test_event_without_records_fails_the_invocation(
+    env: Any, context: Any, api: FakeManagementApi
+) -> None:
     with pytest.raises(ValueError, match="Records"):
         broadcaster.handler({"records": []}, context)
 
@@ -166,3 +180,84 @@ def test_missing_callback_url_fails_naming_it(
     monkeypatch.delenv("WS_CALLBACK_URL", raising=False)
     with pytest.raises(ConfigError, match="WS_CALLBACK_URL"):
         broadcaster.handler(load_event("stream-insert.json"), context)
+
+
+class InProcessLambda:
+    """Just enough of the Lambda client for the broadcaster's worker invocations: runs
+    ``fanout_worker.handler`` in this process (moto runs Lambdas only in Docker)."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.events: list[dict[str, Any]] = []
+
+    def invoke(self, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
+        import io  # noqa: PLC0415
+
+        import fanout_worker  # noqa: PLC0415
+
+        assert FunctionName == "realtime-fanout-worker"
+        assert InvocationType == "RequestResponse"
+        event = json.loads(Payload)
+        self.events.append(event)
+        answer = fanout_worker.handler(event, self.context)
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
+
+
+def test_a_large_audience_goes_through_one_worker_per_scan_segment(
+    env: Any, context: Any, api: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from realtime_common import aws  # noqa: PLC0415
+
+    for n in range(30):
+        add_connection(env, f"conn-{n:02d}")
+    add_connection(env, "expired", expires_in=-10)
+    monkeypatch.setenv("FANOUT_WORKER_FUNCTION", "realtime-fanout-worker")
+    monkeypatch.setenv("FANOUT_WORKER_THRESHOLD", "8")
+    monkeypatch.setenv("FANOUT_MAX_WORKERS", "3")
+    fake_lambda = InProcessLambda(context)
+    with mock.patch.object(aws, "lambda_client", lambda pool: fake_lambda):
+        response = broadcaster.handler(load_event("stream-batch.json"), context)
+    assert response == {"batchItemFailures": []}
+    jobs = [event["fanoutWorker"] for event in fake_lambda.events]
+    assert sorted(job["segment"] for job in jobs) == [0, 1, 2]  # capped by FANOUT_MAX_WORKERS
+    assert {job["totalSegments"] for job in jobs} == {3}
+    got = received(api)
+    assert set(got) == {f"conn-{n:02d}" for n in range(30)}  # every live row once, none expired
+    for messages in got.values():
+        assert [m["sequence"] for m in messages] == [
+            "100000000000000000010",
+            "100000000000000000011",
+            "100000000000000000012",
+        ]
+    assert len(api.posts) == 30  # one batch frame per connection, no segment overlap
+
+
+def test_a_failed_worker_fails_the_records_it_carried(
+    env: Any, context: Any, api: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from realtime_common import aws  # noqa: PLC0415
+
+    for n in range(12):
+        add_connection(env, f"conn-{n:02d}")
+    monkeypatch.setenv("FANOUT_WORKER_FUNCTION", "realtime-fanout-worker")
+    monkeypatch.setenv("FANOUT_WORKER_THRESHOLD", "5")
+
+    class Crashing:
+        def invoke(self, **kwargs: Any) -> dict[str, Any]:
+            import io  # noqa: PLC0415
+
+            body = b'{"errorMessage": "Task timed out after 60.00 seconds"}'
+            return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": io.BytesIO(body)}
+
+    with mock.patch.object(aws, "lambda_client", lambda pool: Crashing()):
+        response = broadcaster.handler(load_event("stream-insert.json"), context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "100000000000000000001"}]}
+
+
+def test_the_worker_refuses_an_event_that_is_not_a_job(
+    env: Any, context: Any, api: FakeManagementApi
+) -> None:
+    import fanout_worker  # noqa: PLC0415
+
+    with pytest.raises(ValueError, match="not a fan-out worker event"):
+        fanout_worker.handler(load_event("stream-insert.json"), context)

@@ -110,11 +110,27 @@ def test_each_zip_holds_only_what_its_function_needs(built: tuple[Path, list[Any
     }
     connections = "realtime_common/connections.py"
     assert ours("connection_manager") == {"connection_manager.py", connections, *common}
+    fanout = {
+        f"realtime_common/fanout/{module}.py"
+        for module in (
+            "__init__",
+            "config",
+            "engine",
+            "frames",
+            "rate",
+            "schedule",
+            "sigv4",
+            "table",
+            "workers",
+        )
+    }
     assert ours("broadcaster") == {
         "broadcaster.py",
+        "fanout_worker.py",
         connections,
         "realtime_common/stream.py",
         *common,
+        *fanout,
     }
     assert ours("notifier") == {"notifier.py", "realtime_common/stream.py", *common}
     for name in NAMES:

@@ -180,8 +180,12 @@ run "without_stream" {
       ENVIRONMENT                  = "test"
       CONNECTIONS_TABLE            = "realtime-test-connections"
       WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
-      FANOUT_CONCURRENCY           = "32"
+      FANOUT_CONCURRENCY           = "256"
       POST_MAX_ATTEMPTS            = "4"
+      FANOUT_RATE                  = "8000"
+      FANOUT_WORKER_FUNCTION       = "realtime-test-fanout-worker"
+      FANOUT_WORKER_THRESHOLD      = "10000"
+      FANOUT_MAX_WORKERS           = "10"
     })
     error_message = "broadcaster environment does not match the handlers' contract."
   }

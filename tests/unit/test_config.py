@@ -8,6 +8,7 @@ from broadcaster import BroadcastConfig
 from connection_manager import ConnectConfig
 from notifier import NotifierConfig
 from realtime_common.config import ConfigError, log_level
+from realtime_common.fanout.config import FanoutConfig
 
 pytestmark = pytest.mark.unit
 
@@ -43,7 +44,32 @@ def test_broadcast_defaults_and_trailing_slash() -> None:
     cfg = BroadcastConfig.from_env(
         {"CONNECTIONS_TABLE": "conns", "WS_CALLBACK_URL": CALLBACK + "/"}
     )
-    assert cfg == BroadcastConfig("conns", CALLBACK, concurrency=32, max_attempts=4)
+    assert cfg == BroadcastConfig(
+        FanoutConfig("conns", CALLBACK, concurrency=256, max_attempts=4),
+        rate=8000,
+        worker_function=None,
+        worker_threshold=10_000,
+        max_workers=10,
+    )
+
+
+def test_broadcast_worker_settings() -> None:
+    cfg = BroadcastConfig.from_env(
+        {
+            "CONNECTIONS_TABLE": "conns",
+            "WS_CALLBACK_URL": CALLBACK,
+            "FANOUT_RATE": "2500",
+            "FANOUT_WORKER_FUNCTION": "realtime-dev-fanout-worker",
+            "FANOUT_WORKER_THRESHOLD": "20000",
+            "FANOUT_MAX_WORKERS": "50",
+        }
+    )
+    assert (cfg.rate, cfg.worker_function, cfg.worker_threshold, cfg.max_workers) == (
+        2500,
+        "realtime-dev-fanout-worker",
+        20_000,
+        50,
+    )
 
 
 def test_notifier_defaults() -> None:
@@ -95,6 +121,16 @@ def test_notifier_defaults() -> None:
             BroadcastConfig.from_env,
             {"CONNECTIONS_TABLE": "t", "WS_CALLBACK_URL": CALLBACK, "POST_MAX_ATTEMPTS": "11"},
             "POST_MAX_ATTEMPTS",
+        ),
+        (
+            BroadcastConfig.from_env,
+            {"CONNECTIONS_TABLE": "t", "WS_CALLBACK_URL": CALLBACK, "FANOUT_RATE": "0"},
+            "FANOUT_RATE",
+        ),
+        (
+            BroadcastConfig.from_env,
+            {"CONNECTIONS_TABLE": "t", "WS_CALLBACK_URL": CALLBACK, "FANOUT_MAX_WORKERS": "1"},
+            "FANOUT_MAX_WORKERS",
         ),
         (NotifierConfig.from_env, {"IDEMPOTENCY_TABLE": "i"}, "SNS_TOPIC_ARN"),
         (NotifierConfig.from_env, {"SNS_TOPIC_ARN": TOPIC}, "IDEMPOTENCY_TABLE"),

@@ -1,0 +1,65 @@
+"""The Connections table as the fan-out reads it: ids (one Scan segment or all) and 410 clean-up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from realtime_common.connections import connection_id_from_pk, connection_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def scan_connection_ids(
+    dynamodb: DynamoDBClient,
+    table: str,
+    now: float,
+    *,
+    segment: int | None = None,
+    total_segments: int | None = None,
+) -> Iterator[str]:
+    """Every live connection id of the table (or of one parallel-Scan segment), page by page.
+
+    One Scan page stops at 1 MB. Rows whose ``expiresAt`` has passed are skipped: DynamoDB's TTL
+    deletes lazily, and such a connection is closed already (API Gateway's 2 h limit). Segments
+    (``Segment``/``TotalSegments``) are disjoint and together cover the table
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Scan.html#Scan.ParallelScan).
+    """
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "ProjectionExpression": "pk, expiresAt",
+        "ConsistentRead": False,
+    }
+    if total_segments is not None:
+        kwargs["Segment"] = segment or 0
+        kwargs["TotalSegments"] = total_segments
+    for page in dynamodb.get_paginator("scan").paginate(**kwargs):
+        for item in page.get("Items", []):
+            connection_id = connection_id_from_pk(item.get("pk", {}).get("S", ""))
+            if connection_id is None:
+                continue
+            expires = item.get("expiresAt", {}).get("N")
+            if expires is not None and float(expires) <= now:
+                continue
+            yield connection_id
+
+
+def row_deleter(
+    dynamodb: DynamoDBClient, table: str, warn: Callable[[str, dict[str, Any]], None]
+) -> Callable[[str], bool]:
+    """A function deleting one gone connection's row (plain DeleteItem: already gone is fine)."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    def delete(connection_id: str) -> bool:
+        try:
+            dynamodb.delete_item(TableName=table, Key=connection_key(connection_id))
+        except ClientError as error:
+            warn(
+                "could not delete a gone connection's row; TTL will",
+                {"connection_id": connection_id, "error": str(error)},
+            )
+            return False
+        return True
+
+    return delete

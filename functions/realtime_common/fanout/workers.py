@@ -1,0 +1,184 @@
+"""Fan-out beyond one invocation: parallel Scan segments, one worker invocation per segment.
+
+The stream consumer invokes the worker function once per segment, synchronously and all at once,
+waits for every answer and merges the per-frame tallies, so failures are still reported per
+record and each client still gets its frames in order (a connection lives in exactly one segment,
+and its worker posts its frames in order). The account's post rate is split evenly between the
+workers. A synchronous invocation's request payload is at most 6 MB
+(https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html): frames that do not fit
+in one worker event are sent in consecutive rounds, and a round that fails stops the later ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from realtime_common.fanout.schedule import FrameTally, first_failure, merge
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
+WORKER_EVENT_KEY = "fanoutWorker"
+MAX_WORKER_EVENT_BYTES = 5_000_000  # under the 6 MB synchronous payload limit, with room
+
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+Warn = Callable[[str, dict[str, Any]], None]
+
+
+class WorkerError(RuntimeError):
+    """A worker invocation failed (function error, throttling, timeout)."""
+
+
+def segment_count(estimate: int, per_worker: int, max_workers: int) -> int:
+    """How many Scan segments (= workers) an audience of about ``estimate`` connections needs."""
+    return max(2, min(max_workers, math.ceil(estimate / per_worker)))
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """What one worker is asked to do: its segment, the frames, its share of the rate."""
+
+    segment: int
+    total_segments: int
+    frames: tuple[str, ...]  # UTF-8 JSON text of each frame
+    rate: float
+    deadline_epoch: float  # wall clock (time.time()) by which the worker must have answered
+    max_attempts: int
+
+    def to_event(self) -> dict[str, Any]:
+        return {
+            WORKER_EVENT_KEY: {
+                "version": 1,
+                "segment": self.segment,
+                "totalSegments": self.total_segments,
+                "frames": list(self.frames),
+                "rate": self.rate,
+                "deadlineEpoch": self.deadline_epoch,
+                "maxAttempts": self.max_attempts,
+            }
+        }
+
+    @classmethod
+    def from_event(cls, event: object) -> WorkerJob:
+        body = event.get(WORKER_EVENT_KEY) if isinstance(event, dict) else None
+        if not isinstance(body, dict) or body.get("version") != 1:
+            raise ValueError(f"not a fan-out worker event (no {WORKER_EVENT_KEY} version 1)")
+        total = int(body["totalSegments"])
+        segment = int(body["segment"])
+        if not 0 <= segment < total:
+            raise ValueError(f"segment {segment} is not in 0..{total - 1}")
+        return cls(
+            segment=segment,
+            total_segments=total,
+            frames=tuple(str(frame) for frame in body["frames"]),
+            rate=float(body["rate"]),
+            deadline_epoch=float(body["deadlineEpoch"]),
+            max_attempts=int(body["maxAttempts"]),
+        )
+
+
+def rounds(frames: Sequence[bytes], limit: int = MAX_WORKER_EVENT_BYTES) -> list[range]:
+    """Consecutive frame ranges whose worker event stays under ``limit`` bytes."""
+    out: list[range] = []
+    start, size = 0, 0
+    for index, frame in enumerate(frames):
+        cost = len(json.dumps(frame.decode("utf-8"))) + 2
+        if index > start and size + cost > limit:
+            out.append(range(start, index))
+            start, size = index, 0
+        size += cost
+    if start < len(frames):
+        out.append(range(start, len(frames)))
+    return out
+
+
+@dataclass
+class WorkerRun:
+    tallies: list[FrameTally]
+    stats: list[dict[str, Any]]
+    connections: int
+    failed_workers: int
+
+
+def run_workers(
+    invoke: Invoke,
+    frames: Sequence[bytes],
+    total_segments: int,
+    *,
+    rate: float,
+    deadline_epoch: float,
+    max_attempts: int,
+    warn: Warn,
+) -> WorkerRun:
+    """Invoke one worker per segment for each round of frames; merge their tallies."""
+    run = WorkerRun(tallies=[], stats=[], connections=0, failed_workers=0)
+    texts = [frame.decode("utf-8") for frame in frames]
+    with ThreadPoolExecutor(max_workers=total_segments, thread_name_prefix="fanout-worker") as pool:
+        for span in rounds(frames):
+            jobs = [
+                WorkerJob(
+                    segment=segment,
+                    total_segments=total_segments,
+                    frames=tuple(texts[span.start : span.stop]),
+                    rate=rate / total_segments,
+                    deadline_epoch=deadline_epoch,
+                    max_attempts=max_attempts,
+                )
+                for segment in range(total_segments)
+            ]
+            answers = list(pool.map(lambda job: _call(invoke, job, warn), jobs))
+            parts: list[list[FrameTally]] = []
+            for answer in answers:
+                if answer is None:
+                    run.failed_workers += 1
+                    parts.append([FrameTally(pending=0, worker_failed=1) for _ in span])
+                    continue
+                parts.append([FrameTally.from_dict(t) for t in answer["tallies"]])
+                run.stats.append(answer.get("stats", {}))
+                run.connections += int(answer.get("connections", 0))
+            merged = merge(parts, len(span))
+            run.tallies.extend(merged)
+            if first_failure(merged) is not None:
+                # Later rounds are not sent: their records are retried after this one's.
+                run.tallies.extend(FrameTally(pending=1) for _ in range(span.stop, len(frames)))
+                break
+    return run
+
+
+def _call(invoke: Invoke, job: WorkerJob, warn: Warn) -> dict[str, Any] | None:
+    try:
+        answer = invoke(job.to_event())
+        if not isinstance(answer.get("tallies"), list) or len(answer["tallies"]) != len(job.frames):
+            raise WorkerError(f"unexpected worker answer: {str(answer)[:200]}")
+    except Exception as error:  # noqa: BLE001 (any failure of one worker fails its segment only)
+        warn(
+            "fan-out worker failed",
+            {"segment": job.segment, "total_segments": job.total_segments, "error": str(error)},
+        )
+        return None
+    return answer
+
+
+def lambda_invoker(client: LambdaClient, function_name: str) -> Invoke:
+    """Synchronous (``RequestResponse``) invocation of the worker function."""
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        response = client.invoke(
+            FunctionName=function_name,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(event, separators=(",", ":")).encode(),
+        )
+        payload = response["Payload"].read()
+        if response.get("FunctionError"):
+            raise WorkerError(f"{response['FunctionError']}: {payload[:500]!r}")
+        answer = json.loads(payload)
+        if not isinstance(answer, dict):
+            raise WorkerError(f"worker answered {payload[:200]!r}")
+        return answer
+
+    return invoke

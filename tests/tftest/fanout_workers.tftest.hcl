@@ -1,0 +1,204 @@
+# The fan-out worker path (fanout_workers.tf), plan mode with a mocked AWS
+# provider: the worker function and its exact permissions, the Broadcaster's
+# invoke permission on exactly that function, the environment both read, and
+# the validation of the fan-out variables (the concurrency limits included;
+# modules_plan checks that lambda_function applies memory, timeout and
+# reserved concurrency).
+# Run: make tftest (terraform test -test-directory=tests/tftest)
+
+mock_provider "aws" {
+  # Mocked computed values are known at plan time, so policies and outputs
+  # built from ARNs can be asserted in plan-mode runs.
+  override_during = plan
+
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = {
+      id            = "abc123def4"
+      execution_arn = "arn:aws:execute-api:us-east-1:123456789012:abc123def4"
+      api_endpoint  = "wss://abc123def4.execute-api.us-east-1.amazonaws.com"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:mocked" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" }
+  }
+}
+
+override_resource {
+  target          = module.connections_table.aws_dynamodb_table.this
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections" }
+}
+
+override_resource {
+  target          = module.idempotency_table.aws_dynamodb_table.this
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency" }
+}
+
+override_resource {
+  target          = module.function["connect"].aws_lambda_function.this
+  override_during = plan
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-connect"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-connect/invocations"
+  }
+}
+
+override_resource {
+  target          = module.function["disconnect"].aws_lambda_function.this
+  override_during = plan
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-disconnect"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-disconnect/invocations"
+  }
+}
+
+override_resource {
+  target          = module.stream_consumer["broadcaster"].aws_sqs_queue.dead_letter
+  override_during = plan
+  values = {
+    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-broadcaster-dlq"
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-broadcaster-dlq"
+  }
+}
+
+override_resource {
+  target          = module.stream_consumer["notifier"].aws_sqs_queue.dead_letter
+  override_during = plan
+  values = {
+    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-notifier-dlq"
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-notifier-dlq"
+  }
+}
+
+override_resource {
+  target          = module.fanout_worker.aws_lambda_function.this
+  override_during = plan
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-fanout-worker"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-fanout-worker/invocations"
+  }
+}
+
+variables {
+  environment = "test"
+}
+
+run "worker_wiring" {
+  command = plan
+
+  assert {
+    condition     = module.fanout_worker.function_name == "realtime-test-fanout-worker" && output.fanout_worker_function_name == "realtime-test-fanout-worker"
+    error_message = "The worker must be named <project>-<environment>-fanout-worker and exported."
+  }
+  assert {
+    condition = [for s in jsondecode(module.fanout_worker.policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
+      { a = toset(["dynamodb:Scan", "dynamodb:DeleteItem"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections"]) },
+      { a = toset(["execute-api:ManageConnections"]), r = toset(["arn:aws:execute-api:us-east-1:123456789012:abc123def4/prod/POST/@connections/*"]) },
+    ]
+    error_message = "The worker may only Scan/DeleteItem on Connections and ManageConnections on the stage."
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.broadcaster_fanout_workers.policy).Statement : { a = toset(s.Action), r = toset(s.Resource) }] == [
+      { a = toset(["lambda:InvokeFunction"]), r = toset(["arn:aws:lambda:us-east-1:123456789012:function:realtime-test-fanout-worker"]) },
+      { a = toset(["dynamodb:DescribeTable"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections"]) },
+    ]
+    error_message = "The Broadcaster may invoke exactly the worker function and describe the Connections table, nothing more."
+  }
+  assert {
+    condition     = aws_iam_role_policy.broadcaster_fanout_workers.role == module.function["broadcaster"].role_name
+    error_message = "The worker-path policy belongs to the Broadcaster's role."
+  }
+  assert {
+    condition = module.fanout_worker.environment_variables == tomap({
+      LOG_LEVEL               = "INFO"
+      POWERTOOLS_SERVICE_NAME = "realtime"
+      CONNECTIONS_TABLE       = "realtime-test-connections"
+      WS_CALLBACK_URL         = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
+      FANOUT_CONCURRENCY      = "256"
+    })
+    error_message = "The worker's environment does not match fanout_worker.py's contract."
+  }
+  assert {
+    condition = (
+      module.function["broadcaster"].environment_variables["FANOUT_WORKER_FUNCTION"] == "realtime-test-fanout-worker" &&
+      module.function["broadcaster"].environment_variables["FANOUT_WORKER_THRESHOLD"] == "10000" &&
+      module.function["broadcaster"].environment_variables["FANOUT_MAX_WORKERS"] == "10" &&
+      module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "8000"
+    )
+    error_message = "The Broadcaster must name the worker and carry the default threshold (10000), max workers (10) and rate (8000)."
+  }
+}
+
+run "limits_are_variables" {
+  command = plan
+
+  variables {
+    fanout_rate = 2500
+    fanout_workers = {
+      threshold            = 20000
+      max_workers          = 40
+      reserved_concurrency = 80
+      memory_size          = 1769
+      timeout              = 120
+    }
+  }
+
+  assert {
+    condition = (
+      module.function["broadcaster"].environment_variables["FANOUT_WORKER_THRESHOLD"] == "20000" &&
+      module.function["broadcaster"].environment_variables["FANOUT_MAX_WORKERS"] == "40" &&
+      module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "2500"
+    )
+    error_message = "fanout_workers and fanout_rate must reach the Broadcaster's environment."
+  }
+}
+
+run "reserved_concurrency_below_max_workers_is_refused" {
+  command = plan
+
+  variables {
+    fanout_workers = { max_workers = 10, reserved_concurrency = 5 }
+  }
+
+  expect_failures = [var.fanout_workers]
+}
+
+run "one_worker_is_refused" {
+  command = plan
+
+  variables {
+    fanout_workers = { max_workers = 1 }
+  }
+
+  expect_failures = [var.fanout_workers]
+}
+
+run "zero_threshold_is_refused" {
+  command = plan
+
+  variables {
+    fanout_workers = { threshold = 0 }
+  }
+
+  expect_failures = [var.fanout_workers]
+}
+
+run "rate_over_the_maximum_is_refused" {
+  command = plan
+
+  variables {
+    fanout_rate = 100001
+  }
+
+  expect_failures = [var.fanout_rate]
+}

@@ -1,0 +1,147 @@
+"""The cached-key SigV4 signer against botocore's SigV4Auth, byte for byte.
+
+Random connection ids and bodies, with and without a session token, at random instants
+(including the seconds around a UTC midnight, where the signing key must change) and across a
+credential refresh (new keys mid-stream must be picked up on the next post).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+from unittest import mock
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from realtime_common.fanout.sigv4 import (
+    FrozenCredentials,
+    Signer,
+    canonical_host,
+    connection_path,
+    payload_hash,
+)
+
+pytestmark = pytest.mark.unit
+
+# API Gateway connection ids are base64-like ("L0SM9cOFvHcCIhw="); the property also covers the
+# other characters a path label may need to escape.
+CONNECTION_IDS = st.text(
+    alphabet=st.sampled_from("ABCXYZabcxyz0189+/=-_~%@ é"), min_size=1, max_size=24
+).filter(lambda s: s not in {".", ".."})
+SECRETS = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=8)
+ACCESS_KEYS = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", min_size=16, max_size=20)
+TOKENS = st.none() | st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=16, max_size=64
+)
+MIDNIGHT = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC).timestamp()
+INSTANTS = st.integers(min_value=-3, max_value=2).map(lambda d: MIDNIGHT + d) | st.integers(
+    min_value=1_700_000_000, max_value=2_000_000_000
+).map(float)
+URLS = st.sampled_from(
+    [
+        "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod",
+        "http://127.0.0.1:4510/_aws/execute-api/abc123/local",
+        "https://example.execute-api.us-east-1.amazonaws.com:443/dev",
+    ]
+)
+
+
+def botocore_authorization(
+    creds: FrozenCredentials, region: str, url: str, body: bytes, instant: float
+) -> tuple[str, dict[str, str]]:
+    request = AWSRequest(method="POST", url=url, data=body)
+    auth = SigV4Auth(
+        Credentials(creds.access_key, creds.secret_key, creds.token), "execute-api", region
+    )
+    when = datetime.datetime.fromtimestamp(instant, datetime.UTC).replace(tzinfo=None)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+        auth.add_auth(request)
+    return request.headers["Authorization"], dict(request.headers.items())
+
+
+def ours(signer: Signer, url: str, connection_id: str, body: bytes, instant: float) -> Any:
+    base_path = url.split("/", 3)[3]
+    return signer.headers(
+        connection_path("/" + base_path, connection_id), payload_hash(body), now=instant
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    url=URLS,
+    region=st.sampled_from(["eu-west-1", "us-east-1", "ap-southeast-2"]),
+    access=ACCESS_KEYS,
+    secret=SECRETS,
+    token=TOKENS,
+    posts=st.lists(
+        st.tuples(CONNECTION_IDS, st.binary(max_size=512), INSTANTS), min_size=1, max_size=6
+    ),
+)
+def test_authorization_is_botocores_byte_for_byte(
+    url: str,
+    region: str,
+    access: str,
+    secret: str,
+    token: str | None,
+    posts: list[tuple[str, bytes, float]],
+) -> None:
+    creds = FrozenCredentials(access, secret, token)
+    signer = Signer(lambda: creds, region, canonical_host(url))
+    # One signer for every post, like a warm Lambda: the cached key must follow the date.
+    for connection_id, body, instant in sorted(posts, key=lambda p: p[2]):
+        request_url = url + connection_path("", connection_id)
+        expected, botocore_headers = botocore_authorization(
+            creds, region, request_url, body, instant
+        )
+        headers = ours(signer, url, connection_id, body, instant)
+        assert headers["Authorization"] == expected
+        assert headers["X-Amz-Date"] == botocore_headers["X-Amz-Date"]
+        assert headers.get("X-Amz-Security-Token") == botocore_headers.get("X-Amz-Security-Token")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    first=st.tuples(ACCESS_KEYS, SECRETS, TOKENS),
+    second=st.tuples(ACCESS_KEYS, SECRETS, TOKENS),
+    connection_id=CONNECTION_IDS,
+    body=st.binary(max_size=256),
+    instant=INSTANTS,
+)
+def test_a_credential_refresh_is_used_on_the_next_post(
+    first: tuple[str, str, str | None],
+    second: tuple[str, str, str | None],
+    connection_id: str,
+    body: bytes,
+    instant: float,
+) -> None:
+    url = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod"
+    current = [FrozenCredentials(*first)]
+    signer = Signer(lambda: current[0], "eu-west-1", canonical_host(url))
+    request_url = url + connection_path("", connection_id)
+    for creds in (FrozenCredentials(*first), FrozenCredentials(*second)):
+        current[0] = creds
+        expected, _ = botocore_authorization(creds, "eu-west-1", request_url, body, instant)
+        assert ours(signer, url, connection_id, body, instant)["Authorization"] == expected
+
+
+def test_the_key_is_derived_once_per_day_not_per_post() -> None:
+    creds = FrozenCredentials("AKIDEXAMPLE", "secret", None)
+    signer = Signer(lambda: creds, "us-east-1", "h")
+    with mock.patch("realtime_common.fanout.sigv4.hmac.new", wraps=__import__("hmac").new) as spy:
+        signer.headers("/prod/@connections/a", payload_hash(b"x"), now=MIDNIGHT + 10)
+        first = spy.call_count
+        signer.headers("/prod/@connections/b", payload_hash(b"y"), now=MIDNIGHT + 11)
+        assert spy.call_count - first == 1  # the signature only
+        signer.headers("/prod/@connections/b", payload_hash(b"y"), now=MIDNIGHT + 86_400)
+        assert spy.call_count - first == 1 + 5  # a new day: four HMACs for the key, one signature
+
+
+def test_canonical_host_drops_default_ports_only() -> None:
+    assert canonical_host("https://x.example.com:443/prod") == "x.example.com"
+    assert canonical_host("http://127.0.0.1:4510/prod") == "127.0.0.1:4510"
+    assert canonical_host("http://127.0.0.1/prod") == "127.0.0.1"

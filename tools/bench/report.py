@@ -1,0 +1,181 @@
+"""The comparison table (printed) and the committed results file (Markdown + JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+NAMES = {"naive": "naive loop", "pool": "boto3 pool (32)", "ours": "ours"}
+
+
+def machine() -> dict[str, Any]:
+    load = os.getloadavg()
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "host": platform.node(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "load_average_1m": round(load[0], 2),
+        "python": platform.python_version(),
+        "commit": _commit(),
+    }
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def rows(scenario: dict[str, Any]) -> list[str]:
+    results = scenario["results"]
+    lines = [
+        f"### {scenario['scenario']}: {scenario['title']}",
+        "",
+        "| contender | posts | deliveries/s | posts/s | time to last client | CPU ms/post "
+        "| peak RSS MB | vs naive | vs pool |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in results.items():
+        ratios = []
+        for base in ("naive", "pool"):
+            other = results.get(base)
+            if other is None or base == name:
+                ratios.append("")
+            else:
+                ratios.append(f"{r['deliveries_per_s'] / other['deliveries_per_s']:.1f}x")
+        last = f"{r['time_to_last_client_s']:.2f} s" + (" (projected)" if r["projected"] else "")
+        lines.append(
+            f"| {NAMES[name]} | {r['posts']:,} | {r['deliveries_per_s']:,.0f} "
+            f"| {r['posts_per_s']:,.0f} | {last} | {r['cpu_ms_per_post']:.3f} "
+            f"| {r['peak_rss_mb']:.0f} | {ratios[0]} | {ratios[1]} |"
+        )
+    ours = results.get("ours")
+    if ours is not None:
+        notes = [
+            f"failed records {ours['failed_records']}, invocations {ours['invocations']}",
+            f"rows deleted {ours['rows_deleted']}"
+            + (" (exactly the gone ones)" if ours["rows_deleted_exactly_the_gone"] else ""),
+            f"statuses {ours.get('statuses')}",
+        ]
+        if ours["checkpoints"]:
+            notes.append(f"checkpoint after each timed-out invocation: {ours['checkpoints']}")
+        if ours["workers"]:
+            notes.append(
+                f"{ours['workers']} workers, their CPU {ours['worker_cpu_s']:.1f} s "
+                f"({ours['worker_cpu_s'] * 1000 / max(1, ours['posts']):.3f} ms/post); "
+                "the handler row's CPU is the stream consumer's alone"
+            )
+        lines += ["", "Ours: " + "; ".join(notes) + "."]
+    return [*lines, ""]
+
+
+def markdown(run: dict[str, Any]) -> str:
+    m = run["machine"]
+    head = [
+        "# Fan-out benchmark",
+        "",
+        "Written by `make bench` (tools/bench); do not edit by hand. The fake management API runs",
+        f"in its own process with {run['latency_ms']:.0f} ms latency per post; CPU and peak RSS",
+        "are the handler process's own. The two boto3 contenders are time-boxed and their time",
+        "to the last client projected from their rate; deliveries are record x connection pairs",
+        "(ours packs several records into one post). Compare ratios: absolute numbers follow",
+        "the machine's load.",
+        "",
+        f"Machine: {m['cpu']} x {m['cpus']} CPUs, load average {m['load_average_1m']} at the",
+        f"start, Python {m['python']}, {m['date']}, commit {m['commit']}"
+        + (" (quick mode)" if run["quick"] else "")
+        + ".",
+        "",
+    ]
+    body = [line for scenario in run["scenarios"] for line in rows(scenario)]
+    return "\n".join(head + body)
+
+
+def write(run: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
+    out.with_suffix(".md").write_text(markdown(run))
+
+
+README_START = "<!-- bench:start (make bench rewrites this block) -->"
+README_END = "<!-- bench:end -->"
+
+
+def summary(run: dict[str, Any]) -> str:
+    """The README's performance table: ours against both baselines, per scenario."""
+    m = run["machine"]
+    lines = [
+        f"Last run: {m['date']}, {m['cpus']} CPUs ({m['cpu']}), load average "
+        f"{m['load_average_1m']} at the start, commit {m['commit']}"
+        + (" (quick mode)" if run["quick"] else "")
+        + ". Ratios are within that one run.",
+        "",
+        "| scenario | ours: deliveries/s | time to last client | CPU ms/post (ours / pool / naive) "
+        "| vs naive | vs pool | notes |",
+        "|---|---:|---:|---|---:|---:|---|",
+    ]
+    for scenario in run["scenarios"]:
+        results = scenario["results"]
+        ours = results["ours"]
+        cpu = " / ".join(
+            f"{results[c]['cpu_ms_per_post']:.2f}" if c in results else "-"
+            for c in ("ours", "pool", "naive")
+        )
+        ratio = {
+            base: f"{ours['deliveries_per_s'] / results[base]['deliveries_per_s']:.1f}x"
+            if base in results
+            else "-"
+            for base in ("naive", "pool")
+        }
+        notes = []
+        if ours["rows_deleted"]:
+            exact = "exactly the gone rows" if ours["rows_deleted_exactly_the_gone"] else "WRONG"
+            notes.append(f"{ours['rows_deleted']} rows deleted ({exact})")
+        if ours["checkpoints"]:
+            notes.append(f"checkpoints {ours['checkpoints']}")
+        if ours["workers"]:
+            per_post = ours["worker_cpu_s"] * 1000 / max(1, ours["posts"])
+            notes.append(
+                f"{ours['workers']} worker processes, {per_post:.2f} ms CPU/post in the workers "
+                "(the CPU column is the stream consumer's)"
+            )
+        if ours["failed_records"]:
+            notes.append(f"{ours['failed_records']} records failed")
+        lines.append(
+            f"| {scenario['title']} | {ours['deliveries_per_s']:,.0f} "
+            f"| {ours['time_to_last_client_s']:.2f} s | {cpu} | {ratio['naive']} "
+            f"| {ratio['pool']} | {'; '.join(notes)} |"
+        )
+    return "\n".join(lines)
+
+
+def update_readme(run: dict[str, Any], readme: Path) -> bool:
+    """Rewrite the README's bench block; False when the README has no such block."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(head + README_START + "\n" + summary(run) + "\n" + README_END + tail)
+    return True

@@ -1,0 +1,155 @@
+"""The benchmark's scenarios and how one is run (every contender against a fresh fake)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools.bench.fakeapi import ROOT, FakeApiProcess
+
+LATENCY = 0.02  # seconds the fake waits before answering each post (API Gateway-like)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    connections: int
+    records: int = 1
+    contenders: tuple[str, ...] = ("naive", "pool", "ours")
+    title_bytes: int = 0  # pad each incident's title (records over ~64 KB never share a frame)
+    gone_share: float = 0.0
+    throttle_share: float = 0.0
+    budget: float = 300.0  # the Lambda context's remaining time per invocation
+    max_invocations: int = 1  # >1: re-send from the first failed record, as Lambda does
+    env: dict[str, Any] = field(default_factory=dict)
+    naive_box: float = 5.0
+    pool_box: float = 10.0
+
+
+FULL = (
+    Scenario("1x1k", "1 record to 1,000 connections", 1_000),
+    Scenario("1x10k", "1 record to 10,000 connections", 10_000),
+    Scenario("1x50k", "1 record to 50,000 connections", 50_000),
+    Scenario("100x1k", "100 records to 1,000 connections", 1_000, records=100),
+    Scenario(
+        "gone5",
+        "1 record to 10,000 connections, 5% gone (410), 2% of posts throttled (429)",
+        10_000,
+        contenders=("ours",),
+        gone_share=0.05,
+        throttle_share=0.02,
+    ),
+    Scenario(
+        "overbudget",
+        "10 records of ~70 KB (one frame each) to 2,000 connections, 6 s per invocation",
+        2_000,
+        records=10,
+        contenders=("ours",),
+        title_bytes=70_000,
+        budget=6.0,
+        max_invocations=20,
+    ),
+    Scenario(
+        "starved",
+        "10 records of ~70 KB to 2,000 connections, 1.5 s per invocation (less than one frame)",
+        2_000,
+        records=10,
+        contenders=("ours",),
+        title_bytes=70_000,
+        budget=1.5,
+        max_invocations=30,
+    ),
+    Scenario(
+        "workers100k",
+        "1 record to 100,000 connections through 4 worker processes (parallel Scan segments)",
+        100_000,
+        contenders=("ours",),
+        env={
+            "FANOUT_WORKER_FUNCTION": "bench-fanout-worker",
+            "FANOUT_WORKER_THRESHOLD": 25_000,
+            "FANOUT_MAX_WORKERS": 4,
+            "FANOUT_CONCURRENCY": 128,
+        },
+    ),
+)
+
+QUICK = (
+    Scenario("1x1k", "1 record to 1,000 connections", 1_000, naive_box=2.0, pool_box=3.0),
+    Scenario(
+        "overbudget",
+        "10 records of ~70 KB (one frame each) to 300 connections, 0.4 s per invocation",
+        300,
+        records=10,
+        contenders=("ours",),
+        title_bytes=70_000,
+        budget=0.4,
+        max_invocations=20,
+    ),
+    Scenario(
+        "workers4k",
+        "1 record to 4,000 connections through 2 worker processes",
+        4_000,
+        contenders=("ours",),
+        env={"FANOUT_WORKER_FUNCTION": "bench-fanout-worker", "FANOUT_WORKER_THRESHOLD": 2_000},
+    ),
+)
+
+
+def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> dict[str, Any]:
+    fake.reset()
+    spec = {
+        "contender": contender,
+        "url": fake.url,
+        "connections": scenario.connections,
+        "records": scenario.records,
+        "title_bytes": scenario.title_bytes,
+        "gone_share": scenario.gone_share,
+        "budget": scenario.budget,
+        "max_invocations": scenario.max_invocations,
+        "env": scenario.env,
+        "time_box": scenario.naive_box if contender == "naive" else scenario.pool_box,
+    }
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "functions"), str(ROOT)]))
+    child = subprocess.run(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "tools.bench.contenders", json.dumps(spec)],
+        capture_output=True,
+        check=False,
+        cwd=ROOT,
+        env=env,
+        timeout=1800,
+    )
+    if child.returncode != 0:
+        raise RuntimeError(f"{scenario.name}/{contender} failed:\n{child.stderr.decode()[-3000:]}")
+    result: dict[str, Any] = json.loads(child.stdout.decode().strip().splitlines()[-1])
+    stats = fake.stats()
+    if contender == "ours":
+        posts = int(stats["posts"])
+        deliveries = scenario.connections * scenario.records
+        result.update(
+            {
+                "posts": posts,
+                "deliveries": deliveries,
+                "posts_per_s": posts / result["seconds"],
+                "deliveries_per_s": deliveries / result["seconds"],
+                "time_to_last_client_s": (stats["last_finished"] or 0.0)
+                - result["started_monotonic"],
+                "projected": False,
+                "cpu_ms_per_post": result["cpu_s"] * 1000 / max(1, posts),
+                "statuses": stats["statuses"],
+            }
+        )
+    result["contender"] = contender
+    return result
+
+
+def run_scenario(scenario: Scenario) -> dict[str, Any]:
+    with FakeApiProcess(
+        latency=LATENCY, gone_share=scenario.gone_share, throttle_share=scenario.throttle_share
+    ) as fake:
+        results = {c: run_contender(scenario, c, fake) for c in scenario.contenders}
+    return {"scenario": scenario.name, "title": scenario.title, "results": results}

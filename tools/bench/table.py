@@ -1,0 +1,50 @@
+"""An in-memory Connections table: just enough of the DynamoDB client for the fan-out (paged and
+segmented Scan, DeleteItem, DescribeTable), so the benchmark measures posting, not DynamoDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from realtime_common.connections import connection_id_from_pk
+
+PAGE = 1000
+
+
+def connection_ids(count: int) -> list[str]:
+    """The benchmark's connection ids (API Gateway-like: base64 text ending in '=')."""
+    return [f"bench{n:07d}Aw=" for n in range(count)]
+
+
+class MemoryConnections:
+    def __init__(self, count: int) -> None:
+        self.ids = connection_ids(count)
+        self.deleted: set[str] = set()
+
+    def get_paginator(self, name: str) -> MemoryConnections:
+        if name != "scan":
+            raise NotImplementedError(name)
+        return self
+
+    def paginate(self, **kwargs: Any) -> Iterator[dict[str, Any]]:  # noqa: ANN401
+        segment = int(kwargs.get("Segment", 0))
+        total = int(kwargs.get("TotalSegments", 1))
+        mine = self.ids[segment::total]
+        for start in range(0, len(mine), PAGE):
+            yield {
+                "Items": [
+                    {"pk": {"S": "CONN#" + cid}, "expiresAt": {"N": "9999999999"}}
+                    for cid in mine[start : start + PAGE]
+                    if cid not in self.deleted
+                ]
+            }
+
+    def delete_item(self, **kwargs: Any) -> dict[str, Any]:  # noqa: ANN401
+        connection_id = connection_id_from_pk(kwargs["Key"]["pk"]["S"])
+        if connection_id is None:
+            raise ValueError(f"not a connection key: {kwargs['Key']}")
+        self.deleted.add(connection_id)
+        return {}
+
+    def describe_table(self, **kwargs: Any) -> dict[str, Any]:  # noqa: ANN401
+        return {"Table": {"ItemCount": len(self.ids) - len(self.deleted)}}
