@@ -11,6 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 ENV ?= dev
+OPEN ?=
 
 # ---------------------------------------------------------------------------
 # Terraform provider source
@@ -40,11 +41,17 @@ help: ## List the targets with a one-line description
 .PHONY: setup
 setup: $(VENV_STAMP) $(TF_RC_DEP) ## Create the virtual environment with the pinned dev dependencies
 
+# pip's output goes to a log (shown on failure), like every step of `make up`.
+LOCAL_STATE_DIR ?= .local
+SETUP_LOG = $(LOCAL_STATE_DIR)/logs/setup-pip.log
+
 $(VENV_STAMP): requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $@
+	@echo "setup: creating $(VENV) with the pinned dev dependencies (pip's output: $(SETUP_LOG))" >&2
+	@mkdir -p $(dir $(SETUP_LOG))
+	@{ $(PYTHON) -m venv $(VENV) && $(PY) -m pip install --upgrade pip \
+	  && $(PY) -m pip install -r requirements-dev.txt; } > $(SETUP_LOG) 2>&1 \
+	  || { echo "setup: pip failed; the end of $(SETUP_LOG):" >&2; tail -n 20 $(SETUP_LOG) >&2; exit 1; }
+	@touch $@
 
 .PHONY: FORCE
 FORCE:
@@ -203,17 +210,22 @@ checkov: $(CHECKOV_STAMP) ## checkov on the Terraform (own venv; skips are inlin
 # ---------------------------------------------------------------------------
 # Local stack: the whole stack on the embedded emulator (python -m tools.localenv)
 # ---------------------------------------------------------------------------
-# EMULATOR_PORT=<n> picks the emulator's port on 127.0.0.1 (default 4566); its pid
-# and log, and the record of what `up` created, live in .local/ (LOCAL_STATE_DIR).
+# EMULATOR_PORT=<n> picks the emulator's port on 127.0.0.1 (default 4566), BOARD_PORT=<n> the
+# board's (default 4580, else a free one); their pids and logs, the record of what `up` created
+# and the full output of each step of `up` (logs/up-<step>.log) live in .local/ (LOCAL_STATE_DIR).
 LOCALENV := $(PY) -m tools.localenv
 
 .PHONY: up
-up: build ## Bring the whole stack up locally (emulator, demo Incidents table, terraform apply)
-	$(LOCALENV) up --no-build
+up: setup $(TF_RC_DEP) ## Bring the whole stack up locally and serve the live board (emulator, terraform apply)
+	@$(LOCALENV) up --arch $(LAMBDA_ARCH) --python $(LAMBDA_PYTHON)
+
+.PHONY: board
+board: setup ## Print the URL of the live incident board `make up` serves (OPEN=1 opens it)
+	@$(LOCALENV) board $(if $(filter 1 yes true,$(OPEN)),--open)
 
 .PHONY: down
-down: setup ## Destroy and stop what `make up` started, nothing else
-	$(LOCALENV) down
+down: setup ## Destroy and stop what `make up` started (the board's server too), nothing else
+	@$(LOCALENV) down
 
 .PHONY: status
 status: setup ## Show whether the local stack is up, with its endpoints
