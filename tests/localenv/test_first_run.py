@@ -96,10 +96,18 @@ def test_an_offline_init_says_to_set_tf_plugin_dir(tmp_path):
     with pytest.raises(terraform.ProviderDownloadError) as error:
         terraform.run(["init"], chdir=tmp_path, env={}, binary=str(failing), log_file=log_file)
     message = str(error.value)
-    assert "TF_PLUGIN_DIR=/opt/tf-plugins make up" in message
+    assert "TF_PLUGIN_DIR=" in message and "make up" in message
     assert "registry.terraform.io/hashicorp/aws/<version>/<os_arch>/" in message
     assert str(log_file) in message
     assert "Failed to query available provider packages" in log_file.read_text()
+
+
+def test_the_offline_advice_names_a_mirror_found_on_this_machine(tmp_path):
+    mirror = tmp_path / "plugins"
+    (mirror / "registry.terraform.io" / "hashicorp" / "aws").mkdir(parents=True)
+    assert terraform.find_mirrors([str(tmp_path / "none"), str(mirror)]) == [mirror]
+    assert f"    TF_PLUGIN_DIR={mirror} make up\n" in terraform.offline_hint([mirror])
+    assert "find / -type d" in terraform.offline_hint([])
 
 
 def test_the_provider_source_is_checked_before_anything_slow(tmp_path):

@@ -34,16 +34,44 @@ class ProviderDownloadError(TerraformError):
     """`terraform init` could not download the AWS provider (offline, or the registry is down)."""
 
 
-OFFLINE_HINT = (
-    "terraform could not download the hashicorp/aws provider from registry.terraform.io "
-    "(offline, or behind a firewall). Install it from a provider mirror instead: set "
-    "TF_PLUGIN_DIR to a directory holding "
-    "registry.terraform.io/hashicorp/aws/<version>/<os_arch>/, "
-    "e.g.\n    TF_PLUGIN_DIR=/opt/tf-plugins make up\n"
-    "To find one on this machine: find / -type d -path '*registry.terraform.io/hashicorp/aws' "
-    "2>/dev/null (TF_PLUGIN_DIR is the directory above registry.terraform.io). To make one on a "
-    "machine that is online: terraform providers mirror <dir> (in this checkout)."
+# Where provider mirrors usually are (Terraform's implied local mirror directories included).
+MIRROR_CANDIDATES = (
+    "/opt/tf-plugins",
+    "~/.terraform.d/plugins",
+    "~/.local/share/terraform/plugins",
+    "/usr/local/share/terraform/plugins",
+    "/usr/share/terraform/plugins",
 )
+
+
+def find_mirrors(candidates: Sequence[str] = MIRROR_CANDIDATES) -> list[Path]:
+    """The candidate directories that hold a registry.terraform.io/hashicorp/aws mirror."""
+    found = []
+    for candidate in candidates:
+        path = Path(candidate).expanduser()
+        if (path / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+            found.append(path)
+    return found
+
+
+def offline_hint(mirrors: Sequence[Path]) -> str:
+    """What to do when the provider cannot be downloaded, naming a mirror found here if any."""
+    example = mirrors[0] if mirrors else "<mirror dir>"
+    found = (
+        f"A mirror is on this machine at {', '.join(map(str, mirrors))}."
+        if mirrors
+        else "To find one on this machine: find / -type d -path "
+        "'*registry.terraform.io/hashicorp/aws' 2>/dev/null (TF_PLUGIN_DIR is the directory "
+        "above registry.terraform.io); to make one where you are online: "
+        "terraform providers mirror <dir>."
+    )
+    return (
+        "terraform could not download the hashicorp/aws provider from registry.terraform.io "
+        "(offline, or behind a firewall). Install it from a provider mirror instead: set "
+        "TF_PLUGIN_DIR to a directory holding "
+        f"registry.terraform.io/hashicorp/aws/<version>/<os_arch>/:\n"
+        f"    TF_PLUGIN_DIR={example} make up\n{found}"
+    )
 
 
 def registry_failure(output: str) -> bool:
@@ -130,7 +158,8 @@ def run(
         else:
             output, detail = "", "; see above"
         if args[0] == "init" and registry_failure(output):
-            raise ProviderDownloadError(f"{OFFLINE_HINT}\n('terraform init' failed{detail})")
+            hint = offline_hint(find_mirrors())
+            raise ProviderDownloadError(f"{hint}\n('terraform init' failed{detail})")
         raise TerraformError(f"'terraform {args[0]}' failed (exit {proc.returncode}){detail}")
     return proc
 
@@ -178,4 +207,4 @@ def check_provider_source(
     if installed.is_dir() or configured or proxied:
         return
     if not reachable():
-        raise ProviderDownloadError(OFFLINE_HINT)
+        raise ProviderDownloadError(offline_hint(find_mirrors()))
