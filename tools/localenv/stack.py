@@ -219,12 +219,14 @@ def up(  # noqa: PLR0915 - one statement list, step after step, reads best as on
         step.done(apply_summary(step.log_file))
     state.save(config.state_file)
     with steps.step("board", "the live incident board") as step, to_file(step.log_file):
+        serving = board.running(config.state_dir)
         try:
             server = board.start(config.state_dir, config.root / "clients", config.board_port)
         except board.BoardError as exc:
             raise StackError(str(exc)) from None
         state.board_base_url = server.base_url
-        step.done(f"served at {server.base_url} (pid {server.pid})")
+        verb = "still served" if serving == server else "served"
+        step.done(f"{verb} at {server.base_url} (pid {server.pid})")
     state.save(config.state_file)
     return state
 
