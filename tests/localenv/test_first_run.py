@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tools.localenv import board, stack, terraform
+from tools.localenv import board, cli, stack, terraform
 from tools.localenv.log import log, to_file
 from tools.localenv.progress import Progress, tail
 from tools.localenv.state import StackState
@@ -185,3 +185,26 @@ def test_the_board_server_serves_clients_and_stops(tmp_path):
     assert board.running(tmp_path / "state") is None
     assert not board.stop(tmp_path / "state")
     assert not Path(tmp_path / "state" / "board.pid").exists()
+
+
+def test_a_failed_up_names_the_step_log_and_shows_its_end(tmp_path, monkeypatch, capsys):
+    def failing_up(config, *, build, build_args, progress):
+        with progress.step("apply", "terraform apply") as step:
+            step.log_file.write_text("Plan: 43 to add\nError: creating Lambda function\n")
+            message = f"'terraform apply' failed; its output is in {step.log_file}"
+            raise terraform.TerraformError(message)
+
+    monkeypatch.setattr(stack, "up", failing_up)
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path))
+    assert cli.main(["up", "--no-build"]) == 1
+
+    err = capsys.readouterr().err.splitlines()
+    log_file = tmp_path / "logs" / "up-apply.log"
+    assert err[0] == f"Bringing the local stack up (full logs in {tmp_path / 'logs'}/):"
+    assert err[1].startswith("  apply              FAILED after ")
+    assert err[2] == f"error: 'terraform apply' failed; its output is in {log_file}"
+    assert err[3:] == [
+        f"The end of {log_file}:",
+        "    Plan: 43 to add",
+        "    Error: creating Lambda function",
+    ]
