@@ -7,10 +7,13 @@ SHELL := bash
 MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
 
 PYTHON ?= python3
+empty :=
+space := $(empty) $(empty)
 VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 ENV ?= dev
+OPEN ?=
 
 # ---------------------------------------------------------------------------
 # Terraform provider source
@@ -40,11 +43,17 @@ help: ## List the targets with a one-line description
 .PHONY: setup
 setup: $(VENV_STAMP) $(TF_RC_DEP) ## Create the virtual environment with the pinned dev dependencies
 
+# pip's output goes to a log (shown on failure), like every step of `make up`.
+LOCAL_STATE_DIR ?= .local
+SETUP_LOG = $(LOCAL_STATE_DIR)/logs/setup-pip.log
+
 $(VENV_STAMP): requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $@
+	@echo "setup: creating $(VENV) with the pinned dev dependencies (pip's output: $(SETUP_LOG))" >&2
+	@mkdir -p $(dir $(SETUP_LOG))
+	@{ $(PYTHON) -m venv $(VENV) && $(PY) -m pip install --upgrade pip \
+	  && $(PY) -m pip install -r requirements-dev.txt; } > $(SETUP_LOG) 2>&1 \
+	  || { echo "setup: pip failed; the end of $(SETUP_LOG):" >&2; tail -n 20 $(SETUP_LOG) >&2; exit 1; }
+	@touch $@
 
 .PHONY: FORCE
 FORCE:
@@ -92,9 +101,35 @@ build: setup ## Build the Lambda zips into build/ (reproducible; LAMBDA_ARCH, LA
 # ---------------------------------------------------------------------------
 # Tests
 # ---------------------------------------------------------------------------
+# `make test` runs the phases one after the other, each announced by a banner with the time spent
+# so far: terraform test, checkov and the emulator suites are quiet for minutes otherwise. It took
+# about 9 minutes on a 2-core machine (measured); the phases are also targets of their own.
+PYTEST_MARKERS := unit handler fanout packaging preview browser terraform e2e
+TEST_START := $(shell date +%s)
+test_phase = @printf '\n==> make test [%s elapsed] %s\n' "$$(( $$(date +%s) - $(TEST_START) )) s" "$(1)" >&2
+
 .PHONY: test
-test: setup setup-browser lint tftest checkov test-js ## Run every test suite (lint, unit, handler, terraform, e2e, JS client, browser)
-	$(PY) -m pytest
+test: setup setup-browser ## Run every suite in turn with a banner per phase (about 9 min on 2 cores)
+	@echo "make test: lint, terraform test, checkov, JS client, then the pytest suites; about 9 minutes on a 2-core machine" >&2
+	$(call test_phase,1/9 lint: ruff and formatting; actionlint on the workflows)
+	@$(MAKE) --no-print-directory lint
+	$(call test_phase,2/9 terraform validate and terraform test: wiring and validation rules (mocked AWS))
+	@$(MAKE) --no-print-directory tftest
+	$(call test_phase,3/9 checkov on the Terraform)
+	@$(MAKE) --no-print-directory checkov
+	$(call test_phase,4/9 JS client library: node --test clients/js)
+	@$(MAKE) --no-print-directory test-js
+	$(call test_phase,5/9 pytest: unit / handler (moto) / fan-out / packaging / plan preview)
+	@$(PY) -m pytest -m "unit or handler or fanout or packaging or preview"
+	$(call test_phase,6/9 pytest: the board in headless Chromium against a fake API)
+	@$(PY) -m pytest -m browser
+	$(call test_phase,7/9 pytest: terraform apply on a private emulator (quiet for a minute or two))
+	@$(PY) -m pytest -m terraform
+	$(call test_phase,8/9 pytest: end to end on the local stack (brings it up first: a minute or more))
+	@$(PY) -m pytest -m e2e
+	$(call test_phase,9/9 pytest: any test with none of the markers above)
+	@$(PY) -m pytest -m "not ($(subst $(space), or ,$(PYTEST_MARKERS)))" || [[ $$? -eq 5 ]]
+	@echo "make test: every phase passed in $$(( $$(date +%s) - $(TEST_START) )) s" >&2
 
 .PHONY: test-unit
 test-unit: setup ## Fast Python suites: unit (handlers' logic, local-stack tooling), handler (moto), fan-out, packaging
@@ -209,17 +244,22 @@ checkov: $(CHECKOV_STAMP) ## checkov on the Terraform (own venv; skips are inlin
 # ---------------------------------------------------------------------------
 # Local stack: the whole stack on the embedded emulator (python -m tools.localenv)
 # ---------------------------------------------------------------------------
-# EMULATOR_PORT=<n> picks the emulator's port on 127.0.0.1 (default 4566); its pid
-# and log, and the record of what `up` created, live in .local/ (LOCAL_STATE_DIR).
+# EMULATOR_PORT=<n> picks the emulator's port on 127.0.0.1 (default 4566), BOARD_PORT=<n> the
+# board's (default 4580, else a free one); their pids and logs, the record of what `up` created
+# and the full output of each step of `up` (logs/up-<step>.log) live in .local/ (LOCAL_STATE_DIR).
 LOCALENV := $(PY) -m tools.localenv
 
 .PHONY: up
-up: build ## Bring the whole stack up locally (emulator, demo Incidents table, terraform apply)
-	$(LOCALENV) up --no-build
+up: setup $(TF_RC_DEP) ## Bring the whole stack up locally and serve the live board (emulator, terraform apply)
+	@$(LOCALENV) up --arch $(LAMBDA_ARCH) --python $(LAMBDA_PYTHON)
+
+.PHONY: board
+board: setup ## Print the URL of the live incident board `make up` serves (OPEN=1 opens it)
+	@$(LOCALENV) board $(if $(filter 1 yes true,$(OPEN)),--open)
 
 .PHONY: down
-down: setup ## Destroy and stop what `make up` started, nothing else
-	$(LOCALENV) down
+down: setup ## Destroy and stop what `make up` started (the board's server too), nothing else
+	@$(LOCALENV) down
 
 .PHONY: status
 status: setup ## Show whether the local stack is up, with its endpoints

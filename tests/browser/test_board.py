@@ -15,6 +15,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from testing.browser import rows, status
 from testing.fake_websocket_api import FakeWebSocketApi
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,26 +59,6 @@ def incident_message(
 
 def created(incident_id: str, **attributes: Any) -> dict[str, Any]:
     return incident_message(incident_id, type_="incident.created", **attributes)
-
-
-def rows(driver: WebDriver) -> list[dict[str, Any]]:
-    """The board's rows, top to bottom, as the page shows them."""
-    return driver.execute_script(
-        """
-        return [...document.querySelectorAll('#incidents tbody tr')].map((tr) => ({
-          id: tr.dataset.incidentId,
-          urgency: tr.dataset.urgency,
-          status: tr.dataset.status,
-          escalated: tr.classList.contains('escalated'),
-          truncated: tr.classList.contains('truncated'),
-          text: tr.innerText,
-        }));
-        """
-    )
-
-
-def status(driver: WebDriver) -> str:
-    return driver.find_element(By.ID, "status").get_attribute("data-state") or ""
 
 
 def wait_live(driver: WebDriver, api: FakeWebSocketApi, peers: int = 1) -> None:

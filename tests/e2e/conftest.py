@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
 
+from testing.browser import headless_chromium
 from testing.waits import wait_until
 from testing.websocket_client import WsClient
 from tools.localenv import clients as aws
@@ -275,3 +277,10 @@ def clients(stack: Stack) -> Iterator[Callable[[str, str], WsClient]]:
     yield open_client
     for client in opened:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    """Headless Chromium (testing.browser): fails with what to install when missing."""
+    with headless_chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
+        yield driver

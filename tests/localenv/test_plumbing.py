@@ -110,9 +110,14 @@ def test_terraform_environment_adds_the_mirror_config_only_when_asked(tmp_path):
 
     mirrored = terraform.terraform_env({"TF_PLUGIN_DIR": "/m"}, sdk, tmp_path, rc)
     assert mirrored["TF_CLI_CONFIG_FILE"] == str(rc)
-    explicit = {"TF_PLUGIN_DIR": "/m", "TF_CLI_CONFIG_FILE": "x"}
+    own = tmp_path / "own.rc"
+    own.write_text("")
+    explicit = {"TF_PLUGIN_DIR": "/m", "TF_CLI_CONFIG_FILE": str(own)}
     given = terraform.terraform_env(explicit, sdk, tmp_path, rc)
-    assert given["TF_CLI_CONFIG_FILE"] == "x"
+    assert given["TF_CLI_CONFIG_FILE"] == str(own)
+    # a configuration file that does not exist configures nothing: the mirror's is used
+    missing = {"TF_PLUGIN_DIR": "/m", "TF_CLI_CONFIG_FILE": str(tmp_path / "none.rc")}
+    assert terraform.terraform_env(missing, sdk, tmp_path, rc)["TF_CLI_CONFIG_FILE"] == str(rc)
 
 
 def fake_terraform(tmp_path: Path, script: str) -> str:
@@ -125,7 +130,7 @@ def fake_terraform(tmp_path: Path, script: str) -> str:
 def test_the_runner_returns_output_and_names_the_failing_command(tmp_path):
     ok = fake_terraform(tmp_path, 'echo "$@"; echo warn >&2')
     proc = terraform.run(["show", "-json"], chdir=tmp_path, env=os.environ, capture=True, binary=ok)
-    assert proc.stdout == f"-chdir={tmp_path} show -json\n"
+    assert proc.stdout == f"-chdir={tmp_path} show -no-color -json\n"
     assert proc.stderr == "warn\n"
 
     failing = fake_terraform(tmp_path, "echo broken >&2; exit 3")

@@ -185,7 +185,8 @@ def test_the_summary_names_every_endpoint_and_the_next_steps():
     lines = stack.describe(state).splitlines()
     assert lines[0] == "Local stack is up on the emulator at http://127.0.0.1:4566 (pid 7)."
     assert lines[1] == "  WebSocket URL       ws://127.0.0.1:4566/_aws/execute-api/abc/prod"
-    assert lines[9] == "  functions           connect=c, notifier=n"
+    assert lines[2].startswith("  board               ")
+    assert lines[10] == "  functions           connect=c, notifier=n"
     assert lines[-1] == "  make incident ID=INC-1 STATUS=escalated && make alerts"
 
 

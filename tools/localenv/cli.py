@@ -3,13 +3,15 @@
     python -m tools.localenv up          # emulator, demo table, boto3 layer, terraform apply
     python -m tools.localenv down        # destroy / stop what `up` started, nothing else
     python -m tools.localenv status      # is it up, and where
+    python -m tools.localenv board       # the live incident board's URL (served by `up`)
     python -m tools.localenv listen --user alice --role dispatcher
     python -m tools.localenv incident --id INC-1 --urgency high --status open --title "Fire"
     python -m tools.localenv alerts      # the alerts the Notifier published (local SQS queue)
     python -m tools.localenv invoke --function notifier --event events/stream-insert.json
 
-LOCAL_STATE_DIR (default ``.local/``) holds the emulator's pid and log and the record of what `up`
-created; EMULATOR_PORT (or ``up --port``) picks the emulator's port on 127.0.0.1.
+LOCAL_STATE_DIR (default ``.local/``) holds the emulator's and the board server's pid and log, the
+record of what `up` created and ``logs/up-<step>.log``; EMULATOR_PORT (or ``up --port``) picks the
+emulator's port on 127.0.0.1, BOARD_PORT the board's (default 4580, else a free one).
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import dataclasses
 import json
 import os
 import sys
+import webbrowser
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tools.localenv import clients, commands, emulator, stack
+from tools.localenv import board, clients, commands, emulator, stack
 from tools.localenv.config import LocalEnv
 from tools.localenv.layer import LayerError
 from tools.localenv.log import log
+from tools.localenv.progress import Progress, shown, tail
 from tools.localenv.resources import ResourceError
 from tools.localenv.terraform import TerraformError
 from tools.localenv.venv import VenvError
@@ -39,14 +43,41 @@ ERRORS = (
     emulator.EmulatorError,
     LayerError,
     ResourceError,
+    board.BoardError,
     TerraformError,
     VenvError,
 )
 
 
 def cmd_up(config: LocalEnv, args: argparse.Namespace) -> int:
-    state = stack.up(config, build=not args.no_build)
-    print(stack.describe(state))
+    steps = Progress(config.log_dir)
+    build_args = [*(["--arch", args.arch] if args.arch else [])]
+    build_args += ["--python", args.python] if args.python else []
+    print(f"Bringing the local stack up (full logs in {shown(config.log_dir)}/):", file=sys.stderr)
+    try:
+        state = stack.up(config, build=not args.no_build, build_args=build_args, progress=steps)
+    except ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if steps.failed is not None:
+            print(
+                f"The end of {steps.failed.log_file}:\n{tail(steps.failed.log_file)}",
+                file=sys.stderr,
+            )
+        return 1
+    print(stack.summary(state, steps.total(), config.log_dir))
+    return 0
+
+
+def cmd_board(config: LocalEnv, args: argparse.Namespace) -> int:
+    state = stack.require_stack(config)
+    if board.running(config.state_dir) is None:
+        server = board.start(config.state_dir, config.root / "clients", config.board_port)
+        state.board_base_url = server.base_url
+        state.save(config.state_file)
+    url = stack.board_link(state)
+    print(url)
+    if args.open:
+        webbrowser.open(url)
     return 0
 
 
@@ -125,7 +156,12 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="bring the stack up on the emulator (or converge it)")
     p.add_argument("--port", type=int, default=None, help="emulator port (EMULATOR_PORT, 4566)")
     p.add_argument("--no-build", action="store_true", help="skip scripts/build.py")
+    p.add_argument("--arch", default=None, help="Lambda architecture of the zips (build.py)")
+    p.add_argument("--python", default=None, help="Lambda Python version of the zips (build.py)")
     p.set_defaults(func=cmd_up)
+    p = sub.add_parser("board", help="print the URL of the board (serving it again if need be)")
+    p.add_argument("--open", action="store_true", help="also open it in the default browser")
+    p.set_defaults(func=cmd_board)
     sub.add_parser("down", help="destroy and stop what 'up' started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="show whether the stack is up").set_defaults(func=cmd_status)
     p = sub.add_parser("listen", help="connect to the WebSocket and print every message")

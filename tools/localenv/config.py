@@ -22,13 +22,25 @@ class LocalEnv:
     root: Path = ROOT
     state_dir: Path = ROOT / ".local"
     port: int | None = None
+    board_port: int | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], root: Path = ROOT) -> LocalEnv:
-        """LOCAL_STATE_DIR (else ``<root>/.local``) and EMULATOR_PORT (else None)."""
+        """LOCAL_STATE_DIR (else ``<root>/.local``), EMULATOR_PORT and BOARD_PORT (else None)."""
         state_dir = Path(environ.get("LOCAL_STATE_DIR") or root / ".local")
         port = environ.get("EMULATOR_PORT")
-        return cls(root=root, state_dir=state_dir, port=int(port) if port else None)
+        board_port = environ.get("BOARD_PORT")
+        return cls(
+            root=root,
+            state_dir=state_dir,
+            port=int(port) if port else None,
+            board_port=int(board_port) if board_port else None,
+        )
+
+    @property
+    def log_dir(self) -> Path:
+        """The full output of each step of `up` (pip, the build, terraform)."""
+        return self.state_dir / "logs"
 
     @property
     def state_file(self) -> Path:

@@ -11,18 +11,20 @@ What `up` started is recorded in ``<state dir>/devstack.json`` so that `down` re
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tools.localenv import clients, emulator, layer, resources, terraform, venv
+from tools.localenv import board, clients, commands, emulator, layer, resources, terraform, venv
 from tools.localenv.config import DEFAULT_PORT, LocalEnv
-from tools.localenv.log import log
+from tools.localenv.log import log, to_file
+from tools.localenv.progress import Progress, shown
 from tools.localenv.state import StackState
 
 
@@ -62,18 +64,24 @@ def stack_terraform_env(config: LocalEnv, emu: emulator.Emulator) -> dict[str, s
 
 
 def run_terraform(
-    config: LocalEnv, args: list[str], env: Mapping[str, str], *, capture: bool = False
+    config: LocalEnv,
+    args: list[str],
+    env: Mapping[str, str],
+    *,
+    capture: bool = False,
+    log_file: Path | None = None,
 ) -> str:
     """Terraform in the checkout's root module; its stdout when ``capture``."""
-    return terraform.run(args, chdir=config.root, env=env, capture=capture).stdout or ""
+    proc = terraform.run(args, chdir=config.root, env=env, capture=capture, log_file=log_file)
+    return proc.stdout or ""
 
 
-def terraform_init(config: LocalEnv, emu: emulator.Emulator) -> None:
+def terraform_init(config: LocalEnv, emu: emulator.Emulator, log_file: Path | None = None) -> None:
     # The backend file points at the default port; the port in use goes on the command line.
     backend = config.backend_file.relative_to(config.root)
     args = ["init", "-input=false", "-reconfigure", f"-backend-config={backend}"]
     args.append(f'-backend-config=endpoints={{s3="{emu.endpoint}"}}')
-    run_terraform(config, args, stack_terraform_env(config, emu))
+    run_terraform(config, args, stack_terraform_env(config, emu), log_file=log_file)
 
 
 def terraform_outputs(config: LocalEnv, emu: emulator.Emulator) -> dict[str, Any]:
@@ -91,28 +99,46 @@ def terraform_setup(config: LocalEnv) -> tuple[dict[str, str], list[str]]:
     return stack_terraform_env(config, emu), terraform_vars(config, state)
 
 
-def build_functions(root: Path) -> None:
+def build_functions(root: Path, log_file: Path, build_args: Sequence[str] = ()) -> str:
+    """scripts/build.py, its output in ``log_file``; the first line of what it built."""
     build = root / "scripts" / "build.py"
     if not build.exists():
         raise StackError("scripts/build.py is missing: the Lambda zips cannot be built")
-    subprocess.run([sys.executable, str(build)], check=True, cwd=root)  # noqa: S603
+    with log_file.open("a") as out:
+        proc = subprocess.run(  # noqa: S603 - this interpreter, our own script
+            [sys.executable, str(build), *build_args],
+            check=False,
+            cwd=root,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    if proc.returncode != 0:
+        raise StackError(f"building the Lambda zips failed (exit {proc.returncode})")
+    lines = [line for line in log_file.read_text().splitlines() if line.strip()]
+    zips = sum(1 for line in lines if " bytes " in line)
+    return f"{zips} Lambda zips in build/" if zips else "built"
 
 
 # ---------------------------------------------------------------------------
 # up / down / status
 # ---------------------------------------------------------------------------
-def up(config: LocalEnv, *, build: bool = True) -> StackState:
+def up(  # noqa: PLR0915 - one statement list, step after step, reads best as one
+    config: LocalEnv,
+    *,
+    build: bool = True,
+    build_args: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> StackState:
     """Bring the stack up, or converge the one that is up. Returns what is running.
 
     The port is ``config.port`` when set, else the port of this state directory's running
-    emulator, else DEFAULT_PORT.
+    emulator, else DEFAULT_PORT. Each step prints one line on ``progress`` (a quiet one, logging
+    to the state directory, when None) and logs its tools' full output to ``config.log_dir``.
     """
+    steps = progress or Progress(config.log_dir, stream=io.StringIO())
     previous = StackState.load(config.state_file)
     if not config.tfvars.exists():
         raise StackError(f"{config.tfvars.relative_to(config.root)} is missing")
-    if build:
-        build_functions(config.root)
-
     current = emulator.running(config.state_dir)
     port = config.port
     if port is None:
@@ -122,25 +148,38 @@ def up(config: LocalEnv, *, build: bool = True) -> StackState:
             f"the emulator is already running on port {current.port} (pid {current.pid}); "
             f"run 'make down' first or use EMULATOR_PORT={current.port}"
         )
+    # Before anything slow: an offline machine without TF_PLUGIN_DIR would fail at init.
+    terraform.check_provider_source(os.environ, config.tf_data_dir, Path.home())
+
     if current is None:
-        python = venv.ensure_emulator_venv(config.emulator_venv, config.requirements)
-        remove_worker_dirs(config.state_dir)
-        try:
-            emu = emulator.start(config.state_dir, port, python=str(python))
-        except emulator.EmulatorError as exc:
-            raise StackError(str(exc)) from None
-        started = True
-        log_file = emulator.EmulatorFiles(config.state_dir).log_file
-        log(f"emulator started at {emu.endpoint} (pid {emu.pid}, log {log_file})")
-        previous = None  # a new emulator holds nothing of the last run
-    else:
-        emu = current
-        same_run = previous is not None and previous.emulator_pid == emu.pid
-        started = bool(previous and same_run and previous.started_emulator)
-        if not same_run:
-            previous = None
-        log(f"reusing the emulator at {emu.endpoint} (pid {emu.pid})")
-        warn_if_not_isolated(emu.pid, config.emulator_venv)
+        with steps.step("venv", "the emulator's interpreter") as step, to_file(step.log_file):
+            python = venv.ensure_emulator_venv(
+                config.emulator_venv, config.requirements, step.log_file
+            )
+            step.done(f"{config.emulator_venv.name} ready")
+    if build:
+        with steps.step("build", "Lambda zips (scripts/build.py)") as step:
+            step.done(build_functions(config.root, step.log_file, build_args))
+
+    with steps.step("emulator", f"on {emulator.HOST}:{port}") as step, to_file(step.log_file):
+        if current is None:
+            remove_worker_dirs(config.state_dir)
+            try:
+                emu = emulator.start(config.state_dir, port, python=str(python))
+            except emulator.EmulatorError as exc:
+                raise StackError(str(exc)) from None
+            started = True
+            log_file = emulator.EmulatorFiles(config.state_dir).log_file
+            step.done(f"started at {emu.endpoint} (pid {emu.pid}, log {shown(log_file)})")
+            previous = None  # a new emulator holds nothing of the last run
+        else:
+            emu = current
+            same_run = previous is not None and previous.emulator_pid == emu.pid
+            started = bool(previous and same_run and previous.started_emulator)
+            if not same_run:
+                previous = None
+            step.done(f"reusing {emu.endpoint} (pid {emu.pid})")
+            warn_if_not_isolated(emu.pid, config.emulator_venv)
 
     created = list(previous.created) if previous else []
     state = StackState(
@@ -151,24 +190,53 @@ def up(config: LocalEnv, *, build: bool = True) -> StackState:
         created=created,
     )
     state.save(config.state_file)  # from here on `down` knows what to clean up, even on failure
-    bucket = resources.backend_setting(config.backend_file, "bucket")
-    state.state_bucket = resources.ensure_state_bucket(clients.s3(emu.endpoint), bucket, created)
-    ddb = clients.dynamodb(emu.endpoint)
-    state.incidents_stream_arn = resources.ensure_incidents_table(ddb, created)
-    queue = resources.ensure_alerts_queue(clients.sqs(emu.endpoint), created)
-    state.alerts_queue_url, state.alerts_queue_arn = queue
-    archive = layer.build_layer_zip(config.layer_dir)
-    state.layer_arn = layer.ensure_layer(clients.lambda_(emu.endpoint), archive, created)
+    with steps.step("outside resources", "state bucket, Incidents table, alerts queue") as step:
+        bucket = resources.backend_setting(config.backend_file, "bucket")
+        s3 = clients.s3(emu.endpoint)
+        state.state_bucket = resources.ensure_state_bucket(s3, bucket, created)
+        ddb = clients.dynamodb(emu.endpoint)
+        state.incidents_stream_arn = resources.ensure_incidents_table(ddb, created)
+        queue = resources.ensure_alerts_queue(clients.sqs(emu.endpoint), created)
+        state.alerts_queue_url, state.alerts_queue_arn = queue
+        step.done(f"demo table {state.incidents_table}, with its stream")
+    with steps.step("layer", "boto3 for the local functions") as step, to_file(step.log_file):
+        archive = layer.build_layer_zip(config.layer_dir)
+        known = len(created)
+        state.layer_arn = layer.ensure_layer(clients.lambda_(emu.endpoint), archive, created)
+        step.done("published" if len(created) > known else "unchanged")
     state.save(config.state_file)
 
-    terraform_init(config, emu)
-    apply = ["apply", "-input=false", "-auto-approve", *terraform_vars(config, state)]
-    run_terraform(config, apply, stack_terraform_env(config, emu))
-    state.applied = True
-    state.outputs = terraform_outputs(config, emu)
-    state.ws_url = ws_url(port, state.outputs["api_id"], state.outputs["stage_name"])
+    with steps.step("terraform init", "providers and the emulator's S3 backend") as step:
+        terraform_init(config, emu, step.log_file)
+        mirror = os.environ.get("TF_PLUGIN_DIR")
+        step.done(f"provider from {mirror}" if mirror else "provider from the registry")
+    with steps.step("apply", "terraform apply") as step:
+        apply = ["apply", "-input=false", "-auto-approve", *terraform_vars(config, state)]
+        run_terraform(config, apply, stack_terraform_env(config, emu), log_file=step.log_file)
+        state.applied = True
+        state.outputs = terraform_outputs(config, emu)
+        state.ws_url = ws_url(port, state.outputs["api_id"], state.outputs["stage_name"])
+        step.done(apply_summary(step.log_file))
+    state.save(config.state_file)
+    with steps.step("board", "the live incident board") as step, to_file(step.log_file):
+        serving = board.running(config.state_dir)
+        try:
+            server = board.start(config.state_dir, config.root / "clients", config.board_port)
+        except board.BoardError as exc:
+            raise StackError(str(exc)) from None
+        state.board_base_url = server.base_url
+        verb = "still served" if serving == server else "served"
+        step.done(f"{verb} at {server.base_url} (pid {server.pid})")
     state.save(config.state_file)
     return state
+
+
+def apply_summary(log_file: Path) -> str:
+    """Terraform's "Apply complete! Resources: ..." line, without its decoration."""
+    for line in reversed(log_file.read_text(errors="replace").splitlines()):
+        if line.startswith("Apply complete!"):
+            return line.removeprefix("Apply complete! ").rstrip(".")
+    return "applied"
 
 
 def down(config: LocalEnv) -> list[str]:
@@ -176,6 +244,8 @@ def down(config: LocalEnv) -> list[str]:
     state = StackState.load(config.state_file)
     done: list[str] = []
     if state is None:
+        if board.stop(config.state_dir):
+            done.append("stopped the board's web server")
         return done
     emu = emulator.running(config.state_dir)
     ours = emu is not None and emu.pid == state.emulator_pid
@@ -192,6 +262,8 @@ def down(config: LocalEnv) -> list[str]:
         done.extend(delete_created(emu.endpoint, state))
     else:
         done.append("the emulator that ran the stack is gone; nothing left to remove")
+    if board.stop(config.state_dir):
+        done.append("stopped the board's web server")
     config.state_file.unlink(missing_ok=True)
     return done
 
@@ -205,13 +277,58 @@ def require_stack(config: LocalEnv) -> StackState:
     return state
 
 
+# The identity the board served by `up` connects with (the local stack takes it in the query
+# string, see commands.connect_url; a token will take its place).
+BOARD_USER = "board"
+BOARD_ROLE = "viewer"
+
+
+def board_link(state: StackState) -> str:
+    """The served board's URL, pre-filled with the WebSocket URL and the local identity."""
+    if not state.board_base_url:
+        return "(not served: run 'make up')"
+    return board.board_url(
+        state.board_base_url, commands.connect_url(state, BOARD_USER, BOARD_ROLE)
+    )
+
+
+NEXT_STEPS = (
+    ("make board", "this URL again (OPEN=1 opens it)"),
+    ("make listen USER=alice ROLE=dispatcher", "print what a client receives"),
+    ("make incident ID=INC-1 URGENCY=high", "write an incident (STATUS=, TITLE=)"),
+    ("make alerts", "what the Notifier published"),
+    ("make status", "every endpoint"),
+    ("make down", "stop it all"),
+)
+
+
+def summary(state: StackState, seconds: float, log_dir: Path) -> str:
+    """What `make up` ends with: the two URLs and the next commands."""
+    width = max(len(command) for command, _ in NEXT_STEPS)
+    lines = [
+        f"Local stack is up ({format_duration(seconds)}; logs in {shown(log_dir)}/).",
+        f"  WebSocket URL  {state.ws_url}",
+        f"  Board          {board_link(state)}",
+        "",
+        "Next:",
+        *(f"  {command:<{width}}  {what}" for command, what in NEXT_STEPS),
+    ]
+    return "\n".join(lines)
+
+
+def format_duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} m {rest:02d} s" if minutes else f"{seconds:.1f} s"
+
+
 def describe(state: StackState) -> str:
-    """The summary `make up` and `make status` print."""
+    """The summary `make status` prints."""
     out = state.outputs
     functions = out.get("function_names") or {}
     lines = [
         f"Local stack is up on the emulator at {state.endpoint} (pid {state.emulator_pid}).",
         f"  WebSocket URL       {state.ws_url}",
+        f"  board               {board_link(state)}",
         f"  management API      {out.get('websocket_management_url')}",
         f"  Connections table   {out.get('connections_table_name')}",
         f"  Incidents table     {state.incidents_table} (demo)",

@@ -27,6 +27,7 @@ class StackState:
     created: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     ws_url: str = ""
+    board_base_url: str = ""
     applied: bool = False
 
     def save(self, path: Path) -> None:

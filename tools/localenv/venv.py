@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -21,13 +22,14 @@ def ministack_requirement(requirements: Path) -> str:
     raise VenvError(f"{requirements.name} pins no ministack version (no 'ministack==' line)")
 
 
-def ensure_emulator_venv(venv: Path, requirements: Path) -> Path:
+def ensure_emulator_venv(venv: Path, requirements: Path, log_file: Path | None = None) -> Path:
     """A virtual environment holding only ministack; returns its python.
 
     ministack runs Python functions on the interpreter that runs it, so from the dev venv every
     function could import boto3, Powertools and pytest: a zip that forgot to vendor a dependency
     would still work locally and break on AWS. Here they see their zip, their layers and what
     ministack itself needs (botocore), as close to the Lambda runtime as the emulator allows.
+    pip's output goes to ``log_file`` when given.
     """
     python = venv / "bin" / "python"
     stamp = venv / ".installed"
@@ -36,8 +38,15 @@ def ensure_emulator_venv(venv: Path, requirements: Path) -> Path:
         return python
     log(f"creating {venv.name} with {requirement} (the local Lambdas' interpreter)")
     base = getattr(sys, "_base_executable", sys.executable)
-    subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)  # noqa: S603
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, requirement], check=True)  # noqa: S603 - pinned requirement
+    with contextlib.ExitStack() as files:
+        out = files.enter_context(log_file.open("a")) if log_file else None
+        pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+        for command in ([base, "-m", "venv", "--clear", str(venv)], [*pip, requirement]):
+            err = subprocess.STDOUT if out else None
+            proc = subprocess.run(command, check=False, stdout=out, stderr=err)  # noqa: S603
+            if proc.returncode != 0:
+                where = f"; its output is in {log_file}" if log_file else ""
+                what = " ".join(command[1:4])
+                raise VenvError(f"'{what}' failed (exit {proc.returncode}){where}")
     stamp.write_text(requirement + "\n")
     return python
