@@ -70,9 +70,10 @@ $(TF_CLI_RC): FORCE
 # Python: lint, format, build
 # ---------------------------------------------------------------------------
 .PHONY: lint
-lint: setup actionlint ## Lint Python (ruff) and check formatting; actionlint on the workflows
+lint: setup actionlint ## Lint Python (ruff), check formatting and types (mypy --strict); actionlint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 .PHONY: fmt
 fmt: setup ## Format Python (ruff) and Terraform (terraform fmt)
