@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import marshal
 import shutil
+import subprocess
 import sys
 import zipfile
 from collections.abc import Callable
@@ -197,3 +198,46 @@ def test_the_cli_builds_without_bytecode_when_told(
     for name in manifest["artifacts"]:
         with zipfile.ZipFile(out / f"{name}.zip") as archive:
             assert not [n for n in archive.namelist() if n.endswith(".pyc")]
+
+
+def test_cpython_312_runs_the_shipped_bytecode(
+    built: tuple[Path, list[Any]], tmp_path: Path
+) -> None:
+    """The zips' .cpython-312.pyc in CPython 3.12 itself (Pyodide's; the host has 3.11): with the
+    sources broken, the logger module and Powertools still import and a Logger is made."""
+    out, _ = built
+    task = tmp_path / "task"
+    with zipfile.ZipFile(out / "notifier.zip") as archive:
+        archive.extractall(task)
+    for source in (
+        "aws_lambda_powertools/__init__.py",
+        "aws_lambda_powertools/logging/logger.py",
+        "realtime_common/config.py",
+        "realtime_common/logs.py",
+        "typing_extensions.py",
+    ):
+        (task / source).write_text("raise SystemExit('compiled from source')\n")
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import json, sys\n"
+        "sys.dont_write_bytecode = True\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "import aws_lambda_powertools, realtime_common.logs\n"
+        "logger = realtime_common.logs.make_logger()\n"
+        "print(json.dumps({'version': list(sys.version_info[:2]),\n"
+        "  'logger': type(logger).__name__, 'cached': realtime_common.logs.__cached__}))\n"
+    )
+    compiler = bytecode.find_compiler("3.12", CACHE, "pyodide")
+    # Fixed argv: node and the runner the build uses, files this test wrote.
+    result = subprocess.run(  # noqa: S603
+        [*compiler.command, str(probe), str(task)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["version"] == [3, 12]
+    assert report["logger"] == "Logger"
+    assert report["cached"].endswith("/realtime_common/__pycache__/logs.cpython-312.pyc")

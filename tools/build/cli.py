@@ -30,10 +30,18 @@ def parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         description="Build one reproducible zip per Lambda function.",
     )
     p.add_argument("--out", type=Path, default=ROOT / "build", help="output directory")
-    p.add_argument("--functions", type=Path, default=ROOT / "functions", help="sources")
+    p.add_argument("--functions", type=Path, default=ROOT / "functions", help="Lambda sources")
     p.add_argument("--cache", type=Path, default=ROOT / ".cache" / "build", help="build cache")
-    p.add_argument("--arch", default=environ.get("LAMBDA_ARCH") or "x86_64")
-    p.add_argument("--python", default=environ.get("LAMBDA_PYTHON") or "3.12")
+    p.add_argument(
+        "--arch",
+        default=environ.get("LAMBDA_ARCH") or "x86_64",
+        help="Lambda architecture: x86_64 or arm64 (LAMBDA_ARCH)",
+    )
+    p.add_argument(
+        "--python",
+        default=environ.get("LAMBDA_PYTHON") or "3.12",
+        help="Lambda Python version, like 3.12 (LAMBDA_PYTHON)",
+    )
     p.add_argument(
         "--bytecode",
         action=argparse.BooleanOptionalAction,
