@@ -259,4 +259,4 @@ preview-fixtures: build $(TF_RC_DEP) ## Re-record the plan preview fixtures from
 
 .PHONY: clean
 clean: ## Remove build output and caches (not the virtual environment)
-	rm -rf build .pytest_cache .ruff_cache
+	rm -rf build .pytest_cache .ruff_cache .mypy_cache

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -219,8 +220,11 @@ def _compile_into_cache(
                     f"{compiler.description} did not write {_pyc_name(name, tag)}: "
                     f"is it CPython {compiler.python}?"
                 )
+            # Written beside and renamed into place: builds running at once share the cache.
             cached.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(produced, cached)
+            partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
+            shutil.copyfile(produced, partial)
+            partial.replace(cached)
 
 
 def _pyc_name(source_name: str, tag: str) -> str:
