@@ -79,9 +79,10 @@ $(TF_CLI_RC): FORCE
 # Python: lint, format, build
 # ---------------------------------------------------------------------------
 .PHONY: lint
-lint: setup actionlint ## Lint Python (ruff) and check formatting; actionlint on the workflows
+lint: setup actionlint ## Lint Python (ruff), check formatting and types (mypy --strict); actionlint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 .PHONY: fmt
 fmt: setup ## Format Python (ruff) and Terraform (terraform fmt)
@@ -90,13 +91,15 @@ fmt: setup ## Format Python (ruff) and Terraform (terraform fmt)
 	$(TF) fmt -recursive
 
 # Lambda platform the zips are built for; keep in step with the Terraform variables
-# lambda_architecture / lambda_runtime.
+# lambda_architecture / lambda_runtime. The zips carry bytecode compiled by that Python
+# (tools/build/bytecode.py: Pyodide's CPython through node/npm, or python3.X on PATH);
+# LAMBDA_BYTECODE=0 in the environment builds without it.
 LAMBDA_ARCH ?= x86_64
 LAMBDA_PYTHON ?= 3.12
 
 .PHONY: build
-build: setup ## Build the Lambda zips into build/ (reproducible; LAMBDA_ARCH, LAMBDA_PYTHON)
-	$(PY) scripts/build.py --arch $(LAMBDA_ARCH) --python $(LAMBDA_PYTHON)
+build: setup ## Build the Lambda zips into build/ (reproducible, with .pyc; LAMBDA_ARCH, LAMBDA_PYTHON)
+	$(PY) -m tools.build --arch $(LAMBDA_ARCH) --python $(LAMBDA_PYTHON)
 
 # ---------------------------------------------------------------------------
 # Tests

@@ -16,17 +16,19 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.client import BaseClient
 
 from realtime_common import aws, config, metrics
 from realtime_common.connections import connection_key
 from realtime_common.logs import make_logger
+
+if TYPE_CHECKING:  # the stub packages are development dependencies, never in a zip
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = make_logger()
 
@@ -138,7 +140,7 @@ def connection_item(
 
 
 def connect(
-    dynamodb: BaseClient,
+    dynamodb: DynamoDBClient,
     cfg: ConnectConfig,
     event: Mapping[str, Any],
     now: float,
@@ -180,7 +182,7 @@ def connect(
 
 
 def disconnect(
-    dynamodb: BaseClient, cfg: ConnectConfig, event: Mapping[str, Any]
+    dynamodb: DynamoDBClient, cfg: ConnectConfig, event: Mapping[str, Any]
 ) -> dict[str, Any]:
     connection_id = _connection_id(event)
     if connection_id is None:

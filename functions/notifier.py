@@ -37,7 +37,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
@@ -54,7 +54,6 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.client import BaseClient
 
 from realtime_common import aws, config, metrics
 from realtime_common.logs import make_logger
@@ -65,6 +64,11 @@ from realtime_common.stream import (
     batch_records,
     parse_record,
 )
+
+if TYPE_CHECKING:  # the stub packages are development dependencies, never in a zip
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef
 
 logger = make_logger()
 
@@ -191,7 +195,7 @@ def _rises(old: str | None, new: str | None) -> bool:
 class Alert:
     subject: str
     body: str
-    attributes: dict[str, dict[str, str]]
+    attributes: dict[str, MessageAttributeValueTypeDef]  # SNS String attributes
 
 
 def bounded_fields(
@@ -267,19 +271,19 @@ def build_alert(record: StreamRecord, reasons: list[str]) -> Alert:
     return Alert(subject=subject_line(reason, summary), body=text, attributes=attributes)
 
 
-def _string_attribute(value: str | None) -> dict[str, str]:
+def _string_attribute(value: str | None) -> MessageAttributeValueTypeDef:
     # SNS rejects empty attribute values; "unknown" keeps filter policies simple.
     return {"DataType": "String", "StringValue": (value or "unknown")[:256]}
 
 
-def _message_size(body: str, attributes: Mapping[str, Mapping[str, str]]) -> int:
+def _message_size(body: str, attributes: Mapping[str, MessageAttributeValueTypeDef]) -> int:
     size = len(body.encode("utf-8"))
     for name, value in attributes.items():
         size += len(name.encode()) + len(value["DataType"]) + len(value["StringValue"].encode())
     return size
 
 
-def publish_alert(sns: BaseClient, topic_arn: str, alert: Alert) -> str:
+def publish_alert(sns: SNSClient, topic_arn: str, alert: Alert) -> str:
     response = sns.publish(
         TopicArn=topic_arn,
         Subject=alert.subject,
@@ -385,7 +389,7 @@ def process_record(record: DynamoDBRecord) -> str:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     get_config()  # fail the whole invocation (nothing lost) on a configuration error
     emitter = get_metrics()
     try:

@@ -39,6 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import unquote
 
+HOST = "127.0.0.1"
+
 ERRORS = {
     410: "GoneException",
     429: "LimitExceededException",
@@ -116,7 +118,7 @@ class FakeManagementApi:
             # once; the kernel then retransmits after 1 s and the numbers measure that instead.
             request_queue_size = 512
 
-        self._server = Server(("127.0.0.1", port), Handler)
+        self._server = Server((HOST, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -144,9 +146,7 @@ class FakeManagementApi:
     @property
     def url(self) -> str:
         assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        name = host.decode() if isinstance(host, bytes) else host
-        return f"http://{name}:{port}/{self.stage}"
+        return f"http://{HOST}:{self._server.server_port}/{self.stage}"
 
     # -- inspection ---------------------------------------------------------------------------
     def posts_to(self, connection_id: str) -> list[Post]:

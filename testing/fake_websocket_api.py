@@ -77,7 +77,8 @@ class FakeWebSocketApi:
     @property
     def port(self) -> int:
         assert self._server is not None
-        return self._server.sockets[0].getsockname()[1]
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
 
     def url(self, query: str = "userId=alice&role=dispatcher") -> str:
         return f"ws://127.0.0.1:{self.port}/prod" + (f"?{query}" if query else "")
@@ -107,6 +108,7 @@ class FakeWebSocketApi:
         return offered[-1] if offered else None
 
     async def _handle(self, connection: ServerConnection) -> None:
+        assert connection.request is not None  # set once the opening handshake is done
         peer = Peer(connection, connection.request.path, connection.subprotocol)
         with self._lock:
             self.peers.append(peer)

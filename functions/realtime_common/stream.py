@@ -12,9 +12,12 @@ import binascii
 import decimal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.types import Binary, TypeDeserializer
+
+if TYPE_CHECKING:  # the stub packages are development dependencies, never in a zip
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 EVENT_NAMES = frozenset({"INSERT", "MODIFY", "REMOVE"})
 
@@ -119,7 +122,9 @@ def _image(body: Mapping[str, Any], field: str) -> dict[str, JSONValue] | None:
 
 def deserialize(attribute_value: Mapping[str, Any]) -> Any:  # noqa: ANN401
     """One stream-event attribute value (``{"S": ...}``, ``{"B": "<base64>"}``...) to Python."""
-    return _DESERIALIZER.deserialize(_decode_binary(attribute_value))
+    # _decode_binary checks the shape as far as it goes; the deserialiser raises on the rest.
+    wire = cast("AttributeValueTypeDef", _decode_binary(attribute_value))
+    return _DESERIALIZER.deserialize(wire)
 
 
 def _decode_binary(value: object) -> object:
@@ -174,7 +179,7 @@ def to_plain(value: object) -> JSONValue:  # noqa: PLR0911
             return int(value)
         return float(value)
     if isinstance(value, Binary):
-        return base64.b64encode(bytes(value.value)).decode("ascii")
+        return base64.b64encode(_binary_bytes(value)).decode("ascii")
     if isinstance(value, set | frozenset):
         return [to_plain(item) for item in sorted(value, key=_set_sort_key)]
     if isinstance(value, list):
@@ -189,5 +194,12 @@ def to_plain(value: object) -> JSONValue:  # noqa: PLR0911
 def _set_sort_key(item: object) -> Any:  # noqa: ANN401
     # DynamoDB sets are homogeneous: all strings, all numbers or all binaries.
     if isinstance(item, Binary):
-        return bytes(item.value)
+        return _binary_bytes(item)
     return item
+
+
+def _binary_bytes(value: Binary) -> bytes:
+    # Binary keeps its bytes in .value, which the boto3 stubs do not declare (their __bytes__
+    # is declared to return str).
+    data: bytes = value.value  # type: ignore[attr-defined]
+    return data

@@ -1,84 +1,77 @@
-"""The Lambda zips: reproducible, minimal, vendored for the Lambda platform, and importable from
-the zip itself in a clean interpreter (test what ships)."""
+"""The Lambda zips: reproducible, minimal, vendored per function for the Lambda platform, and
+importable from the zip itself in a clean interpreter (test what ships)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
-import os
 import shutil
-import subprocess
-import sys
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
+
+from tools.build import ARTIFACTS, BuildError, BuildResult, Target, build, find_compiler
+from tools.build import vendor as vendoring
 
 pytestmark = pytest.mark.packaging
 
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / ".cache" / "build"  # shared with `make build`: wheels are downloaded once
-
-
-def _load_build_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("realtime_build", ROOT / "scripts" / "build.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _load_build_script()
+FUNCTIONS = ROOT / "functions"
+CACHE = ROOT / ".cache" / "build"  # shared with `make build` and conftest.built
 NAMES = ["connection_manager", "broadcaster", "notifier"]
+DEFAULT = Target("x86_64", "3.12")  # what `make build` builds
+Built = tuple[Path, list[BuildResult]]
 
 
-def hashes(results: list[Any]) -> dict[str, str]:
+def extract(zip_path: Path, destination: Path) -> Path:
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(destination)
+    return destination
+
+
+def hashes(results: list[BuildResult]) -> dict[str, str]:
     return {r.artifact.name: r.sha256 for r in results}
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
-    out = tmp_path_factory.mktemp("build-a")
-    return out, build.build(out, cache=CACHE)
+def entries(out: Path, name: str) -> list[zipfile.ZipInfo]:
+    with zipfile.ZipFile(out / f"{name}.zip") as archive:
+        return archive.infolist()
 
 
-def test_every_artifact_of_the_contract_is_built(built: tuple[Path, list[Any]]) -> None:
+def tops(out: Path, name: str) -> set[str]:
+    return {i.filename.split("/", 1)[0] for i in entries(out, name)}
+
+
+def test_every_artifact_of_the_contract_is_built(built: Built) -> None:
     out, results = built
     assert [r.artifact.name for r in results] == NAMES
     for name in NAMES:
         assert (out / f"{name}.zip").is_file()
 
 
-def test_builds_are_byte_for_byte_reproducible(
-    built: tuple[Path, list[Any]], tmp_path: Path
-) -> None:
+def test_builds_are_byte_for_byte_reproducible(built: Built, tmp_path: Path) -> None:
     out, first = built
-    second = build.build(tmp_path, cache=CACHE)
+    compiler = find_compiler(DEFAULT.python, CACHE)
+    second = build(tmp_path, source_dir=FUNCTIONS, target=DEFAULT, cache=CACHE, compiler=compiler)
     assert hashes(first) == hashes(second)
     for name in NAMES:
         assert (out / f"{name}.zip").read_bytes() == (tmp_path / f"{name}.zip").read_bytes()
     assert (out / "manifest.json").read_text() == (tmp_path / "manifest.json").read_text()
 
 
-def test_zip_entries_are_normalised(built: tuple[Path, list[Any]]) -> None:
+def test_zip_entries_are_normalised(built: Built) -> None:
     out, _ = built
     for name in NAMES:
-        with zipfile.ZipFile(out / f"{name}.zip") as archive:
-            infos = archive.infolist()
+        infos = entries(out, name)
         names = [i.filename for i in infos]
         assert names == sorted(names)
         for info in infos:
             assert info.date_time == (1980, 1, 1, 0, 0, 0), info.filename
             assert info.external_attr >> 16 == 0o100644, info.filename
-            assert "__pycache__" not in info.filename
-            assert not info.filename.endswith((".pyc", ".pyo"))
             assert not info.filename.startswith("bin/")
             if ".dist-info/" in info.filename:
                 assert info.filename.rsplit("/", 1)[1] not in {
@@ -89,17 +82,34 @@ def test_zip_entries_are_normalised(built: tuple[Path, list[Any]]) -> None:
                 }
 
 
-def test_each_zip_holds_only_what_its_function_needs(built: tuple[Path, list[Any]]) -> None:
+def test_every_module_ships_with_bytecode_for_the_target_python_only(built: Built) -> None:
+    out, _ = built
+    for name in NAMES:
+        names = {i.filename for i in entries(out, name)}
+        sources = {n for n in names if n.endswith(".py")}
+        compiled = {n for n in names if "__pycache__/" in n}
+        assert sources
+        assert not {n for n in names if n.endswith(".pyo")}
+        # exactly one .pyc per source, next to it, for CPython 3.12 alone
+        expected = set()
+        for source in sources:
+            directory, _, file_name = source.rpartition("/")
+            pyc = f"__pycache__/{file_name[:-3]}.cpython-312.pyc"
+            expected.add(f"{directory}/{pyc}" if directory else pyc)
+        assert compiled == expected
+
+
+def test_each_zip_holds_only_what_its_function_needs(built: Built) -> None:
     out, _ = built
 
     def ours(name: str) -> set[str]:
-        with zipfile.ZipFile(out / f"{name}.zip") as archive:
-            return {
-                n
-                for n in archive.namelist()
-                if "/" not in n or n.startswith("realtime_common/")
-                if not n.startswith("typing_extensions")
-            }
+        return {
+            i.filename
+            for i in entries(out, name)
+            if "/" not in i.filename or i.filename.startswith("realtime_common/")
+            if not i.filename.startswith("typing_extensions")
+            if "__pycache__/" not in i.filename
+        }
 
     common = {
         "realtime_common/__init__.py",
@@ -133,18 +143,44 @@ def test_each_zip_holds_only_what_its_function_needs(built: tuple[Path, list[Any
         *fanout,
     }
     assert ours("notifier") == {"notifier.py", "realtime_common/stream.py", *common}
+    aiohttp_and_deps = {"aiohttp", "multidict", "yarl", "frozenlist", "propcache", "aiosignal"}
     for name in NAMES:
-        with zipfile.ZipFile(out / f"{name}.zip") as archive:
-            tops = {n.split("/", 1)[0] for n in archive.namelist()}
-        assert "aws_lambda_powertools" in tops
-        assert not {"boto3", "botocore", "s3transfer"} & tops  # the runtime provides them
+        packages = tops(out, name)
+        assert "aws_lambda_powertools" in packages
+        assert not {"boto3", "botocore", "s3transfer"} & packages  # the runtime provides them
+        if name == "broadcaster":
+            assert aiohttp_and_deps <= packages
+        else:  # each zip vendors its own requirements, not the union
+            assert not aiohttp_and_deps & packages
 
 
-def test_manifest_matches_the_files(built: tuple[Path, list[Any]]) -> None:
+def test_the_broadcaster_vendors_aiohttp_compiled_for_the_lambda_platform(built: Built) -> None:
+    out, _ = built
+    extensions = [i.filename for i in entries(out, "broadcaster") if i.filename.endswith(".so")]
+    assert {e.split("/", 1)[0] for e in extensions} >= {"aiohttp", "multidict", "yarl"}
+    for extension in extensions:
+        assert extension.endswith(".cpython-312-x86_64-linux-gnu.so"), extension
+    with zipfile.ZipFile(out / "broadcaster.zip") as archive:
+        wheel = archive.read("aiohttp-3.14.5.dist-info/WHEEL").decode()
+    assert "Tag: cp312-cp312-manylinux2014_x86_64" in wheel
+
+
+def test_no_type_checker_or_stub_package_lands_in_a_zip(built: Built) -> None:
+    out, _ = built
+    for name in NAMES:
+        for top in tops(out, name):
+            lowered = top.lower().replace("-", "_")
+            assert not lowered.startswith(("mypy", "types_", "boto3_stubs", "botocore_stubs"))
+            assert "_stubs" not in lowered, top
+            assert not lowered.endswith("_stubs"), top
+
+
+def test_manifest_matches_the_files(built: Built) -> None:
     out, _ = built
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["lambda_architecture"] == "x86_64"
     assert manifest["lambda_python"] == "3.12"
+    assert manifest["bytecode"] == "cpython-312"
     for entry in manifest["artifacts"].values():
         data = (out / entry["file"]).read_bytes()
         digest = hashlib.sha256(data).digest()
@@ -157,13 +193,9 @@ def test_manifest_matches_the_files(built: tuple[Path, list[Any]]) -> None:
     ]
 
 
-# A Lambda-like interpreter: no site-packages, the task directory first, then only what the
-# Python runtime ships besides the standard library.
-RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six.py", "jmespath")
 PROBE = r"""
-import importlib, json, sys
-task, runtime, handlers = sys.argv[1], sys.argv[2], sys.argv[3:]
-sys.path[:0] = [task, runtime]
+import importlib, json
+handlers = sys.argv[3:]
 
 class Context:
     function_name = "probe"
@@ -192,15 +224,6 @@ print(json.dumps(report))
 """
 
 
-@pytest.fixture(scope="module")
-def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    site = Path(boto3.__file__).resolve().parent.parent
-    runtime = tmp_path_factory.mktemp("lambda-runtime")
-    for name in RUNTIME_PACKAGES:
-        (runtime / name).symlink_to(site / name)
-    return runtime
-
-
 @pytest.mark.parametrize(
     ("name", "missing"),
     [
@@ -210,40 +233,57 @@ def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ],
 )
 def test_handlers_import_and_run_from_their_own_zip(
-    built: tuple[Path, list[Any]], runtime_dir: Path, tmp_path: Path, name: str, missing: str
+    built: Built,
+    lambda_python: Callable[..., Any],
+    runtime_dir: Path,
+    tmp_path: Path,
+    name: str,
+    missing: str,
 ) -> None:
     out, results = built
     (artifact,) = [r.artifact for r in results if r.artifact.name == name]
-    task = tmp_path / "task"
-    with zipfile.ZipFile(out / f"{name}.zip") as archive:
-        archive.extractall(task)
-    env = {"PATH": os.environ.get("PATH", ""), "AWS_REGION": "us-east-1", "LANG": "C.UTF-8"}
-    # Fixed argv: this interpreter, the probe above, paths the test created.
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-I", "-S", "-c", PROBE, str(task), str(runtime_dir), *artifact.handlers],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
-    )
+    task = extract(out / f"{name}.zip", tmp_path / "task")
+    result = lambda_python(PROBE, task, *artifact.handlers)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     files = report.pop("files")
     for module in ("aws_lambda_powertools", "typing_extensions", "realtime_common"):
         assert files[module].startswith(str(task)), (module, files[module])
-    assert files["boto3"].startswith(str(runtime_dir))
+    assert files["boto3"].startswith(str(runtime_dir))  # from the runtime, not from the zip
     assert set(report) == set(artifact.handlers)
     for outcome in report.values():
         # the handler really ran: it validated its configuration and named what is missing
         assert outcome.startswith("ConfigError") and missing in outcome, outcome
 
 
+def test_the_broadcasters_aiohttp_imports_on_the_emulators_python(
+    built: Built, lambda_python: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The local emulator runs every Lambda on its own Python 3.11: the zip's C extensions are
+    for 3.12 and do not load there, and aiohttp and its dependencies fall back to pure Python."""
+    out, _ = built
+    task = extract(out / "broadcaster.zip", tmp_path / "task")
+    probe = (
+        "import json, aiohttp, multidict, yarl, frozenlist, propcache\n"
+        "from aiohttp import http_parser\n"
+        "print(json.dumps({'version': aiohttp.__version__, 'file': aiohttp.__file__,\n"
+        "  'multidict': multidict.MultiDict.__module__,\n"
+        "  'parser': http_parser.HttpResponseParser.__module__,\n"
+        "  'query': dict(yarl.URL('http://h/p?a=1').query)}))\n"
+    )
+    result = lambda_python(probe, task)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["version"] == "3.14.5"
+    assert report["file"].startswith(str(task))
+    assert report["multidict"] == "multidict._multidict_py"  # the pure-Python implementation
+    assert report["parser"] == "aiohttp.http_parser"
+    assert report["query"] == {"a": "1"}
+
+
 def _copy_sources(tmp_path: Path) -> Path:
     source = tmp_path / "functions"
-    shutil.copytree(
-        ROOT / "functions", source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
+    shutil.copytree(FUNCTIONS, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return source
 
 
@@ -258,29 +298,29 @@ def _copy_sources(tmp_path: Path) -> Path:
     ],
 )
 def test_a_change_only_moves_the_hashes_of_zips_that_carry_it(
-    built: tuple[Path, list[Any]], tmp_path: Path, changed_file: str, changed_zips: set[str]
+    tmp_path: Path, changed_file: str, changed_zips: set[str]
 ) -> None:
-    _, baseline = built
+    # Without bytecode: which zips carry which source does not depend on it (the bytecode test
+    # shows a changed source changes its .pyc), and each case would otherwise start a compiler.
+    baseline = build(tmp_path / "a", source_dir=FUNCTIONS, target=DEFAULT, cache=CACHE)
     source = _copy_sources(tmp_path)
     with (source / changed_file).open("a") as handle:
         handle.write("\n# a change\n")
-    changed = build.build(tmp_path / "out", source_dir=source, cache=CACHE)
+    changed = build(tmp_path / "b", source_dir=source, target=DEFAULT, cache=CACHE)
     before, after = hashes(baseline), hashes(changed)
     assert {name for name in NAMES if before[name] != after[name]} == changed_zips
 
 
-def test_vendoring_targets_the_lambda_platform_not_the_host(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_vendoring_targets_the_lambda_platform_not_the_host(tmp_path: Path) -> None:
     commands: list[list[str]] = []
 
-    def record(command: list[str]) -> None:
+    def record(command: Sequence[str]) -> None:
         commands.append(list(command))
         if "--target" in command:
             Path(command[command.index("--target") + 1]).mkdir(parents=True, exist_ok=True)
 
-    monkeypatch.setattr(build, "_run", record)
-    build.vendor_tree(ROOT / "functions" / "requirements.txt", "arm64", "3.13", tmp_path)
+    requirements = FUNCTIONS / "requirements" / "broadcaster.txt"
+    vendoring.vendor_tree(requirements, Target("arm64", "3.13"), tmp_path, record)
     download, install = commands
     for command in (download, install):
         joined = " ".join(command)
@@ -289,25 +329,71 @@ def test_vendoring_targets_the_lambda_platform_not_the_host(
         assert "--implementation cp" in joined
         assert "--only-binary=:all:" in command
         assert "--require-hashes" in command
+        assert f"-r {requirements}" in joined
     assert "download" in download
     assert "--target" in install
     assert "--no-index" in install  # installs only what was downloaded into the cache
-    assert "--no-compile" in install
+    assert "--no-compile" in install  # bytecode comes from the target's Python, not pip's
+
+
+def test_each_artifact_is_vendored_from_its_own_requirements(tmp_path: Path) -> None:
+    used: list[str] = []
+
+    def record(command: Sequence[str]) -> None:
+        used.append(command[command.index("-r") + 1])
+        if "--target" in command:
+            Path(command[command.index("--target") + 1]).mkdir(parents=True, exist_ok=True)
+
+    build(tmp_path / "out", source_dir=FUNCTIONS, target=DEFAULT, cache=tmp_path, runner=record)
+    assert sorted(set(used)) == sorted(
+        str(FUNCTIONS / "requirements" / f"{name}.txt") for name in NAMES
+    )
 
 
 @pytest.mark.parametrize(
     ("arch", "python"), [("x86", "3.12"), ("arm64", "3.9"), ("x86_64", "python3.12")]
 )
-def test_bad_platform_settings_are_refused(tmp_path: Path, arch: str, python: str) -> None:
-    with pytest.raises(build.BuildError, match="LAMBDA_"):
-        build.build(tmp_path, arch=arch, python_version=python, cache=CACHE)
+def test_bad_platform_settings_are_refused(arch: str, python: str) -> None:
+    with pytest.raises(BuildError, match="LAMBDA_"):
+        Target(arch, python)
 
 
-def test_requirements_are_hash_pinned_and_match_the_dev_pin() -> None:
-    lines = (ROOT / "functions" / "requirements.txt").read_text()
-    pins = [line.split(" ")[0] for line in lines.splitlines() if "==" in line]
-    assert pins
-    assert not [p for p in pins if p.startswith(("boto3==", "botocore=="))]  # runtime has them
-    assert lines.count("--hash=sha256:") == len(pins)
-    powertools = next(p for p in pins if p.startswith("aws-lambda-powertools=="))
-    assert powertools in (ROOT / "requirements-dev.txt").read_text()
+def test_a_missing_requirements_file_is_named(tmp_path: Path) -> None:
+    source = _copy_sources(tmp_path)
+    (source / "requirements" / "notifier.txt").unlink()
+    with pytest.raises(BuildError, match=r"notifier: requirements file .*notifier\.txt"):
+        build(tmp_path / "out", source_dir=source, target=DEFAULT, cache=CACHE)
+
+
+def test_the_artifact_list_matches_the_contract() -> None:
+    assert [a.name for a in ARTIFACTS] == NAMES
+    for artifact in ARTIFACTS:
+        assert (FUNCTIONS / artifact.requirements).is_file()
+    assert not (ROOT / "functions" / "requirements.txt").exists()  # one file per artifact now
+
+
+@pytest.mark.parametrize(
+    ("arch", "python", "suffix"),
+    [
+        ("arm64", "3.12", ".cpython-312-aarch64-linux-gnu.so"),
+        ("x86_64", "3.13", ".cpython-313-x86_64-linux-gnu.so"),
+        ("arm64", "3.13", ".cpython-313-aarch64-linux-gnu.so"),
+    ],
+)
+def test_the_broadcaster_lock_installs_on_every_lambda_platform(
+    tmp_path: Path, arch: str, python: str, suffix: str
+) -> None:
+    """pip --require-hashes refuses any wheel whose hash the lock lacks: building for each
+    architecture and Python proves the lock covers the wheels pip picks there."""
+    broadcaster = [a for a in ARTIFACTS if a.name == "broadcaster"]
+    (result,) = build(
+        tmp_path,
+        source_dir=FUNCTIONS,
+        target=Target(arch, python),
+        cache=CACHE,
+        artifacts=broadcaster,
+    )
+    with zipfile.ZipFile(result.path) as archive:
+        extensions = [n for n in archive.namelist() if n.endswith(".so")]
+    assert {e.split("/", 1)[0] for e in extensions} >= {"aiohttp", "multidict", "yarl"}
+    assert all(e.endswith(suffix) for e in extensions), extensions

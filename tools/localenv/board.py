@@ -65,7 +65,7 @@ def serves_board(port: int) -> bool:
     url = f"http://{emulator.HOST}:{port}/{BOARD_PAGE}"
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
-            return resp.status == 200
+            return bool(resp.status == 200)
     except (urllib.error.URLError, OSError):
         return False
 

@@ -155,7 +155,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     p = sub.add_parser("up", help="bring the stack up on the emulator (or converge it)")
     p.add_argument("--port", type=int, default=None, help="emulator port (EMULATOR_PORT, 4566)")
-    p.add_argument("--no-build", action="store_true", help="skip scripts/build.py")
+    p.add_argument("--no-build", action="store_true", help="skip python -m tools.build")
     p.add_argument("--arch", default=None, help="Lambda architecture of the zips (build.py)")
     p.add_argument("--python", default=None, help="Lambda Python version of the zips (build.py)")
     p.set_defaults(func=cmd_up)

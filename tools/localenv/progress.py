@@ -2,8 +2,8 @@
 
 A step's line is started when the step starts and finished (with what it did and how long it took)
 when it ends, so a long step shows what is being waited for. Everything the step's tools print
-(pip, scripts/build.py, terraform) goes to ``<log dir>/up-<step>.log``; on failure the line says
-where, and the caller shows the end of that log.
+(pip, ``python -m tools.build``, terraform) goes to ``<log dir>/up-<step>.log``; on failure the
+line says where, and the caller shows the end of that log.
 """
 
 from __future__ import annotations

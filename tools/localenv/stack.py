@@ -100,13 +100,10 @@ def terraform_setup(config: LocalEnv) -> tuple[dict[str, str], list[str]]:
 
 
 def build_functions(root: Path, log_file: Path, build_args: Sequence[str] = ()) -> str:
-    """scripts/build.py, its output in ``log_file``; the first line of what it built."""
-    build = root / "scripts" / "build.py"
-    if not build.exists():
-        raise StackError("scripts/build.py is missing: the Lambda zips cannot be built")
+    """``python -m tools.build``, its output in ``log_file``; the first line of what it built."""
     with log_file.open("a") as out:
-        proc = subprocess.run(  # noqa: S603 - this interpreter, our own script
-            [sys.executable, str(build), *build_args],
+        proc = subprocess.run(  # noqa: S603 - this interpreter, our own package
+            [sys.executable, "-m", "tools.build", *build_args],
             check=False,
             cwd=root,
             stdout=out,
@@ -158,7 +155,7 @@ def up(  # noqa: PLR0915 - one statement list, step after step, reads best as on
             )
             step.done(f"{config.emulator_venv.name} ready")
     if build:
-        with steps.step("build", "Lambda zips (scripts/build.py)") as step:
+        with steps.step("build", "Lambda zips (python -m tools.build)") as step:
             step.done(build_functions(config.root, step.log_file, build_args))
 
     with steps.step("emulator", f"on {emulator.HOST}:{port}") as step, to_file(step.log_file):

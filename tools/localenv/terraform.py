@@ -137,7 +137,7 @@ def run(
         if capture:
             out: IO[str] | int = subprocess.PIPE
             err: IO[str] | int | None = subprocess.PIPE
-            destination = None
+            destination: IO[str] | None = None
         elif log_file is not None:
             out = destination = files.enter_context(log_file.open("a"))
             err = subprocess.STDOUT

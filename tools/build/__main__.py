@@ -1,0 +1,5 @@
+import sys
+
+from tools.build.cli import main
+
+sys.exit(main())
