@@ -9,19 +9,25 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.client import BaseClient
 
 from realtime_common import aws, config
-from realtime_common.connections import connection_key
-from realtime_common.logs import make_logger
+from realtime_common.connections import (
+    TOKEN_SUBPROTOCOL,
+    connection_key,
+    is_valid_user_id,
+    offered_subprotocols,
+)
+from realtime_common.logs import loggable, make_logger
+
+if TYPE_CHECKING:  # stubs are a dev-only dependency (boto3-stubs[dynamodb])
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = make_logger()
 
@@ -30,9 +36,6 @@ DEFAULT_ALLOWED_ROLES = ("dispatcher", "responder", "supervisor", "viewer")
 # outlive that (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 MAX_CONNECTION_TTL_SECONDS = 7200
 MIN_CONNECTION_TTL_SECONDS = 60
-# A user id is an opaque token from the authorizer; bound it and refuse control characters so
-# nothing odd lands in the table or the logs.
-_USER_ID = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 
 
 @dataclass(frozen=True)
@@ -94,13 +97,16 @@ def resolve_identity(event: Mapping[str, Any], cfg: ConnectConfig) -> Identity:
         user_id, role = values.get("userId"), values.get("role")
         if not user_id:
             continue
-        if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
-            raise IdentityError(401, f"{source} userId is not a valid identifier")
+        if not is_valid_user_id(user_id):
+            # Not echoed: the value is what was refused (bounded, escaped) only in loggable form.
+            raise IdentityError(
+                401, f"{source} userId is not a valid identifier: {loggable(user_id, 32)}"
+            )
         if not isinstance(role, str) or not role.strip():
             raise IdentityError(401, f"{source} identity has no role")
         normalised = role.strip().lower()
         if normalised not in cfg.allowed_roles:
-            raise IdentityError(403, f"role {normalised[:64]!r} is not allowed")
+            raise IdentityError(403, f"role {loggable(normalised, 32)!r} is not allowed")
         return Identity(user_id=user_id, role=normalised, source=source)
     raise IdentityError(401, "no identity in the request")
 
@@ -120,7 +126,7 @@ def connection_item(
 
 
 def connect(
-    dynamodb: BaseClient, cfg: ConnectConfig, event: Mapping[str, Any], now: float
+    dynamodb: DynamoDBClient, cfg: ConnectConfig, event: Mapping[str, Any], now: float
 ) -> dict[str, Any]:
     connection_id = _connection_id(event)
     if connection_id is None:
@@ -142,16 +148,16 @@ def connect(
         "connection stored",
         extra={
             "connection_id": connection_id,
-            "user_id": identity.user_id,
+            "user_id": loggable(identity.user_id),
             "role": identity.role,
             "identity_source": identity.source,
         },
     )
-    return _response(200, "Connected")
+    return _response(200, "Connected", _subprotocol_headers(event))
 
 
 def disconnect(
-    dynamodb: BaseClient, cfg: ConnectConfig, event: Mapping[str, Any]
+    dynamodb: DynamoDBClient, cfg: ConnectConfig, event: Mapping[str, Any]
 ) -> dict[str, Any]:
     connection_id = _connection_id(event)
     if connection_id is None:
@@ -171,17 +177,36 @@ def _connection_id(event: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _response(status: int, body: str) -> dict[str, Any]:
-    return {"statusCode": status, "body": body}
+def _subprotocol_headers(event: Mapping[str, Any]) -> dict[str, str]:
+    """Select ``bearer`` when the client offered it (the token travelled after it).
+
+    A browser that offered subprotocols drops a handshake whose answer selects none, so the
+    accepted ``$connect`` echoes the one it used, never the token that followed it.
+    """
+    if TOKEN_SUBPROTOCOL in offered_subprotocols(event.get("headers")):
+        return {"Sec-WebSocket-Protocol": TOKEN_SUBPROTOCOL}
+    return {}
+
+
+def _response(status: int, body: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"statusCode": status, "body": body}
+    if headers:
+        response["headers"] = dict(headers)
+    return response
 
 
 @logger.inject_lambda_context(clear_state=True)
 def on_connect(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     cfg = get_config()
-    return connect(aws.dynamodb_client(), cfg, event, time.time())
+    return connect(_dynamodb(), cfg, event, time.time())
 
 
 @logger.inject_lambda_context(clear_state=True)
 def on_disconnect(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     cfg = get_config()
-    return disconnect(aws.dynamodb_client(), cfg, event)
+    return disconnect(_dynamodb(), cfg, event)
+
+
+def _dynamodb() -> DynamoDBClient:
+    # realtime_common.aws types its clients as botocore's BaseClient; this is the DynamoDB one.
+    return cast("DynamoDBClient", aws.dynamodb_client())
