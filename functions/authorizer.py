@@ -280,6 +280,8 @@ class JwksKeys:
         self.last_attempt = now
         try:
             document = json.loads(self.fetch(self.url))
+            if not isinstance(document, dict):
+                raise ValueError("JWKS document is not a JSON object")
             key_set = jwt.PyJWKSet.from_dict(document)
         except (OSError, ValueError, jwt.PyJWTError) as error:
             logger.warning("JWKS fetch failed", extra={"error": loggable(str(error), 200)})
