@@ -32,13 +32,14 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -46,10 +47,9 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.client import BaseClient
 
 from realtime_common import aws, config
-from realtime_common.logs import make_logger
+from realtime_common.logs import loggable, make_logger
 from realtime_common.stream import (
     JSONValue,
     MalformedRecordError,
@@ -57,6 +57,11 @@ from realtime_common.stream import (
     batch_records,
     parse_record,
 )
+
+if TYPE_CHECKING:  # stubs are a dev-only dependency (boto3-stubs[dynamodb,sns])
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef
 
 logger = make_logger()
 
@@ -85,6 +90,10 @@ SUMMARY_FIELDS = (
     "createdAt",
     "updatedAt",
 )
+# SQS accepts only these characters in message bodies and attribute values; SNS delivering a value
+# outside them to an SQS subscriber fails for that subscriber.
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+_SQS_DISALLOWED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MAX_SUMMARY_STRING = 1024
 MAX_SUMMARY_VALUE_BYTES = 4096
 IDEMPOTENCY_KEY_PREFIX = "notifier.publish_alert"
@@ -148,7 +157,7 @@ def alert_reasons(record: StreamRecord, cfg: NotifierConfig) -> list[str]:
     if new_urgency is not None and new_urgency not in URGENCY_ORDER:
         logger.warning(
             "unknown urgency value; no urgency alert",
-            extra={"event_id": record.event_id, "urgency": new_urgency[:64]},
+            extra={"event_id": record.event_id, "urgency": loggable(new_urgency)},
         )
     urgent = new_urgency in cfg.alert_urgencies
     if record.event_name == "INSERT":
@@ -183,7 +192,7 @@ def _rises(old: str | None, new: str | None) -> bool:
 class Alert:
     subject: str
     body: str
-    attributes: dict[str, dict[str, str]]
+    attributes: dict[str, MessageAttributeValueTypeDef]
 
 
 def bounded_fields(
@@ -249,29 +258,49 @@ def build_alert(record: StreamRecord, reasons: list[str]) -> Alert:
         "status": _string_attribute(_label(record.new_image, "status")),
         "reason": _string_attribute(reason),
     }
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    text = sqs_safe_json(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    )
     if _message_size(text, attributes) > MAX_MESSAGE_BYTES:
         # Unreachable with every copied field bounded, but a publish that SNS rejects for size
         # would be retried until it is parked: fall back to the identifiers.
         body["incident"] = {"incidentId": summary.get("incidentId")}
         body["truncated"] = True
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        text = sqs_safe_json(
+            json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        )
     return Alert(subject=subject_line(reason, summary), body=text, attributes=attributes)
 
 
-def _string_attribute(value: str | None) -> dict[str, str]:
+def sqs_safe_json(text: str) -> str:
+    """JSON text with every character SQS refuses written as its ``\\uXXXX`` escape.
+
+    Outside JSON strings only ASCII occurs, so the escapes land inside strings and the document
+    decodes to the same value; a lone surrogate (not UTF-8 encodable) is escaped the same way.
+    """
+    return _SQS_DISALLOWED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def attribute_text(value: str) -> str:
+    """An attribute value every SNS protocol accepts: characters outside SQS's set dropped, and
+    controls and format characters too (a label has no use for them), at most 256 characters."""
+    kept = _SQS_DISALLOWED.sub("", value)
+    return "".join(ch for ch in kept if unicodedata.category(ch) not in {"Cc", "Cf"})[:256]
+
+
+def _string_attribute(value: str | None) -> MessageAttributeValueTypeDef:
     # SNS rejects empty attribute values; "unknown" keeps filter policies simple.
-    return {"DataType": "String", "StringValue": (value or "unknown")[:256]}
+    return {"DataType": "String", "StringValue": attribute_text(value or "") or "unknown"}
 
 
-def _message_size(body: str, attributes: Mapping[str, Mapping[str, str]]) -> int:
+def _message_size(body: str, attributes: Mapping[str, MessageAttributeValueTypeDef]) -> int:
     size = len(body.encode("utf-8"))
     for name, value in attributes.items():
         size += len(name.encode()) + len(value["DataType"]) + len(value["StringValue"].encode())
     return size
 
 
-def publish_alert(sns: BaseClient, topic_arn: str, alert: Alert) -> str:
+def publish_alert(sns: SNSClient, topic_arn: str, alert: Alert) -> str:
     response = sns.publish(
         TopicArn=topic_arn,
         Subject=alert.subject,
@@ -300,13 +329,13 @@ def get_publisher() -> Publisher:
         expires_after_seconds=cfg.idempotency_ttl_seconds,
     )
     persistence = DynamoDBPersistenceLayer(
-        table_name=cfg.idempotency_table, boto3_client=aws.dynamodb_client()
+        table_name=cfg.idempotency_table, boto3_client=cast("DynamoDBClient", aws.dynamodb_client())
     )
 
     # ``record`` only keys the idempotency record (its eventID); the caller has already built
     # ``alert`` from it, so nothing is parsed or decided twice.
     def publish(record: dict[str, Any], alert: Alert) -> dict[str, str]:
-        message_id = publish_alert(aws.sns_client(), cfg.topic_arn, alert)
+        message_id = publish_alert(cast("SNSClient", aws.sns_client()), cfg.topic_arn, alert)
         logger.info(
             "alert published",
             extra={"message_id": message_id, "reason": alert.attributes["reason"]["StringValue"]},
@@ -347,7 +376,7 @@ def process_record(record: DynamoDBRecord) -> str:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     get_config()  # fail the whole invocation (nothing lost) on a configuration error
     batch_records(event)  # a record without a sequence number fails the whole batch
     get_publisher().idempotency.register_lambda_context(context)
