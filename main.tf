@@ -9,6 +9,7 @@ locals {
 
   # connect and disconnect share one package (connection_manager.py).
   packages = {
+    authorizer         = "${local.artifacts_dir}/authorizer.zip"
     connection_manager = "${local.artifacts_dir}/connection_manager.zip"
     broadcaster        = "${local.artifacts_dir}/broadcaster.zip"
     notifier           = "${local.artifacts_dir}/notifier.zip"
@@ -85,8 +86,9 @@ module "alerts_topic" {
 # ---------------------------------------------------------------------------
 locals {
   # What sets the functions apart, known before anything exists: the keys
-  # (and only they) drive the for_each of module.function.
-  functions = {
+  # (and only they) drive the for_each of module.function. The $connect
+  # authorizer joins them when this stack builds it (authorizer.tf).
+  functions = merge(local.authorizer_functions, {
     connect = {
       description = "WebSocket $connect: records the connection"
       handler     = "connection_manager.on_connect"
@@ -107,7 +109,7 @@ locals {
       handler     = "notifier.handler"
       package     = "notifier"
     }
-  }
+  })
 
   # Environment and permissions name other resources (the broadcaster's name
   # the WebSocket API, whose routes invoke connect and disconnect), so they
@@ -120,6 +122,7 @@ locals {
   }
 
   function_environment = {
+    authorizer = local.authorizer_environment
     connect    = local.connection_environment
     disconnect = local.connection_environment
     broadcaster = {
@@ -138,6 +141,7 @@ locals {
   }
 
   function_policy_statements = {
+    authorizer = local.authorizer_policy_statements
     connect = [{
       sid       = "WriteConnections"
       actions   = ["dynamodb:PutItem"]
@@ -222,7 +226,7 @@ module "websocket_api" {
   execution_logging_level   = var.api_logging.execution_level
   access_logs_enabled       = var.api_logging.access_logs
   access_log_retention_days = var.log_retention_days
-  authorizer                = var.connect_authorizer
+  authorizer                = local.connect_authorizer
   default_route_response    = local.unknown_action_response
 
   lambda_routes = {
