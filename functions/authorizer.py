@@ -280,29 +280,26 @@ class JwksKeys:
         self.last_attempt = now
         try:
             document = json.loads(self.fetch(self.url))
-            if not isinstance(document, dict):
-                raise ValueError("JWKS document is not a JSON object")
-            key_set = jwt.PyJWKSet.from_dict(document)
+            if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+                raise ValueError("JWKS document is not a JSON object with a keys list")
+            # A key set is public by definition: a private key ("d") or a symmetric key ("oct")
+            # published there is a mistake, or an HS/RS confusion in waiting, and is not used.
+            public = [
+                k
+                for k in document["keys"]
+                if isinstance(k, dict) and "d" not in k and k.get("kty") != "oct"
+            ]
+            key_set = jwt.PyJWKSet(public)
         except (OSError, ValueError, jwt.PyJWTError) as error:
             logger.warning("JWKS fetch failed", extra={"error": loggable(str(error), 200)})
             return
-        keys = {
-            k.key_id: k
-            for k in key_set.keys
-            if k.key_id and k.public_key_use in (None, "sig") and not _is_private(k)
-        }
+        keys = {k.key_id: k for k in key_set.keys if k.key_id and k.public_key_use in (None, "sig")}
         if not keys:
             logger.warning("JWKS holds no usable signing key with a kid")
             return
         self.keys = keys
         self.loaded = True
         logger.info("JWKS loaded", extra={"kids": sorted(loggable(k, 32) for k in keys)})
-
-
-def _is_private(key: jwt.PyJWK) -> bool:
-    # A key set is public by definition; a private or symmetric ("oct") key published there is a
-    # mistake (or an HS/RS confusion in waiting) and is not used.
-    return key.key_type == "oct" or hasattr(key.key, "private_numbers")
 
 
 @dataclass
@@ -495,7 +492,10 @@ def authorize(
     now: float,
 ) -> dict[str, Any]:
     """The authorizer's answer for ``event``; raises UnauthorizedError or KeySourceError."""
-    connection_id = (event.get("requestContext") or {}).get("connectionId")
+    request_context = event.get("requestContext")
+    connection_id = (
+        request_context.get("connectionId") if isinstance(request_context, Mapping) else None
+    )
     if isinstance(connection_id, str):
         logger.set_correlation_id(connection_id)
     method_arn = event.get("methodArn")

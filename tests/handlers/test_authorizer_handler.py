@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import jwt
@@ -17,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 import authorizer
+from realtime_common.config import ConfigError
 
 pytestmark = pytest.mark.handler
 
@@ -50,7 +51,7 @@ def logged(caplog: pytest.LogCaptureFixture) -> str:
 
 
 def with_query_token(value: str) -> dict[str, Any]:
-    event = copy.deepcopy(EVENT)
+    event: dict[str, Any] = copy.deepcopy(EVENT)
     event["queryStringParameters"] = {"token": value}
     event["multiValueQueryStringParameters"] = {"token": [value]}
     return event
@@ -135,12 +136,12 @@ def test_secret_is_read_once_per_environment(ssm_secret: Any, context: Any) -> N
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 @pytest.mark.parametrize(
     ("value", "kind"),
-    [(None, None), (SECRET, "String"), ("too-short", "SecureString")],
+    [(None, "SecureString"), (SECRET, "String"), ("too-short", "SecureString")],
     ids=["missing parameter", "plain String parameter", "secret shorter than 32 bytes"],
 )
 def test_unusable_secret_denies(
     value: str | None,
-    kind: str | None,
+    kind: Literal["SecureString", "String"],
     base_env: None,
     context: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -155,7 +156,7 @@ def test_unusable_secret_denies(
 
 
 def test_configuration_error_names_the_variable(base_env: None, context: Any) -> None:
-    with pytest.raises(authorizer.config.ConfigError, match="JWKS_URL"):
+    with pytest.raises(ConfigError, match="JWKS_URL"):
         authorizer.handler(with_query_token(token()), context)
 
 

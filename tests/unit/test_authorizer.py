@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from authorizer import (
     AuthorizerConfig,
@@ -316,7 +316,12 @@ def test_an_unusable_jwks_document_denies(document: bytes) -> None:
 def test_private_and_symmetric_keys_in_a_jwks_are_not_used() -> None:
     private = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(SIGNING_KEY))
     oct_key = json.loads(jwt.algorithms.HMACAlgorithm.to_jwk(HS_SECRET))
-    fetcher = Fetcher({**private, "kid": "k1"}, {**oct_key, "kid": "k1-hs"})
+    okp_private = json.loads(
+        jwt.algorithms.OKPAlgorithm.to_jwk(ed25519.Ed25519PrivateKey.generate())
+    )
+    fetcher = Fetcher(
+        {**private, "kid": "k1"}, {**oct_key, "kid": "k1-hs"}, {**okp_private, "kid": "k1-ed"}
+    )
     keys = JwksKeys(url="https://issuer.example.com/jwks", fetch=fetcher)
     with pytest.raises(KeySourceError):
         verify_token(rs256(claims()), CFG, keys, NOW)
@@ -443,3 +448,14 @@ def test_denials_are_not_cached(keys: JwksKeys) -> None:
         authorize(request({"token": rs256(claims(), key=OTHER_KEY)}), CFG, keys, cache, NOW)
     authorize(request({"token": rs256(claims(role="admin"))}), CFG, keys, cache, NOW)
     assert not cache.entries
+
+
+def test_an_ec_issuer_with_es256() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    keys = JwksKeys(url="https://issuer.example.com/jwks", fetch=Fetcher({**jwk, "kid": "e1"}))
+    cfg = AuthorizerConfig.from_env(ENV | {"JWT_ALGORITHMS": "ES256"})
+    token = jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "e1"})
+    assert verify_token(token, cfg, keys, NOW).user_id == "user-42"
+    with pytest.raises(UnauthorizedError):  # RS256 is not in this authorizer's list
+        verify_token(rs256(claims(), kid="e1"), cfg, keys, NOW)
