@@ -36,8 +36,10 @@ locals {
     trimprefix(var.authorizer.secret_parameter_name, "/"),
   )
 
-  # The only route the authorizer's policy allows: this API's $connect.
-  connect_route_arn = "${module.websocket_api.execution_arn}/${var.stage_name}/$connect"
+  # The only route the authorizer's policy allows: this API's $connect,
+  # arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/$connect, the
+  # same stage prefix as the broadcaster's ManageConnections resource.
+  connect_route_arn = "${trimsuffix(module.websocket_api.manage_connections_arn, "/POST/@connections/*")}/$connect"
 
   authorizer_environment = merge(
     {

@@ -54,8 +54,3 @@ output "connect_authorizer_function_name" {
   description = "Name of the $connect authorizer function this stack built; null when connect_authorizer brings another or the authorizer is off."
   value       = local.authorizer_built ? module.function["authorizer"].function_name : null
 }
-
-output "connect_authorizer_id" {
-  description = "ID of the API Gateway authorizer attached to $connect (this stack's or the one connect_authorizer brings); null when $connect has none."
-  value       = module.websocket_api.authorizer_id
-}
