@@ -4,13 +4,15 @@
 # (main.tf): its own role, log group and least-privilege policy. A team that
 # brings its own authorizer sets connect_authorizer, and then none is built.
 
-# Only the SSM parameter's ARN needs them.
+# The function's and the SSM parameter's ARNs are built from names, so they
+# are known at plan time (the authorizer URI, and with it the deployment
+# trigger, too).
 data "aws_partition" "current" {
-  count = var.authorizer.secret_parameter_name == null ? 0 : 1
+  count = local.authorizer_built ? 1 : 0
 }
 
 data "aws_caller_identity" "current" {
-  count = var.authorizer.secret_parameter_name == null ? 0 : 1
+  count = local.authorizer_built ? 1 : 0
 }
 
 locals {
@@ -25,10 +27,20 @@ locals {
     }
   } : {}
 
+  # Known at plan time: the name comes from the configuration. Taken from the
+  # function's output so the authorizer and its invoke permission wait for it.
+  authorizer_function_arn = local.authorizer_built ? format(
+    "arn:%s:lambda:%s:%s:function:%s",
+    data.aws_partition.current[0].partition,
+    var.region,
+    data.aws_caller_identity.current[0].account_id,
+    module.function["authorizer"].function_name,
+  ) : null
+
   # The SecureString is read by name; its value never passes through
   # Terraform (no data source: it would land in the state).
   # https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-access.html
-  authorizer_secret_parameter_arn = var.authorizer.secret_parameter_name == null ? null : format(
+  authorizer_secret_parameter_arn = !local.authorizer_built || var.authorizer.secret_parameter_name == null ? null : format(
     "arn:%s:ssm:%s:%s:parameter/%s",
     data.aws_partition.current[0].partition,
     var.region,
@@ -84,7 +96,7 @@ locals {
   connect_authorizer = (
     var.connect_authorizer != null ? var.connect_authorizer :
     local.authorizer_built ? {
-      function_arn     = module.function["authorizer"].function_arn
+      function_arn     = local.authorizer_function_arn
       identity_sources = local.authorizer_identity_sources[var.authorizer.token_source]
     } : null
   )
