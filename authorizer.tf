@@ -7,11 +7,11 @@
 # The function's and the SSM parameter's ARNs are built from names, so they
 # are known at plan time (the authorizer URI, and with it the deployment
 # trigger, too).
-data "aws_partition" "current" {
+data "aws_partition" "authorizer" {
   count = local.authorizer_built ? 1 : 0
 }
 
-data "aws_caller_identity" "current" {
+data "aws_caller_identity" "authorizer" {
   count = local.authorizer_built ? 1 : 0
 }
 
@@ -31,9 +31,9 @@ locals {
   # function's output so the authorizer and its invoke permission wait for it.
   authorizer_function_arn = local.authorizer_built ? format(
     "arn:%s:lambda:%s:%s:function:%s",
-    data.aws_partition.current[0].partition,
+    data.aws_partition.authorizer[0].partition,
     var.region,
-    data.aws_caller_identity.current[0].account_id,
+    data.aws_caller_identity.authorizer[0].account_id,
     module.function["authorizer"].function_name,
   ) : null
 
@@ -42,9 +42,9 @@ locals {
   # https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-access.html
   authorizer_secret_parameter_arn = !local.authorizer_built || var.authorizer.secret_parameter_name == null ? null : format(
     "arn:%s:ssm:%s:%s:parameter/%s",
-    data.aws_partition.current[0].partition,
+    data.aws_partition.authorizer[0].partition,
     var.region,
-    data.aws_caller_identity.current[0].account_id,
+    data.aws_caller_identity.authorizer[0].account_id,
     trimprefix(var.authorizer.secret_parameter_name, "/"),
   )
 
