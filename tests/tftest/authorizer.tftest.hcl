@@ -61,19 +61,18 @@ run "jwks_authorizer_is_built_and_attached" {
     error_message = "$connect must use the stack's authorizer, requiring the token query parameter."
   }
   assert {
-    condition = module.function["authorizer"].environment_variables == tomap({
-      LOG_LEVEL               = "INFO"
-      POWERTOOLS_SERVICE_NAME = "realtime"
-      JWT_ISSUER              = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123"
-      JWT_AUDIENCE            = "app-client-1"
-      JWKS_URL                = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123/.well-known/jwks.json"
-      CONNECT_ROUTE_ARN       = "arn:aws:execute-api:us-east-1:123456789012:abc123def4/prod/$connect"
-      USER_ID_CLAIM           = "sub"
-      ROLE_CLAIM              = "role"
-      ALLOWED_ROLES           = "dispatcher,responder,supervisor,viewer"
-      JWT_LEEWAY_SECONDS      = "30"
-      AUTH_CACHE_SECONDS      = "0"
-    })
+    # The variables every function gets (local.common_environment) plus the authorizer's own.
+    condition = module.function["authorizer"].environment_variables == tomap(merge(local.common_environment, {
+      JWT_ISSUER         = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123"
+      JWT_AUDIENCE       = "app-client-1"
+      JWKS_URL           = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123/.well-known/jwks.json"
+      CONNECT_ROUTE_ARN  = "arn:aws:execute-api:us-east-1:123456789012:abc123def4/prod/$connect"
+      USER_ID_CLAIM      = "sub"
+      ROLE_CLAIM         = "role"
+      ALLOWED_ROLES      = "dispatcher,responder,supervisor,viewer"
+      JWT_LEEWAY_SECONDS = "30"
+      AUTH_CACHE_SECONDS = "0"
+    }))
     error_message = "The authorizer's environment does not match its contract (functions/README.md)."
   }
   assert {
