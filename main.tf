@@ -9,6 +9,7 @@ locals {
 
   # connect and disconnect share one package (connection_manager.py).
   packages = {
+    authorizer         = "${local.artifacts_dir}/authorizer.zip"
     connection_manager = "${local.artifacts_dir}/connection_manager.zip"
     broadcaster        = "${local.artifacts_dir}/broadcaster.zip"
     notifier           = "${local.artifacts_dir}/notifier.zip"
@@ -96,8 +97,9 @@ module "alerts_topic" {
 # ---------------------------------------------------------------------------
 locals {
   # What sets the functions apart, known before anything exists: the keys
-  # (and only they) drive the for_each of module.function.
-  functions = {
+  # (and only they) drive the for_each of module.function. The $connect
+  # authorizer joins them when this stack builds it (authorizer.tf).
+  functions = merge(local.authorizer_functions, {
     connect = {
       description = "WebSocket $connect: records the connection"
       handler     = "connection_manager.on_connect"
@@ -118,7 +120,7 @@ locals {
       handler     = "notifier.handler"
       package     = "notifier"
     }
-  }
+  })
 
   # Environment and permissions name other resources (the broadcaster's name
   # the WebSocket API, whose routes invoke connect and disconnect), so they
@@ -131,6 +133,7 @@ locals {
   }
 
   function_environment = {
+    authorizer = local.authorizer_environment
     connect    = local.connection_environment
     disconnect = local.connection_environment
     broadcaster = merge({
@@ -149,6 +152,7 @@ locals {
   }
 
   function_policy_statements = {
+    authorizer = local.authorizer_policy_statements
     connect = [{
       sid       = "WriteConnections"
       actions   = ["dynamodb:PutItem"]
@@ -233,7 +237,7 @@ module "websocket_api" {
   execution_logging_level   = var.api_logging.execution_level
   access_logs_enabled       = var.api_logging.access_logs
   access_log_retention_days = var.log_retention_days
-  authorizer                = var.connect_authorizer
+  authorizer                = local.connect_authorizer
   mock_routes               = local.mock_routes
 
   lambda_routes = {

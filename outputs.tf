@@ -82,3 +82,11 @@ output "dashboard_name" {
   description = "Name of the CloudWatch dashboard of this environment."
   value       = aws_cloudwatch_dashboard.this.dashboard_name
 }
+
+# ---------------------------------------------------------------------------
+# Identity (authorizer.tf)
+# ---------------------------------------------------------------------------
+output "connect_authorizer_function_name" {
+  description = "Name of the $connect authorizer function this stack built; null when connect_authorizer brings another or the authorizer is off."
+  value       = local.authorizer_built ? module.function["authorizer"].function_name : null
+}

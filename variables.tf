@@ -81,17 +81,22 @@ variable "lambda_layer_arns" {
 }
 
 variable "functions" {
-  description = "Per-function sizing: memory_size (MB), timeout (s) and reserved_concurrency (-1 = unreserved)."
+  description = "Per-function sizing: memory_size (MB), timeout (s) and reserved_concurrency (-1 = unreserved). The connect path (authorizer, connect, disconnect) reserves 50 each by default: a connect flood is capped there and cannot take the account's concurrency from the stream consumers (set -1 in an account whose concurrency limit is below 250)."
   type = object({
+    authorizer = optional(object({
+      memory_size          = optional(number, 256)
+      timeout              = optional(number, 5)
+      reserved_concurrency = optional(number, 50)
+    }), {})
     connect = optional(object({
       memory_size          = optional(number, 256)
       timeout              = optional(number, 10)
-      reserved_concurrency = optional(number, -1)
+      reserved_concurrency = optional(number, 50)
     }), {})
     disconnect = optional(object({
       memory_size          = optional(number, 256)
       timeout              = optional(number, 10)
-      reserved_concurrency = optional(number, -1)
+      reserved_concurrency = optional(number, 50)
     }), {})
     broadcaster = optional(object({
       memory_size          = optional(number, 512)
@@ -109,8 +114,8 @@ variable "functions" {
   validation {
     # API Gateway gives up on an integration after 29 s.
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
-    condition     = var.functions.connect.timeout <= 29 && var.functions.disconnect.timeout <= 29
-    error_message = "functions.connect.timeout and functions.disconnect.timeout must be at most 29 seconds, API Gateway's integration timeout."
+    condition     = var.functions.connect.timeout <= 29 && var.functions.disconnect.timeout <= 29 && var.functions.authorizer.timeout <= 29
+    error_message = "functions.authorizer.timeout, functions.connect.timeout and functions.disconnect.timeout must be at most 29 seconds, API Gateway's integration timeout."
   }
 }
 
@@ -193,9 +198,14 @@ variable "allowed_roles" {
 }
 
 variable "allow_query_identity" {
-  description = "Let query-string userId/role stand in for an authorizer (ALLOW_QUERY_IDENTITY). Local and dev only: anyone can claim any identity."
+  description = "Let query-string userId/role stand in for an authorizer (ALLOW_QUERY_IDENTITY). Only for the environments in non_production_environments: anyone can claim any identity."
   type        = bool
   default     = false
+
+  validation {
+    condition     = !var.allow_query_identity || contains(var.non_production_environments, var.environment)
+    error_message = "allow_query_identity = true lets anyone who knows the URL connect as any user and role without a token, so it is refused for environment \"${var.environment}\": it is allowed only in non_production_environments (${join(", ", var.non_production_environments)}). Remove it, and give clients tokens the authorizer accepts."
+  }
 }
 
 variable "connection_ttl_seconds" {
@@ -426,5 +436,100 @@ variable "fanout_workers" {
     # every large fan-out, and their records would fail every retry.
     condition     = var.fanout_workers.reserved_concurrency == -1 || (var.fanout_workers.reserved_concurrency >= var.fanout_workers.max_workers && floor(var.fanout_workers.reserved_concurrency) == var.fanout_workers.reserved_concurrency)
     error_message = "fanout_workers.reserved_concurrency must be -1 (unreserved) or a whole number at least fanout_workers.max_workers (each concurrent Broadcaster invocation runs up to max_workers workers)."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# $connect authorizer (built and deployed by this stack)
+# ---------------------------------------------------------------------------
+variable "authorizer" {
+  description = "The stack's own REQUEST authorizer on $connect (functions/authorizer.py): it verifies a JWT and passes userId and role to the connect handler. On unless connect_authorizer brings another; turning it off is refused outside non_production_environments. issuer, audience and exactly one key source are required: jwks_url (an OIDC issuer's key set, e.g. a Cognito user pool's) or secret_parameter_name (the NAME of an SSM SecureString holding an HS256 secret of at least 32 bytes, put there out of band; dev and the local stack). token_source: where API Gateway requires the token before invoking it, \"query\" (?token=) or \"subprotocol\" (Sec-WebSocket-Protocol: bearer, <token>); the function reads either. cache_seconds: how long one execution environment reuses an allow for the same token (0 = off; API Gateway caches authorizer results only for HTTP APIs)."
+  type = object({
+    enabled               = optional(bool, true)
+    issuer                = optional(string)
+    audience              = optional(list(string), [])
+    jwks_url              = optional(string)
+    secret_parameter_name = optional(string)
+    secret_kms_key_arn    = optional(string)
+    algorithms            = optional(list(string))
+    user_id_claim         = optional(string, "sub")
+    role_claim            = optional(string, "role")
+    token_source          = optional(string, "query")
+    leeway_seconds        = optional(number, 30)
+    cache_seconds         = optional(number, 0)
+  })
+  default = {}
+
+  validation {
+    condition     = var.authorizer.enabled || var.connect_authorizer != null || contains(var.non_production_environments, var.environment)
+    error_message = "authorizer.enabled = false leaves $connect without any authorizer, so it is refused for environment \"${var.environment}\": it is allowed only in non_production_environments (${join(", ", var.non_production_environments)}). Keep the authorizer on (set authorizer.issuer, audience and jwks_url) or bring your own with connect_authorizer = { function_arn = ... }."
+  }
+
+  validation {
+    condition = !var.authorizer.enabled || var.connect_authorizer != null || (
+      try(length(trimspace(var.authorizer.issuer)) > 0, false) &&
+      length(var.authorizer.audience) > 0 &&
+      (var.authorizer.jwks_url == null) != (var.authorizer.secret_parameter_name == null)
+    )
+    error_message = "The $connect authorizer needs authorizer.issuer (the tokens' iss), authorizer.audience (their aud, e.g. a Cognito app client id) and exactly one key source: jwks_url = \"https://cognito-idp.<region>.amazonaws.com/<pool id>/.well-known/jwks.json\" or secret_parameter_name = \"/<project>/<env>/connect-authorizer/hs256-secret\". Or bring your own with connect_authorizer, or (non-production environments only) authorizer = { enabled = false }."
+  }
+
+  validation {
+    condition     = var.authorizer.jwks_url == null || can(regex("^https://[^\\s/]+(/\\S*)?$", var.authorizer.jwks_url))
+    error_message = "authorizer.jwks_url must be an https:// URL, e.g. \"https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123/.well-known/jwks.json\"."
+  }
+
+  validation {
+    # https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-su-create.html
+    condition     = var.authorizer.secret_parameter_name == null || can(regex("^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", var.authorizer.secret_parameter_name))
+    error_message = "authorizer.secret_parameter_name must be an SSM parameter name such as \"/realtime/dev/connect-authorizer/hs256-secret\" (the name, never the secret: its value is put in SSM out of band as a SecureString)."
+  }
+
+  validation {
+    condition     = var.authorizer.secret_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.authorizer.secret_kms_key_arn))
+    error_message = "authorizer.secret_kms_key_arn must be the KMS key ARN that encrypts the SecureString (not an alias), or null for the AWS managed key aws/ssm."
+  }
+
+  validation {
+    # One family per key source: an HS256 token is never checked against an RSA public key
+    # (HS/RS confusion), and "none" is in neither list.
+    condition = var.authorizer.algorithms == null || try(length(var.authorizer.algorithms) > 0 && alltrue([
+      for a in var.authorizer.algorithms : contains(
+        var.authorizer.secret_parameter_name != null ? ["HS256", "HS384", "HS512"] : ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"],
+        a,
+      )
+    ]), false)
+    error_message = "authorizer.algorithms must be a non-empty list of HS256, HS384, HS512 with secret_parameter_name, or of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA with jwks_url (\"none\" is never allowed); null takes HS256 or RS256."
+  }
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_:.-]{1,64}$", var.authorizer.user_id_claim)) && can(regex("^[A-Za-z0-9_:.-]{1,64}$", var.authorizer.role_claim))
+    error_message = "authorizer.user_id_claim and authorizer.role_claim must be claim names such as \"sub\", \"email\", \"cognito:groups\" or \"custom:role\"."
+  }
+
+  validation {
+    condition     = contains(["query", "subprotocol"], var.authorizer.token_source)
+    error_message = "authorizer.token_source must be \"query\" (wss://...?token=<jwt>) or \"subprotocol\" (new WebSocket(url, [\"bearer\", jwt]))."
+  }
+
+  validation {
+    condition     = var.authorizer.leeway_seconds >= 0 && var.authorizer.leeway_seconds <= 300 && floor(var.authorizer.leeway_seconds) == var.authorizer.leeway_seconds
+    error_message = "authorizer.leeway_seconds must be a whole number of seconds between 0 and 300 (clock skew tolerated on exp, nbf and iat)."
+  }
+
+  validation {
+    condition     = var.authorizer.cache_seconds >= 0 && var.authorizer.cache_seconds <= 3600 && floor(var.authorizer.cache_seconds) == var.authorizer.cache_seconds
+    error_message = "authorizer.cache_seconds must be a whole number between 0 (off) and 3600."
+  }
+}
+
+variable "non_production_environments" {
+  description = "Environments where allow_query_identity = true and authorizer.enabled = false are allowed. Everywhere else both are refused at plan, so production cannot be opened by mistake."
+  type        = list(string)
+  default     = ["local", "dev"]
+
+  validation {
+    condition     = alltrue([for e in var.non_production_environments : can(regex("^[a-z][a-z0-9-]{0,11}$", e)) && !can(regex("prod", e))])
+    error_message = "non_production_environments must hold environment names (lowercase, like \"dev\"), none of them containing \"prod\"."
   }
 }

@@ -2,13 +2,24 @@
 environment = "prod"
 region      = "us-east-1"
 
-# Identity comes only from the $connect authorizer (context userId and role).
-# Replace with the identity team's REQUEST authorizer function before the
-# first apply; until then the connect handler refuses every connection.
+# Identity comes only from the $connect authorizer this stack builds
+# (functions/authorizer.py): tokens of the identity provider's user pool,
+# verified against its JWKS. REPLACE the pool id and app client id before the
+# first apply; until then the JWKS cannot be fetched and every connection is
+# refused (an unreachable key set never allows). Cognito: clients send the ID
+# token (its aud is the app client id) and the role travels in custom:role.
+authorizer = {
+  issuer     = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_REPLACEME"
+  jwks_url   = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_REPLACEME/.well-known/jwks.json"
+  audience   = ["replace-with-the-app-client-id"]
+  role_claim = "custom:role"
+}
+# A team that runs its own REQUEST authorizer brings it instead:
 # connect_authorizer = {
 #   function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ws-authorizer"
 # }
-allow_query_identity = false
+# allow_query_identity = true and authorizer = { enabled = false } are refused
+# here at plan: prod is not in non_production_environments.
 
 log_retention_days     = 365
 point_in_time_recovery = true

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,8 +23,13 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from realtime_common import aws, config, metrics
-from realtime_common.connections import connection_key
-from realtime_common.logs import make_logger
+from realtime_common.connections import (
+    TOKEN_SUBPROTOCOL,
+    connection_key,
+    is_valid_user_id,
+    offered_subprotocols,
+)
+from realtime_common.logs import loggable, make_logger
 
 if TYPE_CHECKING:  # the stub packages are development dependencies, never in a zip
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,9 +41,6 @@ DEFAULT_ALLOWED_ROLES = ("dispatcher", "responder", "supervisor", "viewer")
 # outlive that (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 MAX_CONNECTION_TTL_SECONDS = 7200
 MIN_CONNECTION_TTL_SECONDS = 60
-# A user id is an opaque token from the authorizer; bound it and refuse control characters so
-# nothing odd lands in the table or the logs.
-_USER_ID = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 
 
 @dataclass(frozen=True)
@@ -112,15 +113,20 @@ def resolve_identity(event: Mapping[str, Any], cfg: ConnectConfig) -> Identity:
         user_id, role = values.get("userId"), values.get("role")
         if not user_id:
             continue
-        if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
+        if not is_valid_user_id(user_id):
+            # Not echoed: the value is what was refused (bounded, escaped) only in loggable form.
             raise IdentityError(
-                401, "invalid_user_id", f"{source} userId is not a valid identifier"
+                401,
+                "invalid_user_id",
+                f"{source} userId is not a valid identifier: {loggable(user_id, 32)}",
             )
         if not isinstance(role, str) or not role.strip():
             raise IdentityError(401, "no_role", f"{source} identity has no role")
         normalised = role.strip().lower()
         if normalised not in cfg.allowed_roles:
-            raise IdentityError(403, "role_not_allowed", f"role {normalised[:64]!r} is not allowed")
+            raise IdentityError(
+                403, "role_not_allowed", f"role {loggable(normalised, 32)!r} is not allowed"
+            )
         return Identity(user_id=user_id, role=normalised, source=source)
     raise IdentityError(401, "no_identity", "no identity in the request")
 
@@ -173,12 +179,12 @@ def connect(
         "connection stored",
         extra={
             "connection_id": connection_id,
-            "user_id": identity.user_id,
+            "user_id": loggable(identity.user_id),
             "role": identity.role,
             "identity_source": identity.source,
         },
     )
-    return _response(200, "Connected")
+    return _response(200, "Connected", _subprotocol_headers(event))
 
 
 def disconnect(
@@ -202,8 +208,22 @@ def _connection_id(event: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _response(status: int, body: str) -> dict[str, Any]:
-    return {"statusCode": status, "body": body}
+def _subprotocol_headers(event: Mapping[str, Any]) -> dict[str, str]:
+    """Select ``bearer`` when the client offered it (the token travelled after it).
+
+    A browser that offered subprotocols drops a handshake whose answer selects none, so the
+    accepted ``$connect`` echoes the one it used, never the token that followed it.
+    """
+    if TOKEN_SUBPROTOCOL in offered_subprotocols(event.get("headers")):
+        return {"Sec-WebSocket-Protocol": TOKEN_SUBPROTOCOL}
+    return {}
+
+
+def _response(status: int, body: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"statusCode": status, "body": body}
+    if headers:
+        response["headers"] = dict(headers)
+    return response
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -47,6 +47,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -56,7 +57,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from realtime_common import aws, config, metrics
-from realtime_common.logs import make_logger
+from realtime_common.logs import loggable, make_logger
 from realtime_common.stream import (
     JSONValue,
     MalformedRecordError,
@@ -97,6 +98,10 @@ SUMMARY_FIELDS = (
     "createdAt",
     "updatedAt",
 )
+# SQS accepts only these characters in message bodies and attribute values; SNS delivering a value
+# outside them to an SQS subscriber fails for that subscriber.
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+_SQS_DISALLOWED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MAX_SUMMARY_STRING = 1024
 MAX_SUMMARY_VALUE_BYTES = 4096
 IDEMPOTENCY_KEY_PREFIX = "notifier.publish_alert"
@@ -160,7 +165,7 @@ def alert_reasons(record: StreamRecord, cfg: NotifierConfig) -> list[str]:
     if new_urgency is not None and new_urgency not in URGENCY_ORDER:
         logger.warning(
             "unknown urgency value; no urgency alert",
-            extra={"event_id": record.event_id, "urgency": new_urgency[:64]},
+            extra={"event_id": record.event_id, "urgency": loggable(new_urgency)},
         )
     urgent = new_urgency in cfg.alert_urgencies
     if record.event_name == "INSERT":
@@ -261,19 +266,39 @@ def build_alert(record: StreamRecord, reasons: list[str]) -> Alert:
         "status": _string_attribute(_label(record.new_image, "status")),
         "reason": _string_attribute(reason),
     }
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    text = sqs_safe_json(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    )
     if _message_size(text, attributes) > MAX_MESSAGE_BYTES:
         # Unreachable with every copied field bounded, but a publish that SNS rejects for size
         # would be retried until it is parked: fall back to the identifiers.
         body["incident"] = {"incidentId": summary.get("incidentId")}
         body["truncated"] = True
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        text = sqs_safe_json(
+            json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        )
     return Alert(subject=subject_line(reason, summary), body=text, attributes=attributes)
+
+
+def sqs_safe_json(text: str) -> str:
+    """JSON text with every character SQS refuses written as its ``\\uXXXX`` escape.
+
+    Outside JSON strings only ASCII occurs, so the escapes land inside strings and the document
+    decodes to the same value; a lone surrogate (not UTF-8 encodable) is escaped the same way.
+    """
+    return _SQS_DISALLOWED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def attribute_text(value: str) -> str:
+    """An attribute value every SNS protocol accepts: characters outside SQS's set dropped, and
+    controls and format characters too (a label has no use for them), at most 256 characters."""
+    kept = _SQS_DISALLOWED.sub("", value)
+    return "".join(ch for ch in kept if unicodedata.category(ch) not in {"Cc", "Cf"})[:256]
 
 
 def _string_attribute(value: str | None) -> MessageAttributeValueTypeDef:
     # SNS rejects empty attribute values; "unknown" keeps filter policies simple.
-    return {"DataType": "String", "StringValue": (value or "unknown")[:256]}
+    return {"DataType": "String", "StringValue": attribute_text(value or "") or "unknown"}
 
 
 def _message_size(body: str, attributes: Mapping[str, MessageAttributeValueTypeDef]) -> int:

@@ -13,12 +13,14 @@ from moto import mock_aws
 def _reset_handler_caches() -> None:
     # Imported here: only the handler and fan-out suites use aws_env, and the other suites need
     # not import the Lambda modules (or Powertools) at all.
+    import authorizer  # noqa: PLC0415
     import broadcaster  # noqa: PLC0415
     import connection_manager  # noqa: PLC0415
     import notifier  # noqa: PLC0415
     from realtime_common import aws  # noqa: PLC0415
 
     aws.reset_clients()
+    authorizer.reset()
     connection_manager.get_config.cache_clear()
     connection_manager.get_metrics.cache_clear()
     broadcaster.get_config.cache_clear()

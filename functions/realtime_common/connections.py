@@ -6,6 +6,8 @@ or writes a connection row builds its key here.
 
 from __future__ import annotations
 
+import unicodedata
+
 PK_PREFIX = "CONN#"
 SORT_KEY = "META#"
 
@@ -20,3 +22,40 @@ def connection_id_from_pk(pk: str) -> str | None:
     if not pk.startswith(PK_PREFIX) or len(pk) == len(PK_PREFIX):
         return None
     return pk[len(PK_PREFIX) :]
+
+
+# A user id is an opaque identifier from the authorizer (a JWT ``sub``): it lands in the table and
+# in the logs, so it is bounded and holds no character that can disguise or break a log line:
+# Unicode controls (``Cc``: C0, DEL and C1 such as U+0085 NEL and U+009B CSI), format characters
+# (``Cf``: bidi overrides and isolates, zero-width joiners, U+FEFF), lone surrogates (``Cs``, not
+# UTF-8 encodable) and the line and paragraph separators (``Zl``, ``Zp``).
+MAX_USER_ID_CHARS = 256
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def is_valid_user_id(value: object) -> bool:
+    """True for a string of 1..256 characters, none of them in a refused Unicode category."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_USER_ID_CHARS
+        and not any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in value)
+    )
+
+
+# Browsers cannot set headers on a WebSocket, but they can offer subprotocols:
+# ``new WebSocket(url, ["bearer", token])`` sends ``Sec-WebSocket-Protocol: bearer, <token>``.
+# The authorizer reads the token that follows ``bearer``; ``$connect`` must then answer with the
+# one subprotocol it selected (``bearer``, never the token), or the browser drops the connection.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-connect-route-subprotocol.html
+TOKEN_SUBPROTOCOL = "bearer"  # noqa: S105 - a protocol name, not a secret
+SUBPROTOCOL_HEADER = "sec-websocket-protocol"
+
+
+def offered_subprotocols(headers: object) -> list[str]:
+    """The subprotocols a handshake offered, in order (header name matched case-insensitively)."""
+    if not isinstance(headers, dict):
+        return []
+    for name, value in headers.items():
+        if isinstance(name, str) and name.lower() == SUBPROTOCOL_HEADER and isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+    return []

@@ -111,3 +111,39 @@ def test_table_failure_refuses_the_connection(
     monkeypatch.setenv("CONNECTIONS_TABLE", "no-such-table")
     with pytest.raises(Exception, match="ResourceNotFoundException"):
         connection_manager.on_connect(load_event("connect.json"), context)
+
+
+def test_connect_selects_the_bearer_subprotocol_it_was_offered(
+    connections_table: Any, context: Any
+) -> None:
+    event = load_event("connect.json")
+    event["headers"]["Sec-WebSocket-Protocol"] = "bearer, eyJhbGciOiJIUzI1NiJ9.e30.c2ln"
+    response = connection_manager.on_connect(event, context)
+    # A browser drops a handshake whose answer selects none of the offered subprotocols; the
+    # token that followed "bearer" is never echoed.
+    assert response == {
+        "statusCode": 200,
+        "body": "Connected",
+        "headers": {"Sec-WebSocket-Protocol": "bearer"},
+    }
+
+
+def test_connect_without_offered_subprotocol_sends_no_header(
+    connections_table: Any, context: Any
+) -> None:
+    event = load_event("connect.json")
+    event["headers"]["Sec-WebSocket-Protocol"] = "chat"
+    assert "headers" not in connection_manager.on_connect(event, context)
+
+
+def test_refused_identity_is_logged_bounded_and_escaped(
+    connections_table: Any, context: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = load_event("connect.json")
+    event["requestContext"]["authorizer"]["userId"] = "evil\x9b[2J\x85" + "x" * 5000
+    response = connection_manager.on_connect(event, context)
+    assert response["statusCode"] == 401
+    assert rows(connections_table) == []
+    logged = "\n".join(json.dumps(vars(r), default=str, ensure_ascii=False) for r in caplog.records)
+    assert "connection refused" in logged
+    assert "\x9b" not in logged and "\x85" not in logged and "x" * 100 not in logged

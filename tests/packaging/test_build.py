@@ -22,7 +22,7 @@ pytestmark = pytest.mark.packaging
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 CACHE = ROOT / ".cache" / "build"  # shared with `make build` and conftest.built
-NAMES = ["connection_manager", "broadcaster", "notifier"]
+NAMES = ["authorizer", "connection_manager", "broadcaster", "notifier"]
 DEFAULT = Target("x86_64", "3.12")  # what `make build` builds
 Built = tuple[Path, list[BuildResult]]
 
@@ -119,6 +119,13 @@ def test_each_zip_holds_only_what_its_function_needs(built: Built) -> None:
         "realtime_common/metrics.py",
     }
     connections = "realtime_common/connections.py"
+    assert ours("authorizer") == {
+        "authorizer.py",
+        "realtime_common/__init__.py",
+        "realtime_common/config.py",
+        "realtime_common/logs.py",
+        connections,
+    }
     assert ours("connection_manager") == {"connection_manager.py", connections, *common}
     fanout = {
         f"realtime_common/fanout/{module}.py"
@@ -293,6 +300,7 @@ def _copy_sources(tmp_path: Path) -> Path:
         ("broadcaster.py", {"broadcaster"}),
         ("notifier.py", {"notifier"}),
         ("connection_manager.py", {"connection_manager"}),
+        ("authorizer.py", {"authorizer"}),
         ("realtime_common/stream.py", {"broadcaster", "notifier"}),
         ("realtime_common/config.py", set(NAMES)),
     ],

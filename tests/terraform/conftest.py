@@ -115,6 +115,10 @@ def stack_inputs(
         # The emulator reads alarms back without dimensions, actions or period, so every plan
         # would change them all; terraform test covers the alarms (monitoring.tftest.hcl).
         mp.setenv("TF_VAR_monitoring", '{"alarms": false}')
+        # Identity from the query string, as on the local stack: this environment is declared
+        # non-production (the authorizer's JWT checks are handler and terraform test territory).
+        mp.setenv("TF_VAR_non_production_environments", f'["{inputs.environment}"]')
+        mp.setenv("TF_VAR_authorizer", '{"enabled": false}')
         mp.setenv("TF_IN_AUTOMATION", "1")
         tf.LazyModuleDir.value = str(base)
         try:

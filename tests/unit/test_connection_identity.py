@@ -81,3 +81,31 @@ def test_connection_item_shape_and_ttl() -> None:
         "connectedAt": {"S": "2026-11-27T14:40:00Z"},
         "expiresAt": {"N": str(1795790400 + 7200)},
     }
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    [
+        "u\x851",  # C1 NEL
+        "u\x9b2J",  # C1 CSI
+        "u\x00",
+        "u\x7f",
+        "u\u202e1",  # bidi override
+        "u\u20661",  # bidi isolate
+        "u\u200b1",  # zero-width space (Cf)
+        "\ufeffu1",  # BOM
+        "u\u20281",  # line separator
+        "u\ud8001",  # lone surrogate
+    ],
+)
+def test_user_id_refuses_controls_format_and_bidi_characters(user_id: str) -> None:
+    with pytest.raises(IdentityError) as refused:
+        resolve_identity(event({"userId": user_id, "role": "viewer"}), DEV)
+    assert refused.value.status == 401
+    # What the refusal logs is escaped, never the raw character.
+    assert not any(ch in refused.value.reason for ch in user_id if not ch.isalnum())
+
+
+def test_user_id_accepts_printable_unicode() -> None:
+    identity = resolve_identity(event({"userId": "José Ñúñez 山田", "role": "viewer"}), STRICT)
+    assert identity.user_id == "José Ñúñez 山田"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from typing import Any
 
 import pytest
@@ -198,3 +200,41 @@ def test_alert_stays_within_the_sns_size_limit_for_a_huge_previous_value() -> No
     body = json.loads(alert.body)
     assert body["previous"] == {"urgency": "low", "status": "s" * 1024}
     assert body["incident"]["incidentId"] == "INC-big"
+
+
+# SQS's character set for bodies and attribute values (what SNS can deliver to every protocol).
+SQS_TEXT = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
+HOSTILE = "Esc\x00alated\x1b[31m\ufffe\x85\x9b\u202e\ud800"
+
+
+def test_attribute_values_hold_only_what_sqs_accepts() -> None:
+    record = rec(
+        "MODIFY",
+        {"incidentId": "INC-7", "title": HOSTILE, "urgency": "high", "status": HOSTILE},
+        {"urgency": "high", "status": "open"},
+    )
+    alert = build_alert(record, [STATUS_ESCALATED])
+    assert alert.attributes["status"]["StringValue"] == "escalated[31m"
+    for attribute in alert.attributes.values():
+        assert SQS_TEXT.fullmatch(attribute["StringValue"])
+        assert not any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in attribute["StringValue"])
+    # The body keeps the data, with what SQS refuses escaped: it decodes to the same incident.
+    assert SQS_TEXT.fullmatch(alert.body)
+    assert "\\u0000" in alert.body and "\\ufffe" in alert.body and "\\ud800" in alert.body
+    assert json.loads(alert.body)["incident"]["title"] == HOSTILE
+    assert alert.body.encode("utf-8")  # encodable: no raw lone surrogate
+
+
+def test_a_value_of_only_refused_characters_becomes_unknown() -> None:
+    alert = build_alert(
+        rec("INSERT", {"urgency": "high", "status": "\x00\ufffe\x85"}), [CREATED_URGENT]
+    )
+    assert alert.attributes["status"]["StringValue"] == "unknown"
+
+
+def test_unknown_urgency_warning_logs_no_raw_c1(caplog: pytest.LogCaptureFixture) -> None:
+    alert_reasons(rec("INSERT", {"urgency": "urgent\x85\x9b[2J\u202e"}), CFG)
+    logged = "\n".join(json.dumps(vars(r), default=str, ensure_ascii=False) for r in caplog.records)
+    assert "unknown urgency value" in logged
+    assert not any(ch in logged for ch in "\x85\x9b\u202e")
+    assert "\\x85" in logged and "\\x9b" in logged

@@ -48,6 +48,17 @@ class Artifact:
 
 ARTIFACTS = (
     Artifact(
+        name="authorizer",
+        sources=(
+            "authorizer.py",
+            "realtime_common/__init__.py",
+            "realtime_common/config.py",
+            "realtime_common/logs.py",
+            _CONNECTIONS,
+        ),
+        handlers=("authorizer.handler",),
+    ),
+    Artifact(
         name="connection_manager",
         sources=("connection_manager.py", *_COMMON, _CONNECTIONS),
         handlers=("connection_manager.on_connect", "connection_manager.on_disconnect"),
