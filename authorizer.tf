@@ -4,17 +4,9 @@
 # (main.tf): its own role, log group and least-privilege policy. A team that
 # brings its own authorizer sets connect_authorizer, and then none is built.
 
-# The function's and the SSM parameter's ARNs are built from names, so they
-# are known at plan time (the authorizer URI, and with it the deployment
-# trigger, too).
-data "aws_partition" "authorizer" {
-  count = local.authorizer_built ? 1 : 0
-}
-
-data "aws_caller_identity" "authorizer" {
-  count = local.authorizer_built ? 1 : 0
-}
-
+# The function's and the SSM parameter's ARNs are built from names (main.tf's
+# partition and account), so they are known at plan time (the authorizer URI,
+# and with it the deployment trigger, too).
 locals {
   authorizer_built = var.connect_authorizer == null && var.authorizer.enabled
 
@@ -31,9 +23,9 @@ locals {
   # function's output so the authorizer and its invoke permission wait for it.
   authorizer_function_arn = local.authorizer_built ? format(
     "arn:%s:lambda:%s:%s:function:%s",
-    data.aws_partition.authorizer[0].partition,
+    data.aws_partition.current.partition,
     var.region,
-    data.aws_caller_identity.authorizer[0].account_id,
+    data.aws_caller_identity.current.account_id,
     module.function["authorizer"].function_name,
   ) : null
 
@@ -42,9 +34,9 @@ locals {
   # https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-access.html
   authorizer_secret_parameter_arn = !local.authorizer_built || var.authorizer.secret_parameter_name == null ? null : format(
     "arn:%s:ssm:%s:%s:parameter/%s",
-    data.aws_partition.authorizer[0].partition,
+    data.aws_partition.current.partition,
     var.region,
-    data.aws_caller_identity.authorizer[0].account_id,
+    data.aws_caller_identity.current.account_id,
     trimprefix(var.authorizer.secret_parameter_name, "/"),
   )
 

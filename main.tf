@@ -3,6 +3,11 @@
 # Incidents stream ARN is known, the stream mappings. The Incidents table
 # itself belongs to another team and is not created here.
 
+# The account and partition, for ARNs built from names (known at plan time).
+data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}
+
 locals {
   name          = "${var.project}-${var.environment}"
   artifacts_dir = coalesce(var.artifacts_dir, "${path.module}/build")

@@ -30,9 +30,6 @@ locals {
 # ---------------------------------------------------------------------------
 # Operators' topic (never the authorities' alerts topic)
 # ---------------------------------------------------------------------------
-data "aws_caller_identity" "current" {}
-
-data "aws_partition" "current" {}
 
 # With var.kms_key_arn, that key's policy must grant cloudwatch.amazonaws.com
 # kms:Decrypt and kms:GenerateDataKey* (docs/operations.md#operators-topic).
