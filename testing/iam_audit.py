@@ -176,13 +176,20 @@ def role_grants(plan: Mapping[str, Any]) -> dict[str, list[Grant]]:
             _grants(role, f"{source} ({policy_arn})", document, managed)
         )
 
+    # After an apply, a role reads back the policies of its aws_iam_role_policy resources as
+    # inline_policy: read each of those once, from the resource that grants it.
+    role_policies = {
+        (r["values"].get("role"), r["values"].get("name"))
+        for r in resources
+        if r["type"] == "aws_iam_role_policy"
+    }
     for r in resources:
         values, address = r["values"], r["address"]
         if r["type"] == "aws_iam_role":
             name = values["name"]
             grants.setdefault(name, [])
             for inline in values.get("inline_policy") or []:
-                if inline.get("policy"):
+                if inline.get("policy") and (name, inline.get("name")) not in role_policies:
                     grants[name].extend(_grants(name, address, inline["policy"]))
             for arn in values.get("managed_policy_arns") or []:
                 attach(name, address, arn)

@@ -209,3 +209,13 @@ def test_a_role_missing_from_the_readme_or_the_plan_fails() -> None:
 def test_a_readme_without_the_table_fails() -> None:
     with pytest.raises(iam_audit.AuditError, match="no"):
         iam_audit.readme_permissions("# README\n\nNo permissions here.\n")
+
+
+def test_a_role_policy_read_back_as_inline_policy_counts_once() -> None:
+    plan = make_plan([*GOOD, statement(["sqs:*"], [TABLE])])
+    resources = plan["planned_values"]["root_module"]["child_modules"][0]["resources"]
+    resources[5]["values"]["name"] = "least-privilege"
+    resources[4]["values"]["inline_policy"] = [
+        {"name": "least-privilege", "policy": resources[5]["values"]["policy"]}
+    ]
+    assert len(iam_audit.wildcard_actions(iam_audit.role_grants(plan))) == 1
