@@ -254,7 +254,8 @@ def stack_arns(plan: Mapping[str, Any]) -> StackArns:
     Derived forms: a log group's streams (``<arn>:*``), a table's indexes
     (``<arn>/index/<name>``) and a WebSocket stage's connections
     (``<execution_arn>/<stage>/<POST|GET|DELETE>/@connections/*``).
-    Inputs: every ``arn:`` string among the plan's variables (the Incidents stream, a KMS key).
+    Inputs: every ``arn:`` string among the plan's variables (the Incidents stream, a KMS key),
+    and every SSM parameter path among them (``/a/b``: a secret the stack reads by name).
     """
     exact: set[str] = set()
     patterns: list[re.Pattern[str]] = []
@@ -277,8 +278,22 @@ def stack_arns(plan: Mapping[str, Any]) -> StackArns:
         if r["type"] == "aws_apigatewayv2_stage" and r["values"].get("api_id") in apis:
             base = f"{apis[r['values']['api_id']]}/{r['values']['name']}"
             patterns.append(re.compile(re.escape(base) + r"/(POST|GET|DELETE)/@connections/\*"))
-    exact.update(s for s in _string_leaves(plan.get("variables", {})) if s.startswith("arn:"))
+    inputs = list(_string_leaves(plan.get("variables", {})))
+    exact.update(s for s in inputs if s.startswith("arn:"))
+    # An SSM parameter the stack is given by name (a secret put there out of band), in the
+    # partition, region and account of the stack's own resources.
+    places = {
+        (parts[1], parts[3], parts[4])
+        for parts in (arn.split(":") for arn in exact)
+        if len(parts) >= 6 and parts[3] and parts[4].isdigit()
+    }
+    for name in (s for s in inputs if _SSM_PARAMETER_NAME.fullmatch(s)):
+        for partition, region, account in places:
+            exact.add(f"arn:{partition}:ssm:{region}:{account}:parameter/{name.lstrip('/')}")
     return StackArns(frozenset(exact), tuple(patterns))
+
+
+_SSM_PARAMETER_NAME = re.compile(r"/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+")
 
 
 def unscoped_resources(grants: Mapping[str, list[Grant]], arns: StackArns) -> list[str]:

@@ -58,8 +58,27 @@ def plan(
         "api_logging": json.dumps({"access_logs": True, "manage_account_role": True}),
     }
     var_args = [f"-var={name}={value}" for name, value in variables.items()]
+    # Settings of optional parts of the root module travel as TF_VAR_* (Terraform ignores one
+    # whose variable the root does not declare, where a -var fails): the stack's own $connect
+    # authorizer on, reading an HS256 secret by name (its role gets that parameter and the key),
+    # and the alarms left out (the emulator reads them back incomplete; they add no role).
+    optional = {
+        "TF_VAR_authorizer": json.dumps(
+            {
+                "enabled": True,
+                "issuer": "https://issuer.example",
+                "audience": ["realtime"],
+                "secret_parameter_name": f"/{PROJECT}/{ENVIRONMENT}/connect-authorizer/hs256",
+                "secret_kms_key_arn": key_arn,
+            }
+        ),
+        "TF_VAR_monitoring": json.dumps({"alarms": False}),
+    }
     env = terraform.terraform_env(
-        os.environ, aws_env, tmp_path_factory.mktemp("tfdata"), ROOT / ".cache" / "terraform.rc"
+        {**os.environ, **optional},
+        aws_env,
+        tmp_path_factory.mktemp("tfdata"),
+        ROOT / ".cache" / "terraform.rc",
     )
 
     def run(*args: str) -> str:

@@ -219,3 +219,16 @@ def test_a_role_policy_read_back_as_inline_policy_counts_once() -> None:
         {"name": "least-privilege", "policy": resources[5]["values"]["policy"]}
     ]
     assert len(iam_audit.wildcard_actions(iam_audit.role_grants(plan))) == 1
+
+
+def test_an_ssm_parameter_given_by_name_is_the_stacks_but_no_other() -> None:
+    plan = make_plan(GOOD)
+    plan["variables"]["authorizer"] = {"value": {"secret_parameter_name": "/rt/t/hs256-secret"}}
+    grants = iam_audit.role_grants(plan)
+    arns = iam_audit.stack_arns(plan)
+    own = f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/rt/t/hs256-secret"
+    other = f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/rt/t/other"
+    assert arns.covers(own)
+    assert not arns.covers(other)
+    assert not arns.covers(f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/*")
+    assert iam_audit.unscoped_resources(grants, arns) == []
