@@ -234,16 +234,17 @@ module "function" {
 module "websocket_api" {
   source = "./modules/websocket_api"
 
-  name                      = "${local.name}-websocket"
-  description               = "Realtime incident notifications"
-  stage_name                = var.stage_name
-  throttling_burst_limit    = var.throttling.burst_limit
-  throttling_rate_limit     = var.throttling.rate_limit
-  execution_logging_level   = var.api_logging.execution_level
-  access_logs_enabled       = var.api_logging.access_logs
-  access_log_retention_days = var.log_retention_days
-  authorizer                = local.connect_authorizer
-  mock_routes               = local.mock_routes
+  name                           = "${local.name}-websocket"
+  description                    = "Realtime incident notifications"
+  stage_name                     = var.stage_name
+  throttling_burst_limit         = var.throttling.burst_limit
+  throttling_rate_limit          = var.throttling.rate_limit
+  execution_logging_level        = var.api_logging.execution_level
+  access_logs_enabled            = var.api_logging.access_logs
+  manage_account_cloudwatch_role = var.api_logging.manage_account_role
+  access_log_retention_days      = var.log_retention_days
+  authorizer                     = local.connect_authorizer
+  mock_routes                    = local.mock_routes
 
   lambda_routes = {
     "$connect" = {

@@ -164,10 +164,11 @@ variable "connect_authorizer" {
 }
 
 variable "api_logging" {
-  description = "Stage logging. execution_level OFF|ERROR|INFO and access_logs both need the account-level API Gateway CloudWatch Logs role (aws_api_gateway_account), which this stack does not manage."
+  description = "Stage logging. execution_level OFF|ERROR|INFO and access_logs (JSON lines without the query string) both need the account-level API Gateway CloudWatch Logs role. manage_account_role = true creates that role and sets it in the account (aws_api_gateway_account): a per-account, per-region singleton, so only where no other stack or account baseline manages it."
   type = object({
-    execution_level = optional(string, "OFF")
-    access_logs     = optional(bool, false)
+    execution_level     = optional(string, "OFF")
+    access_logs         = optional(bool, false)
+    manage_account_role = optional(bool, false)
   })
   default = {}
 }

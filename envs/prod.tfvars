@@ -29,6 +29,17 @@ functions = {
   broadcaster = { memory_size = 1024, timeout = 60 }
 }
 
+# Access logs (one JSON line per connect, message and disconnect, never the
+# query string, where tokens travel) are the audit trail of connections.
+# They need the account-level API Gateway CloudWatch Logs role: if the account
+# has none (API Gateway settings -> Logging in the console shows it), add
+# manage_account_role = true. That setting is one per account and region,
+# shared by every API there: only one stack may manage it, so leave it out
+# where another stack or the account baseline already does.
+api_logging = {
+  access_logs = true
+}
+
 throttling = {
   burst_limit = 1000
   rate_limit  = 2000

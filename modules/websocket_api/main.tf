@@ -248,7 +248,7 @@ resource "aws_cloudwatch_log_group" "access" {
 
 resource "aws_apigatewayv2_stage" "this" {
   #checkov:skip=CKV2_AWS_51:A client certificate authenticates API Gateway to HTTP backends; every integration here is a Lambda proxy or MOCK, which a client certificate does not apply to.
-  #checkov:skip=CKV_AWS_76:Access logging needs the account-level API Gateway CloudWatch role (a per-account, per-region singleton this stack must not own), so it is opt-in with access_logs_enabled.
+  #checkov:skip=CKV_AWS_76:Access logging is an input (access_logs_enabled, on in envs/prod.tfvars): it needs the account-level API Gateway CloudWatch role, a per-account, per-region singleton that this module creates only on request (manage_account_cloudwatch_role).
   api_id        = aws_apigatewayv2_api.this.id
   name          = var.stage_name
   description   = "WebSocket stage ${var.stage_name}"
@@ -272,20 +272,71 @@ resource "aws_apigatewayv2_stage" "this" {
     for_each = var.access_logs_enabled ? [1] : []
     content {
       destination_arn = aws_cloudwatch_log_group.access[0].arn
-      # WebSocket context variables only:
+      # WebSocket $context variables only, and never a request parameter:
+      # tokens travel in the query string, so nothing here may echo it
+      # (no $context.requestOverride.*, no route.request.querystring.*).
+      # userId is the authorizer context's key (empty without an authorizer).
       # https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html
       format = jsonencode({
-        requestId        = "$context.requestId"
-        connectionId     = "$context.connectionId"
-        eventType        = "$context.eventType"
-        routeKey         = "$context.routeKey"
-        status           = "$context.status"
-        requestTimeEpoch = "$context.requestTimeEpoch"
-        sourceIp         = "$context.identity.sourceIp"
-        error            = "$context.error.message"
-        integrationError = "$context.integration.error"
-        authorizerError  = "$context.authorizer.error"
+        requestId          = "$context.requestId"
+        connectionId       = "$context.connectionId"
+        eventType          = "$context.eventType"
+        routeKey           = "$context.routeKey"
+        status             = "$context.status"
+        requestTimeEpoch   = "$context.requestTimeEpoch"
+        sourceIp           = "$context.identity.sourceIp"
+        error              = "$context.error.message"
+        integrationStatus  = "$context.integration.status"
+        integrationError   = "$context.integration.error"
+        integrationLatency = "$context.integration.latency"
+        authorizerError    = "$context.authorizer.error"
+        userId             = "$context.authorizer.userId"
       })
     }
   }
+
+  # With manage_account_cloudwatch_role the account setting must exist before
+  # a stage that logs: UpdateStage checks it.
+  depends_on = [aws_api_gateway_account.this]
+}
+
+# ---------------------------------------------------------------------------
+# Optional: the account-level API Gateway CloudWatch Logs role
+# ---------------------------------------------------------------------------
+# aws_api_gateway_account is one setting per account and region, shared by
+# every REST, HTTP and WebSocket API there: only one stack (or the account's
+# baseline) may manage it, so this is off by default. The role carries the AWS
+# managed policy API Gateway documents for it; its Resource "*" covers the
+# log groups of every API in the account, which is what the shared role is for.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html#set-up-access-logging-permissions
+resource "aws_iam_role" "cloudwatch" {
+  count = var.manage_account_cloudwatch_role ? 1 : 0
+
+  name        = "${var.name}-apigateway-cloudwatch"
+  description = "Account-level API Gateway role for CloudWatch Logs (aws_api_gateway_account, ${data.aws_region.current.name})"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "apigateway.${data.aws_partition.current.dns_suffix}" }
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "cloudwatch" {
+  count = var.manage_account_cloudwatch_role ? 1 : 0
+
+  role       = aws_iam_role.cloudwatch[0].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count = var.manage_account_cloudwatch_role ? 1 : 0
+
+  cloudwatch_role_arn = aws_iam_role.cloudwatch[0].arn
+
+  # API Gateway checks the role's permissions when the setting is written.
+  depends_on = [aws_iam_role_policy_attachment.cloudwatch]
 }

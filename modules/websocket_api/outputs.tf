@@ -43,3 +43,13 @@ output "integrations" {
     } },
   )
 }
+
+output "account_cloudwatch_role_arn" {
+  description = "ARN of the account-level API Gateway CloudWatch Logs role this module created (null unless manage_account_cloudwatch_role)."
+  value       = one(aws_iam_role.cloudwatch[*].arn)
+}
+
+output "access_log_settings" {
+  description = "The stage's access log destination ARN and JSON format, or null when access logs are off."
+  value       = one(aws_apigatewayv2_stage.this.access_log_settings)
+}

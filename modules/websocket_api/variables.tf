@@ -103,6 +103,12 @@ variable "access_logs_enabled" {
   default     = false
 }
 
+variable "manage_account_cloudwatch_role" {
+  description = "Create the account-level API Gateway CloudWatch Logs role and set it in the account (aws_api_gateway_account), which execution and access logging need. A per-account, per-region singleton shared by every API there: turn it on only where nothing else (another stack, the account baseline) manages it."
+  type        = bool
+  default     = false
+}
+
 variable "access_log_retention_days" {
   description = "Retention of the access log group, in days."
   type        = number

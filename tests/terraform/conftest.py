@@ -37,7 +37,17 @@ from tools.reprozip import write_zip
 ROOT = Path(__file__).resolve().parents[2]
 STACK_DIR_NAME = "stack"
 PACKAGES = ("connection_manager", "broadcaster", "notifier")
-ENDPOINT_SERVICES = ("apigatewayv2", "dynamodb", "iam", "lambda", "logs", "sns", "sqs", "sts")
+ENDPOINT_SERVICES = (
+    "apigateway",
+    "apigatewayv2",
+    "dynamodb",
+    "iam",
+    "lambda",
+    "logs",
+    "sns",
+    "sqs",
+    "sts",
+)
 # A tiny package per function: these tests check configuration, not code.
 FIXTURE_HANDLER = (
     "def handler(event, context):\n"
@@ -95,16 +105,23 @@ def provider_override(endpoint: str) -> str:
     )
 
 
+def copy_stack(base: Path, endpoint: str) -> tuple[Path, Path]:
+    """The root module copied to ``base/stack`` (pinned to ``endpoint``) and fixture zips in
+    ``base/artifacts``; returns both directories."""
+    override = {"provider_override.tf": provider_override(endpoint)}
+    stack = copy_root_module(ROOT, base / STACK_DIR_NAME, override)
+    artifacts = base / "artifacts"
+    for package in PACKAGES:
+        write_zip(artifacts / f"{package}.zip", [(f"{package}.py", FIXTURE_HANDLER.encode())])
+    return stack, artifacts
+
+
 @pytest.fixture(scope="module")
 def stack_inputs(
     tmp_path_factory: pytest.TempPathFactory, aws_env: dict[str, str], incidents_stream_arn: str
 ) -> Iterator[StackInputs]:
     base = tmp_path_factory.mktemp("tf")
-    override = {"provider_override.tf": provider_override(aws_env["AWS_ENDPOINT_URL"])}
-    copy_root_module(ROOT, base / STACK_DIR_NAME, override)
-    artifacts = base / "artifacts"
-    for package in PACKAGES:
-        write_zip(artifacts / f"{package}.zip", [(f"{package}.py", FIXTURE_HANDLER.encode())])
+    _, artifacts = copy_stack(base, aws_env["AWS_ENDPOINT_URL"])
 
     inputs = StackInputs(environment="tfapply", stream_arn=incidents_stream_arn)
     previous_mod_dir = tf.LazyModuleDir.value
@@ -125,3 +142,11 @@ def stack_inputs(
             yield inputs
         finally:
             tf.LazyModuleDir.value = previous_mod_dir
+
+
+@pytest.fixture(scope="module")
+def stack_copy(
+    tmp_path_factory: pytest.TempPathFactory, aws_env: dict[str, str]
+) -> tuple[Path, Path]:
+    """A copy of the root module pinned to this module's emulator, and its fixture zips."""
+    return copy_stack(tmp_path_factory.mktemp("tf"), aws_env["AWS_ENDPOINT_URL"])

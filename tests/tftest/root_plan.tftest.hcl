@@ -24,6 +24,9 @@ mock_provider "aws" {
   mock_resource "aws_cloudwatch_log_group" {
     defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:mocked" }
   }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mocked" }
+  }
   mock_resource "aws_sns_topic" {
     defaults = { arn = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" }
   }
@@ -87,6 +90,12 @@ variables {
 
 run "without_stream" {
   command = plan
+
+  # API logging is off by default: it needs the account's CloudWatch role.
+  assert {
+    condition     = module.websocket_api.access_log_settings == null && module.websocket_api.account_cloudwatch_role_arn == null
+    error_message = "Access logs and the account-level API Gateway CloudWatch role must be off by default."
+  }
 
   # Routes -> integrations -> functions.
   assert {
@@ -342,5 +351,26 @@ run "kms_key_and_overrides" {
       contains([for s in jsondecode(c.policy).Statement : s.Resource[0]], "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
     ])
     error_message = "With a customer managed key each consumer needs the key to send to its encrypted queue."
+  }
+}
+
+# envs/prod.tfvars: access logs on; the account role only on request.
+run "api_access_logs_and_account_role" {
+  command = plan
+
+  variables {
+    api_logging = {
+      access_logs         = true
+      manage_account_role = true
+    }
+  }
+
+  assert {
+    condition     = module.websocket_api.access_log_settings != null && jsondecode(module.websocket_api.access_log_settings.format).userId == "$context.authorizer.userId"
+    error_message = "api_logging.access_logs must turn the stage's access logs on."
+  }
+  assert {
+    condition     = module.websocket_api.account_cloudwatch_role_arn != null
+    error_message = "api_logging.manage_account_role must create the account-level API Gateway CloudWatch role."
   }
 }

@@ -35,6 +35,9 @@ mock_provider "aws" {
   mock_resource "aws_cloudwatch_log_group" {
     defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/apigateway/ws-test/prod/access" }
   }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/ws-test-apigateway-cloudwatch" }
+  }
 }
 
 variables {
@@ -143,6 +146,10 @@ run "baseline" {
   assert {
     condition     = length(aws_apigatewayv2_stage.this.access_log_settings) == 0 && length(aws_cloudwatch_log_group.access) == 0
     error_message = "Access logs are opt-in (they need the account-level CloudWatch role)."
+  }
+  assert {
+    condition     = length(aws_api_gateway_account.this) == 0 && length(aws_iam_role.cloudwatch) == 0 && length(aws_iam_role_policy_attachment.cloudwatch) == 0 && output.account_cloudwatch_role_arn == null
+    error_message = "The account-level API Gateway CloudWatch role is a per-account singleton: created only on request."
   }
   assert {
     condition     = keys(aws_apigatewayv2_deployment.this.triggers) == tolist(["redeployment"]) && length(aws_apigatewayv2_deployment.this.triggers.redeployment) == 40
@@ -341,5 +348,53 @@ run "logging_opted_in" {
   assert {
     condition     = jsondecode(aws_apigatewayv2_stage.this.access_log_settings[0].format).connectionId == "$context.connectionId"
     error_message = "The access log format must be JSON with the connection id."
+  }
+  assert {
+    condition = toset(keys(jsondecode(aws_apigatewayv2_stage.this.access_log_settings[0].format))) == toset([
+      "requestId", "connectionId", "eventType", "routeKey", "status", "requestTimeEpoch", "sourceIp", "error",
+      "integrationStatus", "integrationError", "integrationLatency", "authorizerError", "userId",
+    ])
+    error_message = "The access log must carry request and connection ids, event type, route, status, integration status/error/latency, source IP, authorizer error and the authorizer's userId."
+  }
+  # Tokens travel in the query string: no field may echo a request parameter,
+  # header or body, and every field is a plain $context variable.
+  assert {
+    condition = alltrue([for v in values(jsondecode(aws_apigatewayv2_stage.this.access_log_settings[0].format)) :
+      can(regex("^\\$context\\.[A-Za-z.]+$", v)) && length(regexall("(?i)querystring|requestoverride|request\\.|header|body|input", v)) == 0
+    ])
+    error_message = "The access log format must hold only $context variables and nothing from the query string, headers or body (tokens travel there)."
+  }
+  assert {
+    condition     = output.access_log_settings.format == aws_apigatewayv2_stage.this.access_log_settings[0].format
+    error_message = "access_log_settings must expose the stage's access log format."
+  }
+  assert {
+    condition     = length(aws_api_gateway_account.this) == 0
+    error_message = "Turning logging on must not take over the account-level setting."
+  }
+}
+
+run "account_cloudwatch_role_opted_in" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    access_logs_enabled            = true
+    manage_account_cloudwatch_role = true
+  }
+
+  assert {
+    condition     = jsondecode(aws_iam_role.cloudwatch[0].assume_role_policy).Statement[0].Principal == { Service = "apigateway.amazonaws.com" }
+    error_message = "Only API Gateway may assume the account's CloudWatch Logs role."
+  }
+  assert {
+    condition     = aws_iam_role_policy_attachment.cloudwatch[0].role == aws_iam_role.cloudwatch[0].name && aws_iam_role_policy_attachment.cloudwatch[0].policy_arn == "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    error_message = "The role must carry the AWS managed policy AmazonAPIGatewayPushToCloudWatchLogs."
+  }
+  assert {
+    condition     = aws_api_gateway_account.this[0].cloudwatch_role_arn == aws_iam_role.cloudwatch[0].arn && output.account_cloudwatch_role_arn == aws_iam_role.cloudwatch[0].arn
+    error_message = "The account setting must point at the role."
   }
 }
