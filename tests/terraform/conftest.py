@@ -36,7 +36,7 @@ from tools.reprozip import write_zip
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_DIR_NAME = "stack"
-PACKAGES = ("connection_manager", "broadcaster", "notifier")
+PACKAGES = ("authorizer", "connection_manager", "broadcaster", "notifier")
 ENDPOINT_SERVICES = (
     "apigateway",
     "apigatewayv2",

@@ -17,6 +17,9 @@ mock_provider "aws" {
   mock_data "aws_region" {
     defaults = { name = "us-east-1" }
   }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
   mock_resource "aws_apigatewayv2_api" {
     defaults = {
       id            = "abc123def4"
@@ -91,6 +94,10 @@ override_resource {
 
 variables {
   environment = "test"
+  # The $connect authorizer is tested in authorizer.tftest.hcl; here "test"
+  # counts as non-production so the stack can go without it.
+  non_production_environments = ["test"]
+  authorizer                  = { enabled = false }
 }
 
 run "worker_wiring" {
@@ -120,11 +127,13 @@ run "worker_wiring" {
   }
   assert {
     condition = module.fanout_worker.environment_variables == tomap({
-      LOG_LEVEL               = "INFO"
-      POWERTOOLS_SERVICE_NAME = "realtime"
-      CONNECTIONS_TABLE       = "realtime-test-connections"
-      WS_CALLBACK_URL         = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
-      FANOUT_CONCURRENCY      = "256"
+      LOG_LEVEL                    = "INFO"
+      POWERTOOLS_SERVICE_NAME      = "realtime"
+      POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
+      ENVIRONMENT                  = "test"
+      CONNECTIONS_TABLE            = "realtime-test-connections"
+      WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
+      FANOUT_CONCURRENCY           = "256"
     })
     error_message = "The worker's environment does not match fanout_worker.py's contract."
   }
