@@ -72,10 +72,17 @@ resource "aws_iam_role_policy" "broadcaster_fanout_workers" {
       {
         # Synchronous invocations of the worker, and of nothing else.
         # https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html
-        Sid      = "InvokeFanoutWorker"
-        Effect   = "Allow"
-        Action   = ["lambda:InvokeFunction"]
-        Resource = [module.fanout_worker.function_arn]
+        Sid    = "InvokeFanoutWorker"
+        Effect = "Allow"
+        Action = ["lambda:InvokeFunction"]
+        # The module exposes no function_arn: the ARN is built from its name.
+        Resource = [format(
+          "arn:%s:lambda:%s:%s:function:%s",
+          data.aws_partition.current.partition,
+          var.region,
+          data.aws_caller_identity.current.account_id,
+          module.fanout_worker.function_name,
+        )]
       },
       {
         # ItemCount sizes the number of segments.
