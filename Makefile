@@ -288,7 +288,7 @@ alerts: setup ## Show (and consume) the alerts the Notifier published to the loc
 
 .PHONY: invoke
 invoke: setup ## Invoke a deployed function (FUNCTION=notifier EVENT=events/stream-insert.json)
-	@[[ -n "$${FUNCTION:-}" && -n "$${EVENT:-}" ]] || { echo "usage: make invoke FUNCTION=connect|disconnect|broadcaster|notifier EVENT=events/<file>.json" >&2; exit 2; }
+	@[[ -n "$${FUNCTION:-}" && -n "$${EVENT:-}" ]] || { echo "usage: make invoke FUNCTION=authorizer|connect|disconnect|broadcaster|notifier EVENT=events/<file>.json" >&2; exit 2; }
 	@$(LOCALENV) invoke --function "$$FUNCTION" --event "$$EVENT"
 
 .PHONY: test-e2e

@@ -95,7 +95,7 @@ async def listen(url: str, label: str) -> int:
         print(
             f"connection refused (HTTP {exc.response.status_code}): $connect did not accept "
             f"{label}; check the role against the allowed roles and that the token is still "
-            "valid (the authorizer logs why in the emulator's log, LOCAL_STATE_DIR/ministack.log)",
+            "valid (docs/troubleshooting.md)",
             file=sys.stderr,
         )
         return 1
