@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -48,6 +49,14 @@ CLIENTS: dict[str, Callable[[str], Any]] = {
     "sns": aws.sns,
     "sqs": aws.sqs,
     "ssm": aws.ssm,
+    # CloudWatch Logs, for test_fanout_workers (the tooling itself never reads logs).
+    "logs": lambda endpoint: boto3.client(
+        "logs",
+        endpoint_url=endpoint,
+        region_name=emulator.REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ),
 }
 
 _BENCH_LINES: list[str] = []
