@@ -17,6 +17,11 @@ mock_provider "aws" {
   mock_data "aws_region" {
     defaults = { name = "us-east-1" }
   }
+  # The Broadcaster's invoke permission names the worker by an ARN built from
+  # the account id (fanout_workers.tf).
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
   mock_resource "aws_apigatewayv2_api" {
     defaults = {
       id            = "abc123def4"
@@ -91,6 +96,12 @@ override_resource {
 
 variables {
   environment = "test"
+  # The $connect authorizer is not what this file tests: an HS256 one, as in dev.
+  authorizer = {
+    issuer                = "realtime-test"
+    audience              = ["realtime-test-clients"]
+    secret_parameter_name = "/realtime/test/connect-authorizer/hs256-secret"
+  }
 }
 
 run "worker_wiring" {
@@ -120,11 +131,13 @@ run "worker_wiring" {
   }
   assert {
     condition = module.fanout_worker.environment_variables == tomap({
-      LOG_LEVEL               = "INFO"
-      POWERTOOLS_SERVICE_NAME = "realtime"
-      CONNECTIONS_TABLE       = "realtime-test-connections"
-      WS_CALLBACK_URL         = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
-      FANOUT_CONCURRENCY      = "256"
+      LOG_LEVEL                    = "INFO"
+      POWERTOOLS_SERVICE_NAME      = "realtime"
+      POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
+      ENVIRONMENT                  = "test"
+      CONNECTIONS_TABLE            = "realtime-test-connections"
+      WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
+      FANOUT_CONCURRENCY           = "256"
     })
     error_message = "The worker's environment does not match fanout_worker.py's contract."
   }
