@@ -272,6 +272,11 @@ status: setup ## Show whether the local stack is up, with its endpoints
 listen: setup ## Print every WebSocket message as it arrives (USER=alice ROLE=dispatcher)
 	@$(LOCALENV) listen --user "$${USER:-local-user}" --role "$${ROLE:-viewer}"
 
+TTL ?= 3600
+.PHONY: token
+token: setup ## Print a JWT the local stack's $connect authorizer accepts (USER=alice ROLE=viewer TTL=3600)
+	@$(LOCALENV) token --user "$${USER:-local-user}" --role "$${ROLE:-viewer}" --ttl "$(TTL)"
+
 .PHONY: incident
 incident: setup ## Create or update an incident (ID=INC-1 URGENCY=high STATUS=open TITLE='...')
 	@[[ -n "$${ID:-}" ]] || { echo "usage: make incident ID=INC-1 [URGENCY=low|medium|high|critical] [STATUS=...] [TITLE='...']" >&2; exit 2; }
@@ -283,7 +288,7 @@ alerts: setup ## Show (and consume) the alerts the Notifier published to the loc
 
 .PHONY: invoke
 invoke: setup ## Invoke a deployed function (FUNCTION=notifier EVENT=events/stream-insert.json)
-	@[[ -n "$${FUNCTION:-}" && -n "$${EVENT:-}" ]] || { echo "usage: make invoke FUNCTION=connect|disconnect|broadcaster|notifier EVENT=events/<file>.json" >&2; exit 2; }
+	@[[ -n "$${FUNCTION:-}" && -n "$${EVENT:-}" ]] || { echo "usage: make invoke FUNCTION=authorizer|connect|disconnect|broadcaster|notifier EVENT=events/<file>.json" >&2; exit 2; }
 	@$(LOCALENV) invoke --function "$$FUNCTION" --event "$$EVENT"
 
 .PHONY: test-e2e

@@ -8,10 +8,17 @@
 environment = "local"
 region      = "us-east-1"
 
-# No $connect authorizer locally (yet): query-string userId/role stand in.
-# Both are refused at plan outside non_production_environments (local, dev).
-authorizer           = { enabled = false }
-allow_query_identity = true
+# The stack's own $connect authorizer, as everywhere, keyed by an HS256 secret
+# in this SSM SecureString: `make up` generates the secret and stores it there
+# (the value never passes through Terraform), `make token` signs tokens with
+# it; the tooling reads issuer, audience and the parameter's name back from
+# the deployed function. No query-string identity: clients send ?token=.
+authorizer = {
+  issuer                = "realtime-local"
+  audience              = ["realtime-local-clients"]
+  secret_parameter_name = "/realtime/local/connect-authorizer/hs256-secret"
+}
+allow_query_identity = false
 
 log_retention_days     = 1
 point_in_time_recovery = false

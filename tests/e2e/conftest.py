@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -33,7 +34,7 @@ from testing.browser import headless_chromium
 from testing.waits import wait_until
 from testing.websocket_client import WsClient
 from tools.localenv import clients as aws
-from tools.localenv import commands, emulator
+from tools.localenv import commands, emulator, tokens
 from tools.localenv import stack as localenv
 from tools.localenv.cli import ERRORS
 from tools.localenv.config import DEFAULT_PORT, LocalEnv
@@ -47,6 +48,15 @@ CLIENTS: dict[str, Callable[[str], Any]] = {
     "lambda": aws.lambda_,
     "sns": aws.sns,
     "sqs": aws.sqs,
+    "ssm": aws.ssm,
+    # CloudWatch Logs, for test_fanout_workers (the tooling itself never reads logs).
+    "logs": lambda endpoint: boto3.client(
+        "logs",
+        endpoint_url=endpoint,
+        region_name=emulator.REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ),
 }
 
 _BENCH_LINES: list[str] = []
@@ -94,7 +104,28 @@ class Stack:
 
     # -- WebSocket clients ------------------------------------------------------
     def connect(self, user: str, role: str) -> WsClient:
+        """A client with a valid token for ``user`` in ``role`` (as `make listen` connects)."""
         return WsClient(commands.connect_url(self.state, user, role))
+
+    def connect_with(self, token: str | None) -> WsClient:
+        """A client sending exactly ``token`` as ``?token=`` (None: no token at all)."""
+        return WsClient(commands.with_token(self.state.ws_url, token))
+
+    # -- Tokens -------------------------------------------------------------------
+    @property
+    def issuer(self) -> tokens.Issuer:
+        issuer = tokens.Issuer.from_state(self.state.authorizer)
+        assert issuer is not None, "the local stack runs without the $connect authorizer"
+        return issuer
+
+    def secret(self) -> str:
+        return tokens.read_secret(aws.ssm(self.state.endpoint), self.issuer.secret_parameter)
+
+    def mint(self, user: str, role: str, *, secret: str | None = None, **claims: Any) -> str:
+        """A token signed with the stack's secret (or ``secret``); ``claims`` override claims."""
+        return tokens.mint(
+            self.issuer, secret or self.secret(), user, role, now=time.time(), **claims
+        )
 
     # -- Incidents ----------------------------------------------------------------
     def write_incident(self, incident_id: str, **fields: Any) -> float:

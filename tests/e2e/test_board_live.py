@@ -31,8 +31,10 @@ def row_of(driver, incident_id: str) -> dict | None:
 def test_the_board_shows_updates_and_comes_back_after_a_drop(stack, browser):
     user = stack.new_id("board")
     assert stack.state.board_base_url, "make up did not record the board's web server"
-    ws_url = commands.connect_url(stack.state, user, "viewer")
-    browser.get(board.board_url(stack.state.board_base_url, ws_url))
+    # As `make up` links it: index.html?url=<stage URL>&token=<jwt>, the board sends ?token=.
+    ws_url, token = commands.identity(stack.state, user, "viewer")
+    assert token is not None, "the local stack should run the $connect authorizer"
+    browser.get(board.board_url(stack.state.board_base_url, ws_url, token))
     stack.wait_until(lambda: status(browser) == "open", TIMEOUT_S, "the board to show it is live")
     [first] = stack.wait_until(
         lambda: connection_ids(stack, user), TIMEOUT_S, f"the Connections row of {user}"

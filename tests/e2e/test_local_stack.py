@@ -14,10 +14,12 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from testing.websocket_client import WsClient
 from tools.localenv import commands
 
 pytestmark = pytest.mark.e2e
@@ -46,12 +48,13 @@ def test_connect_writes_the_connection_row(stack, clients):
     assert before < expires <= time.time() + 7200  # a connection cannot outlive 2 hours
 
 
-@pytest.mark.parametrize("query_role", ["intruder", ""])
-def test_refused_identity_gets_no_connection(stack, query_role):
+@pytest.mark.parametrize("query_role", ["dispatcher", "intruder", ""])
+def test_query_string_identity_without_a_token_gets_no_connection(stack, query_role):
+    """The local stack runs the authorizer: ?userId=&role= alone no longer identifies anyone."""
     user = stack.new_id("refused")
     with pytest.raises(InvalidStatus) as refused:
-        stack.connect(user, query_role)
-    assert 400 <= refused.value.response.status_code < 500
+        WsClient(f"{stack.state.ws_url}?{urlencode({'userId': user, 'role': query_role})}")
+    assert refused.value.response.status_code == 401  # the identity source (token) is missing
     assert stack.connection_rows(user) == []
 
 

@@ -163,7 +163,7 @@ def test_up_ends_with_the_two_urls_and_the_next_commands(tmp_path):
     assert lines[1] == "  WebSocket URL  ws://127.0.0.1:4566/_aws/execute-api/abc/prod"
     assert lines[2] == f"  Board          {stack.board_link(state())}"
     commands = [line.split()[1] for line in lines[5:]]
-    assert commands == ["board", "listen", "incident", "alerts", "status", "down"]
+    assert commands == ["board", "listen", "token", "incident", "alerts", "status", "down"]
     assert len(lines) <= 12
 
 

@@ -56,9 +56,10 @@ class BoardFiles:
         return self.state_dir / "board.log"
 
 
-def board_url(base_url: str, ws_url: str) -> str:
-    """The board page, told which WebSocket URL (identity included) to connect to."""
-    return f"{base_url}/{BOARD_PAGE}?url={quote(ws_url, safe='')}"
+def board_url(base_url: str, ws_url: str, token: str | None = None) -> str:
+    """The board page, told which WebSocket URL to connect to and with which token (if any)."""
+    url = f"{base_url}/{BOARD_PAGE}?url={quote(ws_url, safe='')}"
+    return f"{url}&token={quote(token, safe='')}" if token else url
 
 
 def serves_board(port: int) -> bool:

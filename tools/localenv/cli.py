@@ -5,6 +5,7 @@
     python -m tools.localenv status      # is it up, and where
     python -m tools.localenv board       # the live incident board's URL (served by `up`)
     python -m tools.localenv listen --user alice --role dispatcher
+    python -m tools.localenv token --user alice --role viewer --ttl 3600
     python -m tools.localenv incident --id INC-1 --urgency high --status open --title "Fire"
     python -m tools.localenv alerts      # the alerts the Notifier published (local SQS queue)
     python -m tools.localenv invoke --function notifier --event events/stream-insert.json
@@ -27,7 +28,7 @@ import webbrowser
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tools.localenv import board, clients, commands, emulator, stack
+from tools.localenv import board, clients, commands, emulator, stack, tokens
 from tools.localenv.config import LocalEnv
 from tools.localenv.layer import LayerError
 from tools.localenv.log import log
@@ -45,6 +46,7 @@ ERRORS = (
     ResourceError,
     board.BoardError,
     TerraformError,
+    tokens.TokenError,
     VenvError,
 )
 
@@ -104,6 +106,12 @@ def cmd_listen(config: LocalEnv, args: argparse.Namespace) -> int:
     url = commands.connect_url(state, args.user, args.role)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(commands.listen(url, f"{args.user} ({args.role}) at {state.ws_url}"))
+    return 0
+
+
+def cmd_token(config: LocalEnv, args: argparse.Namespace) -> int:
+    state = stack.require_stack(config)
+    print(commands.token(state, args.user, args.role, args.ttl))
     return 0
 
 
@@ -168,6 +176,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--user", required=True)
     p.add_argument("--role", required=True)
     p.set_defaults(func=cmd_listen)
+    p = sub.add_parser("token", help="print a JWT the local $connect authorizer accepts")
+    p.add_argument("--user", required=True)
+    p.add_argument("--role", required=True)
+    p.add_argument("--ttl", type=int, default=tokens.DEFAULT_TTL_S, help="lifetime in seconds")
+    p.set_defaults(func=cmd_token)
     p = sub.add_parser("incident", help="create or update an incident in the demo table")
     p.add_argument("--id", required=True)
     p.add_argument("--urgency", default=None, help="low, medium, high or critical")

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 
 def _options(endpoint: str, **config: Any) -> dict[str, Any]:  # noqa: ANN401 - botocore Config kwargs
@@ -66,3 +67,9 @@ def lambda_(endpoint: str, read_timeout: int = 60) -> LambdaClient:
     import boto3  # noqa: PLC0415
 
     return boto3.client("lambda", **_options(endpoint, read_timeout=read_timeout))
+
+
+def ssm(endpoint: str) -> SSMClient:
+    import boto3  # noqa: PLC0415
+
+    return boto3.client("ssm", **_options(endpoint))

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from tools.localenv import clients
+from tools.localenv import clients, tokens
 from tools.localenv.resources import INCIDENTS_KEY
 from tools.localenv.state import StackState
 
@@ -27,9 +27,53 @@ class CommandError(RuntimeError):
     """A command the stack cannot carry out as asked; the message says what to write instead."""
 
 
+def token(
+    state: StackState,
+    user: str,
+    role: str,
+    ttl_s: int = tokens.DEFAULT_TTL_S,
+    now: float | None = None,
+) -> str:
+    """A JWT the running stack's ``$connect`` authorizer accepts for ``user`` in ``role``."""
+    issuer = tokens.Issuer.from_state(state.authorizer)
+    if issuer is None:
+        raise CommandError(
+            "the local stack runs without the $connect authorizer (authorizer.enabled = false in "
+            "envs/local.tfvars), so it takes no tokens: connect with ?userId=...&role=... instead"
+        )
+    secret = tokens.read_secret(clients.ssm(state.endpoint), issuer.secret_parameter)
+    try:
+        return tokens.mint(
+            issuer, secret, user, role, now=time.time() if now is None else now, ttl_s=ttl_s
+        )
+    except tokens.TokenError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def identity(
+    state: StackState, user: str, role: str, ttl_s: int = tokens.DEFAULT_TTL_S
+) -> tuple[str, str | None]:
+    """How a client connects as ``user`` in ``role``: the WebSocket URL and a token for it.
+
+    With the authorizer (the default) the URL is the stage's and the token travels as ``token=``;
+    without it (authorizer off in envs/local.tfvars) the identity is in the URL, and no token.
+    """
+    if not state.authorizer:
+        return f"{state.ws_url}?{urlencode({'userId': user, 'role': role})}", None
+    return state.ws_url, token(state, user, role, ttl_s)
+
+
 def connect_url(state: StackState, user: str, role: str) -> str:
-    """The WebSocket URL with the local-only identity query parameters."""
-    return f"{state.ws_url}?{urlencode({'userId': user, 'role': role})}"
+    """The WebSocket URL a client connects with: ``?token=<jwt>`` (or the local query identity)."""
+    url, jwt = identity(state, user, role)
+    return url if jwt is None else with_token(url, jwt)
+
+
+def with_token(url: str, jwt: str | None) -> str:
+    """``url`` with ``token=<jwt>`` in its query string (None: ``url`` unchanged)."""
+    if jwt is None:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{urlencode({'token': jwt})}"
 
 
 async def listen(url: str, label: str) -> int:
@@ -50,7 +94,8 @@ async def listen(url: str, label: str) -> int:
     except InvalidStatus as exc:
         print(
             f"connection refused (HTTP {exc.response.status_code}): $connect did not accept "
-            f"{label}; check the role against the allowed roles",
+            f"{label}; check the role against the allowed roles and that the token is still "
+            "valid (docs/troubleshooting.md)",
             file=sys.stderr,
         )
         return 1

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 INCIDENTS_TABLE = "Incidents"
 INCIDENTS_KEY = "incidentId"
@@ -98,6 +99,11 @@ def delete_layer_version(lam: LambdaClient, arn: str) -> str:
     name, version = arn.rsplit(":", 2)[-2:]
     lam.delete_layer_version(LayerName=name, VersionNumber=int(version))
     return f"deleted layer version {arn}"
+
+
+def delete_parameter(ssm: SSMClient, name: str) -> str:
+    ssm.delete_parameter(Name=name)
+    return f"deleted SSM parameter {name}"
 
 
 def delete_bucket(s3: S3Client, bucket: str) -> str:

@@ -21,7 +21,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tools.localenv import board, clients, commands, emulator, layer, resources, terraform, venv
+from tools.localenv import (
+    board,
+    clients,
+    commands,
+    emulator,
+    layer,
+    resources,
+    terraform,
+    tokens,
+    venv,
+)
 from tools.localenv.config import DEFAULT_PORT, LocalEnv
 from tools.localenv.log import log, to_file
 from tools.localenv.progress import Progress, shown
@@ -215,6 +225,9 @@ def up(  # noqa: PLR0915 - one statement list, step after step, reads best as on
         state.ws_url = ws_url(port, state.outputs["api_id"], state.outputs["stage_name"])
         step.done(apply_summary(step.log_file))
     state.save(config.state_file)
+    with steps.step("authorizer", "the HS256 secret the $connect authorizer checks") as step:
+        step.done(ensure_authorizer_secret(emu.endpoint, state))
+    state.save(config.state_file)
     with steps.step("board", "the live incident board") as step, to_file(step.log_file):
         serving = board.running(config.state_dir)
         try:
@@ -226,6 +239,23 @@ def up(  # noqa: PLR0915 - one statement list, step after step, reads best as on
         step.done(f"{verb} at {server.base_url} (pid {server.pid})")
     state.save(config.state_file)
     return state
+
+
+def ensure_authorizer_secret(endpoint: str, state: StackState) -> str:
+    """Record what the deployed authorizer checks and put its secret in SSM when missing.
+
+    The authorizer reads the secret at its first invocation, so putting it after the apply is in
+    time. Without the stack's own authorizer (turned off in envs/local.tfvars) clients fall back
+    to the query-string identity and nothing is stored.
+    """
+    function = (state.outputs.get("function_names") or {}).get("authorizer")
+    issuer = tokens.deployed_issuer(clients.lambda_(endpoint), function) if function else None
+    state.authorizer = issuer.to_state() if issuer else {}
+    if issuer is None:
+        return "none deployed: clients connect with query-string identity"
+    name = issuer.secret_parameter
+    put = tokens.ensure_secret(clients.ssm(endpoint), name, state.created)
+    return f"{'generated into' if put else 'kept in'} SSM SecureString {name}"
 
 
 def apply_summary(log_file: Path) -> str:
@@ -274,24 +304,25 @@ def require_stack(config: LocalEnv) -> StackState:
     return state
 
 
-# The identity the board served by `up` connects with (the local stack takes it in the query
-# string, see commands.connect_url; a token will take its place).
+# The identity the board served by `up` connects with: a token for it (commands.identity), valid
+# for BOARD_TOKEN_TTL_S; `make board` prints a fresh link.
 BOARD_USER = "board"
 BOARD_ROLE = "viewer"
+BOARD_TOKEN_TTL_S = 12 * 3600
 
 
 def board_link(state: StackState) -> str:
-    """The served board's URL, pre-filled with the WebSocket URL and the local identity."""
+    """The served board's URL, pre-filled with the WebSocket URL and a token (or identity)."""
     if not state.board_base_url:
         return "(not served: run 'make up')"
-    return board.board_url(
-        state.board_base_url, commands.connect_url(state, BOARD_USER, BOARD_ROLE)
-    )
+    url, token = commands.identity(state, BOARD_USER, BOARD_ROLE, BOARD_TOKEN_TTL_S)
+    return board.board_url(state.board_base_url, url, token)
 
 
 NEXT_STEPS = (
     ("make board", "this URL again (OPEN=1 opens it)"),
     ("make listen USER=alice ROLE=dispatcher", "print what a client receives"),
+    ("make token USER=alice ROLE=viewer", "a token the stack accepts (TTL=3600 s)"),
     ("make incident ID=INC-1 URGENCY=high", "write an incident (STATUS=, TITLE=)"),
     ("make alerts", "what the Notifier published"),
     ("make status", "every endpoint"),
@@ -354,6 +385,10 @@ def delete_created(endpoint: str, state: StackState) -> list[str]:
         if item.startswith("layer:"):
             lam = clients.lambda_(endpoint)
             done.append(resources.delete_layer_version(lam, item.removeprefix("layer:")))
+    for item in state.created:
+        if item.startswith("secret:"):
+            name = item.removeprefix("secret:")
+            done.append(resources.delete_parameter(clients.ssm(endpoint), name))
     if "state_bucket" in state.created and state.state_bucket:
         done.append(resources.delete_bucket(clients.s3(endpoint), state.state_bucket))
     return done

@@ -29,6 +29,9 @@ class StackState:
     ws_url: str = ""
     board_base_url: str = ""
     applied: bool = False
+    # What the deployed $connect authorizer checks (tokens.Issuer), the secret's SSM parameter
+    # NAME among it; empty when the stack runs without the authorizer (query identity).
+    authorizer: dict[str, str] = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
