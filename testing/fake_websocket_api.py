@@ -32,7 +32,8 @@ class Peer:
 
     connection: ServerConnection
     path: str
-    subprotocol: str | None
+    subprotocol: str | None  # the one the server selected
+    offered: list[str]  # what the client offered, in order
     received: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -103,13 +104,15 @@ class FakeWebSocketApi:
     def _select_subprotocol(
         connection: ServerConnection, offered: Sequence[Subprotocol]
     ) -> Subprotocol | None:
-        # Echo the last offered subprotocol (the token), as a token authorizer's $connect must:
-        # a browser fails a handshake whose answer selects none of the offered ones.
-        return offered[-1] if offered else None
+        # Select "bearer" when the client offers ["bearer", <jwt>], as the stack's $connect does
+        # (never the token): a browser fails a handshake whose answer selects none it offered.
+        return Subprotocol("bearer") if "bearer" in offered else None
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None  # set once the opening handshake is done
-        peer = Peer(connection, connection.request.path, connection.subprotocol)
+        offered = connection.request.headers.get_all("Sec-WebSocket-Protocol")
+        protocols = [p.strip() for value in offered for p in value.split(",") if p.strip()]
+        peer = Peer(connection, connection.request.path, connection.subprotocol, protocols)
         with self._lock:
             self.peers.append(peer)
         async for raw in connection:

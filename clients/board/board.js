@@ -196,6 +196,8 @@ function configFromQuery(search) {
     url: params.get("url"),
     token: params.get("token") || undefined,
     tokenIn: params.get("tokenIn") || undefined,
+    // The stack's authorizer reads the subprotocol pair ["bearer", <jwt>] (functions/README.md).
+    protocols: params.get("tokenIn") === "protocol" ? ["bearer"] : undefined,
     pingIntervalMs: pingMs >= 1000 ? pingMs : undefined,
   };
 }
@@ -211,7 +213,7 @@ function start(win) {
     return null;
   }
   const options = { url: config.url };
-  for (const name of ["token", "tokenIn", "pingIntervalMs"]) {
+  for (const name of ["token", "tokenIn", "protocols", "pingIntervalMs"]) {
     if (config[name] !== undefined) options[name] = config[name];
   }
   let client;

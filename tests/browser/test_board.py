@@ -234,7 +234,8 @@ def test_token_travels_as_query_parameter_or_subprotocol(open_board, fake_api, t
         assert peer.subprotocol is None
     else:
         assert peer.query == ""
-        assert peer.subprotocol == token
+        assert peer.offered == ["bearer", token]  # what the stack's authorizer reads
+        assert peer.subprotocol == "bearer"  # never the token
 
 
 def test_board_screenshot(open_board, fake_api, tmp_path: Path) -> None:
