@@ -27,6 +27,22 @@ def _reset_handler_caches() -> None:
     notifier.reset()
 
 
+# The suites `make test` runs, one pytest run per group of these markers (pyproject.toml).
+SUITES = frozenset(
+    {"unit", "handler", "fanout", "packaging", "preview", "browser", "terraform", "e2e"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test carries a suite marker: `make test`'s phases together then run every test,
+    where a test with none would run in none of them."""
+    unmarked = [item.nodeid for item in items if not SUITES & {m.name for m in item.iter_markers()}]
+    if unmarked:
+        raise pytest.UsageError(
+            f"tests without a suite marker ({', '.join(sorted(SUITES))}): {', '.join(unmarked)}"
+        )
+
+
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto ``mock_aws``, with the handlers' cached clients and configuration reset around it.
