@@ -268,7 +268,7 @@ def _deliver(
     result = engine.fan_out(
         ids,
         frames,
-        engine.Settings(cfg.fanout.concurrency, cfg.rate, policy),
+        engine.Settings(cfg.fanout.concurrency, cfg.rate, policy, transport=cfg.fanout.transport),
         callback_url=cfg.fanout.callback_url,
         credentials=clients.credentials,
         region=clients.region,

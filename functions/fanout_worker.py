@@ -64,7 +64,10 @@ def work(
         ids,
         [frame.encode("utf-8") for frame in job.frames],
         engine.Settings(
-            cfg.concurrency, job.rate, engine.RetryPolicy(max_attempts=job.max_attempts)
+            cfg.concurrency,
+            job.rate,
+            engine.RetryPolicy(max_attempts=job.max_attempts),
+            transport=cfg.transport,
         ),
         callback_url=cfg.callback_url,
         credentials=credentials,

@@ -95,7 +95,13 @@ def messages(api: Any, connection_id: str) -> list[dict[str, Any]]:
 
 def config(url: str, concurrency: int = 8, max_attempts: int = 4, **kwargs: Any) -> BroadcastConfig:
     return BroadcastConfig(
-        FanoutConfig(TABLE, url, concurrency=concurrency, max_attempts=max_attempts),
+        FanoutConfig(
+            TABLE,
+            url,
+            concurrency=concurrency,
+            max_attempts=max_attempts,
+            transport=kwargs.pop("transport", "wire"),
+        ),
         rate=kwargs.pop("rate", 100_000),
         worker_function=None,
         worker_threshold=kwargs.pop("worker_threshold", 10_000),
@@ -119,10 +125,11 @@ def run(
     concurrency: int = 8,
     max_attempts: int = 4,
     deadline: float = math.inf,
+    transport: str = "wire",
 ) -> list[str]:
     response = broadcaster.broadcast(
         event,
-        config(url, concurrency, max_attempts),
+        config(url, concurrency, max_attempts, transport=transport),
         clients(),
         deadline=deadline,
         policy=RetryPolicy(max_attempts=max_attempts, **FAST_RETRY),
@@ -284,15 +291,23 @@ def test_oversize_update_arrives_as_the_slim_envelope(table: Any, api: Any) -> N
     assert "incident" not in message
 
 
+# "wire" is the lean client (the default); "session" the aiohttp ClientSession path kept to
+# benchmark against (FANOUT_TRANSPORT): both must behave the same.
+TRANSPORTS = pytest.mark.parametrize("transport", ["wire", "session"])
+
+
+@TRANSPORTS
 def test_running_out_of_time_fails_the_record_instead_of_hanging(
-    table: Any, api: Any, caplog: pytest.LogCaptureFixture
+    table: Any, api: Any, caplog: pytest.LogCaptureFixture, transport: str
 ) -> None:
     ids = [f"c{n}" for n in range(6)]
     add_connections(table, *ids)
     api.latency = 0.2
     event = updates("A")
     deadline = time.monotonic() + 0.5
-    assert run(api.url, event, concurrency=1, deadline=deadline) == sequences(event)
+    assert run(api.url, event, concurrency=1, deadline=deadline, transport=transport) == sequences(
+        event
+    )
     finished = time.monotonic()
     assert len(api.posts) < 6  # sequential posts of 0.2 s cannot all fit in 0.5 s
     assert all(p.started <= deadline for p in api.posts)  # nothing started after the deadline
@@ -302,11 +317,13 @@ def test_running_out_of_time_fails_the_record_instead_of_hanging(
     assert "time ran out" in log.getMessage()
 
 
+@TRANSPORTS
 def test_handler_entry_point_against_the_fake(
-    table: Any, api: Any, monkeypatch: pytest.MonkeyPatch
+    table: Any, api: Any, monkeypatch: pytest.MonkeyPatch, transport: str
 ) -> None:
     add_connections(table, "a", "gone")
     api.behaviours["gone"] = "gone"
+    monkeypatch.setenv("FANOUT_TRANSPORT", transport)
     monkeypatch.setenv("CONNECTIONS_TABLE", TABLE)
     monkeypatch.setenv("WS_CALLBACK_URL", api.url)
 

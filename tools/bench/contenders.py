@@ -7,6 +7,7 @@ Contenders:
   pool    the previous broadcaster: a 32-thread pool sharing one pooled boto3 client, one task
           per connection posting the batch's messages in order
   ours    broadcaster.handler, the real entry point, with FANOUT_* from the scenario
+  session ours through aiohttp's ClientSession (FANOUT_TRANSPORT=session), the earlier path
 The two boto3 contenders are time-boxed (they would take minutes at 50,000 connections); their
 time to the last client is projected from their measured rate and marked so.
 """
@@ -272,7 +273,7 @@ def main(argv: list[str]) -> int:
         return 0
     spec = json.loads(argv[0])
     contender = spec["contender"]
-    if contender == "ours":
+    if contender in ("ours", "session"):  # session: FANOUT_TRANSPORT=session in spec["env"]
         result = run_ours(spec)
     else:
         set_environment(spec)

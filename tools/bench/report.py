@@ -10,7 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-NAMES = {"naive": "naive loop", "pool": "boto3 pool (32)", "ours": "ours"}
+NAMES = {
+    "naive": "naive loop",
+    "pool": "boto3 pool (32)",
+    "session": "ours, aiohttp ClientSession (before)",
+    "ours": "ours",
+}
 
 
 def machine() -> dict[str, Any]:
@@ -85,6 +90,13 @@ def rows(scenario: dict[str, Any]) -> list[str]:
                 f"{ours['workers']} workers, their CPU {ours['worker_cpu_s']:.1f} s "
                 f"({ours['worker_cpu_s'] * 1000 / max(1, ours['posts']):.3f} ms/post); "
                 "the handler row's CPU is the stream consumer's alone"
+            )
+        before = results.get("session")
+        if before is not None:
+            notes.append(
+                "against the earlier ClientSession path in this run: "
+                f"{ours['deliveries_per_s'] / before['deliveries_per_s']:.1f}x the rate, "
+                f"{before['cpu_ms_per_post'] / ours['cpu_ms_per_post']:.1f}x less CPU per post"
             )
         lines += ["", "Ours: " + "; ".join(notes) + "."]
     return [*lines, ""]

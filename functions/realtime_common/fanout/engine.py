@@ -35,6 +35,8 @@ from realtime_common.fanout.sigv4 import (
 if TYPE_CHECKING:
     import aiohttp
 
+    from realtime_common.fanout import wire
+
 # One attempt of one post, connect included. API Gateway answers a post in milliseconds; an
 # attempt that takes seconds is a sick client or network, and must not hold a slot for long.
 ATTEMPT_TIMEOUT_SECONDS = 3.0
@@ -111,6 +113,9 @@ class Settings:
     rate: float  # posts per second, all attempts counted
     policy: RetryPolicy
     attempt_timeout: float = ATTEMPT_TIMEOUT_SECONDS
+    # "wire": the lean client (realtime_common.fanout.wire); "session": aiohttp's ClientSession,
+    # the earlier path, kept selectable (FANOUT_TRANSPORT) to measure one against the other.
+    transport: str = "wire"
 
 
 @dataclass
@@ -322,7 +327,7 @@ async def deliver(
 
 
 # --------------------------------------------------------------------------------------------
-# aiohttp transport
+# aiohttp ClientSession transport (FANOUT_TRANSPORT=session; the default is wire.WirePoster)
 # --------------------------------------------------------------------------------------------
 class HttpPoster:
     """Posts frames with a shared aiohttp session, signed for ``execute-api``."""
@@ -375,19 +380,32 @@ class HttpPoster:
 
 
 class Runtime:
-    """One event loop and one HTTP session per execution environment (kept while warm)."""
+    """One event loop and one HTTP pool per execution environment (kept while warm)."""
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: aiohttp.ClientSession | None = None
         self._session_limit = 0
+        self._pool: wire.Pool | None = None
+        self._pool_key: tuple[str, int] = ("", 0)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
             self._session = None
+            self._pool = None
         return self._loop
+
+    def pool(self, callback_url: str, limit: int) -> wire.Pool:
+        from realtime_common.fanout import wire  # noqa: PLC0415 (imports aiohttp's parser)
+
+        if self._pool is None or self._pool_key != (callback_url, limit):
+            if self._pool is not None:
+                self._pool.close()
+            self._pool = wire.Pool(callback_url, limit)
+            self._pool_key = (callback_url, limit)
+        return self._pool
 
     async def session(self, limit: int) -> aiohttp.ClientSession:
         import aiohttp  # noqa: PLC0415
@@ -407,6 +425,9 @@ class Runtime:
         return self._session
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._loop is not None and not self._loop.is_closed():
             if self._session is not None and not self._session.closed:
                 self._loop.run_until_complete(self._session.close())
@@ -455,9 +476,16 @@ def fan_out(
     active = runtime or current_runtime()
 
     async def run() -> Result:
-        session = await active.session(settings.concurrency)
         signer = Signer(credentials, region, canonical_host(callback_url), clock=clock)
-        poster = HttpPoster(session, callback_url, frames, signer)
+        poster: Poster
+        if settings.transport == "session":
+            session = await active.session(settings.concurrency)
+            poster = HttpPoster(session, callback_url, frames, signer)
+        else:
+            from realtime_common.fanout import wire  # noqa: PLC0415
+
+            pool = active.pool(callback_url, settings.concurrency)
+            poster = wire.WirePoster(pool, callback_url, frames, signer)
         return await deliver(
             connection_ids,
             len(frames),
