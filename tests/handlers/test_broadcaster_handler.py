@@ -41,13 +41,19 @@ def env(connections_table: Any, api: FakeManagementApi, monkeypatch: pytest.Monk
     return connections_table
 
 
-def add_connection(table: Any, connection_id: str, expires_in: int = 3600, **extra: Any) -> None:
+def add_connection(
+    table: Any,
+    connection_id: str,
+    expires_in: int = 3600,
+    role: str = "dispatcher",  # the whole incident (the default ROLE_VIEWS)
+    **extra: Any,
+) -> None:
     table.put_item(
         Item={
             "pk": f"CONN#{connection_id}",
             "sk": "META#",
             "userId": "u",
-            "role": "viewer",
+            "role": role,
             "connectedAt": "2026-11-27T14:40:00Z",
             "expiresAt": int(time.time()) + expires_in,
             **extra,
@@ -261,3 +267,36 @@ def test_the_worker_refuses_an_event_that_is_not_a_job(
 
     with pytest.raises(ValueError, match="not a fan-out worker event"):
         fanout_worker.handler(load_event("stream-insert.json"), context)
+
+
+def test_role_views_from_the_environment_shape_what_each_role_receives(
+    env: Any, context: Any, api: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "ROLE_VIEWS",
+        json.dumps(
+            {
+                "dispatcher": {"whole": True, "attributes": []},
+                "viewer": {"whole": False, "attributes": ["incidentId", "status"]},
+            }
+        ),
+    )
+    add_connection(env, "disp", role="dispatcher")
+    add_connection(env, "view", role="viewer")
+    add_connection(env, "resp", role="responder")  # no view in this ROLE_VIEWS
+    assert broadcaster.handler(load_event("stream-insert.json"), context) == {
+        "batchItemFailures": []
+    }
+    got = received(api)
+    assert set(got) == {"disp", "view"}
+    assert got["view"][0]["incident"] == {"incidentId": "INC-2026-0042", "status": "open"}
+    assert got["view"][0]["keys"] == got["disp"][0]["keys"]
+    assert got["disp"][0]["incident"]["units"] == ["AMB-3", "ENG-12"]
+
+
+def test_an_invalid_role_views_fails_the_cold_start_naming_it(
+    env: Any, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROLE_VIEWS", '{"viewer": {"attributes": []}}')
+    with pytest.raises(ConfigError, match="ROLE_VIEWS"):
+        broadcaster.handler(load_event("stream-insert.json"), context)

@@ -59,7 +59,11 @@ class TransportError(Exception):
 
 
 class Poster(Protocol):
-    """Sends frame ``frame`` to ``connection_id``; returns (HTTP status, AWS error code)."""
+    """Sends frame slot ``frame`` to ``connection_id``; returns (HTTP status, AWS error code).
+
+    With role-based views the slot is ``audience * frame_count + frame`` (each audience's frames
+    one after the other); without, it is the frame index.
+    """
 
     def __call__(
         self, connection_id: str, frame: int, timeout: float
@@ -175,6 +179,8 @@ class _Run:
         self.deletions: list[asyncio.Future[bool]] = []
         self.done: list[list[str]] = [[] for _ in range(frame_count)]
         self.already: Sequence[frozenset[str]] = ()
+        self.frame_count = frame_count
+        self.audiences: Sequence[int] | None = None  # per connection: which frames it gets
 
     def log(self, connection_id: str, frame: int, detail: dict[str, Any]) -> None:
         if self.stats.failures_logged < LOGGED_FAILURES:
@@ -187,7 +193,7 @@ class _Run:
     def out_of_time(self, wait: float = 0.0) -> bool:
         return self.loop.time() + wait + MIN_ATTEMPT_SECONDS > self.deadline
 
-    async def attempt(self, connection_id: str, frame: int) -> tuple[int, str]:
+    async def attempt(self, connection_id: str, slot: int) -> tuple[int, str]:
         """One paced, deadline-clipped attempt; status 0 for a transport error."""
         wait = self.limiter.reserve()
         if self.out_of_time(wait):
@@ -197,18 +203,18 @@ class _Run:
         timeout = min(self.settings.attempt_timeout, self.deadline - self.loop.time())
         self.stats.attempts += 1
         try:
-            return await self.poster(connection_id, frame, timeout)
+            return await self.poster(connection_id, slot, timeout)
         except TransportError as error:
             if self.out_of_time():
                 raise _OutOfTime from error  # cut short by the deadline, not proven unreachable
             return 0, error.kind
 
-    async def post(self, connection_id: str, frame: int) -> Outcome:
+    async def post(self, connection_id: str, frame: int, slot: int) -> Outcome:
         """Post one frame to one connection with bounded, jittered retries."""
         status, code = 0, ""
         for attempt in range(self.policy.max_attempts):
             try:
-                status, code = await self.attempt(connection_id, frame)
+                status, code = await self.attempt(connection_id, slot)
             except _OutOfTime:
                 return Outcome.DEADLINE
             outcome = classify(status, code) if status else None
@@ -266,8 +272,11 @@ class _Run:
                 self.done[frame].append(connection_id)
                 continue
             self.in_flight += 1
+            slot = frame
+            if self.audiences is not None:
+                slot += self.audiences[connection] * self.frame_count
             try:
-                outcome = await self.post(connection_id, frame)
+                outcome = await self.post(connection_id, frame, slot)
             finally:
                 self.in_flight -= 1
             self.stats.outcomes[outcome.value] += 1
@@ -297,10 +306,12 @@ async def deliver(
     log_failure: LogFailure,
     limiter: RateLimiter | None = None,
     already: Sequence[frozenset[str]] = (),
+    audiences: Sequence[int] | None = None,
 ) -> Result:
     """Post every frame to every connection (``deadline`` on the loop's monotonic clock).
 
     ``already[k]``: connections known to have frame ``k`` from an earlier attempt; skipped.
+    ``audiences[i]``: which audience's frames connection ``i`` gets (see ``Poster``).
     """
     limiter = limiter or RateLimiter(settings.rate, burst=max(1, int(settings.rate / 20)))
     run = _Run(
@@ -314,6 +325,7 @@ async def deliver(
         limiter=limiter,
     )
     run.already = already
+    run.audiences = audiences
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fanout-delete")
     try:
         workers = max(1, min(settings.concurrency, len(connection_ids)))
@@ -458,7 +470,7 @@ def region_of(callback_url: str, default: str) -> str:
 
 def fan_out(
     connection_ids: Sequence[str],
-    frames: Sequence[bytes],
+    frames: Sequence[Sequence[bytes]],
     settings: Settings,
     *,
     callback_url: str,
@@ -470,31 +482,42 @@ def fan_out(
     runtime: Runtime | None = None,
     clock: Callable[[], float] = time.time,
     already: Sequence[frozenset[str]] = (),
+    audiences: Sequence[int] | None = None,
 ) -> Result:
-    """Deliver ``frames`` to ``connection_ids`` over HTTP; ``deadline`` is ``time.monotonic()``."""
+    """Deliver ``frames`` to ``connection_ids`` over HTTP; ``deadline`` is ``time.monotonic()``.
 
+    ``frames``: one list of frames per audience, all of the same length; ``audiences`` (one
+    audience index per connection) is needed when there is more than one.
+    """
     active = runtime or current_runtime()
+    frame_count = len(frames[0]) if frames else 0
+    if any(len(group) != frame_count for group in frames):
+        raise ValueError("every audience needs the same number of frames")
+    if audiences is None and len(frames) > 1:
+        raise ValueError("several audiences' frames need the audience of each connection")
+    flat = [frame for group in frames for frame in group]
 
     async def run() -> Result:
         signer = Signer(credentials, region, canonical_host(callback_url), clock=clock)
         poster: Poster
         if settings.transport == "session":
             session = await active.session(settings.concurrency)
-            poster = HttpPoster(session, callback_url, frames, signer)
+            poster = HttpPoster(session, callback_url, flat, signer)
         else:
             from realtime_common.fanout import wire  # noqa: PLC0415
 
             pool = active.pool(callback_url, settings.concurrency)
-            poster = wire.WirePoster(pool, callback_url, frames, signer)
+            poster = wire.WirePoster(pool, callback_url, flat, signer)
         return await deliver(
             connection_ids,
-            len(frames),
+            frame_count,
             poster,
             settings,
             deadline=deadline,
             delete_row=delete_row,
             log_failure=log_failure,
             already=already,
+            audiences=audiences,
         )
 
     return active.loop.run_until_complete(run())
