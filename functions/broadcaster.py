@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from realtime_common import aws, config
+from realtime_common import aws, config, metrics
 from realtime_common.fanout import engine
 from realtime_common.fanout.config import DEFAULT_RATE, MAX_RATE, FanoutConfig
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES, batch_frame, spans
@@ -58,6 +58,9 @@ from realtime_common.stream import (
 )
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+        AmazonCloudWatchEMFProvider,
+    )
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -102,6 +105,12 @@ class BroadcastConfig:
 def get_config() -> BroadcastConfig:
     """Configuration, read and validated once per execution environment."""
     return BroadcastConfig.from_env(os.environ)
+
+
+@functools.cache
+def get_metrics() -> AmazonCloudWatchEMFProvider:
+    """The metrics emitter (realtime_common.metrics, ``function=broadcaster``), built once."""
+    return metrics.make_metrics("broadcaster", os.environ)
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,8 +189,13 @@ def broadcast(
     *,
     deadline: float,
     policy: engine.RetryPolicy | None = None,
+    emitter: AmazonCloudWatchEMFProvider | None = None,
 ) -> dict[str, list[dict[str, str]]]:
-    """Deliver one stream batch by ``deadline`` (``time.monotonic()``); the partial response."""
+    """Deliver one stream batch by ``deadline`` (``time.monotonic()``); the partial response.
+
+    With ``emitter``, the fan-out's counts are added to it (``metrics.record_fanout``), zeros
+    included, whether or not there was anything to send.
+    """
     policy = policy or engine.RetryPolicy(max_attempts=cfg.fanout.max_attempts)
     raw_records = batch_records(event)
     sequences = [sequence_number(raw) or "" for raw in raw_records]
@@ -233,6 +247,7 @@ def broadcast(
         "truncated": truncated,
     }
     tallies: list[FrameTally] = []
+    started = time.monotonic()  # the Scan starts the fan-out
     if groups:
         tallies = _deliver(
             cfg,
@@ -243,6 +258,9 @@ def broadcast(
             policy=policy,
             summary=summary,
         )
+    summary["duration_ms"] = round((time.monotonic() - started) * 1000, 1) if groups else 0.0
+    if emitter is not None:
+        _record_fanout(emitter, summary)
     failure = first_failure(tallies)
     if failure is not None:
         frame_index, why = failure
@@ -264,6 +282,20 @@ def broadcast(
             {"itemIdentifier": sequences[position]} for position in sorted(failed_positions)
         ]
     }
+
+
+def _record_fanout(emitter: AmazonCloudWatchEMFProvider, summary: Mapping[str, Any]) -> None:
+    outcomes: Mapping[str, int] = summary.get("outcomes", {})
+    metrics.record_fanout(
+        emitter,
+        delivered=int(outcomes.get("delivered", 0)),  # answered 2xx
+        gone=int(outcomes.get("gone", 0)),  # answered 410 (never retried)
+        removed=int(summary.get("rowsDeleted", 0)),
+        throttled=int(summary.get("throttled", 0)),
+        retried=int(summary.get("retries", 0)),
+        connections=int(summary.get("connections", 0)),
+        duration_ms=float(summary["duration_ms"]),
+    )
 
 
 def _deliver(
@@ -390,4 +422,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dic
         region=engine.region_of(cfg.fanout.callback_url, aws.region()),
         item_count=_table_item_count(dynamodb, cfg.table),
     )
-    return broadcast(event, cfg, clients, deadline=deadline)
+    emitter = get_metrics()
+    try:
+        response = broadcast(event, cfg, clients, deadline=deadline, emitter=emitter)
+        metrics.record_failed_records(emitter, len(response["batchItemFailures"]))
+        return response
+    finally:
+        metrics.flush(emitter)

@@ -300,3 +300,63 @@ def test_an_invalid_role_views_fails_the_cold_start_naming_it(
     monkeypatch.setenv("ROLE_VIEWS", '{"viewer": {"attributes": []}}')
     with pytest.raises(ConfigError, match="ROLE_VIEWS"):
         broadcaster.handler(load_event("stream-insert.json"), context)
+
+
+def test_the_fan_out_is_counted_once_per_invocation_in_emf(
+    env: Any, context: Any, api: FakeManagementApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from testing import emf  # noqa: PLC0415
+
+    add_connection(env, "ok")
+    add_connection(env, "gone")
+    add_connection(env, "busy")
+    api.behaviours["gone"] = "gone"
+    api.behaviours["busy"] = "throttle:1"  # 429 once, then 200
+    capsys.readouterr()
+    assert broadcaster.handler(load_event("stream-insert.json"), context) == {
+        "batchItemFailures": []
+    }
+    (document,) = emf.documents(capsys.readouterr().out)
+    assert emf.namespace(document) == "realtime-test"
+    assert emf.dimensions(document) == {"environment": "test", "function": "broadcaster"}
+    values = emf.metrics(document)
+    assert values.pop("FanoutDuration") > 0
+    assert values == {
+        "PostsDelivered": 2.0,
+        "ConnectionsGone": 1.0,
+        "ConnectionsRemoved": 1.0,
+        "PostsThrottled": 1.0,
+        "PostsRetried": 1.0,
+        "ConnectionsPerBatch": 3.0,
+        "RecordsFailed": 0.0,
+    }
+    assert emf.units(document)["FanoutDuration"] == "Milliseconds"
+    assert emf.units(document)["PostsDelivered"] == "Count"
+
+
+def test_a_batch_with_nothing_to_send_still_emits_zeros(
+    env: Any, context: Any, api: FakeManagementApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from testing import emf  # noqa: PLC0415
+
+    add_connection(env, "ok")
+    capsys.readouterr()
+    broadcaster.handler(load_event("stream-remove.json"), context)
+    (document,) = emf.documents(capsys.readouterr().out)
+    assert set(emf.metrics(document).values()) == {0.0}
+    assert len(emf.metrics(document)) == 8  # the seven fan-out metrics and RecordsFailed
+    assert api.posts == []
+
+
+def test_failed_records_are_counted(
+    env: Any, context: Any, api: FakeManagementApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from testing import emf  # noqa: PLC0415
+
+    add_connection(env, "ok")
+    capsys.readouterr()
+    response = broadcaster.handler(load_event("stream-malformed.json"), context)
+    (document,) = emf.documents(capsys.readouterr().out)
+    failed = len(response["batchItemFailures"])
+    assert failed > 0
+    assert emf.metrics(document)["RecordsFailed"] == failed

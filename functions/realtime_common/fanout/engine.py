@@ -91,6 +91,7 @@ class Stats:
     errors: Counter[str] = field(default_factory=Counter)
     attempts: int = 0
     retries: int = 0
+    throttled: int = 0  # answers 429 (each retried or counted unreachable)
     rows_deleted: int = 0
     failures_logged: int = 0
 
@@ -99,6 +100,7 @@ class Stats:
         self.errors.update(other.get("errors", {}))
         self.attempts += int(other.get("attempts", 0))
         self.retries += int(other.get("retries", 0))
+        self.throttled += int(other.get("throttled", 0))
         self.rows_deleted += int(other.get("rowsDeleted", 0))
 
     def as_dict(self) -> dict[str, Any]:
@@ -107,6 +109,7 @@ class Stats:
             "errors": dict(self.errors),
             "attempts": self.attempts,
             "retries": self.retries,
+            "throttled": self.throttled,
             "rowsDeleted": self.rows_deleted,
         }
 
@@ -218,6 +221,8 @@ class _Run:
             except _OutOfTime:
                 return Outcome.DEADLINE
             outcome = classify(status, code) if status else None
+            if status == 429:
+                self.stats.throttled += 1
             if outcome is not Outcome.DELIVERED:
                 self.stats.errors[code or str(status)] += 1
             if outcome in (Outcome.UNREACHABLE, Outcome.CLIENT_ERROR):
