@@ -94,6 +94,8 @@ def set_environment(spec: dict[str, Any]) -> None:
             "AWS_REGION": "us-east-1",
             "LOG_LEVEL": "ERROR",
             "POWERTOOLS_SERVICE_NAME": "bench",
+            "POWERTOOLS_METRICS_NAMESPACE": "bench",
+            "ENVIRONMENT": "bench",
             "CONNECTIONS_TABLE": "bench-connections",
             "WS_CALLBACK_URL": spec["url"],
         }
