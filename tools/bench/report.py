@@ -111,7 +111,7 @@ def markdown(run: dict[str, Any]) -> str:
         f"in its own process with {run['latency_ms']:.0f} ms latency per post; CPU and peak RSS",
         "are the handler process's own. The two boto3 contenders are time-boxed and their time",
         "to the last client projected from their rate; deliveries are record x connection pairs",
-        "(ours packs several records into one post). \"ours, aiohttp ClientSession (before)\" is",
+        '(ours packs several records into one post). "ours, aiohttp ClientSession (before)" is',
         "the same handler with FANOUT_TRANSPORT=session, the client path the wire client",
         "replaced. One connection in ten is a viewer (two role views per record). Compare",
         "ratios: absolute numbers follow the machine's load.",
