@@ -35,6 +35,7 @@ _FANOUT_MODULES = (
     "schedule",
     "sigv4",
     "table",
+    "views",
     "wire",
 )
 _FANOUT = tuple(f"realtime_common/fanout/{m}.py" for m in (*_FANOUT_MODULES, "workers"))
