@@ -196,30 +196,28 @@ class _Run:
     def out_of_time(self, wait: float = 0.0) -> bool:
         return self.loop.time() + wait + MIN_ATTEMPT_SECONDS > self.deadline
 
-    async def attempt(self, connection_id: str, slot: int) -> tuple[int, str]:
-        """One paced, deadline-clipped attempt; status 0 for a transport error."""
-        wait = self.limiter.reserve()
-        if self.out_of_time(wait):
-            raise _OutOfTime
-        if wait:
-            await asyncio.sleep(wait)
-        timeout = min(self.settings.attempt_timeout, self.deadline - self.loop.time())
-        self.stats.attempts += 1
-        try:
-            return await self.poster(connection_id, slot, timeout)
-        except TransportError as error:
-            if self.out_of_time():
-                raise _OutOfTime from error  # cut short by the deadline, not proven unreachable
-            return 0, error.kind
-
     async def post(self, connection_id: str, frame: int, slot: int) -> Outcome:
-        """Post one frame to one connection with bounded, jittered retries."""
+        """Post one frame to one connection with bounded, jittered retries.
+
+        Each attempt is paced, starts only with time left and has its timeout clipped to the
+        deadline (inlined here: one coroutine frame less per post).
+        """
         status, code = 0, ""
+        loop_time = self.loop.time
         for attempt in range(self.policy.max_attempts):
-            try:
-                status, code = await self.attempt(connection_id, slot)
-            except _OutOfTime:
+            wait = self.limiter.reserve()
+            if loop_time() + wait + MIN_ATTEMPT_SECONDS > self.deadline:
                 return Outcome.DEADLINE
+            if wait:
+                await asyncio.sleep(wait)
+            timeout = min(self.settings.attempt_timeout, self.deadline - loop_time())
+            self.stats.attempts += 1
+            try:
+                status, code = await self.poster(connection_id, slot, timeout)
+            except TransportError as error:
+                if self.out_of_time():
+                    return Outcome.DEADLINE  # cut short by the deadline, not proven unreachable
+                status, code = 0, error.kind
             outcome = classify(status, code) if status else None
             if status == 429:
                 self.stats.throttled += 1
@@ -294,10 +292,6 @@ class _Run:
                 )
             if self.waiters:
                 self.wake_all()
-
-
-class _OutOfTime(Exception):
-    """No time is left for another attempt."""
 
 
 async def deliver(

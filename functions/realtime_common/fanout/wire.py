@@ -163,6 +163,15 @@ class Pool:
             raise
         return connection
 
+    def idle(self) -> _Connection | None:
+        """A kept-alive connection ready for a request, without waiting; None if there is none."""
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.closed:
+                return connection
+            self._open -= 1
+        return None
+
     async def acquire(self, loop: asyncio.AbstractEventLoop, timeout: float) -> _Connection:
         while True:
             while self._idle:
@@ -224,10 +233,12 @@ class WirePoster:
         body = self._frames[frame]
         path = connection_path(self._base_path, connection_id)
         head = self._signer.header_block(path, self._hashes[frame], len(body))
-        try:
-            connection = await self._pool.acquire(loop, timeout)  # rarely waits: limit = workers
-        except (OSError, TimeoutError) as error:
-            raise TransportError(type(error).__name__) from error
+        connection = self._pool.idle()  # the usual case once the pool is warm: no await
+        if connection is None:
+            try:
+                connection = await self._pool.acquire(loop, timeout)
+            except (OSError, TimeoutError) as error:
+                raise TransportError(type(error).__name__) from error
         data = head + body  # one write, one segment for a small post
         try:
             message = await self._pool.send(loop, connection, data, expires)
