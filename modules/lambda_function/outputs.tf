@@ -3,11 +3,6 @@ output "function_name" {
   value       = aws_lambda_function.this.function_name
 }
 
-output "function_arn" {
-  description = "ARN of the function (the Broadcaster's invoke permission on the fan-out worker)."
-  value       = aws_lambda_function.this.arn
-}
-
 output "invoke_arn" {
   description = "ARN API Gateway uses to invoke the function."
   value       = aws_lambda_function.this.invoke_arn
