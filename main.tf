@@ -146,6 +146,7 @@ locals {
       WS_CALLBACK_URL    = local.management_url
       FANOUT_CONCURRENCY = tostring(var.fanout_concurrency)
       POST_MAX_ATTEMPTS  = tostring(var.post_max_attempts)
+      ROLE_VIEWS         = jsonencode(var.role_views)
     }, local.fanout_broadcaster_environment) # fanout_workers.tf
     notifier = {
       SNS_TOPIC_ARN           = module.alerts_topic.arn

@@ -198,6 +198,39 @@ variable "allowed_roles" {
   }
 }
 
+variable "role_views" {
+  description = "What each role's connections receive (ROLE_VIEWS, the Broadcaster's): the whole incident (whole = true) or only the listed top-level attributes. A connection whose role has no view receives nothing; every role in allowed_roles needs one."
+  type = map(object({
+    whole      = optional(bool, false)
+    attributes = optional(list(string), [])
+  }))
+  default = {
+    dispatcher = { whole = true }
+    supervisor = { whole = true }
+    responder  = { whole = true }
+    # A wall board or the public: what, how urgent, where roughly and when; not who reported it,
+    # the exact location, casualties or the units sent.
+    viewer = { attributes = ["incidentId", "title", "status", "urgency", "type", "area", "createdAt", "updatedAt", "version"] }
+  }
+
+  validation {
+    condition     = alltrue([for role, view in var.role_views : view.whole != (length(view.attributes) > 0)])
+    error_message = "Each role_views entry needs either whole = true (the whole incident) or a non-empty attributes list, not both, e.g. viewer = { attributes = [\"incidentId\", \"title\", \"status\"] }."
+  }
+  validation {
+    condition     = alltrue([for role, view in var.role_views : alltrue([for a in view.attributes : can(regex("^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$", a))])])
+    error_message = "role_views attributes must be incident attribute names (letters, digits, _ . : -; starting with a letter or _), e.g. \"updatedAt\"."
+  }
+  validation {
+    condition     = length(setsubtract(var.allowed_roles, keys(var.role_views))) == 0
+    error_message = "Every role in allowed_roles needs a view in role_views (its connections would receive nothing): add one for ${join(", ", setsubtract(var.allowed_roles, keys(var.role_views)))}."
+  }
+  validation {
+    condition     = length(setsubtract(keys(var.role_views), var.allowed_roles)) == 0
+    error_message = "role_views names roles that cannot connect (not in allowed_roles): ${join(", ", setsubtract(keys(var.role_views), var.allowed_roles))}. Remove them or add them to allowed_roles."
+  }
+}
+
 variable "allow_query_identity" {
   description = "Let query-string userId/role stand in for an authorizer (ALLOW_QUERY_IDENTITY). Only for the environments in non_production_environments: anyone can claim any identity."
   type        = bool

@@ -4,19 +4,23 @@ Handler string: ``broadcaster.handler`` (a DynamoDB stream event source mapping 
 ``ReportBatchItemFailures``). Environment (functions/README.md has the table):
 ``CONNECTIONS_TABLE``, ``WS_CALLBACK_URL`` (required), ``FANOUT_CONCURRENCY``,
 ``POST_MAX_ATTEMPTS``, ``FANOUT_RATE``, ``FANOUT_WORKER_FUNCTION``, ``FANOUT_WORKER_THRESHOLD``,
-``FANOUT_MAX_WORKERS``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME``.
+``FANOUT_MAX_WORKERS``, ``ROLE_VIEWS``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME``.
 
 Delivery model (functions/README.md has the full contract):
 
-* INSERT/MODIFY records become one JSON message each; REMOVE records are ignored. The batch's
-  messages are packed, in stream order, into as few frames of at most 128 KB as fit (one message
-  alone is sent as itself; several as a ``batch`` frame).
+* INSERT/MODIFY records become one JSON message each per role-based view (``ROLE_VIEWS``: each
+  role gets the whole incident or an allow-list of its attributes; roles sharing a view share the
+  encoding, so a record is encoded once per distinct view, never per connection); a connection
+  whose role has no view gets nothing. REMOVE records are ignored. Each view's messages are
+  packed, in stream order, into as few frames of at most 128 KB as fit (one message alone is sent
+  as itself; several as a ``batch`` frame); frame k carries the same records for every view.
 * Frames go to connections frame-major with per-connection order (``realtime_common.fanout``):
   a frame completes for every reachable connection before later frames compete with it, so a
   batch that runs out of time still moves Lambda's checkpoint past the frames that completed.
-* Posts are asynchronous over one keep-alive HTTP pool (aiohttp), signed with SigV4 from the
-  function's credentials, paced by ``FANOUT_RATE``; 410 deletes the row; 429, 5xx and network
-  errors are retried with full-jitter backoff, bounded by ``POST_MAX_ATTEMPTS``.
+* Posts are asynchronous over one keep-alive HTTP pool (``realtime_common.fanout.wire``),
+  signed with SigV4 from the function's credentials, paced by ``FANOUT_RATE``; 410 deletes the
+  row; 429, 5xx and network errors are retried with full-jitter backoff, bounded by
+  ``POST_MAX_ATTEMPTS``.
 * More than ``FANOUT_WORKER_THRESHOLD`` connections (and ``FANOUT_WORKER_FUNCTION`` set): the
   audience is split into parallel Scan segments, one synchronous worker invocation each, and their
   tallies are merged.
@@ -31,17 +35,19 @@ import functools
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from realtime_common import aws, config
+from realtime_common import aws, config, metrics
 from realtime_common.fanout import engine
 from realtime_common.fanout.config import DEFAULT_RATE, MAX_RATE, FanoutConfig
-from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES, pack
+from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES, batch_frame, spans
 from realtime_common.fanout.schedule import Failure, FrameTally, first_failure
-from realtime_common.fanout.table import row_deleter, scan_connection_ids
+from realtime_common.fanout.table import row_deleter, scan_connections
+from realtime_common.fanout.views import RoleViews, View, project
 from realtime_common.logs import make_logger
 from realtime_common.stream import (
     MalformedRecordError,
@@ -52,6 +58,9 @@ from realtime_common.stream import (
 )
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+        AmazonCloudWatchEMFProvider,
+    )
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -71,6 +80,7 @@ class BroadcastConfig:
     worker_function: str | None
     worker_threshold: int
     max_workers: int
+    views: RoleViews = field(default_factory=lambda: RoleViews.from_env({}))
 
     @property
     def table(self) -> str:
@@ -87,6 +97,7 @@ class BroadcastConfig:
                 env, "FANOUT_WORKER_THRESHOLD", 10_000, 1, 10_000_000
             ),
             max_workers=config.bounded_int(env, "FANOUT_MAX_WORKERS", 10, 2, 1000),
+            views=RoleViews.from_env(env),
         )
 
 
@@ -96,15 +107,22 @@ def get_config() -> BroadcastConfig:
     return BroadcastConfig.from_env(os.environ)
 
 
+@functools.cache
+def get_metrics() -> AmazonCloudWatchEMFProvider:
+    """The metrics emitter (realtime_common.metrics, ``function=broadcaster``), built once."""
+    return metrics.make_metrics("broadcaster", os.environ)
+
+
 # --------------------------------------------------------------------------------------------
 # Messages
 # --------------------------------------------------------------------------------------------
-def build_message(record: StreamRecord) -> dict[str, Any]:
-    """The message clients receive for an INSERT or MODIFY record (README: message contract)."""
+def build_message(record: StreamRecord, view: View = None) -> dict[str, Any]:
+    """The message clients receive for an INSERT or MODIFY record (README: message contract);
+    ``view`` is the role's allow-list of incident attributes (None: the whole incident)."""
     return {
         "version": MESSAGE_VERSION,
         "type": "incident.created" if record.event_name == "INSERT" else "incident.updated",
-        "incident": record.new_image,
+        "incident": project(record.new_image, view),
         "keys": record.keys,
         "eventId": record.event_id,
         "sequence": record.sequence,
@@ -129,9 +147,9 @@ def encode(message: Mapping[str, Any]) -> bytes:
     ).encode("utf-8")
 
 
-def encode_message(record: StreamRecord) -> tuple[bytes, bool]:
+def encode_message(record: StreamRecord, view: View = None) -> tuple[bytes, bool]:
     """The UTF-8 payload for ``record`` and whether it had to be truncated to the slim envelope."""
-    message = build_message(record)
+    message = build_message(record, view)
     data = encode(message)
     if len(data) <= MAX_PAYLOAD_BYTES:
         return data, False
@@ -171,14 +189,20 @@ def broadcast(
     *,
     deadline: float,
     policy: engine.RetryPolicy | None = None,
+    emitter: AmazonCloudWatchEMFProvider | None = None,
 ) -> dict[str, list[dict[str, str]]]:
-    """Deliver one stream batch by ``deadline`` (``time.monotonic()``); the partial response."""
+    """Deliver one stream batch by ``deadline`` (``time.monotonic()``); the partial response.
+
+    With ``emitter``, the fan-out's counts are added to it (``metrics.record_fanout``), zeros
+    included, whether or not there was anything to send.
+    """
     policy = policy or engine.RetryPolicy(max_attempts=cfg.fanout.max_attempts)
     raw_records = batch_records(event)
     sequences = [sequence_number(raw) or "" for raw in raw_records]
     failed_positions: set[int] = set()
     positions: list[int] = []  # batch position of each message
-    messages: list[bytes] = []
+    audiences = cfg.views.audiences
+    messages: list[list[bytes]] = [[] for _ in audiences]  # per audience, one per record
     event_ids: list[str] = []
     truncated = 0
     for position, raw in enumerate(raw_records):
@@ -193,40 +217,54 @@ def broadcast(
             continue
         if record.event_name == "REMOVE":
             continue
-        data, was_truncated = encode_message(record)
-        truncated += was_truncated
-        if was_truncated:
+        any_truncated = False
+        for audience, view in enumerate(audiences):  # once per view, not per connection
+            data, was_truncated = encode_message(record, view)
+            messages[audience].append(data)
+            any_truncated |= was_truncated
+        truncated += any_truncated
+        if any_truncated:
             logger.info(
                 "message over the payload limit sent as a slim envelope",
                 extra={"event_id": record.event_id, "sequence": record.sequence},
             )
         positions.append(position)
-        messages.append(data)
         event_ids.append(record.event_id)
 
-    frames = pack(messages)
-    keys = [(cfg.fanout.callback_url, *event_ids[f.first : f.first + f.count]) for f in frames]
+    # Frame k carries the same records for every audience: group by each record's largest
+    # encoding, so the per-frame tallies still map to records.
+    groups = spans([max(len(m[i]) for m in messages) for i in range(len(event_ids))])
+    frames = [
+        [batch_frame(audience[first : first + count]) for first, count in groups]
+        for audience in messages
+    ]
+    keys = [(cfg.fanout.callback_url, *event_ids[first : first + count]) for first, count in groups]
     summary: dict[str, Any] = {
         "records": len(raw_records),
-        "messages": len(messages),
-        "frames": len(frames),
+        "messages": len(event_ids),
+        "frames": len(groups),
+        "views": len(audiences),
         "truncated": truncated,
     }
     tallies: list[FrameTally] = []
-    if frames:
+    started = time.monotonic()  # the Scan starts the fan-out
+    if groups:
         tallies = _deliver(
             cfg,
             clients,
-            [f.data for f in frames],
+            frames,
             keys=keys,
             deadline=deadline,
             policy=policy,
             summary=summary,
         )
+    summary["duration_ms"] = round((time.monotonic() - started) * 1000, 1) if groups else 0.0
+    if emitter is not None:
+        _record_fanout(emitter, summary)
     failure = first_failure(tallies)
     if failure is not None:
         frame_index, why = failure
-        first = positions[frames[frame_index].first]
+        first = positions[groups[frame_index][0]]
         failed_positions.update(range(first, len(raw_records)))
         logger.error(
             f"fan-out incomplete: {why.value}; reporting the rest of the batch failed",
@@ -246,29 +284,61 @@ def broadcast(
     }
 
 
+def _record_fanout(emitter: AmazonCloudWatchEMFProvider, summary: Mapping[str, Any]) -> None:
+    outcomes: Mapping[str, int] = summary.get("outcomes", {})
+    metrics.record_fanout(
+        emitter,
+        delivered=int(outcomes.get("delivered", 0)),  # answered 2xx
+        gone=int(outcomes.get("gone", 0)),  # answered 410 (never retried)
+        removed=int(summary.get("rowsDeleted", 0)),
+        throttled=int(summary.get("throttled", 0)),
+        retried=int(summary.get("retries", 0)),
+        connections=int(summary.get("connections", 0)),
+        duration_ms=float(summary["duration_ms"]),
+    )
+
+
 def _deliver(
     cfg: BroadcastConfig,
     clients: Clients,
-    frames: list[bytes],
+    frames: list[list[bytes]],
     *,
     keys: list[tuple[str, ...]],
     deadline: float,
     policy: engine.RetryPolicy,
     summary: dict[str, Any],
 ) -> list[FrameTally]:
-    scan = scan_connection_ids(clients.dynamodb, cfg.table, time.time())
+    scan = scan_connections(clients.dynamodb, cfg.table, time.time())
     limit = cfg.worker_threshold if cfg.worker_function or clients.invoke_worker else None
-    ids = list(scan if limit is None else islice(scan, limit + 1))
-    if limit is not None and len(ids) > limit:
+    rows = list(scan if limit is None else islice(scan, limit + 1))
+    roles = cfg.views.audience_of()
+    if limit is not None and len(rows) > limit:
         return _deliver_with_workers(
-            cfg, clients, frames, deadline=deadline, seen=len(ids), summary=summary
+            cfg, clients, frames, roles=roles, deadline=deadline, seen=len(rows), summary=summary
+        )
+    ids: list[str] = []
+    audiences: list[int] = []
+    without_view: Counter[str] = Counter()
+    for connection_id, role in rows:
+        audience = roles.get(role)
+        if audience is None:
+            without_view[role] += 1
+            continue
+        ids.append(connection_id)
+        audiences.append(audience)
+    del rows
+    if without_view:
+        logger.warning(
+            "connections whose role has no view get nothing",
+            extra={"connections_by_role": dict(without_view.most_common(20))},
         )
     summary["connections"] = len(ids)
+    summary["without_view"] = sum(without_view.values())
     already = [_retry_ledger.get(key, frozenset()) for key in keys]
     result = engine.fan_out(
         ids,
         frames,
-        engine.Settings(cfg.fanout.concurrency, cfg.rate, policy),
+        engine.Settings(cfg.fanout.concurrency, cfg.rate, policy, transport=cfg.fanout.transport),
         callback_url=cfg.fanout.callback_url,
         credentials=clients.credentials,
         region=clients.region,
@@ -276,12 +346,13 @@ def _deliver(
         delete_row=row_deleter(clients.dynamodb, cfg.table, _warn),
         log_failure=_warn,
         already=already,
+        audiences=audiences,
     )
     summary.update(result.stats.as_dict())
     _retry_ledger.clear()
     failure = first_failure(result.tallies)
     if failure is not None and failure[1] is Failure.TIME:
-        for index in range(failure[0], len(frames)):
+        for index in range(failure[0], len(keys)):
             _retry_ledger[keys[index]] = frozenset(result.done[index])
     return result.tallies
 
@@ -289,8 +360,9 @@ def _deliver(
 def _deliver_with_workers(
     cfg: BroadcastConfig,
     clients: Clients,
-    frames: list[bytes],
+    frames: list[list[bytes]],
     *,
+    roles: dict[str, int],
     deadline: float,
     seen: int,
     summary: dict[str, Any],
@@ -308,6 +380,7 @@ def _deliver_with_workers(
         invoke,
         frames,
         segments,
+        roles=roles,
         rate=cfg.rate,
         deadline_epoch=deadline_epoch,
         max_attempts=cfg.fanout.max_attempts,
@@ -349,4 +422,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dic
         region=engine.region_of(cfg.fanout.callback_url, aws.region()),
         item_count=_table_item_count(dynamodb, cfg.table),
     )
-    return broadcast(event, cfg, clients, deadline=deadline)
+    emitter = get_metrics()
+    try:
+        response = broadcast(event, cfg, clients, deadline=deadline, emitter=emitter)
+        metrics.record_failed_records(emitter, len(response["batchItemFailures"]))
+        return response
+    finally:
+        metrics.flush(emitter)

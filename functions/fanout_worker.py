@@ -1,11 +1,14 @@
 """Fan-out worker: deliver the frames it is given to one parallel-Scan segment of connections.
 
 Handler string: ``fanout_worker.handler``, invoked synchronously by the broadcaster
-(``realtime_common.fanout.workers``) with ``{"fanoutWorker": {"version": 1, "segment",
-"totalSegments", "frames", "rate", "deadlineEpoch", "maxAttempts"}}``. Answers with per-frame
-tallies the broadcaster merges: ``{"tallies": [{"pending", "reached", "unreachable"}], "stats",
-"connections"}``. Environment: ``CONNECTIONS_TABLE``, ``WS_CALLBACK_URL``, ``FANOUT_CONCURRENCY``,
-``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME``.
+(``realtime_common.fanout.workers``) with ``{"fanoutWorker": {"version": 2, "segment",
+"totalSegments", "frames", "roles", "rate", "deadlineEpoch", "maxAttempts"}}``: ``frames`` holds
+one list of frames per audience (role-based views, computed once by the broadcaster) and
+``roles`` each role's audience; a connection whose role has none gets nothing. Answers with
+per-frame tallies the broadcaster merges: ``{"tallies": [{"pending", "reached",
+"unreachable"}], "stats", "connections"}``. Environment: ``CONNECTIONS_TABLE``,
+``WS_CALLBACK_URL``, ``FANOUT_CONCURRENCY``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME`` (the views
+arrive as frames in the job, so the worker needs no ``ROLE_VIEWS``).
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from realtime_common import aws
 from realtime_common.fanout import engine
 from realtime_common.fanout.config import FanoutConfig
-from realtime_common.fanout.table import row_deleter, scan_connection_ids
+from realtime_common.fanout.table import row_deleter, scan_connections
 from realtime_common.fanout.workers import WorkerJob
 from realtime_common.logs import make_logger
 
@@ -40,6 +44,13 @@ def _warn(message: str, extra: dict[str, Any]) -> None:
     logger.warning(message, extra=extra)
 
 
+def _warn_without_view(without_view: Counter[str]) -> None:
+    logger.warning(
+        "connections whose role has no view get nothing",
+        extra={"connections_by_role": dict(without_view.most_common(20))},
+    )
+
+
 def work(
     job: WorkerJob,
     cfg: FanoutConfig,
@@ -50,21 +61,33 @@ def work(
     deadline: float,
 ) -> dict[str, Any]:
     """Scan the job's segment and deliver its frames; the answer for the broadcaster."""
-    ids = list(
-        scan_connection_ids(
-            dynamodb,
-            cfg.table,
-            time.time(),
-            segment=job.segment,
-            total_segments=job.total_segments,
-        )
-    )
+    ids: list[str] = []
+    audiences: list[int] = []
+    without_view: Counter[str] = Counter()
+    for connection_id, role in scan_connections(
+        dynamodb,
+        cfg.table,
+        time.time(),
+        segment=job.segment,
+        total_segments=job.total_segments,
+    ):
+        audience = job.roles.get(role)
+        if audience is None:
+            without_view[role] += 1
+            continue
+        ids.append(connection_id)
+        audiences.append(audience)
+    if without_view:
+        _warn_without_view(without_view)
     deadline = min(deadline, time.monotonic() + job.deadline_epoch - time.time())
     result = engine.fan_out(
         ids,
-        [frame.encode("utf-8") for frame in job.frames],
+        [[frame.encode("utf-8") for frame in group] for group in job.frames],
         engine.Settings(
-            cfg.concurrency, job.rate, engine.RetryPolicy(max_attempts=job.max_attempts)
+            cfg.concurrency,
+            job.rate,
+            engine.RetryPolicy(max_attempts=job.max_attempts),
+            transport=cfg.transport,
         ),
         callback_url=cfg.callback_url,
         credentials=credentials,
@@ -72,6 +95,7 @@ def work(
         deadline=deadline,
         delete_row=row_deleter(dynamodb, cfg.table, _warn),
         log_failure=_warn,
+        audiences=audiences,
     )
     answer = {
         "tallies": [tally.as_dict() for tally in result.tallies],

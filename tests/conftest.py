@@ -24,6 +24,7 @@ def _reset_handler_caches() -> None:
     connection_manager.get_config.cache_clear()
     connection_manager.get_metrics.cache_clear()
     broadcaster.get_config.cache_clear()
+    broadcaster.get_metrics.cache_clear()
     notifier.reset()
 
 

@@ -51,7 +51,7 @@ def worker_path(stack: Any) -> Iterator[str]:
 def test_records_reach_real_clients_through_the_worker_path(
     stack: Any, clients: Any, worker_path: str
 ) -> None:
-    listeners = [clients(stack.new_id("w"), "viewer") for _ in range(4)]
+    listeners = [clients(stack.new_id("w"), "dispatcher") for _ in range(4)]
     incident = stack.new_id()
     updates = 3
     started = time.time()

@@ -143,8 +143,25 @@ def test_low_urgency_insert_is_broadcast_without_alert_and_alerts_when_escalated
     assert len(stack.alerts_for(incident)) == 1
 
 
+def test_each_role_receives_its_view_of_the_incident(stack, clients):
+    """role_views: a viewer gets the allow-listed attributes only, a dispatcher the whole record."""
+    viewer = clients(stack.new_id("v"), "viewer")
+    dispatcher = clients(stack.new_id("d"), "dispatcher")
+    incident = stack.new_id()
+    stack.write_incident(
+        incident, urgency="medium", status="open", title="Road closed", notes="caller: J. Doe"
+    )
+
+    (_, seen_by_dispatcher), *_ = dispatcher.wait_messages(incident)
+    (_, seen_by_viewer), *_ = viewer.wait_messages(incident)
+    assert seen_by_dispatcher["incident"]["notes"] == "caller: J. Doe"
+    assert seen_by_viewer["incident"]["title"] == "Road closed"
+    assert seen_by_viewer["incident"]["urgency"] == "medium"
+    assert "notes" not in seen_by_viewer["incident"]
+
+
 def test_two_clients_each_get_one_incidents_updates_in_order(stack, clients):
-    clients_ = [clients(stack.new_id("u"), "viewer") for _ in range(2)]
+    clients_ = [clients(stack.new_id("u"), "dispatcher") for _ in range(2)]
     incident = stack.new_id()
     updates = 6
 

@@ -66,7 +66,7 @@ def sequences(event: dict[str, Any]) -> list[str]:
     return [r["dynamodb"]["SequenceNumber"] for r in event["Records"]]
 
 
-def add_connections(table: Any, *ids: str) -> None:
+def add_connections(table: Any, *ids: str, role: str = "viewer") -> None:
     with table.batch_writer() as batch:
         for cid in ids:
             batch.put_item(
@@ -74,7 +74,7 @@ def add_connections(table: Any, *ids: str) -> None:
                     "pk": f"CONN#{cid}",
                     "sk": "META#",
                     "userId": "u",
-                    "role": "viewer",
+                    "role": role,
                     "connectedAt": "2026-11-27T14:40:00Z",
                     "expiresAt": int(time.time()) + 3600,
                 }
@@ -95,7 +95,13 @@ def messages(api: Any, connection_id: str) -> list[dict[str, Any]]:
 
 def config(url: str, concurrency: int = 8, max_attempts: int = 4, **kwargs: Any) -> BroadcastConfig:
     return BroadcastConfig(
-        FanoutConfig(TABLE, url, concurrency=concurrency, max_attempts=max_attempts),
+        FanoutConfig(
+            TABLE,
+            url,
+            concurrency=concurrency,
+            max_attempts=max_attempts,
+            transport=kwargs.pop("transport", "wire"),
+        ),
         rate=kwargs.pop("rate", 100_000),
         worker_function=None,
         worker_threshold=kwargs.pop("worker_threshold", 10_000),
@@ -119,10 +125,11 @@ def run(
     concurrency: int = 8,
     max_attempts: int = 4,
     deadline: float = math.inf,
+    transport: str = "wire",
 ) -> list[str]:
     response = broadcaster.broadcast(
         event,
-        config(url, concurrency, max_attempts),
+        config(url, concurrency, max_attempts, transport=transport),
         clients(),
         deadline=deadline,
         policy=RetryPolicy(max_attempts=max_attempts, **FAST_RETRY),
@@ -284,15 +291,23 @@ def test_oversize_update_arrives_as_the_slim_envelope(table: Any, api: Any) -> N
     assert "incident" not in message
 
 
+# "wire" is the lean client (the default); "session" the aiohttp ClientSession path kept to
+# benchmark against (FANOUT_TRANSPORT): both must behave the same.
+TRANSPORTS = pytest.mark.parametrize("transport", ["wire", "session"])
+
+
+@TRANSPORTS
 def test_running_out_of_time_fails_the_record_instead_of_hanging(
-    table: Any, api: Any, caplog: pytest.LogCaptureFixture
+    table: Any, api: Any, caplog: pytest.LogCaptureFixture, transport: str
 ) -> None:
     ids = [f"c{n}" for n in range(6)]
     add_connections(table, *ids)
     api.latency = 0.2
     event = updates("A")
     deadline = time.monotonic() + 0.5
-    assert run(api.url, event, concurrency=1, deadline=deadline) == sequences(event)
+    assert run(api.url, event, concurrency=1, deadline=deadline, transport=transport) == sequences(
+        event
+    )
     finished = time.monotonic()
     assert len(api.posts) < 6  # sequential posts of 0.2 s cannot all fit in 0.5 s
     assert all(p.started <= deadline for p in api.posts)  # nothing started after the deadline
@@ -302,11 +317,13 @@ def test_running_out_of_time_fails_the_record_instead_of_hanging(
     assert "time ran out" in log.getMessage()
 
 
+@TRANSPORTS
 def test_handler_entry_point_against_the_fake(
-    table: Any, api: Any, monkeypatch: pytest.MonkeyPatch
+    table: Any, api: Any, monkeypatch: pytest.MonkeyPatch, transport: str
 ) -> None:
     add_connections(table, "a", "gone")
     api.behaviours["gone"] = "gone"
+    monkeypatch.setenv("FANOUT_TRANSPORT", transport)
     monkeypatch.setenv("CONNECTIONS_TABLE", TABLE)
     monkeypatch.setenv("WS_CALLBACK_URL", api.url)
 
@@ -395,3 +412,61 @@ def test_the_worker_path_reaches_every_connection_once_through_its_segments(
     for cid in ids:
         assert len(api.posts_to(cid)) == 1, cid
         assert [m["sequence"] for m in messages(api, cid)] == sequences(event)
+
+
+def test_each_role_receives_its_view_in_order_and_a_role_without_one_nothing(
+    table: Any, api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_connections(table, "view-1", "view-2", role="viewer")
+    add_connections(table, "disp-1", role="dispatcher")
+    add_connections(table, "resp-1", role="responder")
+    add_connections(table, "audit-1", role="auditor")  # connected under an older ALLOWED_ROLES
+    event = updates("A", "B", "A")
+    assert run(api.url, event) == []
+    whole = messages(api, "disp-1")
+    assert [m["sequence"] for m in whole] == sequences(event)
+    assert whole[0]["incident"]["reportedBy"] == "user-42"
+    assert whole[0]["incident"]["location"]["address"] == "Calle Mayor 1, Madrid"
+    assert messages(api, "resp-1") == whole
+    for cid in ("view-1", "view-2"):
+        viewed = messages(api, cid)
+        assert [m["sequence"] for m in viewed] == sequences(event)  # same records, same order
+        assert [m["eventId"] for m in viewed] == [m["eventId"] for m in whole]
+        assert set(viewed[0]["incident"]) == {
+            "incidentId", "title", "status", "urgency", "type", "createdAt", "updatedAt", "version"
+        }  # fmt: skip
+    assert len(api.posts_to("view-1")) == 1  # still one batch frame per connection
+    assert api.posts_to("audit-1") == []
+    assert any("has no view" in r.getMessage() for r in caplog.records)
+
+
+def test_the_worker_path_sends_each_role_its_view(table: Any, api: Any) -> None:
+    add_connections(table, *[f"v{n:02d}" for n in range(20)], role="viewer")
+    add_connections(table, *[f"d{n:02d}" for n in range(20)], role="supervisor")
+    add_connections(table, "x", role="auditor")
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        job = WorkerJob.from_event(json.loads(json.dumps(event)))
+        return fanout_worker.work(
+            job,
+            FanoutConfig(TABLE, api.url, concurrency=8, max_attempts=4),
+            dynamodb=aws.dynamodb_client(),
+            credentials=aws.credentials_source(),
+            region="us-east-1",
+            deadline=time.monotonic() + 30,
+        )
+
+    event = updates("A")
+    response = broadcaster.broadcast(
+        event,
+        config(api.url, worker_threshold=10, max_workers=3),
+        clients(invoke_worker=invoke, item_count=lambda: 41),
+        deadline=time.monotonic() + 30,
+    )
+    assert response == {"batchItemFailures": []}
+    for n in range(20):
+        (viewed,) = messages(api, f"v{n:02d}")
+        (whole,) = messages(api, f"d{n:02d}")
+        assert "reportedBy" not in viewed["incident"] and "title" in viewed["incident"]
+        assert whole["incident"]["reportedBy"] == "user-42"
+    assert api.posts_to("x") == []

@@ -41,13 +41,19 @@ def env(connections_table: Any, api: FakeManagementApi, monkeypatch: pytest.Monk
     return connections_table
 
 
-def add_connection(table: Any, connection_id: str, expires_in: int = 3600, **extra: Any) -> None:
+def add_connection(
+    table: Any,
+    connection_id: str,
+    expires_in: int = 3600,
+    role: str = "dispatcher",  # the whole incident (the default ROLE_VIEWS)
+    **extra: Any,
+) -> None:
     table.put_item(
         Item={
             "pk": f"CONN#{connection_id}",
             "sk": "META#",
             "userId": "u",
-            "role": "viewer",
+            "role": role,
             "connectedAt": "2026-11-27T14:40:00Z",
             "expiresAt": int(time.time()) + expires_in,
             **extra,
@@ -261,3 +267,96 @@ def test_the_worker_refuses_an_event_that_is_not_a_job(
 
     with pytest.raises(ValueError, match="not a fan-out worker event"):
         fanout_worker.handler(load_event("stream-insert.json"), context)
+
+
+def test_role_views_from_the_environment_shape_what_each_role_receives(
+    env: Any, context: Any, api: FakeManagementApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "ROLE_VIEWS",
+        json.dumps(
+            {
+                "dispatcher": {"whole": True, "attributes": []},
+                "viewer": {"whole": False, "attributes": ["incidentId", "status"]},
+            }
+        ),
+    )
+    add_connection(env, "disp", role="dispatcher")
+    add_connection(env, "view", role="viewer")
+    add_connection(env, "resp", role="responder")  # no view in this ROLE_VIEWS
+    assert broadcaster.handler(load_event("stream-insert.json"), context) == {
+        "batchItemFailures": []
+    }
+    got = received(api)
+    assert set(got) == {"disp", "view"}
+    assert got["view"][0]["incident"] == {"incidentId": "INC-2026-0042", "status": "open"}
+    assert got["view"][0]["keys"] == got["disp"][0]["keys"]
+    assert got["disp"][0]["incident"]["units"] == ["AMB-3", "ENG-12"]
+
+
+def test_an_invalid_role_views_fails_the_cold_start_naming_it(
+    env: Any, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROLE_VIEWS", '{"viewer": {"attributes": []}}')
+    with pytest.raises(ConfigError, match="ROLE_VIEWS"):
+        broadcaster.handler(load_event("stream-insert.json"), context)
+
+
+def test_the_fan_out_is_counted_once_per_invocation_in_emf(
+    env: Any, context: Any, api: FakeManagementApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from testing import emf  # noqa: PLC0415
+
+    add_connection(env, "ok")
+    add_connection(env, "gone")
+    add_connection(env, "busy")
+    api.behaviours["gone"] = "gone"
+    api.behaviours["busy"] = "throttle:1"  # 429 once, then 200
+    capsys.readouterr()
+    assert broadcaster.handler(load_event("stream-insert.json"), context) == {
+        "batchItemFailures": []
+    }
+    (document,) = emf.documents(capsys.readouterr().out)
+    assert emf.namespace(document) == "realtime-test"
+    assert emf.dimensions(document) == {"environment": "test", "function": "broadcaster"}
+    values = emf.metrics(document)
+    assert values.pop("FanoutDuration") > 0
+    assert values == {
+        "PostsDelivered": 2.0,
+        "ConnectionsGone": 1.0,
+        "ConnectionsRemoved": 1.0,
+        "PostsThrottled": 1.0,
+        "PostsRetried": 1.0,
+        "ConnectionsPerBatch": 3.0,
+        "RecordsFailed": 0.0,
+    }
+    assert emf.units(document)["FanoutDuration"] == "Milliseconds"
+    assert emf.units(document)["PostsDelivered"] == "Count"
+
+
+def test_a_batch_with_nothing_to_send_still_emits_zeros(
+    env: Any, context: Any, api: FakeManagementApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from testing import emf  # noqa: PLC0415
+
+    add_connection(env, "ok")
+    capsys.readouterr()
+    broadcaster.handler(load_event("stream-remove.json"), context)
+    (document,) = emf.documents(capsys.readouterr().out)
+    assert set(emf.metrics(document).values()) == {0.0}
+    assert len(emf.metrics(document)) == 8  # the seven fan-out metrics and RecordsFailed
+    assert api.posts == []
+
+
+def test_failed_records_are_counted(
+    env: Any, context: Any, api: FakeManagementApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from testing import emf  # noqa: PLC0415
+
+    add_connection(env, "ok")
+    capsys.readouterr()
+    response = broadcaster.handler(load_event("stream-malformed.json"), context)
+    (document,) = emf.documents(capsys.readouterr().out)
+    failed = len(response["batchItemFailures"])
+    assert failed > 0
+    assert emf.metrics(document)["RecordsFailed"] == failed

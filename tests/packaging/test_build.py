@@ -139,6 +139,8 @@ def test_each_zip_holds_only_what_its_function_needs(built: Built) -> None:
             "schedule",
             "sigv4",
             "table",
+            "views",
+            "wire",
             "workers",
         )
     }

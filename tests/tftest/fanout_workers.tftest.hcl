@@ -211,3 +211,114 @@ run "rate_over_the_maximum_is_refused" {
 
   expect_failures = [var.fanout_rate]
 }
+
+# ---------------------------------------------------------------------------
+# Role-based views (ROLE_VIEWS, the Broadcaster's; the workers get the views
+# as frames in their job, so their environment has none)
+# ---------------------------------------------------------------------------
+run "role_views_reach_the_broadcaster_as_json" {
+  command = plan
+
+  assert {
+    condition = jsondecode(module.function["broadcaster"].environment_variables["ROLE_VIEWS"]) == {
+      dispatcher = { whole = true, attributes = [] }
+      supervisor = { whole = true, attributes = [] }
+      responder  = { whole = true, attributes = [] }
+      viewer     = { whole = false, attributes = ["incidentId", "title", "status", "urgency", "type", "area", "createdAt", "updatedAt", "version"] }
+    }
+    error_message = "The Broadcaster's ROLE_VIEWS must be var.role_views as JSON (the defaults here)."
+  }
+  assert {
+    condition     = !contains(keys(module.fanout_worker.environment_variables), "ROLE_VIEWS")
+    error_message = "Workers get the views as frames in their job, not from the environment."
+  }
+}
+
+run "custom_role_views_are_passed_through" {
+  command = plan
+
+  variables {
+    allowed_roles = ["dispatcher", "public"]
+    role_views = {
+      dispatcher = { whole = true }
+      public     = { attributes = ["incidentId", "status"] }
+    }
+  }
+
+  assert {
+    condition     = jsondecode(module.function["broadcaster"].environment_variables["ROLE_VIEWS"]).public.attributes == ["incidentId", "status"]
+    error_message = "A custom view must reach the Broadcaster unchanged."
+  }
+}
+
+run "a_view_both_whole_and_listed_is_refused" {
+  command = plan
+
+  variables {
+    role_views = {
+      dispatcher = { whole = true, attributes = ["title"] }
+      supervisor = { whole = true }
+      responder  = { whole = true }
+      viewer     = { attributes = ["title"] }
+    }
+  }
+
+  expect_failures = [var.role_views]
+}
+
+run "an_empty_view_is_refused" {
+  command = plan
+
+  variables {
+    role_views = {
+      dispatcher = { whole = true }
+      supervisor = { whole = true }
+      responder  = { whole = true }
+      viewer     = {}
+    }
+  }
+
+  expect_failures = [var.role_views]
+}
+
+run "a_bad_attribute_name_is_refused" {
+  command = plan
+
+  variables {
+    role_views = {
+      dispatcher = { whole = true }
+      supervisor = { whole = true }
+      responder  = { whole = true }
+      viewer     = { attributes = ["title", "location address"] }
+    }
+  }
+
+  expect_failures = [var.role_views]
+}
+
+run "an_allowed_role_without_a_view_is_refused" {
+  command = plan
+
+  variables {
+    role_views = {
+      dispatcher = { whole = true }
+      viewer     = { attributes = ["title"] }
+    }
+  }
+
+  expect_failures = [var.role_views]
+}
+
+run "a_view_for_a_role_that_cannot_connect_is_refused" {
+  command = plan
+
+  variables {
+    allowed_roles = ["dispatcher"]
+    role_views = {
+      dispatcher = { whole = true }
+      auditor    = { whole = true }
+    }
+  }
+
+  expect_failures = [var.role_views]
+}

@@ -105,7 +105,9 @@ def test_list_connections_reads_every_page_and_skips_expired_or_foreign_rows() -
     dynamo = RecordingDynamo(pages)
     assert list(scan_connection_ids(dynamo, "conns", now=1000.0)) == ["a", "c", "d"]
     assert dynamo.scan_kwargs["TableName"] == "conns"
-    assert dynamo.scan_kwargs["ProjectionExpression"] == "pk, expiresAt"
+    # The role decides which view a connection gets; "role" is reserved, hence the placeholder.
+    assert dynamo.scan_kwargs["ProjectionExpression"] == "pk, expiresAt, #role"
+    assert dynamo.scan_kwargs["ExpressionAttributeNames"] == {"#role": "role"}
     assert "Segment" not in dynamo.scan_kwargs
 
 

@@ -390,8 +390,13 @@ def test_segment_count_follows_the_table_size_within_the_bounds() -> None:
 
 def test_rounds_keep_each_worker_event_under_the_limit() -> None:
     frames = [b'{"x":"' + b"y" * 100_000 + b'"}'] * 120
-    spans = rounds(frames, limit=1_000_000)
+    spans = rounds([frames], limit=1_000_000)
     assert [len(s) for s in spans][:2] == [9, 9]
+    assert [i for s in spans for i in s] == list(range(120))
+    # Every audience's frames travel in the same event: two audiences, half as many per round.
+    small = [b'{"x":"' + b"y" * 50_000 + b'"}'] * 120
+    spans = rounds([frames, small], limit=1_000_000)
+    assert [len(s) for s in spans][:2] == [6, 6]
     assert [i for s in spans for i in s] == list(range(120))
 
 
@@ -415,8 +420,9 @@ def test_run_workers_merges_segments_and_fails_records_of_a_crashed_worker() -> 
     warnings: list[Any] = []
     run_ok = run_workers(
         fake_worker({0: ok, 1: ok, 2: ok}),  # type: ignore[arg-type]
-        [b"{}", b"{}"],
+        [[b"{}", b"{}"]],
         3,
+        roles={"dispatcher": 0},
         rate=900,
         deadline_epoch=time.time() + 5,
         max_attempts=4,
@@ -426,8 +432,9 @@ def test_run_workers_merges_segments_and_fails_records_of_a_crashed_worker() -> 
     assert run_ok.connections == 30
     crashed = run_workers(
         fake_worker({0: ok, 1: RuntimeError("Task timed out"), 2: ok}),  # type: ignore[arg-type]
-        [b"{}", b"{}"],
+        [[b"{}", b"{}"]],
         3,
+        roles={"dispatcher": 0},
         rate=900,
         deadline_epoch=time.time() + 5,
         max_attempts=4,
@@ -439,9 +446,15 @@ def test_run_workers_merges_segments_and_fails_records_of_a_crashed_worker() -> 
 
 
 def test_worker_job_round_trips_and_rejects_other_events() -> None:
-    job = WorkerJob(1, 4, ("{}", '{"a":"é"}'), 2000.0, 123.5, 3)
+    frames = (("{}", '{"a":"é"}'), ("{}", '{"b":1}'))
+    job = WorkerJob(1, 4, frames, {"dispatcher": 0, "viewer": 1}, 2000.0, 123.5, 3)
     assert WorkerJob.from_event(json.loads(json.dumps(job.to_event()))) == job
+    assert job.frame_count == 2
     with pytest.raises(ValueError, match="not a fan-out worker event"):
         WorkerJob.from_event({"Records": []})
     with pytest.raises(ValueError, match=r"not in 0\.\.3"):
-        WorkerJob.from_event(WorkerJob(4, 4, (), 1.0, 1.0, 1).to_event())
+        WorkerJob.from_event(WorkerJob(4, 4, (), {}, 1.0, 1.0, 1).to_event())
+    with pytest.raises(ValueError, match="audience"):
+        WorkerJob.from_event(WorkerJob(0, 4, frames, {"viewer": 2}, 1.0, 1.0, 1).to_event())
+    with pytest.raises(ValueError, match="same number of frames"):
+        WorkerJob.from_event(WorkerJob(0, 4, (("{}",), ()), {}, 1.0, 1.0, 1).to_event())

@@ -136,12 +136,39 @@ def test_the_key_is_derived_once_per_day_not_per_post() -> None:
         signer.headers("/prod/@connections/a", payload_hash(b"x"), now=MIDNIGHT + 10)
         first = spy.call_count
         signer.headers("/prod/@connections/b", payload_hash(b"y"), now=MIDNIGHT + 11)
-        assert spy.call_count - first == 1  # the signature only
+        assert spy.call_count == first  # the signature only (one-shot hmac.digest)
         signer.headers("/prod/@connections/b", payload_hash(b"y"), now=MIDNIGHT + 86_400)
-        assert spy.call_count - first == 1 + 5  # a new day: four HMACs for the key, one signature
+        assert spy.call_count - first == 4  # a new day: four HMACs for the key
 
 
 def test_canonical_host_drops_default_ports_only() -> None:
     assert canonical_host("https://x.example.com:443/prod") == "x.example.com"
     assert canonical_host("http://127.0.0.1:4510/prod") == "127.0.0.1:4510"
     assert canonical_host("http://127.0.0.1/prod") == "127.0.0.1"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CONNECTION_IDS, min_size=1, max_size=6))
+def test_the_fast_paths_quote_exactly_like_urllib(connection_ids: list[str]) -> None:
+    from urllib.parse import quote  # noqa: PLC0415
+
+    from realtime_common.fanout.sigv4 import _CanonicalPaths  # noqa: PLC0415
+
+    canonical = _CanonicalPaths()
+    for connection_id in connection_ids:
+        path = connection_path("/prod", connection_id)
+        assert path == f"/prod/@connections/{quote(connection_id, safe='')}"
+        assert canonical(path) == quote(path, safe="/~")
+
+
+def test_the_header_block_sends_exactly_the_signed_headers() -> None:
+    creds = FrozenCredentials("AKIDEXAMPLE", "secret", "token/with+chars=")
+    signer = Signer(lambda: creds, "us-east-1", "abc.execute-api.us-east-1.amazonaws.com")
+    path = connection_path("/prod", "L0SM9cOFvHcCIhw=")
+    block = signer.header_block(path, payload_hash(b"{}"), 2, now=MIDNIGHT + 5).decode()
+    head, _, rest = block.partition("\r\n")
+    assert head == "POST /prod/@connections/L0SM9cOFvHcCIhw%3D HTTP/1.1"
+    assert rest.endswith("\r\n\r\n")
+    sent = dict(line.split(": ", 1) for line in rest[:-4].split("\r\n"))
+    expected = signer.headers(path, payload_hash(b"{}"), now=MIDNIGHT + 5)
+    assert sent == {**expected, "Content-Length": "2"}

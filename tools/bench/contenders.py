@@ -7,6 +7,7 @@ Contenders:
   pool    the previous broadcaster: a 32-thread pool sharing one pooled boto3 client, one task
           per connection posting the batch's messages in order
   ours    broadcaster.handler, the real entry point, with FANOUT_* from the scenario
+  session ours through aiohttp's ClientSession (FANOUT_TRANSPORT=session), the earlier path
 The two boto3 contenders are time-boxed (they would take minutes at 50,000 connections); their
 time to the last client is projected from their measured rate and marked so.
 """
@@ -93,6 +94,8 @@ def set_environment(spec: dict[str, Any]) -> None:
             "AWS_REGION": "us-east-1",
             "LOG_LEVEL": "ERROR",
             "POWERTOOLS_SERVICE_NAME": "bench",
+            "POWERTOOLS_METRICS_NAMESPACE": "bench",
+            "ENVIRONMENT": "bench",
             "CONNECTIONS_TABLE": "bench-connections",
             "WS_CALLBACK_URL": spec["url"],
         }
@@ -272,7 +275,7 @@ def main(argv: list[str]) -> int:
         return 0
     spec = json.loads(argv[0])
     contender = spec["contender"]
-    if contender == "ours":
+    if contender in ("ours", "session"):  # session: FANOUT_TRANSPORT=session in spec["env"]
         result = run_ours(spec)
     else:
         set_environment(spec)

@@ -10,7 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-NAMES = {"naive": "naive loop", "pool": "boto3 pool (32)", "ours": "ours"}
+NAMES = {
+    "naive": "naive loop",
+    "pool": "boto3 pool (32)",
+    "session": "ours, aiohttp ClientSession (before)",
+    "ours": "ours",
+}
 
 
 def machine() -> dict[str, Any]:
@@ -86,6 +91,13 @@ def rows(scenario: dict[str, Any]) -> list[str]:
                 f"({ours['worker_cpu_s'] * 1000 / max(1, ours['posts']):.3f} ms/post); "
                 "the handler row's CPU is the stream consumer's alone"
             )
+        before = results.get("session")
+        if before is not None:
+            notes.append(
+                "against the earlier ClientSession path in this run: "
+                f"{ours['deliveries_per_s'] / before['deliveries_per_s']:.1f}x the rate, "
+                f"{before['cpu_ms_per_post'] / ours['cpu_ms_per_post']:.1f}x less CPU per post"
+            )
         lines += ["", "Ours: " + "; ".join(notes) + "."]
     return [*lines, ""]
 
@@ -99,8 +111,10 @@ def markdown(run: dict[str, Any]) -> str:
         f"in its own process with {run['latency_ms']:.0f} ms latency per post; CPU and peak RSS",
         "are the handler process's own. The two boto3 contenders are time-boxed and their time",
         "to the last client projected from their rate; deliveries are record x connection pairs",
-        "(ours packs several records into one post). Compare ratios: absolute numbers follow",
-        "the machine's load.",
+        '(ours packs several records into one post). "ours, aiohttp ClientSession (before)" is',
+        "the same handler with FANOUT_TRANSPORT=session, the client path the wire client",
+        "replaced. One connection in ten is a viewer (two role views per record). Compare",
+        "ratios: absolute numbers follow the machine's load.",
         "",
         f"Machine: {m['cpu']} x {m['cpus']} CPUs, load average {m['load_average_1m']} at the",
         f"start, Python {m['python']}, {m['date']}, commit {m['commit']}"
@@ -159,6 +173,13 @@ def summary(run: dict[str, Any]) -> str:
             notes.append(
                 f"{ours['workers']} worker processes, {per_post:.2f} ms CPU/post in the workers "
                 "(the CPU column is the stream consumer's)"
+            )
+        before = results.get("session")
+        if before is not None:
+            notes.append(
+                f"the earlier ClientSession path: {before['cpu_ms_per_post']:.2f} ms/post, "
+                f"{before['deliveries_per_s']:,.0f}/s (ours "
+                f"{before['cpu_ms_per_post'] / ours['cpu_ms_per_post']:.1f}x less CPU)"
             )
         if ours["failed_records"]:
             notes.append(f"{ours['failed_records']} records failed")

@@ -21,6 +21,7 @@ class Scenario:
     connections: int
     records: int = 1
     contenders: tuple[str, ...] = ("naive", "pool", "ours")
+    # "session": ours with FANOUT_TRANSPORT=session (aiohttp's ClientSession, the earlier path)
     title_bytes: int = 0  # pad each incident's title (records over ~64 KB never share a frame)
     gone_share: float = 0.0
     throttle_share: float = 0.0
@@ -33,7 +34,12 @@ class Scenario:
 
 FULL = (
     Scenario("1x1k", "1 record to 1,000 connections", 1_000),
-    Scenario("1x10k", "1 record to 10,000 connections", 10_000),
+    Scenario(
+        "1x10k",
+        "1 record to 10,000 connections",
+        10_000,
+        contenders=("naive", "pool", "session", "ours"),
+    ),
     Scenario("1x50k", "1 record to 50,000 connections", 50_000),
     Scenario("100x1k", "100 records to 1,000 connections", 1_000, records=100),
     Scenario(
@@ -79,7 +85,14 @@ FULL = (
 )
 
 QUICK = (
-    Scenario("1x1k", "1 record to 1,000 connections", 1_000, naive_box=2.0, pool_box=3.0),
+    Scenario(
+        "1x1k",
+        "1 record to 1,000 connections",
+        1_000,
+        contenders=("naive", "pool", "session", "ours"),
+        naive_box=2.0,
+        pool_box=3.0,
+    ),
     Scenario(
         "overbudget",
         "10 records of ~70 KB (one frame each) to 300 connections, 0.4 s per invocation",
@@ -102,6 +115,9 @@ QUICK = (
 
 def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> dict[str, Any]:
     fake.reset()
+    env = scenario.env
+    if contender == "session":
+        env = {**env, "FANOUT_TRANSPORT": "session"}
     spec = {
         "contender": contender,
         "url": fake.url,
@@ -111,7 +127,7 @@ def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> d
         "gone_share": scenario.gone_share,
         "budget": scenario.budget,
         "max_invocations": scenario.max_invocations,
-        "env": scenario.env,
+        "env": env,
         "time_box": scenario.naive_box if contender == "naive" else scenario.pool_box,
     }
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "functions"), str(ROOT)]))
@@ -127,7 +143,7 @@ def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> d
         raise RuntimeError(f"{scenario.name}/{contender} failed:\n{child.stderr.decode()[-3000:]}")
     result: dict[str, Any] = json.loads(child.stdout.decode().strip().splitlines()[-1])
     stats = fake.stats()
-    if contender == "ours":
+    if contender in ("ours", "session"):
         posts = int(stats["posts"])
         deliveries = scenario.connections * scenario.records
         result.update(

@@ -33,7 +33,12 @@ class MemoryConnections:
         for start in range(0, len(mine), PAGE):
             yield {
                 "Items": [
-                    {"pk": {"S": "CONN#" + cid}, "expiresAt": {"N": "9999999999"}}
+                    {
+                        "pk": {"S": "CONN#" + cid},
+                        "expiresAt": {"N": "9999999999"},
+                        # One connection in ten is a viewer: two views, two encodings per record.
+                        "role": {"S": "viewer" if cid[-5] == "9" else "dispatcher"},
+                    }
                     for cid in mine[start : start + PAGE]
                     if cid not in self.deleted
                 ]

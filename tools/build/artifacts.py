@@ -26,7 +26,18 @@ _COMMON = (
 )
 _CONNECTIONS = "realtime_common/connections.py"
 _STREAM = "realtime_common/stream.py"
-_FANOUT_MODULES = ("__init__", "config", "engine", "frames", "rate", "schedule", "sigv4", "table")
+_FANOUT_MODULES = (
+    "__init__",
+    "config",
+    "engine",
+    "frames",
+    "rate",
+    "schedule",
+    "sigv4",
+    "table",
+    "views",
+    "wire",
+)
 _FANOUT = tuple(f"realtime_common/fanout/{m}.py" for m in (*_FANOUT_MODULES, "workers"))
 
 

@@ -35,6 +35,8 @@ from realtime_common.fanout.sigv4 import (
 if TYPE_CHECKING:
     import aiohttp
 
+    from realtime_common.fanout import wire
+
 # One attempt of one post, connect included. API Gateway answers a post in milliseconds; an
 # attempt that takes seconds is a sick client or network, and must not hold a slot for long.
 ATTEMPT_TIMEOUT_SECONDS = 3.0
@@ -57,7 +59,11 @@ class TransportError(Exception):
 
 
 class Poster(Protocol):
-    """Sends frame ``frame`` to ``connection_id``; returns (HTTP status, AWS error code)."""
+    """Sends frame slot ``frame`` to ``connection_id``; returns (HTTP status, AWS error code).
+
+    With role-based views the slot is ``audience * frame_count + frame`` (each audience's frames
+    one after the other); without, it is the frame index.
+    """
 
     def __call__(
         self, connection_id: str, frame: int, timeout: float
@@ -85,6 +91,7 @@ class Stats:
     errors: Counter[str] = field(default_factory=Counter)
     attempts: int = 0
     retries: int = 0
+    throttled: int = 0  # answers 429 (each retried or counted unreachable)
     rows_deleted: int = 0
     failures_logged: int = 0
 
@@ -93,6 +100,7 @@ class Stats:
         self.errors.update(other.get("errors", {}))
         self.attempts += int(other.get("attempts", 0))
         self.retries += int(other.get("retries", 0))
+        self.throttled += int(other.get("throttled", 0))
         self.rows_deleted += int(other.get("rowsDeleted", 0))
 
     def as_dict(self) -> dict[str, Any]:
@@ -101,6 +109,7 @@ class Stats:
             "errors": dict(self.errors),
             "attempts": self.attempts,
             "retries": self.retries,
+            "throttled": self.throttled,
             "rowsDeleted": self.rows_deleted,
         }
 
@@ -111,6 +120,9 @@ class Settings:
     rate: float  # posts per second, all attempts counted
     policy: RetryPolicy
     attempt_timeout: float = ATTEMPT_TIMEOUT_SECONDS
+    # "wire": the lean client (realtime_common.fanout.wire); "session": aiohttp's ClientSession,
+    # the earlier path, kept selectable (FANOUT_TRANSPORT) to measure one against the other.
+    transport: str = "wire"
 
 
 @dataclass
@@ -170,6 +182,8 @@ class _Run:
         self.deletions: list[asyncio.Future[bool]] = []
         self.done: list[list[str]] = [[] for _ in range(frame_count)]
         self.already: Sequence[frozenset[str]] = ()
+        self.frame_count = frame_count
+        self.audiences: Sequence[int] | None = None  # per connection: which frames it gets
 
     def log(self, connection_id: str, frame: int, detail: dict[str, Any]) -> None:
         if self.stats.failures_logged < LOGGED_FAILURES:
@@ -182,31 +196,31 @@ class _Run:
     def out_of_time(self, wait: float = 0.0) -> bool:
         return self.loop.time() + wait + MIN_ATTEMPT_SECONDS > self.deadline
 
-    async def attempt(self, connection_id: str, frame: int) -> tuple[int, str]:
-        """One paced, deadline-clipped attempt; status 0 for a transport error."""
-        wait = self.limiter.reserve()
-        if self.out_of_time(wait):
-            raise _OutOfTime
-        if wait:
-            await asyncio.sleep(wait)
-        timeout = min(self.settings.attempt_timeout, self.deadline - self.loop.time())
-        self.stats.attempts += 1
-        try:
-            return await self.poster(connection_id, frame, timeout)
-        except TransportError as error:
-            if self.out_of_time():
-                raise _OutOfTime from error  # cut short by the deadline, not proven unreachable
-            return 0, error.kind
+    async def post(self, connection_id: str, frame: int, slot: int) -> Outcome:
+        """Post one frame to one connection with bounded, jittered retries.
 
-    async def post(self, connection_id: str, frame: int) -> Outcome:
-        """Post one frame to one connection with bounded, jittered retries."""
+        Each attempt is paced, starts only with time left and has its timeout clipped to the
+        deadline (inlined here: one coroutine frame less per post).
+        """
         status, code = 0, ""
+        loop_time = self.loop.time
         for attempt in range(self.policy.max_attempts):
-            try:
-                status, code = await self.attempt(connection_id, frame)
-            except _OutOfTime:
+            wait = self.limiter.reserve()
+            if loop_time() + wait + MIN_ATTEMPT_SECONDS > self.deadline:
                 return Outcome.DEADLINE
+            if wait:
+                await asyncio.sleep(wait)
+            timeout = min(self.settings.attempt_timeout, self.deadline - loop_time())
+            self.stats.attempts += 1
+            try:
+                status, code = await self.poster(connection_id, slot, timeout)
+            except TransportError as error:
+                if self.out_of_time():
+                    return Outcome.DEADLINE  # cut short by the deadline, not proven unreachable
+                status, code = 0, error.kind
             outcome = classify(status, code) if status else None
+            if status == 429:
+                self.stats.throttled += 1
             if outcome is not Outcome.DELIVERED:
                 self.stats.errors[code or str(status)] += 1
             if outcome in (Outcome.UNREACHABLE, Outcome.CLIENT_ERROR):
@@ -261,8 +275,11 @@ class _Run:
                 self.done[frame].append(connection_id)
                 continue
             self.in_flight += 1
+            slot = frame
+            if self.audiences is not None:
+                slot += self.audiences[connection] * self.frame_count
             try:
-                outcome = await self.post(connection_id, frame)
+                outcome = await self.post(connection_id, frame, slot)
             finally:
                 self.in_flight -= 1
             self.stats.outcomes[outcome.value] += 1
@@ -277,10 +294,6 @@ class _Run:
                 self.wake_all()
 
 
-class _OutOfTime(Exception):
-    """No time is left for another attempt."""
-
-
 async def deliver(
     connection_ids: Sequence[str],
     frame_count: int,
@@ -292,10 +305,12 @@ async def deliver(
     log_failure: LogFailure,
     limiter: RateLimiter | None = None,
     already: Sequence[frozenset[str]] = (),
+    audiences: Sequence[int] | None = None,
 ) -> Result:
     """Post every frame to every connection (``deadline`` on the loop's monotonic clock).
 
     ``already[k]``: connections known to have frame ``k`` from an earlier attempt; skipped.
+    ``audiences[i]``: which audience's frames connection ``i`` gets (see ``Poster``).
     """
     limiter = limiter or RateLimiter(settings.rate, burst=max(1, int(settings.rate / 20)))
     run = _Run(
@@ -309,6 +324,7 @@ async def deliver(
         limiter=limiter,
     )
     run.already = already
+    run.audiences = audiences
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fanout-delete")
     try:
         workers = max(1, min(settings.concurrency, len(connection_ids)))
@@ -322,7 +338,7 @@ async def deliver(
 
 
 # --------------------------------------------------------------------------------------------
-# aiohttp transport
+# aiohttp ClientSession transport (FANOUT_TRANSPORT=session; the default is wire.WirePoster)
 # --------------------------------------------------------------------------------------------
 class HttpPoster:
     """Posts frames with a shared aiohttp session, signed for ``execute-api``."""
@@ -375,19 +391,32 @@ class HttpPoster:
 
 
 class Runtime:
-    """One event loop and one HTTP session per execution environment (kept while warm)."""
+    """One event loop and one HTTP pool per execution environment (kept while warm)."""
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: aiohttp.ClientSession | None = None
         self._session_limit = 0
+        self._pool: wire.Pool | None = None
+        self._pool_key: tuple[str, int] = ("", 0)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
             self._session = None
+            self._pool = None
         return self._loop
+
+    def pool(self, callback_url: str, limit: int) -> wire.Pool:
+        from realtime_common.fanout import wire  # noqa: PLC0415 (imports aiohttp's parser)
+
+        if self._pool is None or self._pool_key != (callback_url, limit):
+            if self._pool is not None:
+                self._pool.close()
+            self._pool = wire.Pool(callback_url, limit)
+            self._pool_key = (callback_url, limit)
+        return self._pool
 
     async def session(self, limit: int) -> aiohttp.ClientSession:
         import aiohttp  # noqa: PLC0415
@@ -407,6 +436,9 @@ class Runtime:
         return self._session
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._loop is not None and not self._loop.is_closed():
             if self._session is not None and not self._session.closed:
                 self._loop.run_until_complete(self._session.close())
@@ -437,7 +469,7 @@ def region_of(callback_url: str, default: str) -> str:
 
 def fan_out(
     connection_ids: Sequence[str],
-    frames: Sequence[bytes],
+    frames: Sequence[Sequence[bytes]],
     settings: Settings,
     *,
     callback_url: str,
@@ -449,24 +481,42 @@ def fan_out(
     runtime: Runtime | None = None,
     clock: Callable[[], float] = time.time,
     already: Sequence[frozenset[str]] = (),
+    audiences: Sequence[int] | None = None,
 ) -> Result:
-    """Deliver ``frames`` to ``connection_ids`` over HTTP; ``deadline`` is ``time.monotonic()``."""
+    """Deliver ``frames`` to ``connection_ids`` over HTTP; ``deadline`` is ``time.monotonic()``.
 
+    ``frames``: one list of frames per audience, all of the same length; ``audiences`` (one
+    audience index per connection) is needed when there is more than one.
+    """
     active = runtime or current_runtime()
+    frame_count = len(frames[0]) if frames else 0
+    if any(len(group) != frame_count for group in frames):
+        raise ValueError("every audience needs the same number of frames")
+    if audiences is None and len(frames) > 1:
+        raise ValueError("several audiences' frames need the audience of each connection")
+    flat = [frame for group in frames for frame in group]
 
     async def run() -> Result:
-        session = await active.session(settings.concurrency)
         signer = Signer(credentials, region, canonical_host(callback_url), clock=clock)
-        poster = HttpPoster(session, callback_url, frames, signer)
+        poster: Poster
+        if settings.transport == "session":
+            session = await active.session(settings.concurrency)
+            poster = HttpPoster(session, callback_url, flat, signer)
+        else:
+            from realtime_common.fanout import wire  # noqa: PLC0415
+
+            pool = active.pool(callback_url, settings.concurrency)
+            poster = wire.WirePoster(pool, callback_url, flat, signer)
         return await deliver(
             connection_ids,
-            len(frames),
+            frame_count,
             poster,
             settings,
             deadline=deadline,
             delete_row=delete_row,
             log_failure=log_failure,
             already=already,
+            audiences=audiences,
         )
 
     return active.loop.run_until_complete(run())

@@ -42,20 +42,33 @@ def batch_frame(messages: Sequence[bytes]) -> bytes:
     return _HEAD + b",".join(messages) + _TAIL
 
 
-def pack(messages: Sequence[bytes], limit: int = MAX_PAYLOAD_BYTES) -> list[Frame]:
-    """Greedy, order-keeping packing of encoded messages (each at most ``limit`` bytes)."""
-    frames: list[Frame] = []
+def spans(sizes: Sequence[int], limit: int = MAX_PAYLOAD_BYTES) -> list[tuple[int, int]]:
+    """Greedy, order-keeping grouping of messages of ``sizes`` bytes: (first, count) per frame.
+
+    Role-based views group every audience's messages by the largest of each record's encodings,
+    so frame ``k`` carries the same records for every role (a view is never larger than the
+    whole incident, and a group that fits for the largest fits for all).
+    """
+    out: list[tuple[int, int]] = []
     first = 0
     size = 0  # bytes of the messages in the open group, commas included
-    for index, message in enumerate(messages):
-        if len(message) > limit:
-            raise ValueError(f"message {index} is {len(message)} bytes, over the {limit} limit")
-        grown = size + len(message) + (1 if index > first else 0)
+    for index, length in enumerate(sizes):
+        if length > limit:
+            raise ValueError(f"message {index} is {length} bytes, over the {limit} limit")
+        grown = size + length + (1 if index > first else 0)
         # A group of one is sent bare, so only groups of two or more pay for the envelope.
         if index > first and len(_HEAD) + grown + len(_TAIL) > limit:
-            frames.append(Frame(batch_frame(messages[first:index]), first, index - first))
-            first, grown = index, len(message)
+            out.append((first, index - first))
+            first, grown = index, length
         size = grown
-    if first < len(messages):
-        frames.append(Frame(batch_frame(messages[first:]), first, len(messages) - first))
-    return frames
+    if first < len(sizes):
+        out.append((first, len(sizes) - first))
+    return out
+
+
+def pack(messages: Sequence[bytes], limit: int = MAX_PAYLOAD_BYTES) -> list[Frame]:
+    """Greedy, order-keeping packing of encoded messages (each at most ``limit`` bytes)."""
+    return [
+        Frame(batch_frame(messages[first : first + count]), first, count)
+        for first, count in spans([len(m) for m in messages], limit)
+    ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -36,6 +37,14 @@ class FrozenCredentials(NamedTuple):
 CredentialsSource = Callable[[], FrozenCredentials]
 
 
+class Signature(NamedTuple):
+    """What one signed request carries: its date, session token and ``Authorization``."""
+
+    amz_date: str
+    token: str | None
+    authorization: str
+
+
 def payload_hash(body: bytes) -> str:
     """The hex SHA-256 of a body; compute it once per frame, not once per connection."""
     return hashlib.sha256(body).hexdigest()
@@ -51,14 +60,55 @@ def canonical_host(url: str) -> str:
     return host
 
 
+# API Gateway connection ids are base64-like ("L0SM9cOFvHcCIhw="): letters, digits and "=", and
+# sometimes "-" or "_". For those, quoting is one str.replace; anything else takes urllib's path.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.~=-]+")
+
+
 def connection_path(base_path: str, connection_id: str) -> str:
     """The request path of a post to ``connection_id`` (the id percent-encoded as a path label)."""
+    if _PLAIN_ID.fullmatch(connection_id):
+        return f"{base_path}/@connections/{connection_id.replace('=', '%3D')}"
     return f"{base_path}/@connections/{quote(connection_id, safe='')}"
 
 
 def canonical_path(request_path: str) -> str:
     """SigV4 canonical URI of a request path: encoded once more (every service but S3)."""
     return quote(request_path, safe="/~")
+
+
+class _CanonicalPaths:
+    """``canonical_path`` of one endpoint's paths, with the common prefix encoded once."""
+
+    def __init__(self) -> None:
+        self._prefix = ""
+        self._encoded_prefix = ""
+
+    def __call__(self, request_path: str) -> str:
+        prefix = self._prefix
+        if prefix and request_path.startswith(prefix):
+            rest = request_path[len(prefix) :]
+            if _PLAIN_ID.fullmatch(rest.replace("%3D", "=")):
+                # quote() of "%3D" is "%253D"; letters, digits and "_.~-" stay as they are.
+                return self._encoded_prefix + rest.replace("%", "%25")
+        head, marker, _ = request_path.rpartition("/@connections/")
+        if marker:
+            self._prefix = head + marker
+            self._encoded_prefix = quote(self._prefix, safe="/~")
+        return canonical_path(request_path)
+
+
+class _Context(NamedTuple):
+    """What every request signed in one second with one set of credentials shares."""
+
+    second: int
+    credentials: FrozenCredentials
+    key: bytes
+    amz_date: str
+    canonical_tail: str  # after the canonical URI, before the payload hash
+    string_to_sign_head: str  # before the canonical request's hash
+    authorization_head: str  # before the signature
+    block_head: str  # the header block after the request path, before the signature
 
 
 class Signer:
@@ -76,11 +126,11 @@ class Signer:
         self._region = region
         self.host = host
         self._clock = clock
-        self._second = -1
-        self._amz_date = ""
         self._key_for: tuple[str, str] = ("", "")  # (secret key, date) the cached key belongs to
         self._key = b""
         self._scope = ""
+        self._canonical_path = _CanonicalPaths()
+        self._context: _Context | None = None
 
     def _signing_key(self, secret: str, date: str) -> bytes:
         if self._key_for != (secret, date):
@@ -92,20 +142,13 @@ class Signer:
             self._scope = f"{date}/{self._region}/{SERVICE}/aws4_request"
         return self._key
 
-    def headers(
-        self, request_path: str, body_hash: str, *, now: float | None = None
-    ) -> dict[str, str]:
-        """The headers to send with a ``POST`` of a body whose SHA-256 is ``body_hash``.
-
-        ``request_path`` is the path as sent (``connection_path``); ``now`` (epoch seconds)
-        defaults to the clock.
-        """
+    def _context_for(self, now: float | None) -> _Context:
         second = int(self._clock() if now is None else now)
-        if second != self._second:
-            self._second = second
-            self._amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
-        amz_date = self._amz_date
         credentials = self._credentials()
+        context = self._context
+        if context is not None and context.second == second and context.credentials == credentials:
+            return context
+        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
         key = self._signing_key(credentials.secret_key, amz_date[:8])
         token = credentials.token
         if token:
@@ -114,23 +157,79 @@ class Signer:
                 f"host:{self.host}\nx-amz-date:{amz_date}\n"
                 f"x-amz-security-token:{' '.join(token.split())}\n"
             )
+            token_line = f"X-Amz-Security-Token: {token}\r\n"
         else:
             signed = "host;x-amz-date"
             header_lines = f"host:{self.host}\nx-amz-date:{amz_date}\n"
-        canonical = f"POST\n{canonical_path(request_path)}\n\n{header_lines}\n{signed}\n{body_hash}"
-        string_to_sign = (
-            f"{ALGORITHM}\n{amz_date}\n{self._scope}\n"
-            f"{hashlib.sha256(canonical.encode()).hexdigest()}"
+            token_line = ""
+        authorization_head = (
+            f"{ALGORITHM} Credential={credentials.access_key}/{self._scope}, "
+            f"SignedHeaders={signed}, Signature="
         )
-        signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+        context = self._context = _Context(
+            second=second,
+            credentials=credentials,
+            key=key,
+            amz_date=amz_date,
+            canonical_tail=f"\n\n{header_lines}\n{signed}\n",
+            string_to_sign_head=f"{ALGORITHM}\n{amz_date}\n{self._scope}\n",
+            authorization_head=authorization_head,
+            block_head=(
+                f" HTTP/1.1\r\nHost: {self.host}\r\nX-Amz-Date: {amz_date}\r\n{token_line}"
+                f"Authorization: {authorization_head}"
+            ),
+        )
+        return context
+
+    def _signature(self, context: _Context, request_path: str, body_hash: str) -> str:
+        canonical = (
+            "POST\n" + self._canonical_path(request_path) + context.canonical_tail + body_hash
+        )
+        string_to_sign = (
+            context.string_to_sign_head + hashlib.sha256(canonical.encode()).hexdigest()
+        )
+        return hmac.digest(context.key, string_to_sign.encode(), "sha256").hex()
+
+    def sign(self, request_path: str, body_hash: str, now: float | None = None) -> Signature:
+        """The signed values for a ``POST`` of a body whose SHA-256 is ``body_hash``.
+
+        ``request_path`` is the path as sent (``connection_path``); ``now`` (epoch seconds)
+        defaults to the clock.
+        """
+        context = self._context_for(now)
+        signature = self._signature(context, request_path, body_hash)
+        return Signature(
+            context.amz_date,
+            context.credentials.token or None,
+            context.authorization_head + signature,
+        )
+
+    def headers(
+        self, request_path: str, body_hash: str, *, now: float | None = None
+    ) -> dict[str, str]:
+        """The headers to send with a ``POST`` of a body whose SHA-256 is ``body_hash``."""
+        signature = self.sign(request_path, body_hash, now)
         headers = {
             "Host": self.host,
-            "X-Amz-Date": amz_date,
-            "Authorization": (
-                f"{ALGORITHM} Credential={credentials.access_key}/{self._scope}, "
-                f"SignedHeaders={signed}, Signature={signature}"
-            ),
+            "X-Amz-Date": signature.amz_date,
+            "Authorization": signature.authorization,
         }
-        if token:
-            headers["X-Amz-Security-Token"] = token
+        if signature.token:
+            headers["X-Amz-Security-Token"] = signature.token
         return headers
+
+    def header_block(
+        self, request_path: str, body_hash: str, content_length: int, *, now: float | None = None
+    ) -> bytes:
+        """The request line and headers of an HTTP/1.1 ``POST``: ``headers()``, as sent."""
+        context = self._context_for(now)
+        signature = self._signature(context, request_path, body_hash)
+        return (
+            "POST "
+            + request_path
+            + context.block_head
+            + signature
+            + "\r\nContent-Length: "
+            + str(content_length)
+            + "\r\n\r\n"
+        ).encode("latin-1")

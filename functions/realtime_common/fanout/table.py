@@ -19,7 +19,23 @@ def scan_connection_ids(
     segment: int | None = None,
     total_segments: int | None = None,
 ) -> Iterator[str]:
-    """Every live connection id of the table (or of one parallel-Scan segment), page by page.
+    """Every live connection id of the table (or of one parallel-Scan segment)."""
+    for connection_id, _ in scan_connections(
+        dynamodb, table, now, segment=segment, total_segments=total_segments
+    ):
+        yield connection_id
+
+
+def scan_connections(
+    dynamodb: DynamoDBClient,
+    table: str,
+    now: float,
+    *,
+    segment: int | None = None,
+    total_segments: int | None = None,
+) -> Iterator[tuple[str, str]]:
+    """Every live connection of the table (or of one parallel-Scan segment) and its role
+    ("" when the row has none), page by page.
 
     One Scan page stops at 1 MB. Rows whose ``expiresAt`` has passed are skipped: DynamoDB's TTL
     deletes lazily, and such a connection is closed already (API Gateway's 2 h limit). Segments
@@ -28,7 +44,9 @@ def scan_connection_ids(
     """
     kwargs: dict[str, Any] = {
         "TableName": table,
-        "ProjectionExpression": "pk, expiresAt",
+        # "role" is a DynamoDB reserved word: it goes through a name placeholder.
+        "ProjectionExpression": "pk, expiresAt, #role",
+        "ExpressionAttributeNames": {"#role": "role"},
         "ConsistentRead": False,
     }
     if total_segments is not None:
@@ -42,7 +60,7 @@ def scan_connection_ids(
             expires = item.get("expiresAt", {}).get("N")
             if expires is not None and float(expires) <= now:
                 continue
-            yield connection_id
+            yield connection_id, item.get("role", {}).get("S", "")
 
 
 def row_deleter(

@@ -39,24 +39,37 @@ def segment_count(estimate: int, per_worker: int, max_workers: int) -> int:
     return max(2, min(max_workers, math.ceil(estimate / per_worker)))
 
 
+WORKER_EVENT_VERSION = 2
+
+
 @dataclass(frozen=True)
 class WorkerJob:
-    """What one worker is asked to do: its segment, the frames, its share of the rate."""
+    """What one worker is asked to do: its segment, each audience's frames, its share of the rate.
+
+    ``roles`` maps each role that has a view to its audience (an index into ``frames``); the
+    worker sends a connection its role's frames and nothing to a role without a view.
+    """
 
     segment: int
     total_segments: int
-    frames: tuple[str, ...]  # UTF-8 JSON text of each frame
+    frames: tuple[tuple[str, ...], ...]  # per audience, the UTF-8 JSON text of each frame
+    roles: dict[str, int]
     rate: float
     deadline_epoch: float  # wall clock (time.time()) by which the worker must have answered
     max_attempts: int
 
+    @property
+    def frame_count(self) -> int:
+        return len(self.frames[0]) if self.frames else 0
+
     def to_event(self) -> dict[str, Any]:
         return {
             WORKER_EVENT_KEY: {
-                "version": 1,
+                "version": WORKER_EVENT_VERSION,
                 "segment": self.segment,
                 "totalSegments": self.total_segments,
-                "frames": list(self.frames),
+                "frames": [list(group) for group in self.frames],
+                "roles": self.roles,
                 "rate": self.rate,
                 "deadlineEpoch": self.deadline_epoch,
                 "maxAttempts": self.max_attempts,
@@ -66,34 +79,45 @@ class WorkerJob:
     @classmethod
     def from_event(cls, event: object) -> WorkerJob:
         body = event.get(WORKER_EVENT_KEY) if isinstance(event, dict) else None
-        if not isinstance(body, dict) or body.get("version") != 1:
-            raise ValueError(f"not a fan-out worker event (no {WORKER_EVENT_KEY} version 1)")
+        if not isinstance(body, dict) or body.get("version") != WORKER_EVENT_VERSION:
+            raise ValueError(
+                f"not a fan-out worker event (no {WORKER_EVENT_KEY} version {WORKER_EVENT_VERSION})"
+            )
         total = int(body["totalSegments"])
         segment = int(body["segment"])
         if not 0 <= segment < total:
             raise ValueError(f"segment {segment} is not in 0..{total - 1}")
+        frames = tuple(tuple(str(frame) for frame in group) for group in body["frames"])
+        roles = {str(role): int(index) for role, index in dict(body["roles"]).items()}
+        if any(not 0 <= index < len(frames) for index in roles.values()):
+            raise ValueError("a role's audience is not one of the frame sets")
+        if len({len(group) for group in frames}) > 1:
+            raise ValueError("every audience needs the same number of frames")
         return cls(
             segment=segment,
             total_segments=total,
-            frames=tuple(str(frame) for frame in body["frames"]),
+            frames=frames,
+            roles=roles,
             rate=float(body["rate"]),
             deadline_epoch=float(body["deadlineEpoch"]),
             max_attempts=int(body["maxAttempts"]),
         )
 
 
-def rounds(frames: Sequence[bytes], limit: int = MAX_WORKER_EVENT_BYTES) -> list[range]:
-    """Consecutive frame ranges whose worker event stays under ``limit`` bytes."""
+def rounds(frames: Sequence[Sequence[bytes]], limit: int = MAX_WORKER_EVENT_BYTES) -> list[range]:
+    """Consecutive frame ranges whose worker event (every audience's frames) stays under ``limit``
+    bytes; ``frames`` is one list per audience."""
     out: list[range] = []
     start, size = 0, 0
-    for index, frame in enumerate(frames):
-        cost = len(json.dumps(frame.decode("utf-8"))) + 2
+    count = len(frames[0]) if frames else 0
+    for index in range(count):
+        cost = sum(len(json.dumps(group[index].decode("utf-8"))) + 2 for group in frames)
         if index > start and size + cost > limit:
             out.append(range(start, index))
             start, size = index, 0
         size += cost
-    if start < len(frames):
-        out.append(range(start, len(frames)))
+    if start < count:
+        out.append(range(start, count))
     return out
 
 
@@ -107,24 +131,30 @@ class WorkerRun:
 
 def run_workers(
     invoke: Invoke,
-    frames: Sequence[bytes],
+    frames: Sequence[Sequence[bytes]],
     total_segments: int,
     *,
+    roles: dict[str, int],
     rate: float,
     deadline_epoch: float,
     max_attempts: int,
     warn: Warn,
 ) -> WorkerRun:
-    """Invoke one worker per segment for each round of frames; merge their tallies."""
+    """Invoke one worker per segment for each round of frames; merge their tallies.
+
+    ``frames``: one list per audience; ``roles``: role -> audience.
+    """
     run = WorkerRun(tallies=[], stats=[], connections=0, failed_workers=0)
-    texts = [frame.decode("utf-8") for frame in frames]
+    texts = [[frame.decode("utf-8") for frame in group] for group in frames]
+    frame_count = len(frames[0]) if frames else 0
     with ThreadPoolExecutor(max_workers=total_segments, thread_name_prefix="fanout-worker") as pool:
         for span in rounds(frames):
             jobs = [
                 WorkerJob(
                     segment=segment,
                     total_segments=total_segments,
-                    frames=tuple(texts[span.start : span.stop]),
+                    frames=tuple(tuple(group[span.start : span.stop]) for group in texts),
+                    roles=roles,
                     rate=rate / total_segments,
                     deadline_epoch=deadline_epoch,
                     max_attempts=max_attempts,
@@ -145,7 +175,7 @@ def run_workers(
             run.tallies.extend(merged)
             if first_failure(merged) is not None:
                 # Later rounds are not sent: their records are retried after this one's.
-                run.tallies.extend(FrameTally(pending=1) for _ in range(span.stop, len(frames)))
+                run.tallies.extend(FrameTally(pending=1) for _ in range(span.stop, frame_count))
                 break
     return run
 
@@ -153,7 +183,8 @@ def run_workers(
 def _call(invoke: Invoke, job: WorkerJob, warn: Warn) -> dict[str, Any] | None:
     try:
         answer = invoke(job.to_event())
-        if not isinstance(answer.get("tallies"), list) or len(answer["tallies"]) != len(job.frames):
+        tallies = answer.get("tallies")
+        if not isinstance(tallies, list) or len(tallies) != job.frame_count:
             raise WorkerError(f"unexpected worker answer: {str(answer)[:200]}")
     except Exception as error:  # noqa: BLE001 (any failure of one worker fails its segment only)
         warn(
