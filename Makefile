@@ -104,13 +104,14 @@ build: setup ## Build the Lambda zips into build/ (reproducible, with .pyc; LAMB
 # ---------------------------------------------------------------------------
 # `make test` runs the phases one after the other, each announced by a banner with the time spent
 # so far: terraform test, checkov and the emulator suites are quiet for minutes otherwise. It took
-# about 9 minutes on a 2-core machine (measured); the phases are also targets of their own.
+# about 14 minutes on a 2-core machine from a fresh clone, venvs included (measured); the phases
+# are also targets of their own.
 TEST_START := $(shell date +%s)
 test_phase = @printf '\n==> make test [%s elapsed] %s\n' "$$(( $$(date +%s) - $(TEST_START) )) s" "$(1)" >&2
 
 .PHONY: test
-test: setup setup-browser ## Run every suite in turn with a banner per phase (about 9 min on 2 cores)
-	@echo "make test: lint, terraform test, checkov, JS client, then the pytest suites; about 9 minutes on a 2-core machine" >&2
+test: setup setup-browser ## Run every suite in turn with a banner per phase (about 14 min on 2 cores)
+	@echo "make test: lint, terraform test, checkov, JS client, then the pytest suites; about 14 minutes on a 2-core machine" >&2
 	$(call test_phase,1/8 lint: ruff and formatting; actionlint on the workflows)
 	@$(MAKE) --no-print-directory lint
 	$(call test_phase,2/8 terraform validate and terraform test: wiring and validation rules (mocked AWS))
