@@ -176,18 +176,23 @@ class _Connection(asyncio.Protocol):
         lines = self._buffer[:end].decode("latin-1").split("\r\n")
         del self._buffer[: end + 4]
         method, target, version = lines[0].split(" ", 2)
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = {}  # as sent (name case kept), like http.server's
+        length, connection, expect = 0, "", ""
         for line in lines[1:]:
             name, _, value = line.partition(":")
-            headers[name.strip()] = value.strip()
-        lowered = {name.lower(): value for name, value in headers.items()}
-        connection = lowered.get("connection", "").lower()
+            name, value = name.strip(), value.strip()
+            headers[name] = value
+            lowered = name.lower()
+            if lowered == "content-length":
+                length = int(value)
+            elif lowered == "connection":
+                connection = value.lower()
+            elif lowered == "expect":
+                expect = value.lower()
         close = connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive")
-        if lowered.get("expect", "").lower() == "100-continue" and self._transport is not None:
+        if expect == "100-continue" and self._transport is not None:
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self._request = _Request(
-            method, target, headers, int(lowered.get("content-length", "0")), close, started
-        )
+        self._request = _Request(method, target, headers, length, close, started)
         return self._request
 
     def _write(self, answer: bytes, close: bool) -> None:
