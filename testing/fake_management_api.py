@@ -1,8 +1,10 @@
 """A small fake of the API Gateway management API (``POST /{stage}/@connections/{id}``).
 
-Serves on 127.0.0.1 with a ThreadingHTTPServer (HTTP/1.1 keep-alive, so botocore's connection
-pool is exercised as against AWS). Each connection id can be given a behaviour; every request is
-recorded with its arrival and completion times so tests can measure real overlap and order.
+Serves on 127.0.0.1 from an asyncio event loop on its own thread (HTTP/1.1 keep-alive, so
+botocore's connection pool is exercised as against AWS). The latency is a timer, not a blocked
+thread, so one process answers thousands of posts a second on one core without becoming the
+bottleneck of a load test. Each connection id can be given a behaviour; every request is recorded
+with its arrival and completion times so tests can measure real overlap and order.
 
 Behaviours (per connection id, or the default):
   ok                 200
@@ -19,6 +21,9 @@ and a latency in seconds added before every answer. On top of the behaviours, fo
   a body over 128 KB answers 413, as API Gateway does.
 ``keep_posts=False`` keeps counters only (``stats()``), for runs of 100,000 posts.
 
+Each keep-alive connection is served one request at a time, in order (as a thread per connection
+would): a pipelined request waits for the answer to the one before it.
+
 Run alone (``python -m testing.fake_management_api --help``) it serves in its own process, prints
 its URL and answers ``GET /_fake/stats`` and ``POST /_fake/reset``, so a benchmark can measure the
 client process alone.
@@ -27,6 +32,7 @@ client process alone.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import random
 import sys
@@ -35,7 +41,6 @@ import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import unquote
 
@@ -48,8 +53,21 @@ ERRORS = {
     413: "PayloadTooLargeException",
     403: "ForbiddenException",
 }
+REASONS = {
+    200: "OK",
+    403: "Forbidden",
+    404: "Not Found",
+    410: "Gone",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+}
 # API Gateway's WebSocket message payload limit.
 MAX_PAYLOAD_BYTES = 128 * 1024
+# A request head larger than this is not one of ours: drop the connection.
+MAX_HEAD_BYTES = 64 * 1024
+NOT_FOUND = b'{"message":"not found"}'
 
 
 def gone_by_share(connection_id: str, share: float) -> bool:
@@ -65,6 +83,173 @@ class Post:
     started: float  # time.monotonic() when the request arrived
     finished: float  # time.monotonic() just before the response was written
     headers: dict[str, str] = field(default_factory=dict)
+
+
+def _response(status: int, body: bytes, error_type: str | None, close: bool) -> bytes:
+    head = [
+        f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "x-amzn-RequestId: 00000000-0000-0000-0000-000000000000",
+    ]
+    if error_type:
+        head.append(f"x-amzn-ErrorType: {error_type}")
+    if close:
+        head.append("Connection: close")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+# The answers to posts never change: build them once (status, close) -> bytes.
+_ANSWERS = {
+    (status, close): _response(
+        status,
+        b"" if status == 200 else json.dumps({"message": ERRORS[status]}).encode(),
+        ERRORS.get(status),
+        close,
+    )
+    for status in (200, *ERRORS)
+    for close in (False, True)
+}
+
+
+@dataclass
+class _Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    length: int
+    close: bool
+    started: float
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: parse requests in order, answer each before the next."""
+
+    def __init__(self, api: FakeManagementApi, loop: asyncio.AbstractEventLoop) -> None:
+        self._api = api
+        self._loop = loop
+        self._buffer = bytearray()
+        self._request: _Request | None = None  # head parsed, body (maybe) still arriving
+        self._busy = False  # a request is waiting out its latency
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._api._connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._api._connections.discard(self)
+        self._buffer.clear()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if not self._busy:
+            self._next()
+
+    def _next(self) -> None:
+        """Serve every complete request in the buffer until one has to wait for its latency."""
+        while not self._busy and self._transport is not None:
+            if self._transport.is_closing():
+                return
+            request = self._request or self._parse_head()
+            if request is None:
+                return
+            if len(self._buffer) < request.length:
+                return
+            body = bytes(self._buffer[: request.length])
+            del self._buffer[: request.length]
+            self._request = None
+            self._dispatch(request, body)
+
+    def _parse_head(self) -> _Request | None:
+        end = self._buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._buffer) > MAX_HEAD_BYTES:
+                self.abort()
+            return None
+        started = time.monotonic()
+        lines = self._buffer[:end].decode("latin-1").split("\r\n")
+        del self._buffer[: end + 4]
+        method, target, version = lines[0].split(" ", 2)
+        headers: dict[str, str] = {}  # as sent (name case kept), like http.server's
+        length, connection, expect = 0, "", ""
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            name, value = name.strip(), value.strip()
+            headers[name] = value
+            lowered = name.lower()
+            if lowered == "content-length":
+                length = int(value)
+            elif lowered == "connection":
+                connection = value.lower()
+            elif lowered == "expect":
+                expect = value.lower()
+        close = connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive")
+        if expect == "100-continue" and self._transport is not None:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._request = _Request(method, target, headers, length, close, started)
+        return self._request
+
+    def _write(self, answer: bytes, close: bool) -> None:
+        if self._transport is None or self._transport.is_closing():
+            return
+        self._transport.write(answer)
+        if close:
+            self._transport.close()
+
+    def _dispatch(self, request: _Request, body: bytes) -> None:
+        api = self._api
+        if request.method == "GET":
+            if request.path == "/_fake/stats":
+                answer = json.dumps(api.stats()).encode()
+                self._write(_response(200, answer, None, request.close), request.close)
+            else:
+                self._write(
+                    _response(404, NOT_FOUND, "NotFoundException", request.close), request.close
+                )
+            return
+        if request.method != "POST":
+            self._write(_response(501, b"", None, True), True)
+            return
+        if request.path == "/_fake/reset":
+            api.reset()
+            self._write(_response(200, b"{}", None, request.close), request.close)
+            return
+        prefix = f"/{api.stage}/@connections/"
+        path = unquote(request.path)
+        if not path.startswith(prefix):
+            self._write(
+                _response(404, NOT_FOUND, "NotFoundException", request.close), request.close
+            )
+            return
+        connection_id = path[len(prefix) :]
+        status = api._begin(connection_id)  # counts the request in flight
+        try:
+            if status == 200 and request.length > MAX_PAYLOAD_BYTES:
+                status = 413
+            latency = api.latency
+        except BaseException:
+            api._abandon()
+            raise
+        if latency:
+            self._busy = True
+            self._loop.call_later(latency, self._finish, request, body, connection_id, status)
+        else:
+            self._finish(request, body, connection_id, status)
+
+    def _finish(self, request: _Request, body: bytes, connection_id: str, status: int) -> None:
+        self._api._end(
+            connection_id, body, status, request.started, time.monotonic(), request.headers
+        )
+        self._write(_ANSWERS[status, request.close], request.close)
+        if self._busy:
+            self._busy = False
+            self._next()
 
 
 @dataclass
@@ -86,51 +271,59 @@ class FakeManagementApi:
     _in_flight: int = 0
     _seen: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
+    _port: int = 0
+    _connections: set[_Connection] = field(default_factory=set)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, port: int = 0) -> FakeManagementApi:
-        api = self
         self._random.seed(self.seed)
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failure: list[BaseException] = []
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                # A listen backlog of 512: a pool of 32+ clients connecting at once must not
+                # overflow it (the kernel would retransmit the SYN after 1 s, and the numbers
+                # would measure that instead).
+                server = loop.run_until_complete(
+                    loop.create_server(
+                        lambda: _Connection(self, loop), HOST, port, backlog=512, reuse_address=True
+                    )
+                )
+            except BaseException as error:  # noqa: BLE001 (handed to the starting thread)
+                failure.append(error)
+                ready.set()
+                loop.close()
+                return
+            self._port = server.sockets[0].getsockname()[1]
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                server.close()
+                for connection in list(self._connections):
+                    connection.abort()
+                loop.run_until_complete(asyncio.sleep(0))  # let the transports close
+                loop.close()
 
-            def do_POST(self) -> None:
-                if self.path == "/_fake/reset":
-                    api.reset()
-                    api._answer(self, 200, b"{}", None)
-                    return
-                api._handle(self)
-
-            def do_GET(self) -> None:
-                if self.path == "/_fake/stats":
-                    api._answer(self, 200, json.dumps(api.stats()).encode(), None)
-                    return
-                api._answer(self, 404, b'{"message":"not found"}', "NotFoundException")
-
-            def log_message(self, format: str, *args: object) -> None:
-                return  # keep test output quiet
-
-        class Server(ThreadingHTTPServer):
-            # The default listen backlog (5) drops SYNs when a pool of 32+ clients connects at
-            # once; the kernel then retransmits after 1 s and the numbers measure that instead.
-            request_queue_size = 512
-
-        self._server = Server((HOST, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self._loop = loop
+        self._thread = threading.Thread(target=serve, name="fake-management-api", daemon=True)
         self._thread.start()
+        ready.wait()
+        if failure:
+            self._loop = self._thread = None
+            raise failure[0]
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop = self._thread = None
 
     def __enter__(self) -> FakeManagementApi:
         return self.start()
@@ -145,8 +338,8 @@ class FakeManagementApi:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://{HOST}:{self._server.server_port}/{self.stage}"
+        assert self._loop is not None, "start() the fake first"
+        return f"http://{HOST}:{self._port}/{self.stage}"
 
     # -- inspection ---------------------------------------------------------------------------
     def posts_to(self, connection_id: str) -> list[Post]:
@@ -175,89 +368,70 @@ class FakeManagementApi:
             self.first_started = self.last_finished = None
             self.max_in_flight = 0
 
-    # -- request handling ---------------------------------------------------------------------
-    def _behaviour(self, connection_id: str) -> tuple[int, float]:
+    # -- request handling (on the event loop's thread) ----------------------------------------
+    def _begin(self, connection_id: str) -> int:
+        """Count a post in flight and choose its status (one lock round per post)."""
         spec = self.behaviours.get(connection_id, self.default)
         with self._lock:
+            self._in_flight += 1
+            if self._in_flight > self.max_in_flight:
+                self.max_in_flight = self._in_flight
             self._seen[connection_id] += 1
             seen = self._seen[connection_id]
+            throttled = (
+                spec == "ok"
+                and bool(self.throttle_share)
+                and not (self.gone_share and gone_by_share(connection_id, self.gone_share))
+                and self._random.random() < self.throttle_share
+            )
+        try:
+            return self._status(connection_id, spec, seen, throttled)
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _status(self, connection_id: str, spec: str, seen: int, throttled: bool) -> int:
         if spec == "ok":
             if self.gone_share and gone_by_share(connection_id, self.gone_share):
-                return 410, self.latency
-            if self.throttle_share:
-                with self._lock:
-                    throttled = self._random.random() < self.throttle_share
-                if throttled:
-                    return 429, self.latency
-            return 200, self.latency
+                return 410
+            return 429 if throttled else 200
         if spec == "gone":
-            return 410, self.latency
+            return 410
         if spec.startswith("throttle:"):
-            return (429 if seen <= int(spec.split(":", 1)[1]) else 200), self.latency
+            return 429 if seen <= int(spec.split(":", 1)[1]) else 200
         if spec == "error":
-            return 500, self.latency
+            return 500
         if spec == "too_large":
-            return 413, self.latency
+            return 413
         if spec == "forbidden":
-            return 403, self.latency
+            return 403
         if spec.startswith("fail_after:"):
-            return (200 if seen <= int(spec.split(":", 1)[1]) else 500), self.latency
+            return 200 if seen <= int(spec.split(":", 1)[1]) else 500
         raise ValueError(f"unknown behaviour {spec!r}")
 
-    def _count(self, post: Post) -> None:
+    def _abandon(self) -> None:
         with self._lock:
-            if self.keep_posts:
-                self.posts.append(post)
-            self.statuses[post.status] += 1
-            if self.first_started is None or post.started < self.first_started:
-                self.first_started = post.started
-            if self.last_finished is None or post.finished > self.last_finished:
-                self.last_finished = post.finished
+            self._in_flight -= 1
 
-    def _handle(self, request: BaseHTTPRequestHandler) -> None:
-        started = time.monotonic()
-        with self._lock:
-            self._in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self._in_flight)
-        try:
-            length = int(request.headers.get("Content-Length", "0"))
-            body = request.rfile.read(length)
-            prefix = f"/{self.stage}/@connections/"
-            path = unquote(request.path)
-            if not path.startswith(prefix):
-                self._answer(request, 404, b'{"message":"not found"}', "NotFoundException")
-                return
-            connection_id = path[len(prefix) :]
-            status, latency = self._behaviour(connection_id)
-            if status == 200 and length > MAX_PAYLOAD_BYTES:
-                status = 413
-            if latency:
-                time.sleep(latency)
-            finished = time.monotonic()
-            self._count(
-                Post(connection_id, body, status, started, finished, dict(request.headers.items()))
-            )
-            if status == 200:
-                self._answer(request, 200, b"", None)
-            else:
-                message = json.dumps({"message": ERRORS[status]}).encode()
-                self._answer(request, status, message, ERRORS[status])
-        finally:
-            with self._lock:
-                self._in_flight -= 1
-
-    @staticmethod
-    def _answer(
-        request: BaseHTTPRequestHandler, status: int, body: bytes, error_type: str | None
+    def _end(
+        self,
+        connection_id: str,
+        body: bytes,
+        status: int,
+        started: float,
+        finished: float,
+        headers: dict[str, str],
     ) -> None:
-        request.send_response(status)
-        request.send_header("Content-Type", "application/json")
-        request.send_header("Content-Length", str(len(body)))
-        request.send_header("x-amzn-RequestId", "00000000-0000-0000-0000-000000000000")
-        if error_type:
-            request.send_header("x-amzn-ErrorType", error_type)
-        request.end_headers()
-        request.wfile.write(body)
+        """Record a finished post and count it out of flight."""
+        with self._lock:
+            self._in_flight -= 1
+            if self.keep_posts:
+                self.posts.append(Post(connection_id, body, status, started, finished, headers))
+            self.statuses[status] += 1
+            if self.first_started is None or started < self.first_started:
+                self.first_started = started
+            if self.last_finished is None or finished > self.last_finished:
+                self.last_finished = finished
 
 
 def main(argv: list[str] | None = None) -> int:
