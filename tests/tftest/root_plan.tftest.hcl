@@ -4,32 +4,10 @@
 # Run: make tftest (terraform test -test-directory=tests/tftest)
 
 mock_provider "aws" {
-  # Mocked computed values are known at plan time, so policies and outputs
-  # built from ARNs can be asserted in plan-mode runs.
+  # Mocked computed values (tests/tftest/mocks) are known at plan time, so
+  # policies and outputs built from ARNs can be asserted in plan-mode runs.
+  source          = "./tests/tftest/mocks"
   override_during = plan
-
-  mock_data "aws_partition" {
-    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-  mock_resource "aws_apigatewayv2_api" {
-    defaults = {
-      id            = "abc123def4"
-      execution_arn = "arn:aws:execute-api:us-east-1:123456789012:abc123def4"
-      api_endpoint  = "wss://abc123def4.execute-api.us-east-1.amazonaws.com"
-    }
-  }
-  mock_resource "aws_cloudwatch_log_group" {
-    defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:mocked" }
-  }
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/mocked" }
-  }
-  mock_resource "aws_sns_topic" {
-    defaults = { arn = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" }
-  }
 }
 
 override_resource {
