@@ -41,20 +41,7 @@ module "fanout_worker" {
     WS_CALLBACK_URL    = local.management_url
     FANOUT_CONCURRENCY = tostring(var.fanout_concurrency)
   })
-  policy_statements = [
-    {
-      # Scan reads its segment; DeleteItem drops a row whose connection
-      # answered 410 Gone.
-      sid       = "ReadAndPruneConnections"
-      actions   = ["dynamodb:DeleteItem", "dynamodb:Scan"]
-      resources = [module.connections_table.arn]
-    },
-    {
-      sid       = "PostToConnections"
-      actions   = ["execute-api:ManageConnections"]
-      resources = [module.websocket_api.manage_connections_arn]
-    },
-  ]
+  policy_statements = local.fanout_delivery_statements
 }
 
 # ---------------------------------------------------------------------------

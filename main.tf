@@ -169,21 +169,7 @@ locals {
       actions   = ["dynamodb:DeleteItem"]
       resources = [module.connections_table.arn]
     }]
-    broadcaster = [
-      {
-        # Scan reads every page of connections; DeleteItem drops a row whose
-        # connection answered 410 Gone.
-        sid       = "ReadAndPruneConnections"
-        actions   = ["dynamodb:DeleteItem", "dynamodb:Scan"]
-        resources = [module.connections_table.arn]
-      },
-      {
-        # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-control-access-iam.html
-        sid       = "PostToConnections"
-        actions   = ["execute-api:ManageConnections"]
-        resources = [module.websocket_api.manage_connections_arn]
-      },
-    ]
+    broadcaster = local.fanout_delivery_statements
     notifier = concat(
       [
         {
@@ -281,4 +267,24 @@ module "stream_consumer" {
   maximum_record_age_in_seconds      = var.stream_consumer.maximum_record_age_in_seconds
   starting_position                  = var.stream_consumer.starting_position
   kms_key_arn                        = var.kms_key_arn
+}
+
+# What delivering to connections needs, for the broadcaster and its fan-out
+# workers (fanout_workers.tf) alike.
+locals {
+  fanout_delivery_statements = [
+    {
+      # Scan reads the connections (every page, or one parallel-Scan segment);
+      # DeleteItem drops a row whose connection answered 410 Gone.
+      sid       = "ReadAndPruneConnections"
+      actions   = ["dynamodb:DeleteItem", "dynamodb:Scan"]
+      resources = [module.connections_table.arn]
+    },
+    {
+      # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-control-access-iam.html
+      sid       = "PostToConnections"
+      actions   = ["execute-api:ManageConnections"]
+      resources = [module.websocket_api.manage_connections_arn]
+    },
+  ]
 }
