@@ -66,9 +66,18 @@ def credentials_source() -> CredentialsSource:
     In Lambda these are the execution role's (with a session token); botocore refreshes
     refreshable credentials when they near expiry, and the signer sees the new ones.
     """
+    from botocore.credentials import RefreshableCredentials  # noqa: PLC0415
+
     from realtime_common.fanout.sigv4 import FrozenCredentials  # noqa: PLC0415
 
     credentials = _botocore_session().get_credentials()
+    if credentials is not None and not isinstance(credentials, RefreshableCredentials):
+        # Static credentials (environment variables, as Lambda sets them) never change: read
+        # them once, not on every post.
+        frozen = credentials.get_frozen_credentials()
+        if frozen.access_key and frozen.secret_key:
+            static = FrozenCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+            return lambda: static
 
     def current() -> FrozenCredentials:
         if credentials is None:

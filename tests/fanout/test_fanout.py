@@ -17,6 +17,7 @@ import math
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import broadcaster
 import fanout_worker
 from broadcaster import BroadcastConfig, Clients
 from realtime_common import aws
+from realtime_common.fanout import engine
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.engine import RetryPolicy
 from realtime_common.fanout.workers import WorkerJob
@@ -37,6 +39,14 @@ pytestmark = pytest.mark.fanout
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 TABLE = "realtime-connections"
 FAST_RETRY = {"base_delay": 0.005, "max_delay": 0.02}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_runtime() -> Iterator[None]:
+    """Each test's posts go through its own event loop and pool (a cold execution environment),
+    closed afterwards: nothing (an aiohttp session, a socket) outlives the test that opened it."""
+    yield
+    engine.current_runtime().close()
 
 
 def template() -> dict[str, Any]:

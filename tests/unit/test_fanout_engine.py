@@ -1,7 +1,8 @@
 """The fan-out engine's logic without a network: frames, scheduling and progress, retries and
 outcomes, the deadline, the rate limiter and merging worker tallies.
 
-The poster here is a scripted coroutine; tests/fanout runs the same engine over HTTP.
+The posters here are a scripted coroutine (run through the engine's task adapter) and a
+callback sender; tests/fanout runs the same engine over HTTP.
 """
 
 from __future__ import annotations
@@ -155,19 +156,28 @@ def test_merging_worker_tallies_keeps_per_frame_failures() -> None:
 def test_rate_limiter_allows_the_burst_then_paces_at_the_rate() -> None:
     now = [0.0]
     limiter = RateLimiter(rate=100, burst=5, clock=lambda: now[0])
-    assert [limiter.reserve() for _ in range(5)] == [0.0] * 5
-    waits = [limiter.reserve() for _ in range(5)]
-    assert waits == pytest.approx([0.01, 0.02, 0.03, 0.04, 0.05])
+    assert [limiter.take() for _ in range(5)] == [0.0] * 5
+    assert limiter.take() == pytest.approx(0.01)
+    assert limiter.take() == pytest.approx(0.01)  # asking again takes nothing
+    now[0] = 0.01
+    assert limiter.take() == 0.0
+    assert limiter.take() == pytest.approx(0.01)
     now[0] = 10.0  # idle for a long time: the burst is back, not a backlog of credit
-    assert [limiter.reserve() for _ in range(6)][-2:] == pytest.approx([0.0, 0.01])
+    assert [limiter.take() for _ in range(5)] == [0.0] * 5
+    assert limiter.take() == pytest.approx(0.01)
 
 
 def test_rate_limiter_holds_the_long_run_rate() -> None:
     now = [0.0]
     limiter = RateLimiter(rate=1000, burst=50, clock=lambda: now[0])
     starts = []
-    for _ in range(5000):
-        starts.append(now[0] + limiter.reserve())
+    while len(starts) < 5000:
+        wait = limiter.take()
+        if wait:
+            now[0] += wait
+        else:
+            starts.append(now[0])
+    assert starts[:50] == [0.0] * 50
     assert (5000 - 50) / (max(starts) - min(starts)) == pytest.approx(1000, rel=0.01)
 
 
@@ -375,7 +385,61 @@ def test_tasks_stay_bounded_by_the_concurrency_not_the_audience() -> None:
     poster = Scripted()
     run(poster, [f"c{n}" for n in range(3000)], 1, concurrency=16)
     assert len(poster.posts) == 3000
-    assert poster.tasks_seen <= 16 + 2  # the workers, the main task and nothing per connection
+    assert (
+        poster.tasks_seen <= 16 + 1
+    )  # one per post in flight and the main one, none per connection
+
+
+class CallbackSender:
+    """A ``Sender`` (the wire client's shape): answers through ``done`` from the event loop."""
+
+    def __init__(self, answers: dict[str, list[int]] | None = None, fail_at: int = 0) -> None:
+        self.answers = answers or {}
+        self.fail_at = fail_at
+        self.posts: list[tuple[str, int]] = []
+        self.tasks_seen = 0
+
+    def send(self, connection_id: str, slot: int, timeout: float, done: engine.Done) -> None:
+        self.posts.append((connection_id, slot))
+        if len(self.posts) == self.fail_at:
+            raise RuntimeError("a bug in the transport")
+        self.tasks_seen = max(self.tasks_seen, len(asyncio.all_tasks()))
+        script = self.answers.get(connection_id, [])
+        status = script.pop(0) if script else 200
+        asyncio.get_running_loop().call_later(0.001, done, status, "")
+
+
+def deliver_with(sender: CallbackSender, ids: list[str], frames: int) -> engine.Result:
+    async def go() -> engine.Result:
+        loop = asyncio.get_running_loop()
+        return await engine.deliver(
+            ids,
+            frames,
+            sender,
+            engine.Settings(8, 1e6, engine.RetryPolicy(3, base_delay=0.001, max_delay=0.002)),
+            deadline=loop.time() + 30,
+            delete_row=lambda connection_id: True,
+            log_failure=lambda message, extra: None,
+        )
+
+    return asyncio.run(go())
+
+
+def test_a_callback_sender_delivers_in_order_with_no_task_per_post() -> None:
+    sender = CallbackSender({"c3": [503, 429]})
+    ids = [f"c{n}" for n in range(50)]
+    result = deliver_with(sender, ids, 3)
+    for cid in ids:
+        expected = [0, 0, 0, 1, 2] if cid == "c3" else [0, 1, 2]
+        assert [slot for c, slot in sender.posts if c == cid] == expected
+    assert first_failure(result.tallies) is None
+    assert result.stats.retries == 2
+    assert sender.tasks_seen == 1  # deliver's own: posts are callbacks, not tasks
+
+
+def test_a_transport_bug_fails_the_delivery_instead_of_hanging_it() -> None:
+    with pytest.raises(RuntimeError, match="a bug in the transport"):
+        deliver_with(CallbackSender(fail_at=20), [f"c{n}" for n in range(50)], 2)
 
 
 # ---------------------------------------------------------------------------------------------

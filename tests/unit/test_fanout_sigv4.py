@@ -65,10 +65,20 @@ def botocore_authorization(
 
 
 def ours(signer: Signer, url: str, connection_id: str, body: bytes, instant: float) -> Any:
-    base_path = url.split("/", 3)[3]
-    return signer.headers(
-        connection_path("/" + base_path, connection_id), payload_hash(body), now=instant
-    )
+    """Our signed headers, from both paths that sign: ``headers()`` (the aiohttp session
+    transport) and ``post_head()`` (the wire client's request head, as sent); they must agree."""
+    base_path = "/" + url.split("/", 3)[3]
+    path = connection_path(base_path, connection_id)
+    headers = signer.headers(path, payload_hash(body), now=instant)
+    block = signer.post_head(
+        base_path, connection_id, payload_hash(body), len(body), now=instant
+    ).decode("latin-1")
+    request_line, _, rest = block.partition("\r\n")
+    assert request_line == f"POST {path} HTTP/1.1"
+    assert rest.endswith("\r\n\r\n")
+    sent = dict(line.split(": ", 1) for line in rest[:-4].split("\r\n"))
+    assert sent == {**headers, "Content-Length": str(len(body))}
+    return headers
 
 
 @settings(max_examples=300, deadline=None)
@@ -161,14 +171,89 @@ def test_the_fast_paths_quote_exactly_like_urllib(connection_ids: list[str]) -> 
         assert canonical(path) == quote(path, safe="/~")
 
 
-def test_the_header_block_sends_exactly_the_signed_headers() -> None:
+def test_the_post_head_sends_exactly_the_signed_headers() -> None:
     creds = FrozenCredentials("AKIDEXAMPLE", "secret", "token/with+chars=")
     signer = Signer(lambda: creds, "us-east-1", "abc.execute-api.us-east-1.amazonaws.com")
-    path = connection_path("/prod", "L0SM9cOFvHcCIhw=")
-    block = signer.header_block(path, payload_hash(b"{}"), 2, now=MIDNIGHT + 5).decode()
+    block = signer.post_head(
+        "/prod", "L0SM9cOFvHcCIhw=", payload_hash(b"{}"), 2, now=MIDNIGHT + 5
+    ).decode()
     head, _, rest = block.partition("\r\n")
     assert head == "POST /prod/@connections/L0SM9cOFvHcCIhw%3D HTTP/1.1"
     assert rest.endswith("\r\n\r\n")
     sent = dict(line.split(": ", 1) for line in rest[:-4].split("\r\n"))
+    path = connection_path("/prod", "L0SM9cOFvHcCIhw=")
     expected = signer.headers(path, payload_hash(b"{}"), now=MIDNIGHT + 5)
     assert sent == {**expected, "Content-Length": "2"}
+    # Another stage through the same signer: the cached prefixes follow the base path.
+    other = signer.post_head("/dev", "a=", payload_hash(b"{}"), 2, now=MIDNIGHT + 5).decode()
+    assert other.startswith("POST /dev/@connections/a%3D HTTP/1.1\r\n")
+    assert "Signature=" + ours_signature(signer, "/dev", "a=") in other
+
+
+def ours_signature(signer: Signer, base_path: str, connection_id: str) -> str:
+    headers = signer.headers(
+        connection_path(base_path, connection_id), payload_hash(b"{}"), now=MIDNIGHT + 5
+    )
+    return headers["Authorization"].rsplit("Signature=", 1)[1]
+
+
+def test_hmac_from_prepared_states_is_the_standard_hmac() -> None:
+    import hmac  # noqa: PLC0415
+
+    from realtime_common.fanout.sigv4 import _HmacSha256  # noqa: PLC0415
+
+    for key in (b"", b"k", bytes(range(32)), b"x" * 64, b"y" * 65, b"z" * 200):
+        mac = _HmacSha256(key)
+        for message in (b"", b"m", b"AWS4-HMAC-SHA256\n" * 20):
+            assert mac.digest(message) == hmac.digest(key, message, "sha256")
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the signer's credentials come from (realtime_common.aws.credentials_source)
+# ---------------------------------------------------------------------------------------------
+def test_static_credentials_are_read_once_and_refreshable_ones_on_every_post() -> None:
+    import time  # noqa: PLC0415
+
+    from botocore.credentials import RefreshableCredentials  # noqa: PLC0415
+
+    from realtime_common import aws  # noqa: PLC0415
+
+    static = Credentials("AKIDSTATIC", "static-secret", "static-token")
+    session = mock.Mock(get_credentials=mock.Mock(return_value=static))
+    with mock.patch.object(aws, "_botocore_session", return_value=session):
+        current = aws.credentials_source()
+        with mock.patch.object(static, "get_frozen_credentials") as reads:
+            assert current() == FrozenCredentials("AKIDSTATIC", "static-secret", "static-token")
+            assert current() is current()
+            reads.assert_not_called()
+
+    issued = iter(["one", "two", "three"])
+
+    def refresh() -> dict[str, str]:
+        name = next(issued)
+        return {
+            "access_key": f"AKID{name.upper()}",
+            "secret_key": f"secret-{name}",
+            "token": f"token-{name}",
+            # Already inside botocore's mandatory refresh window: refreshed on the next read.
+            "expiry_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60)),
+        }
+
+    refreshable = RefreshableCredentials.create_from_metadata(refresh(), refresh, "test")
+    session = mock.Mock(get_credentials=mock.Mock(return_value=refreshable))
+    with mock.patch.object(aws, "_botocore_session", return_value=session):
+        current = aws.credentials_source()
+        # Each read is inside the refresh window, so each post sees the role's newest keys.
+        assert [current().access_key, current().access_key] == ["AKIDTWO", "AKIDTHREE"]
+
+
+def test_missing_credentials_fail_with_botocores_error() -> None:
+    from botocore.exceptions import NoCredentialsError  # noqa: PLC0415
+
+    from realtime_common import aws  # noqa: PLC0415
+
+    session = mock.Mock(get_credentials=mock.Mock(return_value=None))
+    with mock.patch.object(aws, "_botocore_session", return_value=session):
+        current = aws.credentials_source()
+        with pytest.raises(NoCredentialsError):
+            current()

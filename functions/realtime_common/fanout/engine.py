@@ -1,12 +1,17 @@
 """Asynchronous delivery of frames to connections over one keep-alive HTTP pool.
 
-``deliver`` runs ``concurrency`` coroutines that take posts from a :class:`Schedule` (frame-major,
-per-connection order), pace them with a :class:`RateLimiter`, sign them with the cached-key
-:class:`Signer` and send them with aiohttp. Per post: 200 delivered; 410 gone (the row is deleted);
-429, 5xx and network errors or timeouts retried with full-jitter backoff up to ``max_attempts``;
-401/403 not retried (IAM is the same for everyone); other 4xx (413, 400) skip that frame for that
-client. No attempt starts, and none stays in flight, past the deadline: each attempt's timeout is
-clipped to the time left, so the margin the handler keeps covers any function timeout.
+``deliver`` keeps up to ``concurrency`` posts active, taken from a :class:`Schedule` (frame-major,
+per-connection order) and paced by a :class:`RateLimiter`, and hands them to a :class:`Sender`
+(the wire client, which signs them with the cached-key :class:`Signer`). It runs on callbacks: a
+post's answer is handled, and the next post started, inside the transport's ``data_received``,
+so there is no task, future or coroutine switch per post (tests may still pass an awaitable
+:class:`Poster`; it runs as a task per attempt).
+
+Per post: 200 delivered; 410 gone (the row is deleted); 429, 5xx and network errors or timeouts
+retried with full-jitter backoff up to ``max_attempts``; 401/403 not retried (IAM is the same for
+everyone); other 4xx (413, 400) skip that frame for that client. No attempt starts, and none
+stays in flight, past the deadline: each attempt's timeout is clipped to the time left, so the
+margin the handler keeps covers any function timeout.
 """
 
 from __future__ import annotations
@@ -15,11 +20,11 @@ import asyncio
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from realtime_common.fanout.rate import RateLimiter
@@ -68,6 +73,21 @@ class Poster(Protocol):
     def __call__(
         self, connection_id: str, frame: int, timeout: float
     ) -> Awaitable[tuple[int, str]]: ...
+
+
+Done = Callable[[int, str], None]
+
+
+@runtime_checkable
+class Sender(Protocol):
+    """A callback transport: starts one attempt and reports its answer through ``done``.
+
+    ``done(status, error_code)`` is called exactly once, never from inside ``send``, with the
+    HTTP status, or with status 0 and the kind of failure (``TimeoutError``, a reset) when no
+    answer came within ``timeout`` seconds. ``slot`` is what ``Poster`` calls ``frame``.
+    """
+
+    def send(self, connection_id: str, slot: int, timeout: float, done: Done) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -151,39 +171,89 @@ def classify(status: int, code: str) -> Outcome | None:
     return Outcome.CLIENT_ERROR
 
 
+_OUTCOME_NAMES = {outcome: outcome.value for outcome in Outcome}
+
+
+def _clock_of(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """The loop's clock, read several times per post: ``time.monotonic`` itself when the loop's
+    ``time()`` is asyncio's own (which returns it), saving a Python call per read."""
+    if getattr(loop.time, "__func__", None) is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return loop.time
+
+
+class _Post:
+    """One frame on its way to one connection: what its attempts share."""
+
+    __slots__ = ("attempts", "connection", "connection_id", "frame", "run", "slot")
+
+    def __init__(
+        self, run: _Run, connection: int, frame: int, connection_id: str, slot: int
+    ) -> None:
+        self.run = run
+        self.connection = connection
+        self.frame = frame
+        self.connection_id = connection_id
+        self.slot = slot
+        self.attempts = 0
+
+    def answered(self, status: int, code: str) -> None:
+        """The sender's ``done``: one attempt's answer (status 0: no answer, ``code`` says why)."""
+        run = self.run
+        try:
+            run.answered(self, status, code)
+        except BaseException as error:  # noqa: BLE001 (a bug here must fail deliver, not hang it)
+            run.fail(error)
+
+
 class _Run:
-    """One ``deliver`` call: the schedule, the workers' shared state and the counters."""
+    """One ``deliver`` call, driven by callbacks: no task or coroutine per post.
+
+    Up to ``concurrency`` posts are active at once (in flight, paced by the rate limiter or
+    waiting out a retry's backoff). Each answer is handled in the sender's callback, which
+    starts the next post at once: on a warm keep-alive pool one epoll wake-up answers and
+    re-fills several connections without a task switch or a future in between.
+    """
 
     def __init__(
         self,
         connection_ids: Sequence[str],
         frame_count: int,
-        poster: Poster,
+        sender: Sender,
         settings: Settings,
         *,
         deadline: float,
         delete_row: DeleteRow,
         log_failure: LogFailure,
         limiter: RateLimiter,
+        executor: ThreadPoolExecutor,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.ids = connection_ids
         self.schedule = Schedule(len(connection_ids), frame_count)
-        self.poster = poster
+        self.sender = sender
         self.settings = settings
         self.policy = settings.policy
+        self.limit = max(1, settings.concurrency)
         self.deadline = deadline
         self.delete_row = delete_row
         self.log_failure = log_failure
         self.limiter = limiter
+        self.executor = executor
         self.stats = Stats()
-        self.waiters: list[asyncio.Future[None]] = []
-        self.in_flight = 0
+        self.active = 0
         self.deletions: list[asyncio.Future[bool]] = []
         self.done: list[list[str]] = [[] for _ in range(frame_count)]
         self.already: Sequence[frozenset[str]] = ()
         self.frame_count = frame_count
         self.audiences: Sequence[int] | None = None  # per connection: which frames it gets
+        self.finished: asyncio.Future[None] = self.loop.create_future()
+        self._pumping = False
+        self.now = _clock_of(self.loop)
+        self.attempt_timeout = settings.attempt_timeout
+        # Active posts waiting for the rate to let them start (new ones and retries).
+        self.parked: deque[_Post] = deque()
+        self._paced = False  # the rate's timer is set
 
     def log(self, connection_id: str, frame: int, detail: dict[str, Any]) -> None:
         if self.stats.failures_logged < LOGGED_FAILURES:
@@ -194,110 +264,180 @@ class _Run:
             )
 
     def out_of_time(self, wait: float = 0.0) -> bool:
-        return self.loop.time() + wait + MIN_ATTEMPT_SECONDS > self.deadline
+        return self.now() + wait + MIN_ATTEMPT_SECONDS > self.deadline
 
-    async def post(self, connection_id: str, frame: int, slot: int) -> Outcome:
-        """Post one frame to one connection with bounded, jittered retries.
+    def fail(self, error: BaseException) -> None:
+        if not self.finished.done():
+            self.finished.set_exception(error)
 
-        Each attempt is paced, starts only with time left and has its timeout clipped to the
-        deadline (inlined here: one coroutine frame less per post).
-        """
-        status, code = 0, ""
-        loop_time = self.loop.time
-        for attempt in range(self.policy.max_attempts):
-            wait = self.limiter.reserve()
-            if loop_time() + wait + MIN_ATTEMPT_SECONDS > self.deadline:
-                return Outcome.DEADLINE
+    def pump(self) -> None:
+        """Start posts while the rate allows, first those parked for it, then new ones while a
+        slot is free; set one timer when the rate says wait; finish when nothing is left."""
+        if self._pumping:  # re-entered from a post that ended at once: the outer loop goes on
+            return
+        self._pumping = True
+        try:
+            self._pump()
+        finally:
+            self._pumping = False
+        if self.active == 0 and not self.finished.done():
+            self.finished.set_result(None)
+
+    def _pump(self) -> None:
+        schedule = self.schedule
+        parked = self.parked
+        take = self.limiter.take
+        last_start = self.deadline - MIN_ATTEMPT_SECONDS
+        while parked or self.active < self.limit:
+            now = self.now()
+            if now > last_start:
+                while parked:  # no attempt starts this close to the deadline
+                    self.complete(parked.popleft(), Outcome.DEADLINE, pump=False)
+                return
+            if parked:
+                post = parked[0]
+            else:
+                item = schedule.next()
+                if item is None:
+                    return  # more may become ready when a post in flight finishes
+                connection, frame = item
+                connection_id = self.ids[connection]
+                if frame < len(self.already) and connection_id in self.already[frame]:
+                    # An earlier invocation of this retried batch got it there already.
+                    self.stats.outcomes["already_delivered"] += 1
+                    schedule.finish(connection, frame, Outcome.DELIVERED)
+                    self.done[frame].append(connection_id)
+                    continue
+                slot = frame
+                if self.audiences is not None:
+                    slot += self.audiences[connection] * self.frame_count
+                self.active += 1
+                post = _Post(self, connection, frame, connection_id, slot)
+                parked.append(post)
+            wait = take()
             if wait:
-                await asyncio.sleep(wait)
-            timeout = min(self.settings.attempt_timeout, self.deadline - loop_time())
+                if not self._paced:  # one timer for every parked post
+                    self._paced = True
+                    self.loop.call_at(min(now + wait, last_start + 1e-3), self.paced)
+                return
+            parked.popleft()
             self.stats.attempts += 1
-            try:
-                status, code = await self.poster(connection_id, slot, timeout)
-            except TransportError as error:
-                if self.out_of_time():
-                    return Outcome.DEADLINE  # cut short by the deadline, not proven unreachable
-                status, code = 0, error.kind
-            outcome = classify(status, code) if status else None
-            if status == 429:
-                self.stats.throttled += 1
-            if outcome is not Outcome.DELIVERED:
-                self.stats.errors[code or str(status)] += 1
-            if outcome in (Outcome.UNREACHABLE, Outcome.CLIENT_ERROR):
+            post.attempts += 1
+            self.sender.send(
+                post.connection_id,
+                post.slot,
+                min(self.attempt_timeout, self.deadline - now),
+                post.answered,
+            )
+
+    def paced(self) -> None:
+        """The rate's timer: parked posts may go on."""
+        self._paced = False
+        try:
+            self.pump()
+        except BaseException as error:  # noqa: BLE001 (a sender's bug fails deliver)
+            self.fail(error)
+
+    def retry(self, post: _Post) -> None:
+        """A retry's backoff is over: it is parked for the rate, ahead of new posts."""
+        self.parked.append(post)
+        try:
+            self.pump()
+        except BaseException as error:  # noqa: BLE001
+            self.fail(error)
+
+    def answered(self, post: _Post, status: int, code: str) -> None:
+        """One attempt's answer: done, retried after a jittered pause, or given up."""
+        if 0 < status < 300:
+            self.complete(post, Outcome.DELIVERED)
+            return
+        if not status and self.out_of_time():
+            # No answer, and the deadline is close: cut short, not proven unreachable.
+            self.complete(post, Outcome.DEADLINE)
+            return
+        outcome = classify(status, code) if status else None
+        if status == 429:
+            self.stats.throttled += 1
+        self.stats.errors[code or str(status)] += 1
+        if outcome is not None:
+            if outcome is not Outcome.GONE:
                 self.log(
-                    connection_id,
-                    frame,
-                    {"error_code": code, "http_status": status, "attempts": attempt + 1},
+                    post.connection_id,
+                    post.frame,
+                    {"error_code": code, "http_status": status, "attempts": post.attempts},
                 )
-            if outcome is not None:
-                return outcome
-            if attempt + 1 < self.policy.max_attempts:
-                pause = self.policy.delay(attempt)
-                if self.out_of_time(pause):
-                    return Outcome.DEADLINE
-                self.stats.retries += 1
-                await asyncio.sleep(pause)
+            self.complete(post, outcome)
+            return
+        if post.attempts < self.policy.max_attempts:
+            pause = self.policy.delay(post.attempts - 1)
+            if self.out_of_time(pause):
+                self.complete(post, Outcome.DEADLINE)
+                return
+            self.stats.retries += 1
+            self.loop.call_later(pause, self.retry, post)
+            return
         self.log(
-            connection_id,
-            frame,
+            post.connection_id,
+            post.frame,
             {
                 "error_code": "retries exhausted",
                 "last_error": code,
                 "http_status": status,
-                "attempts": self.policy.max_attempts,
+                "attempts": post.attempts,
             },
         )
-        return Outcome.UNREACHABLE
+        self.complete(post, Outcome.UNREACHABLE)
 
-    def wake_all(self) -> None:
-        while self.waiters:
-            waiter = self.waiters.pop()
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def worker(self, executor: ThreadPoolExecutor) -> None:
-        while not self.out_of_time():
-            item = self.schedule.next()
-            if item is None:
-                if self.in_flight == 0:
-                    self.wake_all()
-                    return
-                waiter: asyncio.Future[None] = self.loop.create_future()
-                self.waiters.append(waiter)
-                await waiter
-                continue
-            connection, frame = item
-            connection_id = self.ids[connection]
-            if frame < len(self.already) and connection_id in self.already[frame]:
-                # An earlier invocation of this retried batch got it there already.
-                self.stats.outcomes["already_delivered"] += 1
-                self.schedule.finish(connection, frame, Outcome.DELIVERED)
-                self.done[frame].append(connection_id)
-                continue
-            self.in_flight += 1
-            slot = frame
-            if self.audiences is not None:
-                slot += self.audiences[connection] * self.frame_count
-            try:
-                outcome = await self.post(connection_id, frame, slot)
-            finally:
-                self.in_flight -= 1
-            self.stats.outcomes[outcome.value] += 1
-            self.schedule.finish(connection, frame, outcome)
-            if outcome is not Outcome.DEADLINE and outcome is not Outcome.UNREACHABLE:
-                self.done[frame].append(connection_id)
+    def complete(self, post: _Post, outcome: Outcome, *, pump: bool = True) -> None:
+        self.active -= 1
+        self.stats.outcomes[_OUTCOME_NAMES[outcome]] += 1
+        self.schedule.finish(post.connection, post.frame, outcome)
+        if outcome is Outcome.DELIVERED or outcome is Outcome.GONE:
+            self.done[post.frame].append(post.connection_id)
             if outcome is Outcome.GONE:
                 self.deletions.append(
-                    self.loop.run_in_executor(executor, self.delete_row, connection_id)
+                    self.loop.run_in_executor(self.executor, self.delete_row, post.connection_id)
                 )
-            if self.waiters:
-                self.wake_all()
+        elif outcome is Outcome.CLIENT_ERROR:
+            self.done[post.frame].append(post.connection_id)
+        if pump:
+            self.pump()
+
+
+class _AwaitingSender:
+    """A ``Sender`` made of an awaitable ``Poster``: one task per attempt in flight."""
+
+    def __init__(self, poster: Poster) -> None:
+        self._poster = poster
+        self.fail: Callable[[BaseException], None] = _raise
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def send(self, connection_id: str, slot: int, timeout: float, done: Done) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._post(connection_id, slot, timeout, done)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _post(self, connection_id: str, slot: int, timeout: float, done: Done) -> None:
+        try:
+            try:
+                status, code = await self._poster(connection_id, slot, timeout)
+            except TransportError as error:
+                status, code = 0, error.kind
+            done(status, code)
+        except BaseException as error:  # noqa: BLE001 (deliver fails with it)
+            self.fail(error)
+
+
+def _raise(error: BaseException) -> None:
+    raise error
 
 
 async def deliver(
     connection_ids: Sequence[str],
     frame_count: int,
-    poster: Poster,
+    poster: Poster | Sender,
     settings: Settings,
     *,
     deadline: float,
@@ -309,27 +449,36 @@ async def deliver(
 ) -> Result:
     """Post every frame to every connection (``deadline`` on the loop's monotonic clock).
 
+    ``poster``: a ``Sender`` (callback transport, the fast path) or an awaitable ``Poster``.
     ``already[k]``: connections known to have frame ``k`` from an earlier attempt; skipped.
     ``audiences[i]``: which audience's frames connection ``i`` gets (see ``Poster``).
     """
-    limiter = limiter or RateLimiter(settings.rate, burst=max(1, int(settings.rate / 20)))
+    limiter = limiter or RateLimiter(
+        settings.rate,
+        burst=max(1, int(settings.rate / 20)),
+        clock=_clock_of(asyncio.get_running_loop()),
+    )
+    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fanout-delete")
+    sender = poster if isinstance(poster, Sender) else _AwaitingSender(poster)
     run = _Run(
         connection_ids,
         frame_count,
-        poster,
+        sender,
         settings,
         deadline=deadline,
         delete_row=delete_row,
         log_failure=log_failure,
         limiter=limiter,
+        executor=executor,
     )
+    if isinstance(sender, _AwaitingSender):
+        sender.fail = run.fail
     run.already = already
     run.audiences = audiences
-    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fanout-delete")
     try:
-        workers = max(1, min(settings.concurrency, len(connection_ids)))
         if connection_ids and frame_count:
-            await asyncio.gather(*(run.worker(executor) for _ in range(workers)))
+            run.pump()
+            await run.finished
         if run.deletions:
             run.stats.rows_deleted = sum(await asyncio.gather(*run.deletions))
     finally:
@@ -338,7 +487,7 @@ async def deliver(
 
 
 # --------------------------------------------------------------------------------------------
-# aiohttp ClientSession transport (FANOUT_TRANSPORT=session; the default is wire.WirePoster)
+# aiohttp ClientSession transport (FANOUT_TRANSPORT=session; the default is wire.WireSender)
 # --------------------------------------------------------------------------------------------
 class HttpPoster:
     """Posts frames with a shared aiohttp session, signed for ``execute-api``."""
@@ -498,7 +647,7 @@ def fan_out(
 
     async def run() -> Result:
         signer = Signer(credentials, region, canonical_host(callback_url), clock=clock)
-        poster: Poster
+        poster: Poster | Sender
         if settings.transport == "session":
             session = await active.session(settings.concurrency)
             poster = HttpPoster(session, callback_url, flat, signer)
@@ -506,7 +655,7 @@ def fan_out(
             from realtime_common.fanout import wire  # noqa: PLC0415
 
             pool = active.pool(callback_url, settings.concurrency)
-            poster = wire.WirePoster(pool, callback_url, flat, signer)
+            poster = wire.WireSender(pool, callback_url, flat, signer)
         return await deliver(
             connection_ids,
             frame_count,

@@ -11,12 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+_NANOSECOND = 1e-9
+
 
 class RateLimiter:
-    """``reserve()`` returns how long to wait before the next post may start.
+    """``take()`` says whether a post may start now, or how long until one may.
 
     At most ``burst`` posts may start at once; over any longer span the rate is ``rate`` per
-    second. Every caller that reserves gets its own slot, so waiting callers never stampede.
+    second. A caller told to wait takes nothing: it asks again when the time has come (the
+    fan-out parks its ready posts and sets one timer, instead of one timer per post).
     """
 
     def __init__(
@@ -30,8 +33,11 @@ class RateLimiter:
         self._clock = clock
         self._next = 0.0  # theoretical arrival time of the next post
 
-    def reserve(self) -> float:
+    def take(self) -> float:
+        """0.0 when a post may start now (it is counted); else the seconds until one may."""
         now = self._clock()
-        start = max(self._next, now)
-        self._next = start + self._interval
-        return max(0.0, start - self._tolerance - now)
+        early = self._next - self._tolerance - now
+        if early > _NANOSECOND:  # not rounding error from adding up intervals
+            return early
+        self._next = max(self._next, now) + self._interval
+        return 0.0

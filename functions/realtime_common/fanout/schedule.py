@@ -125,12 +125,13 @@ class Schedule:
             return  # still owed: pending stays, the frame is retried
         tally = self.tallies[frame]
         tally.pending -= 1
-        later = range(frame + 1, self.frames)
-        if outcome in (Outcome.DELIVERED, Outcome.CLIENT_ERROR):
+        if outcome is Outcome.DELIVERED or outcome is Outcome.CLIENT_ERROR:
             tally.reached += 1
             if frame + 1 < self.frames:
                 self._ready[frame + 1].append(connection)
-        elif outcome is Outcome.GONE:
+            return
+        later = range(frame + 1, self.frames)
+        if outcome is Outcome.GONE:
             # Nothing more to deliver to a closed connection: it counts as reached for the rest.
             for index in (frame, *later):
                 self.tallies[index].reached += 1

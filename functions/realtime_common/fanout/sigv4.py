@@ -22,6 +22,40 @@ from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import quote, urlsplit
 
+_BLOCK = 64  # SHA-256's block size in bytes
+_SHA256 = hashlib.sha256()  # copied, not constructed, per hash: no algorithm lookup each time
+
+
+class _HmacSha256:
+    """HMAC-SHA256 (RFC 2104) under one key, its padded inner and outer states hashed once.
+
+    A post's signature is one HMAC under the day's signing key: copying the two prepared states
+    costs less than half of ``hmac.digest``, which sets up OpenSSL's MAC afresh on every call.
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
+        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+def _sha256_hex(data: bytes) -> str:
+    digest = _SHA256.copy()
+    digest.update(data)
+    return digest.hexdigest()
+
+
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "execute-api"
 
@@ -104,6 +138,7 @@ class _Context(NamedTuple):
     second: int
     credentials: FrozenCredentials
     key: bytes
+    mac: _HmacSha256  # HMAC under ``key``
     amz_date: str
     canonical_tail: str  # after the canonical URI, before the payload hash
     string_to_sign_head: str  # before the canonical request's hash
@@ -128,9 +163,13 @@ class Signer:
         self._clock = clock
         self._key_for: tuple[str, str] = ("", "")  # (secret key, date) the cached key belongs to
         self._key = b""
+        self._mac = _HmacSha256(b"")
         self._scope = ""
         self._canonical_path = _CanonicalPaths()
         self._context: _Context | None = None
+        self._base_path: str | None = None  # the stage path post_head's prefixes belong to
+        self._path_prefix = ""
+        self._canonical_prefix = ""
 
     def _signing_key(self, secret: str, date: str) -> bytes:
         if self._key_for != (secret, date):
@@ -139,6 +178,7 @@ class Signer:
                 key = hmac.new(key, part.encode(), hashlib.sha256).digest()
             self._key_for = (secret, date)
             self._key = key
+            self._mac = _HmacSha256(key)
             self._scope = f"{date}/{self._region}/{SERVICE}/aws4_request"
         return self._key
 
@@ -170,6 +210,7 @@ class Signer:
             second=second,
             credentials=credentials,
             key=key,
+            mac=self._mac,
             amz_date=amz_date,
             canonical_tail=f"\n\n{header_lines}\n{signed}\n",
             string_to_sign_head=f"{ALGORITHM}\n{amz_date}\n{self._scope}\n",
@@ -182,13 +223,15 @@ class Signer:
         return context
 
     def _signature(self, context: _Context, request_path: str, body_hash: str) -> str:
-        canonical = (
-            "POST\n" + self._canonical_path(request_path) + context.canonical_tail + body_hash
+        return self._sign_canonical(
+            context, "POST\n" + self._canonical_path(request_path), body_hash
         )
-        string_to_sign = (
-            context.string_to_sign_head + hashlib.sha256(canonical.encode()).hexdigest()
-        )
-        return hmac.digest(context.key, string_to_sign.encode(), "sha256").hex()
+
+    @staticmethod
+    def _sign_canonical(context: _Context, canonical_head: str, body_hash: str) -> str:
+        canonical = canonical_head + context.canonical_tail + body_hash
+        string_to_sign = context.string_to_sign_head + _sha256_hex(canonical.encode())
+        return context.mac.digest(string_to_sign.encode()).hex()
 
     def sign(self, request_path: str, body_hash: str, now: float | None = None) -> Signature:
         """The signed values for a ``POST`` of a body whose SHA-256 is ``body_hash``.
@@ -218,18 +261,40 @@ class Signer:
             headers["X-Amz-Security-Token"] = signature.token
         return headers
 
-    def header_block(
-        self, request_path: str, body_hash: str, content_length: int, *, now: float | None = None
+    def post_head(
+        self,
+        base_path: str,
+        connection_id: str,
+        body_hash: str,
+        content_length: int,
+        *,
+        now: float | None = None,
     ) -> bytes:
-        """The request line and headers of an HTTP/1.1 ``POST``: ``headers()``, as sent."""
+        """The request line and headers of an HTTP/1.1 ``POST`` to ``connection_id`` under
+        ``base_path`` (the stage's path): ``headers()``, as sent. The fan-out's hot path: the id
+        is checked and escaped once for both the request path and the canonical URI, and the
+        prefix of both is built once per stage.
+        """
         context = self._context_for(now)
-        signature = self._signature(context, request_path, body_hash)
+        if base_path != self._base_path:
+            prefix = f"{base_path}/@connections/"
+            self._base_path = base_path
+            self._path_prefix = prefix
+            self._canonical_prefix = "POST\n" + canonical_path(prefix)
+        if _PLAIN_ID.fullmatch(connection_id):
+            label = connection_id.replace("=", "%3D")
+            canonical_label = connection_id.replace("=", "%253D")
+        else:
+            label = quote(connection_id, safe="")
+            canonical_label = canonical_path(label)
+        # _sign_canonical, inlined: this runs once per post.
+        canonical = _SHA256.copy()
+        canonical.update(
+            f"{self._canonical_prefix}{canonical_label}{context.canonical_tail}{body_hash}".encode()
+        )
+        string_to_sign = context.string_to_sign_head + canonical.hexdigest()
+        signature = context.mac.digest(string_to_sign.encode()).hex()
         return (
-            "POST "
-            + request_path
-            + context.block_head
-            + signature
-            + "\r\nContent-Length: "
-            + str(content_length)
-            + "\r\n\r\n"
+            f"POST {self._path_prefix}{label}{context.block_head}{signature}"
+            f"\r\nContent-Length: {content_length}\r\n\r\n"
         ).encode("latin-1")

@@ -22,13 +22,12 @@ import asyncio
 import ssl
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp.http_parser import HttpResponseParser
 
-from realtime_common.fanout.engine import TransportError
-from realtime_common.fanout.sigv4 import Signer, connection_path, payload_hash
+from realtime_common.fanout.engine import Done
+from realtime_common.fanout.sigv4 import Signer, payload_hash
 
 _READ_LIMIT = 2**16
 # How often requests in flight are checked for their timeout.
@@ -36,11 +35,12 @@ SWEEP_SECONDS = 0.02
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection: at most one request in flight, answered through ``waiter``."""
+    """One keep-alive connection: at most one request in flight, answered through ``done``."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, pool: Pool) -> None:
         self.transport: asyncio.Transport | None = None
-        self.waiter: asyncio.Future[Any] | None = None
+        self.pool = pool
+        self.done: Done | None = None  # the request in flight's callback
         self.expires = 0.0  # loop time at which the request in flight times out
         self.closed = False
         # Read by aiohttp's StreamReader when an (error) body arrives: it may pause reading.
@@ -63,15 +63,22 @@ class _Connection(asyncio.Protocol):
         try:
             messages, _, _ = self._parser.feed_data(data)
         except Exception as error:  # noqa: BLE001 (any parse error ends this connection)
-            self._fail(TransportError(f"bad answer: {type(error).__name__}"))
+            self.fail(f"bad answer: {type(error).__name__}")
             self.abort()
             return
         for message, _payload in messages:
             if message.should_close:
                 self.closed = True
-            waiter, self.waiter = self.waiter, None
-            if waiter is not None and not waiter.done():
-                waiter.set_result(message)
+            done, self.done = self.done, None
+            if done is None:
+                continue  # an answer nobody waits for (its request timed out): dropped
+            # Back in the pool before the callback runs, so the next post it starts reuses it.
+            self.pool.release(self, reuse=True)
+            status: int = message.code
+            if status < 300:
+                done(status, "")
+            else:
+                done(status, message.headers.get("x-amzn-ErrorType", "").split(":", 1)[0])
 
     def eof_received(self) -> bool:
         self.closed = True
@@ -79,7 +86,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._fail(TransportError(type(exc).__name__ if exc else "ConnectionClosed"))
+        self.fail(type(exc).__name__ if exc else "ConnectionClosed")
 
     def pause_reading(self) -> None:
         if self.transport is not None and not self._reading_paused:
@@ -92,10 +99,14 @@ class _Connection(asyncio.Protocol):
             self._reading_paused = False
 
     # ours ---------------------------------------------------------------------------------
-    def _fail(self, error: Exception) -> None:
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(error)
+    def fail(self, kind: str) -> None:
+        """End the request in flight without an answer; the connection is not reused."""
+        done, self.done = self.done, None
+        if done is not None:
+            # Timed out, reset or unparsable with an answer possibly still on its way: the
+            # connection cannot carry another request.
+            self.pool.release(self, reuse=False)
+            done(0, kind)
 
     def abort(self) -> None:
         self.closed = True
@@ -114,98 +125,112 @@ class Pool:
         self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
         self._idle: list[_Connection] = []
         self._open = 0
-        self._waiters: deque[asyncio.Future[_Connection | None]] = deque()
+        # Requests waiting for a connection when ``limit`` are open and busy: (data, expires,
+        # done), served in order as connections come back.
+        self._queued: deque[tuple[bytes, float, Done]] = deque()
         self._busy: set[_Connection] = set()
         self._sweeping = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    def send(
-        self, loop: asyncio.AbstractEventLoop, connection: _Connection, data: bytes, expires: float
-    ) -> asyncio.Future[Any]:
-        """Write one request; the future gets the parsed answer or fails at ``expires``."""
-        waiter: asyncio.Future[Any] = loop.create_future()
-        connection.waiter = waiter
+    def request(
+        self, loop: asyncio.AbstractEventLoop, data: bytes, expires: float, done: Done
+    ) -> None:
+        """Send ``data`` on a kept-alive connection, or one opened for it; ``done`` gets the
+        answer (status, AWS error code) or (0, why) by ``expires``. Never calls ``done`` at once.
+        Requests that find every connection busy wait their turn, oldest first.
+        """
+        self._queued.append((data, expires, done))
+        self._serve_queued(loop)
+
+    def _serve_queued(self, loop: asyncio.AbstractEventLoop) -> None:
+        queued = self._queued
+        while queued:
+            connection = None
+            while self._idle:
+                candidate = self._idle.pop()
+                if not candidate.closed:
+                    connection = candidate
+                    break
+                self._open -= 1
+            if connection is None and self._open >= self.limit:
+                self._start_sweep(loop)  # the queue's timeouts
+                return
+            data, expires, done = queued.popleft()
+            if connection is not None:
+                self._write(loop, connection, data, expires, done)
+            else:
+                self._open += 1
+                task = loop.create_task(self._connect_and_write(loop, data, expires, done))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    def _write(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        connection: _Connection,
+        data: bytes,
+        expires: float,
+        done: Done,
+    ) -> None:
+        connection.done = done
         connection.expires = expires
         self._busy.add(connection)
         if connection.transport is not None:
             connection.transport.write(data)
+        self._start_sweep(loop)
+
+    def _start_sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         if not self._sweeping:
             self._sweeping = True
             loop.call_later(SWEEP_SECONDS, self._sweep, loop)
-        return waiter
 
     def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         # One timer for every request in flight instead of one per request: a post's timeout
         # fires at most SWEEP_SECONDS late, which the handler's deadline margin covers.
         now = loop.time()
         for connection in [c for c in self._busy if c.expires <= now]:
-            connection._fail(TransportError("TimeoutError"))
-        if self._busy:
+            connection.fail("TimeoutError")
+        while self._queued and self._queued[0][1] <= now:
+            _, _, done = self._queued.popleft()
+            done(0, "TimeoutError")
+        if self._busy or self._queued:
             loop.call_later(SWEEP_SECONDS, self._sweep, loop)
         else:
             self._sweeping = False
 
-    async def _connect(self, loop: asyncio.AbstractEventLoop, timeout: float) -> _Connection:
-        self._open += 1
+    async def _connect_and_write(
+        self, loop: asyncio.AbstractEventLoop, data: bytes, expires: float, done: Done
+    ) -> None:
         try:
             _, connection = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: _Connection(loop),
+                    lambda: _Connection(loop, self),
                     self.host,
                     self.port,
                     ssl=self._ssl,
                     server_hostname=self.host if self._ssl else None,
                 ),
-                timeout,
+                max(0.0, expires - loop.time()),
             )
+        except (OSError, TimeoutError) as error:
+            self._open -= 1
+            self._serve_queued(loop)  # the slot is free again
+            done(0, type(error).__name__)
+            return
         except BaseException:
             self._open -= 1
-            self._wake(None)
             raise
-        return connection
-
-    def idle(self) -> _Connection | None:
-        """A kept-alive connection ready for a request, without waiting; None if there is none."""
-        while self._idle:
-            connection = self._idle.pop()
-            if not connection.closed:
-                return connection
-            self._open -= 1
-        return None
-
-    async def acquire(self, loop: asyncio.AbstractEventLoop, timeout: float) -> _Connection:
-        while True:
-            while self._idle:
-                connection = self._idle.pop()
-                if not connection.closed:
-                    return connection
-                self._open -= 1
-            if self._open < self.limit:
-                return await self._connect(loop, timeout)
-            waiter: asyncio.Future[_Connection | None] = loop.create_future()
-            self._waiters.append(waiter)
-            handed = await asyncio.wait_for(waiter, timeout)
-            if handed is not None and not handed.closed:
-                return handed
-            if handed is not None:
-                self._open -= 1
-
-    def _wake(self, connection: _Connection | None) -> bool:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(connection)
-                return True
-        return False
+        self._write(loop, connection, data, expires, done)
 
     def release(self, connection: _Connection, *, reuse: bool) -> None:
         self._busy.discard(connection)
         if reuse and not connection.closed:
-            if not self._wake(connection):
-                self._idle.append(connection)
-            return
-        connection.abort()
-        self._open -= 1
-        self._wake(None)  # a slot is free: a waiter may open a new connection
+            self._idle.append(connection)
+        else:
+            connection.abort()
+            self._open -= 1
+        if self._queued:  # a connection or a slot came free: the oldest waiting request takes it
+            self._serve_queued(asyncio.get_running_loop())
 
     def close(self) -> None:
         for connection in self._idle:
@@ -214,8 +239,8 @@ class Pool:
         self._idle.clear()
 
 
-class WirePoster:
-    """The engine's ``Poster``: signs and sends frame ``k`` to a connection over ``pool``."""
+class WireSender:
+    """The engine's ``Sender``: signs and sends frame slot ``k`` to a connection over ``pool``."""
 
     def __init__(
         self, pool: Pool, callback_url: str, frames: Sequence[bytes], signer: Signer
@@ -227,28 +252,9 @@ class WirePoster:
         self._hashes = [payload_hash(data) for data in self._frames]
         self._signer = signer
 
-    async def __call__(self, connection_id: str, frame: int, timeout: float) -> tuple[int, str]:
+    def send(self, connection_id: str, slot: int, timeout: float, done: Done) -> None:
         loop = self._loop
-        expires = loop.time() + timeout
-        body = self._frames[frame]
-        path = connection_path(self._base_path, connection_id)
-        head = self._signer.header_block(path, self._hashes[frame], len(body))
-        connection = self._pool.idle()  # the usual case once the pool is warm: no await
-        if connection is None:
-            try:
-                connection = await self._pool.acquire(loop, timeout)
-            except (OSError, TimeoutError) as error:
-                raise TransportError(type(error).__name__) from error
-        data = head + body  # one write, one segment for a small post
-        try:
-            message = await self._pool.send(loop, connection, data, expires)
-        except BaseException:
-            # Timed out, reset or cancelled with an answer possibly still on its way: the
-            # connection cannot carry another request.
-            self._pool.release(connection, reuse=False)
-            raise
-        self._pool.release(connection, reuse=True)
-        status: int = message.code
-        if status < 300:
-            return status, ""
-        return status, message.headers.get("x-amzn-ErrorType", "").split(":", 1)[0]
+        body = self._frames[slot]
+        head = self._signer.post_head(self._base_path, connection_id, self._hashes[slot], len(body))
+        # One write, one segment for a small post.
+        self._pool.request(loop, head + body, loop.time() + timeout, done)

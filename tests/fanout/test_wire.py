@@ -1,0 +1,195 @@
+"""The wire client's pool (realtime_common.fanout.wire) against a scripted server on 127.0.0.1.
+
+Each test server answers each request with the next scripted reply: raw bytes (which may be
+split across writes, carry an error body or ask to close), ``"hang"`` (never answer) or
+``"reset"`` (drop the connection). The pool must: answer every request exactly once and never
+from inside ``request``; keep connections alive and reuse them; parse answers split across reads
+and error bodies between answers; open at most ``limit`` connections and serve waiting requests
+oldest first; and turn hangs, resets, refused connects and unparsable answers into (0, why).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from realtime_common.fanout import wire
+
+pytestmark = pytest.mark.fanout
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+GONE_BODY = b'{"message":"Gone"}'
+GONE = (
+    b"HTTP/1.1 410 Gone\r\nContent-Type: application/json\r\nx-amzn-ErrorType: "
+    b"GoneException:http://internal.amazon.com/coral/com.amazonaws.gatewayconnections/\r\n"
+    b"Content-Length: " + str(len(GONE_BODY)).encode() + b"\r\n\r\n" + GONE_BODY
+)
+CLOSE = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+REQUEST = b"POST /prod/@connections/a HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}"
+
+Reply = bytes | str | list[bytes]  # a list: one answer written in pieces
+
+
+@dataclass
+class Server:
+    script: list[Reply]
+    connections: int = 0
+    requests: int = 0
+    in_flight: int = 0
+    most_in_flight: int = 0
+    order: list[int] = field(default_factory=list)  # per request: its connection's number
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        number = self.connections
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                self.requests += 1
+                self.order.append(number)
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
+                reply = self.script.pop(0) if self.script else OK
+                await asyncio.sleep(0.01)
+                self.in_flight -= 1
+                if reply == "hang":
+                    await asyncio.sleep(3600)
+                if reply == "reset":
+                    writer.transport.abort()
+                    return
+                for piece in reply if isinstance(reply, list) else [reply]:
+                    assert isinstance(piece, bytes)
+                    writer.write(piece)
+                    await writer.drain()
+                    await asyncio.sleep(0.005)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            return  # the client left, or the test is over (a hung answer is cancelled)
+        finally:
+            writer.close()
+
+
+Answers = list[tuple[int, str]]
+
+
+def run(
+    script: list[Reply],
+    requests: int,
+    *,
+    limit: int = 4,
+    timeout: float = 2.0,
+    url: str | None = None,
+    between: Callable[[int], Awaitable[None]] | None = None,
+) -> tuple[Answers, Server]:
+    """Send ``requests`` requests at once through one pool; return the answers in order."""
+    server = Server(list(script))
+
+    async def go() -> Answers:
+        loop = asyncio.get_running_loop()
+        listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        pool = wire.Pool(url or f"http://127.0.0.1:{port}/prod", limit)
+        answers: dict[int, tuple[int, str]] = {}
+        finished = loop.create_future()
+
+        def done_for(index: int) -> Callable[[int, str], None]:
+            def done(status: int, code: str) -> None:
+                assert index not in answers, f"request {index} answered twice"
+                answers[index] = (status, code)
+                if len(answers) == requests and not finished.done():
+                    finished.set_result(None)
+
+            return done
+
+        for index in range(requests):
+            pool.request(loop, REQUEST, loop.time() + timeout, done_for(index))
+            assert index not in answers, "answered from inside request()"
+            if between is not None:
+                await between(index)
+        await asyncio.wait_for(finished, timeout + 5)
+        pool.close()
+        listener.close()
+        await listener.wait_closed()
+        return [answers[index] for index in range(requests)]
+
+    return asyncio.run(go()), server
+
+
+def test_connections_are_kept_alive_and_reused() -> None:
+    answers, server = run([], 12, limit=3)
+    assert answers == [(200, "")] * 12
+    assert server.connections == 3
+    assert server.most_in_flight == 3
+
+
+def test_no_more_than_limit_connections_and_waiting_requests_go_oldest_first() -> None:
+    answers, server = run([], 9, limit=1)
+    assert answers == [(200, "")] * 9
+    assert server.connections == 1
+    assert server.most_in_flight == 1
+
+
+def test_error_bodies_and_split_answers_keep_the_connection_usable() -> None:
+    split_gone = [GONE[:7], GONE[7:60], GONE[60:-5], GONE[-5:]]
+    answers, server = run([split_gone, GONE, [OK[:10], OK[10:]], OK], 4, limit=1)
+    assert answers == [(410, "GoneException"), (410, "GoneException"), (200, ""), (200, "")]
+    assert server.connections == 1
+
+
+def test_an_answer_that_asks_to_close_is_not_reused() -> None:
+    answers, server = run([CLOSE, OK], 2, limit=1)
+    assert answers == [(200, ""), (200, "")]
+    assert server.connections == 2
+
+
+def test_a_hung_request_times_out_alone_and_its_connection_is_dropped() -> None:
+    async def first_times_out(index: int) -> None:
+        if index == 0:
+            await asyncio.sleep(0.7)
+
+    answers, server = run(["hang"], 4, limit=2, timeout=0.5, between=first_times_out)
+    assert answers == [(0, "TimeoutError")] + [(200, "")] * 3
+    assert server.order.count(1) == 1  # the hung connection never carried another request
+    assert server.connections == 3
+
+
+def test_one_hung_request_does_not_hold_back_the_others() -> None:
+    answers, server = run(["hang"], 6, limit=2, timeout=1.0)
+    assert answers == [(0, "TimeoutError")] + [(200, "")] * 5
+    assert server.order[1:] == [2] * 5  # served by the other connection meanwhile
+
+
+def test_a_waiting_request_times_out_when_no_connection_comes_free() -> None:
+    answers, server = run(["hang"], 2, limit=1, timeout=0.3)
+    # The second waited for the only connection until its own timeout, and was never sent.
+    assert answers == [(0, "TimeoutError"), (0, "TimeoutError")]
+    assert server.requests == 1
+
+
+def test_a_reset_is_reported_and_the_next_request_opens_a_new_connection() -> None:
+    answers, server = run(["reset"], 3, limit=1)
+    assert answers[0][0] == 0
+    assert answers[0][1] in {"ConnectionResetError", "ConnectionClosed"}
+    assert answers[1:] == [(200, ""), (200, "")]
+    assert server.connections == 2
+
+
+def test_an_unparsable_answer_fails_that_request_only() -> None:
+    answers, server = run([b"SMTP ready\r\n\r\n"], 2, limit=1)
+    assert answers[0][0] == 0
+    assert answers[0][1].startswith("bad answer")
+    assert answers[1] == (200, "")
+    assert server.connections == 2
+
+
+def test_a_refused_connect_is_answered_later_not_at_once() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    answers, _ = run([], 3, limit=2, url=f"http://127.0.0.1:{port}/prod")
+    assert answers == [(0, "ConnectionRefusedError")] * 3
