@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         result = scenarios.run_scenario(scenario)
         run["scenarios"].append(result)
         print("\n".join(report.rows(result)), flush=True)
+    print("\n".join(report.targets(run)), flush=True)
     default = "fanout-quick.md" if args.quick else "fanout.md"
     out = args.out or ROOT / "docs" / "benchmarks" / default
     report.write(run, out)

@@ -30,6 +30,9 @@ class Scenario:
     env: dict[str, Any] = field(default_factory=dict)
     naive_box: float = 5.0
     pool_box: float = 10.0
+    # Runs of "ours" (the median by CPU per post is reported, with the range): CPU time per post
+    # moves with the shared machine's load from one second to the next.
+    repeats: int = 1
 
 
 FULL = (
@@ -39,6 +42,7 @@ FULL = (
         "1 record to 10,000 connections",
         10_000,
         contenders=("naive", "pool", "session", "ours"),
+        repeats=5,
     ),
     Scenario("1x50k", "1 record to 50,000 connections", 50_000),
     Scenario("100x1k", "100 records to 1,000 connections", 1_000, records=100),
@@ -167,5 +171,21 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     with FakeApiProcess(
         latency=LATENCY, gone_share=scenario.gone_share, throttle_share=scenario.throttle_share
     ) as fake:
-        results = {c: run_contender(scenario, c, fake) for c in scenario.contenders}
+        results = {}
+        for contender in scenario.contenders:
+            if contender == "ours" and scenario.repeats > 1:
+                results[contender] = median_run(
+                    [run_contender(scenario, contender, fake) for _ in range(scenario.repeats)]
+                )
+            else:
+                results[contender] = run_contender(scenario, contender, fake)
     return {"scenario": scenario.name, "title": scenario.title, "results": results}
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median CPU per post, carrying every run's CPU per post and time."""
+    ordered = sorted(runs, key=lambda r: r["cpu_ms_per_post"])
+    median = dict(ordered[len(ordered) // 2])
+    median["cpu_ms_per_post_runs"] = [r["cpu_ms_per_post"] for r in runs]
+    median["time_to_last_client_s_runs"] = [r["time_to_last_client_s"] for r in runs]
+    return median

@@ -1,0 +1,98 @@
+"""make bench's report (tools/bench): the median of repeated runs and the targets' verdicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tools.bench import report
+from tools.bench.scenarios import median_run
+
+pytestmark = pytest.mark.unit
+
+
+def result(cpu: float, seconds: float = 1.0, rate: float = 8000.0) -> dict[str, Any]:
+    return {
+        "cpu_ms_per_post": cpu,
+        "time_to_last_client_s": seconds,
+        "deliveries_per_s": rate,
+        "posts": 10_000,
+        "projected": False,
+        "peak_rss_mb": 50.0,
+        "posts_per_s": rate,
+        "failed_records": 0,
+        "invocations": 1,
+        "rows_deleted": 0,
+        "rows_deleted_exactly_the_gone": True,
+        "checkpoints": [],
+        "workers": 0,
+        "worker_cpu_s": 0.0,
+    }
+
+
+def run_of(ours: dict[str, Any], naive: float = 40.0, pool: float = 600.0) -> dict[str, Any]:
+    return {
+        "machine": {
+            "date": "2026-12-01 21:00 UTC",
+            "cpus": 2,
+            "cpu": "test",
+            "load_average_1m": 0.5,
+            "python": "3.11",
+            "commit": "abc",
+        },
+        "quick": False,
+        "latency_ms": 20.0,
+        "scenarios": [
+            {
+                "scenario": "1x10k",
+                "title": "1 record to 10,000 connections",
+                "results": {
+                    "naive": result(2.4, rate=naive),
+                    "pool": result(1.8, rate=pool),
+                    "ours": ours,
+                },
+            }
+        ],
+    }
+
+
+def test_the_median_run_by_cpu_is_reported_with_every_runs_numbers() -> None:
+    runs = [result(0.07, 1.3), result(0.05, 1.2), result(0.09, 1.4)]
+    median = median_run(runs)
+    assert median["cpu_ms_per_post"] == 0.07
+    assert median["time_to_last_client_s"] == 1.3
+    assert median["cpu_ms_per_post_runs"] == [0.07, 0.05, 0.09]
+    assert median["time_to_last_client_s_runs"] == [1.3, 1.2, 1.4]
+
+
+def test_targets_say_met_only_when_each_one_holds() -> None:
+    lines = report.targets(run_of(result(0.05, 1.25)))
+    assert lines == [
+        "- met: all delivered in 1.25 s (at most 2 s)",
+        "- met: CPU per post 0.050 ms (at most 0.06 ms)",
+        "- met: 200.0x the naive loop (at least 100x)",
+        "- met: 13.3x the boto3 pool (32) (at least 5x)",
+    ]
+    missed = report.targets(run_of(result(0.07, 2.5), pool=2000.0))
+    assert [line.split(":")[0] for line in missed] == [
+        "- NOT MET",
+        "- NOT MET",
+        "- met",
+        "- NOT MET",
+    ]
+
+
+def test_the_readme_block_carries_the_verdicts_and_three_decimals_for_ours() -> None:
+    ours = median_run([result(0.052), result(0.048), result(0.061)])
+    text = report.summary(run_of(ours))
+    assert "- met: CPU per post 0.052 ms (at most 0.06 ms)" in text
+    assert "| 0.052 / 1.80 / 2.40 |" in text
+    assert "median of 3 runs (CPU ms/post 0.048-0.061)" in text
+
+
+def test_no_targets_without_the_10k_scenario() -> None:
+    run = run_of(result(0.05))
+    run["scenarios"][0]["scenario"] = "1x1k"
+    assert report.targets(run) == []
+    assert "Targets" not in report.summary(run)
