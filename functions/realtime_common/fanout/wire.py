@@ -139,6 +139,12 @@ class Pool:
         answer (status, AWS error code) or (0, why) by ``expires``. Never calls ``done`` at once.
         Requests that find every connection busy wait their turn, oldest first.
         """
+        if not self._queued and self._idle:  # the usual case on a warm pool: no one waits
+            connection = self._idle.pop()
+            if not connection.closed:
+                self._write(loop, connection, data, expires, done)
+                return
+            self._open -= 1
         self._queued.append((data, expires, done))
         self._serve_queued(loop)
 
@@ -247,6 +253,7 @@ class WireSender:
     ) -> None:
         self._pool = pool
         self._loop = asyncio.get_running_loop()
+        self._now = self._loop.time
         self._base_path = urlsplit(callback_url.rstrip("/")).path
         self._frames = list(frames)
         self._hashes = [payload_hash(data) for data in self._frames]
@@ -257,4 +264,4 @@ class WireSender:
         body = self._frames[slot]
         head = self._signer.post_head(self._base_path, connection_id, self._hashes[slot], len(body))
         # One write, one segment for a small post.
-        self._pool.request(loop, head + body, loop.time() + timeout, done)
+        self._pool.request(loop, head + body, self._now() + timeout, done)
