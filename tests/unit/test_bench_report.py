@@ -96,3 +96,30 @@ def test_no_targets_without_the_10k_scenario() -> None:
     run["scenarios"][0]["scenario"] = "1x1k"
     assert report.targets(run) == []
     assert "Targets" not in report.summary(run)
+
+
+def test_the_profile_summary_counts_busy_samples_of_the_handler_only(tmp_path: Any) -> None:
+    from tools.bench import profile  # noqa: PLC0415
+
+    handler = (
+        "<module> (x.py:1);handler (broadcaster.py:427);run_forever (asyncio/base_events.py:607)"
+    )
+    raw = tmp_path / "raw.txt"
+    raw.write_text(
+        "\n".join(
+            [
+                f"{handler};EpollSelector.select (selectors.py:468) 500",  # waiting: left out
+                f"{handler};_SelectorSocketTransport.write (asyncio/selector_events.py:1057) 30",
+                f"{handler};_Connection.data_received (realtime_common/fanout/wire.py:64) 20",
+                f"{handler};Signer.post_head (realtime_common/fanout/sigv4.py:290) 25",
+                f"{handler};_Run._pump (realtime_common/fanout/engine.py:300) 25",
+                "<module> (x.py:1);_find_and_load (<frozen importlib._bootstrap>:1176) 99",
+                "<module> (fake.py:1);serve (testing/fake_management_api.py:10) 77",
+            ]
+        )
+        + "\n"
+    )
+    lines = profile.summarize(raw)
+    assert lines[0] == "busy samples: 100"
+    assert lines[4].startswith("| socket `send`") and lines[4].endswith("| 30 % |")
+    assert [line.rsplit("|", 2)[1].strip() for line in lines[5:]] == ["25 %", "25 %", "20 %"]
