@@ -231,13 +231,13 @@ resource "aws_cloudwatch_metric_alarm" "no_alerts" {
 # Functions and the WebSocket API (always)
 # ---------------------------------------------------------------------------
 resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each = local.alarms ? local.functions : {}
+  for_each = local.alarms ? local.function_names : {}
 
   alarm_name          = "${local.name}-${each.key}-errors"
   alarm_description   = "The ${each.key} function failed ${var.monitoring.errors} or more invocations in ${local.period} s (it raised, timed out or ran out of memory). Runbook: ${local.runbook}#function-errors"
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
-  dimensions          = { FunctionName = module.function[each.key].function_name }
+  dimensions          = { FunctionName = each.value }
   statistic           = "Sum"
   period              = local.period
   evaluation_periods  = 1
@@ -250,13 +250,13 @@ resource "aws_cloudwatch_metric_alarm" "function_errors" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "function_throttles" {
-  for_each = local.alarms ? local.functions : {}
+  for_each = local.alarms ? local.function_names : {}
 
   alarm_name          = "${local.name}-${each.key}-throttles"
   alarm_description   = "Lambda refused ${var.monitoring.throttles} or more ${each.key} invocations in ${local.period} s for lack of concurrency (reserved concurrency or the account limit). Runbook: ${local.runbook}#function-throttles"
   namespace           = "AWS/Lambda"
   metric_name         = "Throttles"
-  dimensions          = { FunctionName = module.function[each.key].function_name }
+  dimensions          = { FunctionName = each.value }
   statistic           = "Sum"
   period              = local.period
   evaluation_periods  = 1
@@ -290,8 +290,13 @@ resource "aws_cloudwatch_metric_alarm" "api_errors" {
 # Dashboard (one per environment)
 # ---------------------------------------------------------------------------
 locals {
-  function_names = { for k, f in module.function : k => f.function_name }
-  consumers      = local.stream_enabled ? ["broadcaster", "notifier"] : []
+  # Every function of the stack (module.function's and the fan-out worker), each with its
+  # errors and throttles alarms and its lines in the dashboard's function graphs.
+  function_names = merge(
+    { for k, f in module.function : k => f.function_name },
+    { fanout-worker = module.fanout_worker.function_name },
+  )
+  consumers = local.stream_enabled ? ["broadcaster", "notifier"] : []
 
   # Each entry: a title, the statistic and the metric lines; laid out three a row below the
   # alarm status. A line is [namespace, name, dimension, value, ...] as the dashboard body expects.
@@ -306,8 +311,8 @@ locals {
     { title = "Connections per batch (max)", stat = "Maximum", metrics = [[local.metrics_namespace, "ConnectionsPerBatch", "function", "broadcaster", "environment", var.environment]] },
     { title = "Alerts published / duplicates suppressed (sum)", stat = "Sum", metrics = [for m in ["AlertsPublished", "DuplicateAlertsSuppressed"] : [local.metrics_namespace, m, "function", "notifier", "environment", var.environment]] },
     { title = "Connections refused by reason (sum)", stat = "Sum", metrics = [for r in ["bad_request", "no_identity", "invalid_user_id", "no_role", "role_not_allowed"] : [local.metrics_namespace, "ConnectionsRefused", "function", "connect", "environment", var.environment, "reason", r]] },
-    { title = "Function errors (sum)", stat = "Sum", metrics = [for k in keys(local.functions) : ["AWS/Lambda", "Errors", "FunctionName", local.function_names[k]]] },
-    { title = "Function throttles (sum)", stat = "Sum", metrics = [for k in keys(local.functions) : ["AWS/Lambda", "Throttles", "FunctionName", local.function_names[k]]] },
+    { title = "Function errors (sum)", stat = "Sum", metrics = [for k in keys(local.function_names) : ["AWS/Lambda", "Errors", "FunctionName", local.function_names[k]]] },
+    { title = "Function throttles (sum)", stat = "Sum", metrics = [for k in keys(local.function_names) : ["AWS/Lambda", "Throttles", "FunctionName", local.function_names[k]]] },
     { title = "WebSocket API: connects and errors (sum)", stat = "Sum", metrics = [for m in ["ConnectCount", "IntegrationError", "ExecutionError"] : ["AWS/ApiGateway", m, "ApiId", module.websocket_api.api_id, "Stage", module.websocket_api.stage_name]] },
   ]
 

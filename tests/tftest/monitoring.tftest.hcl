@@ -63,8 +63,8 @@ run "without_stream" {
 
   assert {
     condition = toset(output.alarm_names) == toset([
-      "realtime-test-connect-errors", "realtime-test-disconnect-errors", "realtime-test-broadcaster-errors", "realtime-test-notifier-errors",
-      "realtime-test-connect-throttles", "realtime-test-disconnect-throttles", "realtime-test-broadcaster-throttles", "realtime-test-notifier-throttles",
+      "realtime-test-connect-errors", "realtime-test-disconnect-errors", "realtime-test-broadcaster-errors", "realtime-test-notifier-errors", "realtime-test-fanout-worker-errors",
+      "realtime-test-connect-throttles", "realtime-test-disconnect-throttles", "realtime-test-broadcaster-throttles", "realtime-test-notifier-throttles", "realtime-test-fanout-worker-throttles",
       "realtime-test-websocket-integration-errors", "realtime-test-websocket-execution-errors",
     ])
     error_message = "Without the stream: errors and throttles per function and the API's two error alarms, nothing that watches a stream or a queue."
@@ -75,7 +75,7 @@ run "without_stream" {
   }
   assert {
     condition = alltrue([for a in aws_cloudwatch_metric_alarm.function_errors :
-      a.namespace == "AWS/Lambda" && a.dimensions == tomap({ FunctionName = "realtime-test-${split("-", a.alarm_name)[2]}" })
+      a.namespace == "AWS/Lambda" && a.dimensions == tomap({ FunctionName = trimsuffix(a.alarm_name, "-errors") })
     ])
     error_message = "Each errors alarm must watch its own function of this stack."
   }
@@ -136,7 +136,7 @@ run "with_stream" {
   }
 
   assert {
-    condition     = length(output.alarm_names) == 10 + 2 + 2 + 2 + 1 + 1
+    condition     = length(output.alarm_names) == 12 + 2 + 2 + 2 + 1 + 1
     error_message = "With the stream: iterator age, dead letter and records failed per consumer, fan-out duration and duplicate alerts; no-alerts stays off by default."
   }
   assert {
