@@ -177,6 +177,14 @@ BENCH_ARGS ?=
 bench: setup ## Fan-out benchmark: ours vs naive loop vs boto3 pool; writes docs/benchmarks/fanout.md
 	PYTHONPATH=functions:. $(PY) -m tools.bench $(BENCH_ARGS)
 
+PY_SPY ?= py-spy
+PROFILE_ARGS ?=
+.PHONY: bench-profile
+bench-profile: setup ## Where a post's CPU goes: the warm fan-out under py-spy (pip install py-spy; PY_SPY=path; PROFILE_ARGS=--https)
+	@command -v $(PY_SPY) >/dev/null || { echo "bench-profile needs py-spy: pip install py-spy (any environment), or PY_SPY=/path/to/py-spy" >&2; exit 2; }
+	PYTHONPATH=functions:. $(PY_SPY) record -r 1000 -f raw -o .cache/fanout-profile.txt -- $(PY) -m tools.bench.profile run $(PROFILE_ARGS)
+	PYTHONPATH=functions:. $(PY) -m tools.bench.profile summarize .cache/fanout-profile.txt
+
 # ---------------------------------------------------------------------------
 # Terraform: environments, checks and tests
 # ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import json
 import random
+import ssl
 import sys
 import threading
 import time
@@ -275,6 +276,8 @@ class FakeManagementApi:
     _thread: threading.Thread | None = None
     _port: int = 0
     _connections: set[_Connection] = field(default_factory=set)
+    # Serve HTTPS with this certificate and key (PEM, testing/tls.py), as the real endpoint does.
+    tls_cert: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, port: int = 0) -> FakeManagementApi:
@@ -289,9 +292,18 @@ class FakeManagementApi:
                 # A listen backlog of 512: a pool of 32+ clients connecting at once must not
                 # overflow it (the kernel would retransmit the SYN after 1 s, and the numbers
                 # would measure that instead).
+                context = None
+                if self.tls_cert:
+                    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                    context.load_cert_chain(self.tls_cert)
                 server = loop.run_until_complete(
                     loop.create_server(
-                        lambda: _Connection(self, loop), HOST, port, backlog=512, reuse_address=True
+                        lambda: _Connection(self, loop),
+                        HOST,
+                        port,
+                        backlog=512,
+                        reuse_address=True,
+                        ssl=context,
                     )
                 )
             except BaseException as error:  # noqa: BLE001 (handed to the starting thread)
@@ -339,7 +351,8 @@ class FakeManagementApi:
     @property
     def url(self) -> str:
         assert self._loop is not None, "start() the fake first"
-        return f"http://{HOST}:{self._port}/{self.stage}"
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{HOST}:{self._port}/{self.stage}"
 
     # -- inspection ---------------------------------------------------------------------------
     def posts_to(self, connection_id: str) -> list[Post]:
@@ -443,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gone-share", type=float, default=0.0)
     parser.add_argument("--throttle-share", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--tls-cert", default=None, help="serve HTTPS with this PEM (certificate and key)"
+    )
     args = parser.parse_args(argv)
     api = FakeManagementApi(
         stage=args.stage,
@@ -451,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         throttle_share=args.throttle_share,
         keep_posts=False,
         seed=args.seed,
+        tls_cert=args.tls_cert,
     )
     with api.start(args.port):
         sys.stdout.write(api.url + "\n")

@@ -8,7 +8,9 @@ import asyncio
 import json
 import socket
 import time
+import urllib.error
 import urllib.request
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -136,3 +138,22 @@ def test_control_endpoints_and_counters_only_mode() -> None:
         with urllib.request.urlopen(reset, timeout=5) as response:  # noqa: S310
             assert response.status == 200
         assert api.stats()["posts"] == 0
+
+
+def test_it_serves_https_with_a_certificate_the_client_can_verify(tmp_path: Any) -> None:
+    import ssl  # noqa: PLC0415
+
+    from testing import tls  # noqa: PLC0415
+
+    issued = tls.issue(tmp_path)
+    with FakeManagementApi(tls_cert=str(issued.server_pem)) as api:
+        assert api.url.startswith("https://127.0.0.1:")
+        context = ssl.create_default_context(cafile=str(issued.ca_pem))
+        request = urllib.request.Request(  # noqa: S310 (127.0.0.1)
+            api.url + "/@connections/abc%3D", data=b'{"x":1}', method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:  # noqa: S310
+            assert response.status == 200
+        assert api.delivered("abc=") == [{"x": 1}]
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+            urllib.request.urlopen(request, timeout=5)  # noqa: S310 (the system's CAs: refused)

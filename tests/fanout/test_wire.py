@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
 
 from realtime_common.fanout import wire
+from testing import tls
 
 pytestmark = pytest.mark.fanout
 
@@ -85,15 +87,22 @@ def run(
     timeout: float = 2.0,
     url: str | None = None,
     between: Callable[[int], Awaitable[None]] | None = None,
+    tls: tuple[ssl.SSLContext, ssl.SSLContext | None] | None = None,
 ) -> tuple[Answers, Server]:
-    """Send ``requests`` requests at once through one pool; return the answers in order."""
+    """Send ``requests`` requests at once through one pool; return the answers in order.
+
+    ``tls``: the server's context and the pool's (None: the system's trust store).
+    """
     server = Server(list(script))
 
     async def go() -> Answers:
         loop = asyncio.get_running_loop()
-        listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+        listener = await asyncio.start_server(
+            server.handle, "127.0.0.1", 0, ssl=tls[0] if tls else None
+        )
         port = listener.sockets[0].getsockname()[1]
-        pool = wire.Pool(url or f"http://127.0.0.1:{port}/prod", limit)
+        scheme = "https" if tls else "http"
+        pool = wire.Pool(url or f"{scheme}://127.0.0.1:{port}/prod", limit, tls[1] if tls else None)
         answers: dict[int, tuple[int, str]] = {}
         finished = loop.create_future()
 
@@ -193,3 +202,34 @@ def test_a_refused_connect_is_answered_later_not_at_once() -> None:
         port = probe.getsockname()[1]
     answers, _ = run([], 3, limit=2, url=f"http://127.0.0.1:{port}/prod")
     assert answers == [(0, "ConnectionRefusedError")] * 3
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS (the real endpoint is https://{api}.execute-api.{region}.amazonaws.com)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tls_contexts(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, str]:
+    """A server context with a certificate for 127.0.0.1 from a throwaway CA, and that CA."""
+    issued = tls.issue(tmp_path_factory.mktemp("tls"))
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(issued.server_pem)
+    return server_context, issued.ca_pem.read_text()
+
+
+def test_posts_over_tls_keep_their_connections_alive(
+    tls_contexts: tuple[ssl.SSLContext, str],
+) -> None:
+    server_context, ca = tls_contexts
+    client = ssl.create_default_context(cadata=ca)  # verifies the certificate and 127.0.0.1
+    answers, server = run([GONE], 6, limit=2, tls=(server_context, client))
+    assert answers == [(410, "GoneException")] + [(200, "")] * 5
+    assert server.connections == 2
+
+
+def test_an_untrusted_certificate_is_a_failed_post_not_a_silent_one(
+    tls_contexts: tuple[ssl.SSLContext, str],
+) -> None:
+    server_context, _ = tls_contexts
+    answers, server = run([], 2, limit=1, tls=(server_context, None))  # the system's CAs
+    assert answers == [(0, "SSLCertVerificationError")] * 2
+    assert server.requests == 0

@@ -1,13 +1,13 @@
-"""Profile the fan-out's warm path, for docs/benchmarks/fanout-profile.md.
+"""Profile the fan-out's warm path, for docs/benchmarks/fanout-profile.md (``make bench-profile``).
 
 ``python -m tools.bench.profile run [--connections N] [--runs K]`` invokes the real
 ``broadcaster.handler`` K times (one record to N connections, after a warm-up invocation)
 against the fake management API in another process, so a sampling profiler pointed at this
-process sees only the warm path:
+process sees only the warm path (``make bench-profile`` runs, with ``PYTHONPATH=functions:.``):
 
-    py-spy record -r 1000 -f raw -o /tmp/fanout.txt -- \\
+    py-spy record -r 1000 -f raw -o .cache/fanout-profile.txt -- \\
         .venv/bin/python -m tools.bench.profile run
-    .venv/bin/python -m tools.bench.profile summarize /tmp/fanout.txt
+    .venv/bin/python -m tools.bench.profile summarize .cache/fanout-profile.txt
 
 ``summarize`` reads py-spy's raw (collapsed-stack) output and prints each part's share of the
 busy samples (waiting in epoll and imports left out) as the Markdown table the document shows.
@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import io
 import logging
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -53,10 +54,12 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def run(connections: int, runs: int) -> None:
-    with FakeApiProcess(latency=LATENCY) as fake:
+def run(connections: int, runs: int, *, https: bool = False) -> None:
+    with FakeApiProcess(latency=LATENCY, tls=https) as fake:
         spec = {"url": fake.url, "connections": connections, "records": 1, "env": {}}
         contenders.set_environment(spec)
+        if fake.ca_file:
+            os.environ["SSL_CERT_FILE"] = fake.ca_file  # trusted by the pool's default context
         import broadcaster  # noqa: PLC0415 (after the environment is set)
         from realtime_common import aws  # noqa: PLC0415
         from tools.bench.table import MemoryConnections  # noqa: PLC0415
@@ -108,11 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     warm = commands.add_parser("run", help="invoke the warm handler (under a profiler)")
     warm.add_argument("--connections", type=int, default=10_000)
     warm.add_argument("--runs", type=int, default=10)
+    warm.add_argument("--https", action="store_true", help="the fake serves HTTPS (TLS)")
     table = commands.add_parser("summarize", help="shares from py-spy's raw output")
     table.add_argument("raw", type=Path)
     args = parser.parse_args(argv)
     if args.command == "run":
-        run(args.connections, args.runs)
+        run(args.connections, args.runs, https=args.https)
     else:
         print("\n".join(summarize(args.raw)))
     return 0

@@ -33,6 +33,7 @@ class Scenario:
     # Runs of "ours" (the median by CPU per post is reported, with the range): CPU time per post
     # moves with the shared machine's load from one second to the next.
     repeats: int = 1
+    tls: bool = False  # the fake serves HTTPS, as the real endpoint does
 
 
 FULL = (
@@ -43,6 +44,14 @@ FULL = (
         10_000,
         contenders=("naive", "pool", "session", "ours"),
         repeats=5,
+    ),
+    Scenario(
+        "1x10k-tls",
+        "1 record to 10,000 connections over HTTPS (TLS, as the real endpoint)",
+        10_000,
+        contenders=("ours",),
+        repeats=3,
+        tls=True,
     ),
     Scenario("1x50k", "1 record to 50,000 connections", 50_000),
     Scenario("100x1k", "100 records to 1,000 connections", 1_000, records=100),
@@ -135,6 +144,8 @@ def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> d
         "time_box": scenario.naive_box if contender == "naive" else scenario.pool_box,
     }
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "functions"), str(ROOT)]))
+    if fake.ca_file:
+        env["SSL_CERT_FILE"] = fake.ca_file  # OpenSSL's default trust store: the fake's CA
     child = subprocess.run(  # noqa: S603 (our own interpreter and module)
         [sys.executable, "-m", "tools.bench.contenders", json.dumps(spec)],
         capture_output=True,
@@ -169,7 +180,10 @@ def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> d
 
 def run_scenario(scenario: Scenario) -> dict[str, Any]:
     with FakeApiProcess(
-        latency=LATENCY, gone_share=scenario.gone_share, throttle_share=scenario.throttle_share
+        latency=LATENCY,
+        gone_share=scenario.gone_share,
+        throttle_share=scenario.throttle_share,
+        tls=scenario.tls,
     ) as fake:
         results = {}
         for contender in scenario.contenders:
