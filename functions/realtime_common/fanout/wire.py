@@ -117,12 +117,15 @@ class _Connection(asyncio.Protocol):
 class Pool:
     """Keep-alive connections to one origin, at most ``limit`` open at once."""
 
-    def __init__(self, url: str, limit: int) -> None:
+    def __init__(self, url: str, limit: int, ssl_context: ssl.SSLContext | None = None) -> None:
+        """``ssl_context`` for an ``https`` URL: the system's trust store by default."""
         parts = urlsplit(url)
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.limit = limit
-        self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
+        self._ssl = (
+            (ssl_context or ssl.create_default_context()) if parts.scheme == "https" else None
+        )
         self._idle: list[_Connection] = []
         self._open = 0
         # Requests waiting for a connection when ``limit`` are open and busy: (data, expires,
