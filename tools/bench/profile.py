@@ -46,6 +46,8 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("SigV4 signing (`sigv4.py`: one SHA-256, one HMAC from prepared states)", ("sigv4.py",)),
     ("the engine (`engine.py`, `schedule.py`, `rate.py`)", ("engine.py", "schedule.py", "rate.py")),
     ("the wire client's pool and connections (`wire.py`)", ("wire.py",)),
+    ("OpenSSL: TLS records and handshakes (`ssl.SSLObject`)", ("(ssl.py:",)),
+    ("asyncio's TLS layer (`sslproto.py`)", ("sslproto.py",)),
     ("asyncio's event loop (epoll, handles, timers)", ("asyncio/", "selectors.py")),
     (
         "the handler: Scan, encoding, logs, metrics",
