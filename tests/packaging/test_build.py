@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import shutil
+import uuid
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tools.build import ARTIFACTS, BuildError, BuildResult, Target, build, find_compiler
+from tools.build import ARTIFACTS, BuildError, BuildResult, Target, build, find_compiler, zipcache
 from tools.build import vendor as vendoring
 
 pytestmark = pytest.mark.packaging
@@ -56,7 +57,11 @@ def test_every_artifact_of_the_contract_is_built(built: Built) -> None:
 def test_builds_are_byte_for_byte_reproducible(built: Built, tmp_path: Path) -> None:
     out, first = built
     compiler = find_compiler(DEFAULT.python, CACHE)
-    second = build(tmp_path, source_dir=FUNCTIONS, target=DEFAULT, cache=CACHE, compiler=compiler)
+    # Every zip compressed afresh (reuse=False), not copied from the build cache.
+    second = build(
+        tmp_path, source_dir=FUNCTIONS, target=DEFAULT, cache=CACHE, compiler=compiler, reuse=False
+    )
+    assert not [r.artifact.name for r in second if r.reused]
     assert hashes(first) == hashes(second)
     for name in NAMES:
         assert (out / f"{name}.zip").read_bytes() == (tmp_path / f"{name}.zip").read_bytes()
@@ -320,6 +325,47 @@ def test_a_change_only_moves_the_hashes_of_zips_that_carry_it(
     changed = build(tmp_path / "b", source_dir=source, target=DEFAULT, cache=CACHE)
     before, after = hashes(baseline), hashes(changed)
     assert {name for name in NAMES if before[name] != after[name]} == changed_zips
+
+
+def test_a_changed_source_rebuilds_its_zip_and_an_unchanged_zip_is_reused(tmp_path: Path) -> None:
+    """The build cache (tools.build.zipcache) copies a zip whose entries did not change instead of
+    compressing it again: an edited source must give a freshly built zip that carries the edit,
+    which the next build then reuses, while the zips without that source are reused as they were."""
+    source = _copy_sources(tmp_path)
+    first = build(tmp_path / "a", source_dir=source, target=DEFAULT, cache=CACHE)
+    edited = (source / "notifier.py").read_bytes() + f"\n# edit {uuid.uuid4().hex}\n".encode()
+    (source / "notifier.py").write_bytes(edited)  # never built before: not in any cache
+
+    second = build(tmp_path / "b", source_dir=source, target=DEFAULT, cache=CACHE)
+    assert [r.artifact.name for r in second if not r.reused] == ["notifier"]
+    with zipfile.ZipFile(tmp_path / "b" / "notifier.zip") as archive:
+        assert archive.read("notifier.py") == edited
+    before, after = hashes(first), hashes(second)
+    assert before["notifier"] != after["notifier"]
+    assert {name: after[name] for name in NAMES if name != "notifier"} == {
+        name: before[name] for name in NAMES if name != "notifier"
+    }
+
+    third = build(tmp_path / "c", source_dir=source, target=DEFAULT, cache=CACHE)
+    assert all(r.reused for r in third)
+    assert hashes(third) == after
+    for name in NAMES:
+        assert (tmp_path / "c" / f"{name}.zip").read_bytes() == (
+            tmp_path / "b" / f"{name}.zip"
+        ).read_bytes()
+
+
+def test_the_zip_cache_key_covers_every_name_and_content() -> None:
+    entries: list[tuple[str, Path | bytes]] = [("a.py", b"x = 1\n"), ("b/c.py", b"y = 2\n")]
+    key = zipcache.key(entries)
+    assert zipcache.key(list(reversed(entries))) == key  # the zip sorts its entries
+    for changed in (
+        [("a.py", b"x = 1\n"), ("b/d.py", b"y = 2\n")],  # a renamed file
+        [("a.py", b"x = 1\n"), ("b/c.py", b"y = 3\n")],  # a changed file
+        [("a.py", b"x = 1\n")],  # a removed file
+        [*entries, ("e.py", b"")],  # an added empty file
+    ):
+        assert zipcache.key(changed) != key, changed
 
 
 def test_vendoring_targets_the_lambda_platform_not_the_host(tmp_path: Path) -> None:

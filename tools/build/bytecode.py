@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.build.errors import BuildError
+from tools.build.locks import exclusive
 
 HERE = Path(__file__).resolve().parent
 COMPILE_SCRIPT = HERE / "compile_pyc.py"
@@ -146,6 +147,13 @@ def install_pyodide(release: PyodideRelease, cache: Path, npm: str) -> Path:
     directory = cache / release.version
     if (directory / ".complete").is_file():
         return directory / "package"
+    with exclusive(cache / f"{release.version}.lock"):  # one build at a time downloads it
+        if not (directory / ".complete").is_file():
+            _unpack_pyodide(release, cache, npm, directory)
+    return directory / "package"
+
+
+def _unpack_pyodide(release: PyodideRelease, cache: Path, npm: str, directory: Path) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pyodide-", dir=cache) as staging:
         # Fixed argv: npm from PATH, a pinned package version.
@@ -174,7 +182,6 @@ def install_pyodide(release: PyodideRelease, cache: Path, npm: str) -> Path:
         if directory.exists():
             shutil.rmtree(directory)
         unpacked.rename(directory)
-    return directory / "package"
 
 
 def compile_files(

@@ -1,11 +1,13 @@
 """``python -m tools.build``: build one reproducible zip per Lambda function into build/.
 
     python -m tools.build [--out build] [--arch x86_64|arm64] [--python 3.12] [--no-bytecode]
+                          [--no-reuse]
 
 ``LAMBDA_ARCH`` (default x86_64), ``LAMBDA_PYTHON`` (default 3.12) and ``LAMBDA_BYTECODE``
 (default 1) give the defaults for ``--arch``, ``--python`` and ``--bytecode``; arch and Python must
 match the Terraform variables ``lambda_architecture`` and ``lambda_runtime``. It prints each
-artifact with its size and sha256 and writes ``build/manifest.json``.
+artifact with its size and sha256 and writes ``build/manifest.json``. A zip whose entries did not
+change since it was last built is copied from the build cache (``--no-reuse`` compresses afresh).
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ def parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="ship .pyc compiled by the target Python (default; LAMBDA_BYTECODE=0 turns it off)",
     )
     p.add_argument(
+        "--reuse",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="copy a zip whose entries are unchanged from the build cache (default)",
+    )
+    p.add_argument(
         "--compiler",
         choices=bytecode.COMPILERS,
         default="auto",
@@ -73,6 +81,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             target=target,
             cache=args.cache,
             compiler=compiler,
+            reuse=args.reuse,
         )
     except BuildError as error:
         print(f"build failed: {error}", file=sys.stderr)
@@ -80,7 +89,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     compiled = f", bytecode by {compiler.description}" if compiler else ", no bytecode"
     print(f"Lambda artifacts ({target.arch}, Python {target.python}{compiled}):")
     for r in results:
-        print(f"  {_display(r.path):<32} {r.size:>9} bytes  sha256 {r.sha256}")
+        reused = "  (unchanged: from the build cache)" if r.reused else ""
+        print(f"  {_display(r.path):<32} {r.size:>9} bytes  sha256 {r.sha256}{reused}")
     return 0
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tools.build.artifacts import Target
 from tools.build.errors import BuildError
+from tools.build.locks import exclusive
 
 # Installer bookkeeping that differs between pip runs or machines and is not needed at runtime.
 DIST_INFO_NOISE = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
@@ -43,6 +44,16 @@ def vendor_tree(requirements: Path, target: Target, cache: Path, runner: Runner 
     tree = cache / "vendor" / f"{target.platform}-py{target.python}-{key}"
     if (tree / ".complete").is_file():
         return tree
+    # One build at a time downloads into the shared wheel cache and fills a tree.
+    with exclusive(cache / "vendor.lock"):
+        if not (tree / ".complete").is_file():
+            _install_tree(requirements, target, cache, tree, runner)
+    return tree
+
+
+def _install_tree(
+    requirements: Path, target: Target, cache: Path, tree: Path, runner: Runner
+) -> None:
     wheels = cache / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
     platform_args = [
@@ -84,7 +95,6 @@ def vendor_tree(requirements: Path, target: Target, cache: Path, runner: Runner 
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    return tree
 
 
 def vendored_files(tree: Path) -> list[tuple[str, Path]]:
