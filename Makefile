@@ -102,33 +102,69 @@ build: setup ## Build the Lambda zips into build/ (reproducible, with .pyc; LAMB
 # ---------------------------------------------------------------------------
 # Tests
 # ---------------------------------------------------------------------------
-# `make test` runs the phases one after the other, each announced by a banner with the time spent
-# so far: terraform test, checkov and the emulator suites are quiet for minutes otherwise. It took
-# about 14 minutes on a 2-core machine from a fresh clone, venvs included (measured); the phases
-# are also targets of their own.
+# `make test` runs its phases in two lanes side by side (make -j2), because one lane alone left a
+# core idle: the emulator suites wait on terraform's and the emulator's polling while the checks
+# are CPU-bound.
+#   checks:    1 lint > 2 terraform test > 3 checkov > 4 JS client > 5 fast pytest > 6 browser
+#   emulators: 7 pytest -m terraform > 8 pytest -m e2e
+# Each phase says when it starts; its output follows in one block when it ends (--output-sync, so
+# the lanes never interleave lines), closed by its result and time; the run ends with every
+# phase's time. A failing phase fails the run, once the other lane's running phase has ended.
+# About 9 minutes on a 2-core machine from a fresh clone, venvs included (measured); each phase
+# is also a target of its own.
+ifndef TEST_START
 TEST_START := $(shell date +%s)
-test_phase = @printf '\n==> make test [%s elapsed] %s\n' "$$(( $$(date +%s) - $(TEST_START) )) s" "$(1)" >&2
+endif
+TEST_TIMES = $(LOCAL_STATE_DIR)/logs/make-test-phases.txt
+test_elapsed = $$(( $$(date +%s) - $(TEST_START) ))
+# $(call test_started,<title>): its own target, so --output-sync prints it at once.
+test_started = @printf '==> make test [%s s elapsed] %s: started\n' "$(test_elapsed)" "$(1)"
+# $(call test_run,<title>,<command>): the banner, the command, its result and time.
+define test_run
+@printf '\n==> make test %s\n' "$(1)"; began=$$(date +%s); \
+if $(2); then result=passed; else result=FAILED; fi; \
+line=$$(printf '%s: %s in %s s (ended at %s s)' "$(1)" "$$result" "$$(( $$(date +%s) - began ))" "$(test_elapsed)"); \
+echo "<== make test $$line"; echo "$$line" >> $(TEST_TIMES); [[ $$result == passed ]]
+endef
+
+T1 := 1/8 lint: ruff and formatting; actionlint on the workflows
+T2 := 2/8 terraform validate and terraform test: wiring and validation rules (mocked AWS)
+T3 := 3/8 checkov on the Terraform
+T4 := 4/8 JS client library: node --test clients/js
+T5 := 5/8 pytest: unit / handler (moto) / fan-out / packaging / plan preview
+T6 := 6/8 pytest: the board in headless Chromium against a fake API
+T7 := 7/8 pytest: terraform apply on a private emulator
+T8 := 8/8 pytest: end to end on the local stack (brings it up first)
 
 .PHONY: test
-test: setup setup-browser ## Run every suite in turn with a banner per phase (about 14 min on 2 cores)
-	@echo "make test: lint, terraform test, checkov, JS client, then the pytest suites; about 14 minutes on a 2-core machine" >&2
-	$(call test_phase,1/8 lint: ruff and formatting; actionlint on the workflows)
-	@$(MAKE) --no-print-directory lint
-	$(call test_phase,2/8 terraform validate and terraform test: wiring and validation rules (mocked AWS))
-	@$(MAKE) --no-print-directory tftest
-	$(call test_phase,3/8 checkov on the Terraform)
-	@$(MAKE) --no-print-directory checkov
-	$(call test_phase,4/8 JS client library: node --test clients/js)
-	@$(MAKE) --no-print-directory test-js
-	$(call test_phase,5/8 pytest: unit / handler (moto) / fan-out / packaging / plan preview)
-	@$(PY) -m pytest -m "unit or handler or fanout or packaging or preview"
-	$(call test_phase,6/8 pytest: the board in headless Chromium against a fake API)
-	@$(PY) -m pytest -m browser
-	$(call test_phase,7/8 pytest: terraform apply on a private emulator (quiet for a minute or two))
-	@$(PY) -m pytest -m terraform
-	$(call test_phase,8/8 pytest: end to end on the local stack (brings it up first: a minute or more))
-	@$(PY) -m pytest -m e2e
+test: setup setup-browser ## Run every suite, in two lanes side by side, a banner per phase (about 9 min on 2 cores)
+	@echo "make test: two lanes side by side, (1) lint, terraform test, checkov, JS client, the fast and browser pytest suites and (2) the emulator pytest suites; about 9 minutes on a 2-core machine" >&2
+	@mkdir -p $(dir $(TEST_TIMES)) && : > $(TEST_TIMES)
+	@$(MAKE) --no-print-directory -j2 --output-sync=recurse TEST_START=$(TEST_START) test-lanes
+	@sort -n $(TEST_TIMES) | sed 's/^/  /' >&2
 	@echo "make test: every phase passed in $$(( $$(date +%s) - $(TEST_START) )) s" >&2
+
+# The phases, for `make test` only: each one's .start waits for the phase before it in its lane.
+.PHONY: test-lanes test/lint test/tftest test/checkov test/js test/fast test/browser test/terraform test/e2e
+.PHONY: test/lint.start test/tftest.start test/checkov.start test/js.start test/fast.start
+.PHONY: test/browser.start test/terraform.start test/e2e.start
+test-lanes: test/browser test/e2e
+test/lint.start:                        ; $(call test_started,$(T1))
+test/lint: test/lint.start              ; $(call test_run,$(T1),$(MAKE) --no-print-directory lint)
+test/tftest.start: test/lint            ; $(call test_started,$(T2))
+test/tftest: test/tftest.start          ; $(call test_run,$(T2),$(MAKE) --no-print-directory tftest)
+test/checkov.start: test/tftest         ; $(call test_started,$(T3))
+test/checkov: test/checkov.start        ; $(call test_run,$(T3),$(MAKE) --no-print-directory checkov)
+test/js.start: test/checkov             ; $(call test_started,$(T4))
+test/js: test/js.start                  ; $(call test_run,$(T4),$(MAKE) --no-print-directory test-js)
+test/fast.start: test/js                ; $(call test_started,$(T5))
+test/fast: test/fast.start              ; $(call test_run,$(T5),$(PY) -m pytest -m "unit or handler or fanout or packaging or preview")
+test/browser.start: test/fast           ; $(call test_started,$(T6))
+test/browser: test/browser.start        ; $(call test_run,$(T6),$(PY) -m pytest -m browser)
+test/terraform.start:                   ; $(call test_started,$(T7))
+test/terraform: test/terraform.start    ; $(call test_run,$(T7),$(PY) -m pytest -m terraform)
+test/e2e.start: test/terraform          ; $(call test_started,$(T8))
+test/e2e: test/e2e.start                ; $(call test_run,$(T8),$(PY) -m pytest -m e2e)
 
 .PHONY: test-unit
 test-unit: setup ## Fast Python suites: unit (handlers' logic, local-stack tooling), handler (moto), fan-out, packaging
