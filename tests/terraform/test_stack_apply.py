@@ -383,6 +383,21 @@ def test_stream_mappings_come_and_go_alone(
     """Without the stream only its 6 resources go (and the dashboard loses their widgets); with
     it again only they come back."""
     before = output_values(deployed)
+    lam = boto3.client("lambda")
+
+    def mappings() -> set[str]:
+        return {
+            mapping["UUID"]
+            for name in before["function_names"].values()
+            for mapping in lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]
+        }
+
+    managed = set(before["event_source_mapping_ids"].values())
+    # Normally exactly the managed ones. Once, on a loaded CI machine, the emulator held one more
+    # for a stack function that was never in the state (most likely a create the SDK sent again
+    # when the emulator answered late): terraform cannot know it, and must leave it alone.
+    existing = mappings()
+    assert managed <= existing
     monkeypatch.delenv("TF_VAR_incidents_stream_arn")
 
     removal = _changes(plan_json(deployed))
@@ -403,9 +418,7 @@ def test_stream_mappings_come_and_go_alone(
     assert after["event_source_mapping_ids"] == {}
     assert after["function_names"] == before["function_names"]
     assert after["api_id"] == before["api_id"]
-    lam = boto3.client("lambda")
-    for name in after["function_names"].values():
-        assert lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"] == []
+    assert mappings() == existing - managed  # its own mappings gone, nothing else touched
 
     monkeypatch.setenv("TF_VAR_incidents_stream_arn", stack_inputs.stream_arn)
     addition = _changes(plan_json(deployed))
