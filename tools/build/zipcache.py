@@ -37,18 +37,24 @@ def cached_path(cache: Path, artifact: str, key: str) -> Path:
     return cache / "zips" / f"{artifact}-{key}.zip"
 
 
-def fetch(cache: Path, artifact: str, key: str, destination: Path) -> bool:
-    """Copy the cached zip of ``key`` to ``destination``; False when there is none."""
-    cached = cached_path(cache, artifact, key)
+def _copy(source: Path, destination: Path) -> None:
+    """Copy under a name of this process's own, then rename: a reader never sees half a zip."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(destination)
     try:
-        shutil.copyfile(cached, partial)
+        shutil.copyfile(source, partial)
         partial.replace(destination)
-    except FileNotFoundError:
-        return False
     finally:
         partial.unlink(missing_ok=True)
+
+
+def fetch(cache: Path, artifact: str, key: str, destination: Path) -> bool:
+    """Copy the cached zip of ``key`` to ``destination``; False when there is none."""
+    cached = cached_path(cache, artifact, key)
+    try:
+        _copy(cached, destination)
+    except FileNotFoundError:
+        return False
     with contextlib.suppress(FileNotFoundError):
         os.utime(cached)  # recently used: kept by the next prune
     return True
@@ -57,14 +63,7 @@ def fetch(cache: Path, artifact: str, key: str, destination: Path) -> bool:
 def store(cache: Path, artifact: str, key: str, built: Path) -> None:
     """Keep a copy of the freshly built ``built`` under ``key``, then prune ``artifact``'s
     oldest zips."""
-    cached = cached_path(cache, artifact, key)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_path(cached)
-    try:
-        shutil.copyfile(built, partial)
-        partial.replace(cached)
-    finally:
-        partial.unlink(missing_ok=True)
+    _copy(built, cached_path(cache, artifact, key))
     prune(cache, artifact)
 
 
