@@ -287,13 +287,9 @@ class Signer:
         else:
             label = quote(connection_id, safe="")
             canonical_label = canonical_path(label)
-        # _sign_canonical, inlined: this runs once per post.
-        canonical = _SHA256.copy()
-        canonical.update(
-            f"{self._canonical_prefix}{canonical_label}{context.canonical_tail}{body_hash}".encode()
+        signature = self._sign_canonical(
+            context, self._canonical_prefix + canonical_label, body_hash
         )
-        string_to_sign = context.string_to_sign_head + canonical.hexdigest()
-        signature = context.mac.digest(string_to_sign.encode()).hex()
         return (
             f"POST {self._path_prefix}{label}{context.block_head}{signature}"
             f"\r\nContent-Length: {content_length}\r\n\r\n"

@@ -142,25 +142,27 @@ class Pool:
         answer (status, AWS error code) or (0, why) by ``expires``. Never calls ``done`` at once.
         Requests that find every connection busy wait their turn, oldest first.
         """
-        if not self._queued and self._idle:  # the usual case on a warm pool: no one waits
-            connection = self._idle.pop()
-            if not connection.closed:
+        if not self._queued:  # the usual case on a warm pool: no one waits
+            connection = self._take_idle()
+            if connection is not None:
                 self._write(loop, connection, data, expires, done)
                 return
-            self._open -= 1
         self._queued.append((data, expires, done))
         self._serve_queued(loop)
+
+    def _take_idle(self) -> _Connection | None:
+        """A kept-alive connection still open, or None; closed ones found on the way are gone."""
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.closed:
+                return connection
+            self._open -= 1
+        return None
 
     def _serve_queued(self, loop: asyncio.AbstractEventLoop) -> None:
         queued = self._queued
         while queued:
-            connection = None
-            while self._idle:
-                candidate = self._idle.pop()
-                if not candidate.closed:
-                    connection = candidate
-                    break
-                self._open -= 1
+            connection = self._take_idle()
             if connection is None and self._open >= self.limit:
                 self._start_sweep(loop)  # the queue's timeouts
                 return
