@@ -27,7 +27,11 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tools.bench.table import MemoryConnections
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -201,15 +205,34 @@ class SubprocessLambda:
         return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
 
 
+def use_table(connections: int) -> MemoryConnections:
+    """An in-memory Connections table of ``connections`` rows, as the handlers' DynamoDB client."""
+    from realtime_common import aws  # noqa: PLC0415
+    from tools.bench.table import MemoryConnections  # noqa: PLC0415
+
+    table = MemoryConnections(connections)
+    aws.dynamodb_client = lambda *args: table  # type: ignore[assignment]
+    return table
+
+
+def warm_broadcaster(spec: dict[str, Any]) -> ModuleType:
+    """``broadcaster``, imported under the spec's environment and invoked once (50 connections):
+    a warm execution environment, imports done and the HTTP pool open, as on Lambda's second
+    invocation. (The first, cold one is reported by the packaging benchmark, not here.)"""
+    set_environment(spec)
+    import broadcaster  # noqa: PLC0415 (after the environment is set)
+
+    use_table(50)
+    broadcaster.handler(stream_event(1), lambda_context(30))
+    return broadcaster
+
+
 def run_worker(spec: dict[str, Any]) -> None:
     """A worker invocation in this process (called by SubprocessLambda)."""
     set_environment(spec)
     import fanout_worker  # noqa: PLC0415
-    from realtime_common import aws  # noqa: PLC0415
-    from tools.bench.table import MemoryConnections  # noqa: PLC0415
 
-    table = MemoryConnections(spec["connections"])
-    aws.dynamodb_client = lambda *args: table  # type: ignore[assignment]
+    use_table(spec["connections"])
     event = json.loads(sys.stdin.buffer.read())
     cpu = time.process_time()
     answer = fanout_worker.handler(event, lambda_context(spec.get("budget", 300)))
@@ -218,22 +241,14 @@ def run_worker(spec: dict[str, Any]) -> None:
 
 
 def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
-    set_environment(spec)
-    import broadcaster  # noqa: PLC0415
+    broadcaster = warm_broadcaster(spec)
     from realtime_common import aws  # noqa: PLC0415
     from testing.fake_management_api import gone_by_share  # noqa: PLC0415
-    from tools.bench.table import MemoryConnections  # noqa: PLC0415
 
     lambda_client = SubprocessLambda(spec)
     aws.lambda_client = lambda *args: lambda_client  # type: ignore[assignment]
-    # A warm execution environment: imports done and the HTTP pool open, as on Lambda's second
-    # invocation. (The first, cold one, is reported by the packaging benchmark, not here.)
-    warm = MemoryConnections(50)
-    aws.dynamodb_client = lambda *args: warm  # type: ignore[assignment]
-    broadcaster.handler(stream_event(1), lambda_context(30))
     reset_fake(spec["url"])  # the warm-up's posts are not the scenario's
-    table = MemoryConnections(spec["connections"])
-    aws.dynamodb_client = lambda *args: table  # type: ignore[assignment]
+    table = use_table(spec["connections"])
     event = stream_event(spec["records"], spec.get("title_bytes", 0))
     base = rss_kb()
     started, cpu = time.monotonic(), time.process_time()

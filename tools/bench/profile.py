@@ -59,21 +59,13 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 def run(connections: int, runs: int, *, https: bool = False) -> None:
     with FakeApiProcess(latency=LATENCY, tls=https) as fake:
         spec = {"url": fake.url, "connections": connections, "records": 1, "env": {}}
-        contenders.set_environment(spec)
         if fake.ca_file:
             os.environ["SSL_CERT_FILE"] = fake.ca_file  # trusted by the pool's default context
-        import broadcaster  # noqa: PLC0415 (after the environment is set)
-        from realtime_common import aws  # noqa: PLC0415
-        from tools.bench.table import MemoryConnections  # noqa: PLC0415
-
         logging.disable(logging.CRITICAL)
-        warm = MemoryConnections(50)
-        aws.dynamodb_client = lambda *args: warm  # type: ignore[assignment]
-        event = contenders.stream_event(1)
         with contextlib.redirect_stdout(io.StringIO()):  # the metrics' EMF lines
-            broadcaster.handler(event, contenders.lambda_context(30))
-            table = MemoryConnections(connections)
-            aws.dynamodb_client = lambda *args: table  # type: ignore[assignment]
+            broadcaster = contenders.warm_broadcaster(spec)
+            contenders.use_table(connections)
+            event = contenders.stream_event(1)
             for _ in range(runs):
                 broadcaster.handler(event, contenders.lambda_context(300))
 
