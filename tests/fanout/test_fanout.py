@@ -17,7 +17,7 @@ import math
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -390,24 +390,34 @@ def test_the_fake_answers_413_over_the_payload_limit(api: Any) -> None:
     assert error.value.code == 413
 
 
+def in_process_worker(
+    url: str, jobs: list[WorkerJob] | None = None
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The broadcaster's worker invocation, run in this process (each job kept in ``jobs``)."""
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        job = WorkerJob.from_event(json.loads(json.dumps(event)))  # as Lambda would pass it
+        if jobs is not None:
+            jobs.append(job)
+        return fanout_worker.work(
+            job,
+            FanoutConfig(TABLE, url, concurrency=8, max_attempts=4),
+            dynamodb=aws.dynamodb_client(),
+            credentials=aws.credentials_source(),
+            region="us-east-1",
+            deadline=time.monotonic() + 30,
+        )
+
+    return invoke
+
+
 def test_the_worker_path_reaches_every_connection_once_through_its_segments(
     table: Any, api: Any
 ) -> None:
     ids = [f"w{n:03d}" for n in range(120)]
     add_connections(table, *ids)
     jobs: list[WorkerJob] = []
-
-    def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        job = WorkerJob.from_event(json.loads(json.dumps(event)))  # as Lambda would pass it
-        jobs.append(job)
-        return fanout_worker.work(
-            job,
-            FanoutConfig(TABLE, api.url, concurrency=8, max_attempts=4),
-            dynamodb=aws.dynamodb_client(),
-            credentials=aws.credentials_source(),
-            region="us-east-1",
-            deadline=time.monotonic() + 30,
-        )
+    invoke = in_process_worker(api.url, jobs)
 
     event = updates("A", "B")
     response = broadcaster.broadcast(
@@ -454,17 +464,7 @@ def test_the_worker_path_sends_each_role_its_view(table: Any, api: Any) -> None:
     add_connections(table, *[f"v{n:02d}" for n in range(20)], role="viewer")
     add_connections(table, *[f"d{n:02d}" for n in range(20)], role="supervisor")
     add_connections(table, "x", role="auditor")
-
-    def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        job = WorkerJob.from_event(json.loads(json.dumps(event)))
-        return fanout_worker.work(
-            job,
-            FanoutConfig(TABLE, api.url, concurrency=8, max_attempts=4),
-            dynamodb=aws.dynamodb_client(),
-            credentials=aws.credentials_source(),
-            region="us-east-1",
-            deadline=time.monotonic() + 30,
-        )
+    invoke = in_process_worker(api.url)
 
     event = updates("A")
     response = broadcaster.broadcast(
