@@ -46,7 +46,8 @@ export interface FullIncidentMessage extends IncidentMessageBase {
   truncated?: undefined;
 }
 
-/** Sent instead of the full message when that would exceed 128 KB: fetch the incident. */
+/** Sent instead of the full message when that would exceed 128 KB; the client fetches the incident
+ *  with a sync by id ({"action":"sync","incidents":[id]}). */
 export interface TruncatedIncidentMessage extends IncidentMessageBase {
   incident?: undefined;
   truncated: true;
