@@ -11,8 +11,6 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tools.localenv.resources import INCIDENTS_KEY
-
 MESSAGE_TIMEOUT_S = 20.0  # PutItem -> message at the client (typically well under 1 s)
 
 
@@ -20,7 +18,9 @@ class WsClient:
     """Connects on creation; ``messages`` holds ``(perf_counter at arrival, parsed JSON)``.
 
     A batch frame (``{"type": "batch", "messages": [...]}``) is unpacked into its messages, in
-    order, each with the frame's arrival time.
+    order, each with the frame's arrival time. A message is an incident's when the incident id is
+    one of its ``keys`` values: the client needs no table's key schema (``testing`` depends on
+    nothing of ``tools``).
     """
 
     def __init__(self, url: str) -> None:
@@ -52,9 +52,7 @@ class WsClient:
     def for_incident(self, incident_id: str) -> list[tuple[float, dict[str, Any]]]:
         with self._cond:
             return [
-                (t, m)
-                for t, m in self.messages
-                if (m.get("keys") or {}).get(INCIDENTS_KEY) == incident_id
+                (t, m) for t, m in self.messages if incident_id in (m.get("keys") or {}).values()
             ]
 
     def wait_messages(
