@@ -1,4 +1,9 @@
-"""A real WebSocket client for the tests: a thread timestamps every message as it arrives."""
+"""A real WebSocket client for the tests: a thread timestamps every message as it arrives.
+
+It speaks the sync contract (docs/handlers.md) as ``make listen`` does: ``sync()`` sends a sync
+request and returns the answer up to its ``sync.complete``; ``incident.part`` frames are joined
+into the whole message (``tools.localenv.listen.PartAssembler``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from tools.localenv.listen import PartAssembler
 from tools.localenv.resources import INCIDENTS_KEY
 
 MESSAGE_TIMEOUT_S = 20.0  # PutItem -> message at the client (typically well under 1 s)
@@ -20,7 +26,8 @@ class WsClient:
     """Connects on creation; ``messages`` holds ``(perf_counter at arrival, parsed JSON)``.
 
     A batch frame (``{"type": "batch", "messages": [...]}``) is unpacked into its messages, in
-    order, each with the frame's arrival time.
+    order, each with the frame's arrival time; the parts of an oversize message become the whole
+    message when its last part arrives.
     """
 
     def __init__(self, url: str) -> None:
@@ -30,6 +37,7 @@ class WsClient:
         self.messages: list[tuple[float, dict[str, Any]]] = []
         self.closed = threading.Event()
         self._cond = threading.Condition()
+        self._parts = PartAssembler()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -38,6 +46,10 @@ class WsClient:
             for raw in self.ws:
                 arrived = time.perf_counter()
                 frame = json.loads(raw)
+                if frame.get("type") == "incident.part":
+                    frame = self._parts.add(frame)
+                    if frame is None:
+                        continue
                 batch = frame["messages"] if frame.get("type") == "batch" else [frame]
                 with self._cond:
                     self.messages.extend((arrived, message) for message in batch)
@@ -73,6 +85,35 @@ class WsClient:
                     raise AssertionError(
                         f"{state}: wanted {count} message(s) for incident {incident_id}, got "
                         f"{len(found)} (client has {len(self.messages)} messages in all)"
+                    )
+                self._cond.wait(remaining)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.ws.send(json.dumps(message))
+
+    def sync(
+        self, timeout: float = MESSAGE_TIMEOUT_S, **request: object
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Sends ``{"action": "sync", **request}``; the messages of the answer and its
+        ``sync.complete`` (or the error frame that answered instead), or AssertionError.
+
+        Live messages that arrive meanwhile are among the returned ones, as a client sees them.
+        """
+        with self._cond:
+            start = len(self.messages)
+        self.send({"action": "sync", **request})
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                got = [m for _, m in self.messages[start:]]
+                for index, message in enumerate(got):
+                    if message.get("type") in {"sync.complete", "error"}:
+                        return got[:index], message
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.closed.is_set():
+                    raise AssertionError(
+                        f"no sync.complete for {request or 'a full sync'} within {timeout:.0f} s "
+                        f"({len(got)} messages since the request)"
                     )
                 self._cond.wait(remaining)
 
