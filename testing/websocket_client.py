@@ -1,8 +1,8 @@
 """A real WebSocket client for the tests: a thread timestamps every message as it arrives.
 
-It speaks the sync contract (docs/handlers.md) as ``make listen`` does: ``sync()`` sends a sync
-request and returns the answer up to its ``sync.complete``; ``incident.part`` frames are joined
-into the whole message (``tools.localenv.listen.PartAssembler``).
+``sync()`` sends a sync request (docs/handlers.md) and returns the answer up to its
+``sync.complete``. ``incident.part`` frames are kept as they come (joining them is the client's
+job: ``tools.localenv.listen.PartAssembler``, which ``testing`` may not import).
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tools.localenv.listen import PartAssembler
-from tools.localenv.resources import INCIDENTS_KEY
-
 MESSAGE_TIMEOUT_S = 20.0  # PutItem -> message at the client (typically well under 1 s)
 
 
@@ -26,8 +23,9 @@ class WsClient:
     """Connects on creation; ``messages`` holds ``(perf_counter at arrival, parsed JSON)``.
 
     A batch frame (``{"type": "batch", "messages": [...]}``) is unpacked into its messages, in
-    order, each with the frame's arrival time; the parts of an oversize message become the whole
-    message when its last part arrives.
+    order, each with the frame's arrival time. A message is an incident's when the incident id is
+    one of its ``keys`` values: the client needs no table's key schema (``testing`` depends on
+    nothing of ``tools``).
     """
 
     def __init__(self, url: str) -> None:
@@ -37,7 +35,6 @@ class WsClient:
         self.messages: list[tuple[float, dict[str, Any]]] = []
         self.closed = threading.Event()
         self._cond = threading.Condition()
-        self._parts = PartAssembler()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -46,10 +43,6 @@ class WsClient:
             for raw in self.ws:
                 arrived = time.perf_counter()
                 frame = json.loads(raw)
-                if frame.get("type") == "incident.part":
-                    frame = self._parts.add(frame)
-                    if frame is None:
-                        continue
                 batch = frame["messages"] if frame.get("type") == "batch" else [frame]
                 with self._cond:
                     self.messages.extend((arrived, message) for message in batch)
@@ -64,9 +57,7 @@ class WsClient:
     def for_incident(self, incident_id: str) -> list[tuple[float, dict[str, Any]]]:
         with self._cond:
             return [
-                (t, m)
-                for t, m in self.messages
-                if (m.get("keys") or {}).get(INCIDENTS_KEY) == incident_id
+                (t, m) for t, m in self.messages if incident_id in (m.get("keys") or {}).values()
             ]
 
     def wait_messages(
