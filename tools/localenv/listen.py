@@ -5,8 +5,8 @@ every open the listener sends ``{"action": "sync"}`` (the first time) or ``{"act
 "since": <cursor>}`` (after a reconnect), prints the answer and the live messages as they come,
 and after ``sync.complete`` a line saying what it holds and how many changes the sync brought.
 :class:`IncidentView` is the client model behind that line (merge by sequence, buffer live
-messages until ``sync.complete``, honour ``reset``, removals, parts); the tests' WebSocket
-client (``testing.websocket_client``) uses the same model.
+messages until ``sync.complete``, honour ``reset``, removals, parts), the same rules as
+clients/js.
 """
 
 from __future__ import annotations
