@@ -34,7 +34,7 @@ from testing.browser import headless_chromium
 from testing.waits import wait_until
 from testing.websocket_client import WsClient
 from tools.localenv import clients as aws
-from tools.localenv import commands, emulator, tokens
+from tools.localenv import commands, emulator, process, tokens
 from tools.localenv import stack as localenv
 from tools.localenv.cli import ERRORS
 from tools.localenv.config import DEFAULT_PORT, LocalEnv
@@ -242,9 +242,9 @@ def _session_port(config: LocalEnv) -> int:
         return current.port
     if config.port is not None:
         return config.port
-    if not emulator.port_open(DEFAULT_PORT):
+    if not process.port_open(DEFAULT_PORT):
         return DEFAULT_PORT
-    return emulator.free_port()
+    return process.free_port()
 
 
 @pytest.fixture(scope="session")
