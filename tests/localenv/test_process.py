@@ -21,7 +21,14 @@ def start(files: process.ProcessFiles, script: str, ready, timeout_s: float = 15
     port = process.free_port()
     command = [sys.executable, "-c", script, str(port)]
     return process.start(
-        files, command, port, ready, what="the test server", error=Failed, timeout_s=timeout_s
+        files,
+        command,
+        port,
+        ready,
+        process.Server,
+        what="the test server",
+        error=Failed,
+        timeout_s=timeout_s,
     )
 
 
@@ -36,12 +43,13 @@ def test_a_started_server_is_recorded_found_and_stopped(tmp_path: Path) -> None:
     files = process.ProcessFiles(tmp_path / "state", "web")
     server = start(files, SERVE, process.port_open)
     assert files.recorded() == (server.pid, server.port)
-    assert process.running(files, process.port_open) == server
-    assert process.running(files, lambda port: False) is None  # alive but not answering
+    assert process.running(files, process.port_open, process.Server) == server
+    # alive but not answering
+    assert process.running(files, lambda port: False, process.Server) is None
     assert process.stop(files) is True
     assert not process.pid_alive(server.pid)
     assert not files.pid_file.exists() and not files.port_file.exists()
-    assert process.running(files, process.port_open) is None
+    assert process.running(files, process.port_open, process.Server) is None
     assert process.stop(files) is False
 
 

@@ -28,10 +28,7 @@ class BoardError(process.ProcessError):
 
 
 @dataclass(frozen=True)
-class BoardServer:
-    port: int
-    pid: int
-
+class BoardServer(process.Server):
     @property
     def base_url(self) -> str:
         return f"http://{HOST}:{self.port}"
@@ -58,8 +55,7 @@ def serves_board(port: int) -> bool:
 
 def running(state_dir: Path) -> BoardServer | None:
     """The board server started from ``state_dir``, if it is alive and serving the board."""
-    server = process.running(files(state_dir), serves_board)
-    return None if server is None else BoardServer(port=server.port, pid=server.pid)
+    return process.running(files(state_dir), serves_board, BoardServer)
 
 
 def choose_port(asked: int | None) -> int:
@@ -86,16 +82,16 @@ def start(state_dir: Path, directory: Path, port: int | None = None) -> BoardSer
     chosen = choose_port(port)
     command = [sys.executable, "-m", "http.server", "--bind", HOST]
     command += ["--directory", str(directory), str(chosen)]
-    server = process.start(
+    return process.start(
         files(state_dir),
         command,
         chosen,
         serves_board,
+        BoardServer,
         what="the board's web server",
         error=BoardError,
         timeout_s=START_TIMEOUT_S,
     )
-    return BoardServer(port=server.port, pid=server.pid)
 
 
 def stop(state_dir: Path) -> bool:

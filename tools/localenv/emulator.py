@@ -33,10 +33,7 @@ class EmulatorError(process.ProcessError):
 
 
 @dataclass(frozen=True)
-class Emulator:
-    port: int
-    pid: int
-
+class Emulator(process.Server):
     @property
     def endpoint(self) -> str:
         return endpoint(self.port)
@@ -79,8 +76,7 @@ def healthy(port: int) -> bool:
 
 def running(state_dir: Path) -> Emulator | None:
     """The emulator started from ``state_dir``, if it is still alive and answering."""
-    server = process.running(files(state_dir), healthy)
-    return None if server is None else Emulator(port=server.port, pid=server.pid)
+    return process.running(files(state_dir), healthy, Emulator)
 
 
 def start(state_dir: Path, port: int, python: str | None = None) -> Emulator:
@@ -119,11 +115,12 @@ def start(state_dir: Path, port: int, python: str | None = None) -> Emulator:
         "TMPDIR": str(state_dir),
     }
     command = [interpreter, "-m", "hypercorn", "ministack.app:app"]
-    server = process.start(
+    return process.start(
         files(state_dir),
         [*command, "--bind", f"{HOST}:{port}", "--keep-alive", "75"],
         port,
         healthy,
+        Emulator,
         what="the emulator",
         error=EmulatorError,
         timeout_s=START_TIMEOUT_S,
@@ -131,7 +128,6 @@ def start(state_dir: Path, port: int, python: str | None = None) -> Emulator:
         env=env,
         poll_s=0.2,
     )
-    return Emulator(port=server.port, pid=server.pid)
 
 
 def stop(state_dir: Path) -> bool:

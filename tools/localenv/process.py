@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 HOST = "127.0.0.1"
 
@@ -61,6 +62,9 @@ class Server:
     pid: int
 
 
+S = TypeVar("S", bound=Server)
+
+
 def port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
@@ -91,14 +95,14 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def running(files: ProcessFiles, ready: Callable[[int], bool]) -> Server | None:
-    """The server ``files`` records, if it is alive and ``ready(port)`` says it answers."""
+def running(files: ProcessFiles, ready: Callable[[int], bool], kind: type[S]) -> S | None:
+    """The server ``files`` records (as a ``kind``), if it is alive and ``ready(port)``."""
     recorded = files.recorded()
     if recorded is None:
         return None
     pid, port = recorded
     if pid_alive(pid) and ready(port):
-        return Server(port=port, pid=pid)
+        return kind(port=port, pid=pid)
     return None
 
 
@@ -107,6 +111,7 @@ def start(
     command: Sequence[str],
     port: int,
     ready: Callable[[int], bool],
+    kind: type[S],
     *,
     what: str,
     error: type[ProcessError],
@@ -114,7 +119,7 @@ def start(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     poll_s: float = 0.1,
-) -> Server:
+) -> S:
     """Run ``command`` detached (output to the log), record its pid and port, and wait until
     ``ready(port)``. A server that exits or does not answer within ``timeout_s`` is stopped and
     forgotten, and ``error`` names ``what`` and the end of its log."""
@@ -140,7 +145,7 @@ def start(
                 f"see {files.log_file}:\n{tail(files.log_file)}"
             )
         if ready(port):
-            return Server(port=port, pid=proc.pid)
+            return kind(port=port, pid=proc.pid)
         time.sleep(poll_s)
     stop(files)
     raise error(
