@@ -17,6 +17,7 @@ def _reset_handler_caches() -> None:
     import broadcaster  # noqa: PLC0415
     import connection_manager  # noqa: PLC0415
     import notifier  # noqa: PLC0415
+    import sync  # noqa: PLC0415
     from realtime_common import aws  # noqa: PLC0415
 
     aws.reset_clients()
@@ -26,6 +27,7 @@ def _reset_handler_caches() -> None:
     broadcaster.get_config.cache_clear()
     broadcaster.get_metrics.cache_clear()
     notifier.reset()
+    sync.reset()
 
 
 # The suites `make test` runs, one pytest run per group of these markers (pyproject.toml).

@@ -149,13 +149,30 @@ def test_each_zip_holds_only_what_its_function_needs(built: Built) -> None:
             "workers",
         )
     }
+    sync = {
+        f"realtime_common/sync/{module}.py"
+        for module in (
+            "__init__",
+            "cache",
+            "config",
+            "connection",
+            "cursor",
+            "messages",
+            "post",
+            "request",
+            "serve",
+            "store",
+        )
+    }
     assert ours("broadcaster") == {
         "broadcaster.py",
         "fanout_worker.py",
+        "sync.py",
         connections,
         "realtime_common/stream.py",
         *common,
         *fanout,
+        *sync,
     }
     assert ours("notifier") == {"notifier.py", "realtime_common/stream.py", *common}
     aiohttp_and_deps = {"aiohttp", "multidict", "yarl", "frozenlist", "propcache", "aiosignal"}

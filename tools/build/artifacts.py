@@ -39,6 +39,21 @@ _FANOUT_MODULES = (
     "wire",
 )
 _FANOUT = tuple(f"realtime_common/fanout/{m}.py" for m in (*_FANOUT_MODULES, "workers"))
+_SYNC = tuple(
+    f"realtime_common/sync/{m}.py"
+    for m in (
+        "__init__",
+        "cache",
+        "config",
+        "connection",
+        "cursor",
+        "messages",
+        "post",
+        "request",
+        "serve",
+        "store",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -76,9 +91,19 @@ ARTIFACTS = (
     ),
     Artifact(
         name="broadcaster",
-        # The fan-out worker ships in the broadcaster's zip: the same engine, one artifact.
-        sources=("broadcaster.py", "fanout_worker.py", *_COMMON, _CONNECTIONS, _STREAM, *_FANOUT),
-        handlers=("broadcaster.handler", "fanout_worker.handler"),
+        # The fan-out worker and the sync function ship in the broadcaster's zip: the same
+        # engine and wire client (and so the same aiohttp requirements), one artifact.
+        sources=(
+            "broadcaster.py",
+            "fanout_worker.py",
+            "sync.py",
+            *_COMMON,
+            _CONNECTIONS,
+            _STREAM,
+            *_FANOUT,
+            *_SYNC,
+        ),
+        handlers=("broadcaster.handler", "fanout_worker.handler", "sync.handler"),
     ),
     Artifact(
         name="notifier",
