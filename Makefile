@@ -309,7 +309,7 @@ status: setup ## Show whether the local stack is up, with its endpoints
 	@$(LOCALENV) status
 
 .PHONY: listen
-listen: setup ## Print every WebSocket message as it arrives (USER=alice ROLE=dispatcher)
+listen: setup ## Print every WebSocket message as it arrives, syncing on open and after each reconnect (USER=alice ROLE=dispatcher)
 	@$(LOCALENV) listen --user "$${USER:-local-user}" --role "$${ROLE:-viewer}"
 
 TTL ?= 3600

@@ -1,24 +1,54 @@
-"""State table items and the table itself, as the pinned schema has them (functions/README.md,
-"State table"), for the sync tests and the benchmark: one place that writes what the Broadcaster
-writes, so a reader is tested against the schema and not against itself."""
+"""State table items as the Broadcaster writes them (realtime_common.state.build_item from a
+stream record), for the sync tests and the benchmark: readers are tested against the writer,
+never against a copy of the schema."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+from realtime_common.state import IncidentState, Item, build_item
+from realtime_common.stream import parse_record
 
 _SERIALIZER = TypeSerializer()
-FEED = "F#0"
+RETENTION_SECONDS = 86_400
+CLOSED_STATUSES = frozenset({"closed", "resolved"})
 
 
 def typed(value: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain map as DynamoDB's typed ``M`` value (ints stay ints; no floats: use strings)."""
-    return _SERIALIZER.serialize(dict(value))  # type: ignore[return-value]
+    """A plain map's attributes as DynamoDB typed values (no floats: write numbers as text)."""
+    return {name: _SERIALIZER.serialize(item) for name, item in value.items()}
+
+
+def incident_keys(incident_id: str) -> dict[str, str]:
+    """The Incidents table's keys of ``incident_id`` (the sample events' schema)."""
+    return {"pk": f"INCIDENT#{incident_id}", "sk": "META"}
+
+
+def sync_id(incident_id: str) -> str:
+    """The id a sync request names for it (realtime_common.state.incident_id of its keys)."""
+    return f"INCIDENT#{incident_id}|META"
+
+
+def stream_record(
+    incident_id: str, image: Mapping[str, Any] | None, sequence: int, *, removed: bool = False
+) -> dict[str, Any]:
+    """A raw MODIFY (or REMOVE) stream record of one incident."""
+    body: dict[str, Any] = {
+        "Keys": typed(incident_keys(incident_id)),
+        "SequenceNumber": str(sequence),
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    if not removed and image is not None:
+        body["NewImage"] = typed(image)
+    return {
+        "eventID": f"ev-{incident_id}-{sequence}",
+        "eventName": "REMOVE" if removed else "MODIFY",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": body,
+    }
 
 
 def state_item(
@@ -28,60 +58,9 @@ def state_item(
     sequence: int,
     changed_at_ms: int,
     removed: bool = False,
-    expires_at: int | None = None,
-    event_id: str | None = None,
-    event_name: str = "MODIFY",
-) -> dict[str, Any]:
-    """The low-level item the Broadcaster stores for one incident's latest change."""
-    keys = {"pk": f"INCIDENT#{incident_id}", "sk": "META"}
-    item: dict[str, Any] = {
-        "pk": {"S": "INC#" + "|".join(str(keys[k]) for k in sorted(keys))},
-        "sk": {"S": "STATE#"},
-        "keys": typed(keys),
-        "sequence": {"S": str(sequence)},
-        "seqSort": {"S": str(sequence).zfill(48)},
-        "eventId": {"S": event_id or f"ev-{incident_id}-{sequence}"},
-        "eventName": {"S": "REMOVE" if removed else event_name},
-        "changedAt": {"N": str(changed_at_ms)},
-        "feed": {"S": FEED},
-    }
-    if removed:
-        item["removed"] = {"BOOL": True}
-    elif image is not None:
-        item["image"] = typed(image)
-    if expires_at is not None:
-        item["expiresAt"] = {"N": str(expires_at)}
-    return item
-
-
-def incident_id_of(incident_id: str) -> str:
-    """The id a sync request names for ``state_item(incident_id, ...)`` (its keys joined)."""
-    return f"INCIDENT#{incident_id}|META"
-
-
-def create_state_table(dynamodb: DynamoDBClient, name: str) -> None:
-    """The state table: pk/sk, the byChange index (feed, changedAt; projection ALL)."""
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": "feed", "AttributeType": "S"},
-            {"AttributeName": "changedAt", "AttributeType": "N"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "byChange",
-                "KeySchema": [
-                    {"AttributeName": "feed", "KeyType": "HASH"},
-                    {"AttributeName": "changedAt", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    retention_seconds: int = RETENTION_SECONDS,
+) -> Item:
+    """The state item the Broadcaster stores for this change at ``changed_at_ms``."""
+    raw = stream_record(incident_id, image, sequence, removed=removed)
+    settings = IncidentState("state", retention_seconds, CLOSED_STATUSES)
+    return build_item(raw, parse_record(raw), settings, changed_at_ms)

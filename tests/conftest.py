@@ -103,3 +103,45 @@ def create_connections_table() -> Callable[[str], Any]:
         return boto3.resource("dynamodb").Table(name)
 
     return create
+
+
+@pytest.fixture
+def create_state_table() -> Callable[[str], Any]:
+    """Create a state table with the stack's schema (pk/sk, TTL ``expiresAt``, the ``byChange``
+    index on ``feed``/``changedAt``) wherever the test's environment points boto3."""
+
+    def create(name: str) -> Any:
+        from realtime_common import state  # noqa: PLC0415 (only the state suites need it)
+
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName=name,
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "feed", "AttributeType": "S"},
+                {"AttributeName": "changedAt", "AttributeType": "N"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": state.CHANGE_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "feed", "KeyType": "HASH"},
+                        {"AttributeName": "changedAt", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": state.TTL_ATTRIBUTE},
+        )
+        return boto3.resource("dynamodb").Table(name)
+
+    return create

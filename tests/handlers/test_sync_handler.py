@@ -21,7 +21,7 @@ from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES
 from realtime_common.fanout.views import VIEWER_ATTRIBUTES
 from realtime_common.sync import cursor
 from testing.fake_management_api import FakeManagementApi
-from testing.state_items import create_state_table, incident_id_of, state_item
+from testing.state_items import state_item, sync_id
 
 pytestmark = pytest.mark.handler
 
@@ -39,11 +39,17 @@ def api() -> Iterator[FakeManagementApi]:
 
 
 @pytest.fixture
-def env(connections_table: Any, api: FakeManagementApi, monkeypatch: pytest.MonkeyPatch) -> Any:
-    create_state_table(boto3.client("dynamodb"), STATE_TABLE)
+def env(
+    connections_table: Any,
+    create_state_table: Any,
+    api: FakeManagementApi,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
+    create_state_table(STATE_TABLE)
     for name, value in {
         "STATE_TABLE": STATE_TABLE,
         "STATE_RETENTION_SECONDS": "86400",
+        "CLOSED_STATUSES": '["closed", "resolved"]',
         "WS_CALLBACK_URL": api.url,
         "SYNC_FULL_INTERVAL_MS": str(INTERVAL_MS),
         "SYNC_CURSOR_OVERLAP_MS": str(OVERLAP_MS),
@@ -145,8 +151,9 @@ def test_full_sync_sends_every_live_incident_then_complete(env: Any, context: An
     connect(env)
     for n in (1, 2, 3):
         store(n, sequence=100 + n)
-    store(4, sequence=104, removed=True, expires_at=int(time.time()) + 3600)
-    store(5, sequence=105, image=incident(5, status="closed"), expires_at=int(time.time()) - 1)
+    store(4, sequence=104, removed=True)
+    # Closed more than the retention ago: expired, though TTL has not deleted it yet.
+    store(5, sequence=105, image=incident(5, status="closed"), at_ms=now_ms() - 86_401_000)
 
     send(context, {"action": "sync"})
 
@@ -175,7 +182,7 @@ def test_since_sync_brings_exactly_what_changed(env: Any, context: Any, api: Any
 
     later = now_ms()
     store(1, sequence=201, at_ms=later, image=incident(1, status="escalated"))
-    store(2, sequence=202, at_ms=later, removed=True, expires_at=int(time.time()) + 3600)
+    store(2, sequence=202, at_ms=later, removed=True)
     store(9, sequence=209, at_ms=later)
     store(3, sequence=99, at_ms=later)  # an older record never wins
 
@@ -199,9 +206,9 @@ def test_since_sync_brings_exactly_what_changed(env: Any, context: Any, api: Any
 def test_incidents_sync_answers_those_ids(env: Any, context: Any, api: Any) -> None:
     connect(env)
     store(1, sequence=101)
-    store(2, sequence=102, removed=True, expires_at=int(time.time()) + 3600)
+    store(2, sequence=102, removed=True)
     store(3, sequence=103)
-    ids = [incident_id_of("INC-1"), incident_id_of("INC-2"), incident_id_of("INC-404")]
+    ids = [sync_id("INC-1"), sync_id("INC-2"), sync_id("INC-404")]
 
     send(context, {"action": "sync", "incidents": ids})
 
@@ -437,7 +444,7 @@ def test_an_incident_expiring_since_the_cursor_turns_the_since_sync_into_a_reset
     store(1, sequence=101)
     expires = int(time.time()) + 2  # a closed incident whose retention ends in two seconds
     closed = incident(7, status="closed")
-    store(7, sequence=107, at_ms=expires * 1000 - 86_400_000, image=closed, expires_at=expires)
+    store(7, sequence=107, at_ms=expires * 1000 - 86_400_000, image=closed)
     send(context, {"action": "sync"})
     incidents, first = answer(api)
     assert sorted(incidents) == ["INCIDENT#INC-1", "INCIDENT#INC-7"]

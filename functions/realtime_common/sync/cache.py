@@ -28,7 +28,7 @@ from realtime_common.sync.store import (
     MalformedStateError,
     changes_since,
     parse_item,
-    state_pk,
+    pk_of,
 )
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ class StateCache:
 
     def by_ids(self, incident_ids: Iterable[str]) -> list[Entry]:
         """The entries of ``incident_ids`` the state knows (unknown ids are left out)."""
-        found = (self.entries.get(state_pk(incident_id)) for incident_id in incident_ids)
+        found = (self.entries.get(pk_of(incident_id)) for incident_id in incident_ids)
         return [entry for entry in found if entry is not None]
 
     def answer(self, entries: list[Entry], audience: int, now_ms: int, tail: bytes) -> Prepared:

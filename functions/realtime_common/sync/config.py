@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from realtime_common import config
 from realtime_common.fanout.config import MAX_RATE, FanoutConfig
 from realtime_common.fanout.views import RoleViews
+from realtime_common.state import IncidentState, incident_state
 
 
 @dataclass(frozen=True)
 class SyncConfig:
     fanout: FanoutConfig  # CONNECTIONS_TABLE, WS_CALLBACK_URL, POST_MAX_ATTEMPTS
-    state_table: str
+    state: IncidentState  # STATE_TABLE, STATE_RETENTION_SECONDS, CLOSED_STATUSES
     views: RoleViews
-    retention_ms: int  # how long tombstones and closed incidents stay (STATE_RETENTION_SECONDS)
     full_interval_ms: int  # at most one full sync per connection per this
     overlap_ms: int  # how far before a cursor a since sync reads again
     post_rate: int  # posts per second of one execution environment
@@ -26,13 +26,21 @@ class SyncConfig:
     def connections_table(self) -> str:
         return self.fanout.table
 
+    @property
+    def state_table(self) -> str:
+        return self.state.table
+
+    @property
+    def retention_ms(self) -> int:
+        """How long tombstones and closed incidents stay."""
+        return self.state.retention_seconds * 1000
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SyncConfig:
         return cls(
             fanout=FanoutConfig.from_env(env),
-            state_table=config.required_str(env, "STATE_TABLE"),
+            state=incident_state(env),
             views=RoleViews.from_env(env),
-            retention_ms=1000 * config.bounded_int(env, "STATE_RETENTION_SECONDS", 86400, 1, 2**31),
             full_interval_ms=config.bounded_int(env, "SYNC_FULL_INTERVAL_MS", 5000, 0, 2**31),
             overlap_ms=config.bounded_int(env, "SYNC_CURSOR_OVERLAP_MS", 15000, 0, 2**31),
             post_rate=config.bounded_int(env, "SYNC_POST_RATE", 100, 1, MAX_RATE),

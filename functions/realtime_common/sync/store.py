@@ -8,16 +8,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from realtime_common.state import CHANGE_INDEX, FEED, PK_PREFIX
 from realtime_common.stream import JSONValue, deserialize, to_plain
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-# The pinned schema (BRIEF, issue 16); realtime_common.state owns these once it lands.
-PK_PREFIX = "INC#"
-SORT_KEY = "STATE#"
-CHANGE_INDEX = "byChange"
-FEED = "F#0"
 
 
 class MalformedStateError(ValueError):
@@ -45,6 +40,7 @@ class Entry:
         return self.pk[len(PK_PREFIX) :]
 
     def expired(self, now_s: float) -> bool:
+        """Past its retention (state.is_live's rule, on the parsed entry: TTL deletes lazily)."""
         return self.expires_at is not None and self.expires_at <= now_s
 
     def live(self, now_s: float) -> bool:
@@ -52,7 +48,8 @@ class Entry:
         return not self.removed and not self.expired(now_s)
 
 
-def state_pk(incident_id: str) -> str:
+def pk_of(incident_id: str) -> str:
+    """The state item's ``pk`` for an id a sync request names (state.incident_id)."""
     return PK_PREFIX + incident_id
 
 
