@@ -8,15 +8,13 @@ a function and under ``if TYPE_CHECKING:`` (a cycle hidden there is still a cycl
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tools import importgraph
+from tools.paths import ROOT
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[2]
 
 # Cycles that exist on main and are being removed, each with the change that removes it. An entry
 # that no longer matches a cycle fails the test too, so the list cannot outlive its reason.
