@@ -125,12 +125,29 @@ def test_each_zip_holds_only_what_its_function_needs(built: Built) -> None:
         "realtime_common/metrics.py",
     }
     connections = "realtime_common/connections.py"
+    auth = {
+        f"realtime_common/auth/{module}.py"
+        for module in (
+            "__init__",
+            "claims",
+            "decisions",
+            "errors",
+            "jwks",
+            "keys",
+            "request",
+            "settings",
+            "ssm_secret",
+            "verify",
+        )
+    }
     assert ours("authorizer") == {
         "authorizer.py",
         "realtime_common/__init__.py",
+        "realtime_common/aws.py",
         "realtime_common/config.py",
         "realtime_common/logs.py",
         connections,
+        *auth,
     }
     assert ours("connection_manager") == {"connection_manager.py", connections, *common}
     fanout = {
@@ -242,6 +259,8 @@ print(json.dumps(report))
 @pytest.mark.parametrize(
     ("name", "missing"),
     [
+        # Every module the authorizer imports (realtime_common.auth) must be in its zip.
+        ("authorizer", "JWKS_URL"),
         ("connection_manager", "CONNECTIONS_TABLE"),
         ("broadcaster", "WS_CALLBACK_URL"),
         ("notifier", "SNS_TOPIC_ARN"),

@@ -26,6 +26,19 @@ _COMMON = (
 )
 _CONNECTIONS = "realtime_common/connections.py"
 _STREAM = "realtime_common/stream.py"
+_AUTH_MODULES = (
+    "__init__",
+    "claims",
+    "decisions",
+    "errors",
+    "jwks",
+    "keys",
+    "request",
+    "settings",
+    "ssm_secret",
+    "verify",
+)
+_AUTH = tuple(f"realtime_common/auth/{m}.py" for m in _AUTH_MODULES)
 _FANOUT_MODULES = (
     "__init__",
     "config",
@@ -63,9 +76,11 @@ ARTIFACTS = (
         sources=(
             "authorizer.py",
             "realtime_common/__init__.py",
+            "realtime_common/aws.py",
             "realtime_common/config.py",
             "realtime_common/logs.py",
             _CONNECTIONS,
+            *_AUTH,
         ),
         handlers=("authorizer.handler",),
     ),
