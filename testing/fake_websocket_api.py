@@ -192,7 +192,9 @@ class FakeWebSocketApi:
                 reason = "one full sync per connection per few seconds"
                 return [messages.error("sync_throttled", reason, retry_after_ms)]
             items, reset = self._select(request)
-            cursor = f"v1:{self._version}"
+            # A fetch by id is no position in the change feed: its cursor is empty, as the
+            # route's (the client keeps the cursor of its last full or since sync).
+            cursor = "" if request.kind is Kind.IDS else f"v1:{self._version}"
         encoded = [messages.encode(state_message(item)) for item in items]
         part_ids = [uuid.uuid4().hex for _ in encoded]
         return [
