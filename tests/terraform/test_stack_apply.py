@@ -267,7 +267,8 @@ def test_functions_configuration(outputs: dict[str, Any]) -> None:
     assert env["connect"]["ALLOW_QUERY_IDENTITY"] == "false"
     assert env["disconnect"] == env["connect"]
     assert env["broadcaster"]["WS_CALLBACK_URL"] == outputs["websocket_management_url"]
-    assert env["broadcaster"]["FANOUT_WORKER_FUNCTION"] == outputs["function_names"]["fanout-worker"]
+    worker = outputs["function_names"]["fanout-worker"]
+    assert env["broadcaster"]["FANOUT_WORKER_FUNCTION"] == worker
     assert env["fanout-worker"]["WS_CALLBACK_URL"] == outputs["websocket_management_url"]
     assert env["notifier"]["SNS_TOPIC_ARN"] == outputs["alerts_topic_arn"]
     assert env["notifier"]["IDEMPOTENCY_TABLE"] == outputs["idempotency_table_name"]
