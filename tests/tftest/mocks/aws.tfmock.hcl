@@ -63,6 +63,11 @@ override_resource {
 }
 
 override_resource {
+  target = module.state_table.aws_dynamodb_table.this
+  values = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-state" }
+}
+
+override_resource {
   target = module.alerts_topic.aws_sns_topic.this
   values = { arn = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" }
 }
