@@ -48,6 +48,23 @@ def connections_table(
     return table
 
 
+STATE_TABLE = "realtime-state"
+
+
+@pytest.fixture
+def state_table(
+    aws_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    create_state_table: Callable[[str], Any],
+) -> Any:
+    """The state table and the settings Terraform gives the Broadcaster (its defaults)."""
+    table = create_state_table(STATE_TABLE)
+    monkeypatch.setenv("STATE_TABLE", STATE_TABLE)
+    monkeypatch.setenv("STATE_RETENTION_SECONDS", "86400")
+    monkeypatch.setenv("CLOSED_STATUSES", '["closed","resolved"]')
+    return table
+
+
 @dataclass
 class Alerts:
     topic_arn: str
