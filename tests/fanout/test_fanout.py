@@ -78,7 +78,7 @@ def sequences(event: dict[str, Any]) -> list[str]:
 
 
 def add_connections(
-    table: Any, *ids: str, role: str = "viewer", connected_at: str = "2026-11-27T14:40:00Z"
+    table: Any, *ids: str, role: str = "viewer", stored_at: str = "2026-11-27T14:40:00Z"
 ) -> None:
     with table.batch_writer() as batch:
         for cid in ids:
@@ -88,7 +88,7 @@ def add_connections(
                     "sk": "META#",
                     "userId": "u",
                     "role": role,
-                    "connectedAt": connected_at,
+                    "connectedAt": stored_at,
                     "expiresAt": int(time.time()) + 3600,
                 }
             )
@@ -170,7 +170,7 @@ def test_a_connection_still_connecting_keeps_its_row_and_gets_the_next_record(
     # on_connect has stored the row; API Gateway has not finished the handshake, and answers
     # 410 to posts for it meanwhile (documented). A 410 then proves nothing: the row stays.
     add_connections(table, "old-gone=")
-    add_connections(table, "young=", connected_at=connected_at(time.time()))
+    add_connections(table, "young=", stored_at=connected_at(time.time()))
     api.behaviours["old-gone="] = "gone"
     api.connecting("young=")
     first = updates("A")

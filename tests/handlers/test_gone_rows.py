@@ -94,7 +94,7 @@ def test_a_kept_row_still_expires_by_its_ttl(connections_table: Any) -> None:
 
 
 def test_the_broadcaster_keeps_a_connecting_row_and_deletes_an_old_gone_one(
-    connections_table: Any, context: Any, monkeypatch: pytest.MonkeyPatch
+    connections_table: Any, state_table: Any, context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     put_row("connecting=", time.time())
     put_row("gone=", time.time() - CONNECTING_WINDOW_SECONDS - 5)
