@@ -25,6 +25,7 @@ def _reset_handler_caches() -> None:
     connection_manager.get_metrics.cache_clear()
     broadcaster.get_config.cache_clear()
     broadcaster.get_metrics.cache_clear()
+    broadcaster.retry_ledger.clear()
     notifier.reset()
 
 

@@ -28,13 +28,18 @@ _CONNECTIONS = "realtime_common/connections.py"
 _STREAM = "realtime_common/stream.py"
 _FANOUT_MODULES = (
     "__init__",
+    "audience",
     "config",
+    "delivery",
     "engine",
     "frames",
+    "ledger",
+    "messages",
     "rate",
     "schedule",
     "sigv4",
     "table",
+    "transport",
     "views",
     "wire",
 )
