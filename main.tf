@@ -85,6 +85,27 @@ module "idempotency_table" {
   kms_key_arn            = var.kms_key_arn
 }
 
+# Each incident's latest state, written by the Broadcaster before it fans the
+# change out and read by the sync route (schema: functions/realtime_common/
+# state.py). Readers filter expiresAt themselves: TTL deletes within days.
+# byChange keeps every item under one feed key: a single partition takes about
+# 1,000 writes/s, far above the rate incidents change.
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html
+module "state_table" {
+  source = "./modules/dynamodb_table"
+
+  name          = "${local.name}-state"
+  hash_key      = "pk"
+  range_key     = "sk"
+  ttl_attribute = "expiresAt"
+  global_secondary_indexes = {
+    byChange = { hash_key = "feed", range_key = "changedAt", range_key_type = "N" }
+  }
+  point_in_time_recovery = var.point_in_time_recovery
+  deletion_protection    = var.deletion_protection
+  kms_key_arn            = var.kms_key_arn
+}
+
 # ---------------------------------------------------------------------------
 # Alerts topic
 # ---------------------------------------------------------------------------
@@ -137,6 +158,14 @@ locals {
     CONNECTION_TTL_SECONDS = tostring(var.connection_ttl_seconds)
   }
 
+  # The state table's settings (realtime_common/state.py reads them), for
+  # every function that writes or reads it.
+  state_environment = {
+    STATE_TABLE             = module.state_table.name
+    STATE_RETENTION_SECONDS = tostring(var.incident_state.retention_seconds)
+    CLOSED_STATUSES         = jsonencode(var.incident_state.closed_statuses)
+  }
+
   function_environment = {
     authorizer = local.authorizer_environment
     connect    = local.connection_environment
@@ -147,7 +176,7 @@ locals {
       FANOUT_CONCURRENCY = tostring(var.fanout_concurrency)
       POST_MAX_ATTEMPTS  = tostring(var.post_max_attempts)
       ROLE_VIEWS         = jsonencode(var.role_views)
-    }, local.fanout_broadcaster_environment) # fanout_workers.tf
+    }, local.fanout_broadcaster_environment, local.state_environment) # fanout_workers.tf
     notifier = {
       SNS_TOPIC_ARN           = module.alerts_topic.arn
       IDEMPOTENCY_TABLE       = module.idempotency_table.name
@@ -169,7 +198,13 @@ locals {
       actions   = ["dynamodb:DeleteItem"]
       resources = [module.connections_table.arn]
     }]
-    broadcaster = local.fanout_delivery_statements
+    broadcaster = concat(local.fanout_delivery_statements, [{
+      # One conditional PutItem per incident (attribute_not_exists(pk) OR
+      # seqSort < :new): the Broadcaster never reads the state table.
+      sid       = "WriteIncidentState"
+      actions   = ["dynamodb:PutItem"]
+      resources = [module.state_table.arn]
+    }])
     notifier = concat(
       [
         {
@@ -266,7 +301,17 @@ module "stream_consumer" {
   maximum_retry_attempts             = var.stream_consumer.maximum_retry_attempts
   maximum_record_age_in_seconds      = var.stream_consumer.maximum_record_age_in_seconds
   starting_position                  = var.stream_consumer.starting_position
-  kms_key_arn                        = var.kms_key_arn
+  # The Broadcaster turns REMOVE records into tombstones and incident.removed
+  # messages; the Notifier alerts on inserts and changes only.
+  event_names = local.stream_event_names[each.key]
+  kms_key_arn = var.kms_key_arn
+}
+
+locals {
+  stream_event_names = {
+    broadcaster = ["INSERT", "MODIFY", "REMOVE"]
+    notifier    = ["INSERT", "MODIFY"]
+  }
 }
 
 # What delivering to connections needs, for the broadcaster and its fan-out

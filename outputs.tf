@@ -28,6 +28,11 @@ output "idempotency_table_name" {
   value       = module.idempotency_table.name
 }
 
+output "state_table_name" {
+  description = "Name of the state table (each incident's latest state; the Broadcaster writes it, make backfill fills it)."
+  value       = module.state_table.name
+}
+
 output "alerts_topic_arn" {
   description = "ARN of the SNS alerts topic."
   value       = module.alerts_topic.arn

@@ -291,6 +291,28 @@ variable "post_max_attempts" {
 }
 
 # ---------------------------------------------------------------------------
+# Incident state (the state table the sync route reads)
+# ---------------------------------------------------------------------------
+variable "incident_state" {
+  description = "The state table: how long removed and closed incidents stay (retention_seconds; STATE_RETENTION_SECONDS) and which statuses close an incident (closed_statuses, compared case-insensitively; CLOSED_STATUSES). A client away for longer than the retention gets a full sync (reset)."
+  type = object({
+    retention_seconds = optional(number, 86400)
+    closed_statuses   = optional(list(string), ["closed", "resolved"])
+  })
+  default = {}
+
+  validation {
+    condition     = var.incident_state.retention_seconds >= 3600 && var.incident_state.retention_seconds <= 2592000 && floor(var.incident_state.retention_seconds) == var.incident_state.retention_seconds
+    error_message = "incident_state.retention_seconds must be a whole number between 3600 (one hour) and 2592000 (30 days), e.g. 86400 to keep removed and closed incidents for a day."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.incident_state.closed_statuses : can(regex("^[a-z][a-z0-9_-]{0,31}$", s))])
+    error_message = "incident_state.closed_statuses must be lowercase status names (letters, digits, - or _), e.g. [\"closed\", \"resolved\"]; [] keeps closed incidents until they are removed."
+  }
+}
+
+# ---------------------------------------------------------------------------
 # Notifier and alerts
 # ---------------------------------------------------------------------------
 variable "alert_urgencies" {

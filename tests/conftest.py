@@ -9,6 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from testing.suites import suite_markers
+
 
 def _reset_handler_caches() -> None:
     # Imported here: only the handler and fan-out suites use aws_env, and the other suites need
@@ -29,19 +31,15 @@ def _reset_handler_caches() -> None:
     notifier.reset()
 
 
-# The suites `make test` runs, one pytest run per group of these markers (pyproject.toml).
-SUITES = frozenset(
-    {"unit", "handler", "fanout", "packaging", "preview", "browser", "terraform", "e2e"}
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test carries a suite marker: `make test`'s phases together then run every test,
-    where a test with none would run in none of them."""
-    unmarked = [item.nodeid for item in items if not SUITES & {m.name for m in item.iter_markers()}]
+    where a test with none would run in none of them. The suites are the markers pyproject.toml
+    registers (their one list; tests/unit/test_suites.py checks the Makefile runs each)."""
+    suites = suite_markers(config.rootpath / "pyproject.toml")
+    unmarked = [item.nodeid for item in items if not suites & {m.name for m in item.iter_markers()}]
     if unmarked:
         raise pytest.UsageError(
-            f"tests without a suite marker ({', '.join(sorted(SUITES))}): {', '.join(unmarked)}"
+            f"tests without a suite marker ({', '.join(sorted(suites))}): {', '.join(unmarked)}"
         )
 
 
@@ -98,6 +96,48 @@ def create_connections_table() -> Callable[[str], Any]:
                 {"AttributeName": "sk", "AttributeType": "S"},
             ],
             BillingMode="PAY_PER_REQUEST",
+        )
+        return boto3.resource("dynamodb").Table(name)
+
+    return create
+
+
+@pytest.fixture
+def create_state_table() -> Callable[[str], Any]:
+    """Create a state table with the stack's schema (pk/sk, TTL ``expiresAt``, the ``byChange``
+    index on ``feed``/``changedAt``) wherever the test's environment points boto3."""
+
+    def create(name: str) -> Any:
+        from realtime_common import state  # noqa: PLC0415 (only the state suites need it)
+
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName=name,
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "feed", "AttributeType": "S"},
+                {"AttributeName": "changedAt", "AttributeType": "N"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": state.CHANGE_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "feed", "KeyType": "HASH"},
+                        {"AttributeName": "changedAt", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": state.TTL_ATTRIBUTE},
         )
         return boto3.resource("dynamodb").Table(name)
 

@@ -17,3 +17,8 @@ output "policy" {
   description = "The role policy the mapping needs (JSON)."
   value       = aws_iam_role_policy.this.policy
 }
+
+output "event_names" {
+  description = "The eventName values the mapping's filter lets through."
+  value       = jsondecode(one(aws_lambda_event_source_mapping.this.filter_criteria[0].filter).pattern).eventName
+}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from testing.waits import wait_until
+from tools import terraform_rc
 from tools.localenv import cli, emulator, terraform
 from tools.localenv.config import DEFAULT_PORT, ROOT, LocalEnv
 from tools.localenv.rootmodule import copy_root_module
@@ -98,8 +99,7 @@ def test_the_real_root_module_copies_with_every_root_file(tmp_path):
 
 
 def test_terraform_environment_adds_the_mirror_config_only_when_asked(tmp_path):
-    rc = tmp_path / "terraform.rc"
-    rc.write_text("")
+    rc = tmp_path / "cache" / "terraform.rc"
     sdk = emulator.sdk_env("http://127.0.0.1:1")
 
     plain = terraform.terraform_env({"PATH": "/bin"}, sdk, tmp_path / "data", rc)
@@ -107,9 +107,12 @@ def test_terraform_environment_adds_the_mirror_config_only_when_asked(tmp_path):
     assert plain["TF_DATA_DIR"] == str(tmp_path / "data")
     assert plain["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
     assert plain["TF_INPUT"] == "0"
+    assert not rc.exists()  # online: nobody writes it
 
     mirrored = terraform.terraform_env({"TF_PLUGIN_DIR": "/m"}, sdk, tmp_path, rc)
     assert mirrored["TF_CLI_CONFIG_FILE"] == str(rc)
+    assert rc.read_text() == terraform_rc.render("/m")  # written without make, as make writes it
+    assert 'path    = "/m"' in rc.read_text()
     own = tmp_path / "own.rc"
     own.write_text("")
     explicit = {"TF_PLUGIN_DIR": "/m", "TF_CLI_CONFIG_FILE": str(own)}

@@ -78,7 +78,6 @@ def plan(
         {**os.environ, **optional},
         aws_env,
         tmp_path_factory.mktemp("tfdata"),
-        ROOT / ".cache" / "terraform.rc",
     )
 
     def run(*args: str) -> str:

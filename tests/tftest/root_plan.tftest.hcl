@@ -23,6 +23,12 @@ override_resource {
 }
 
 override_resource {
+  target          = module.state_table.aws_dynamodb_table.this
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-state" }
+}
+
+override_resource {
   target          = module.function["connect"].aws_lambda_function.this
   override_during = plan
   values = {
@@ -122,8 +128,9 @@ run "without_stream" {
     condition = [for s in jsondecode(module.function["broadcaster"].policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
       { a = toset(["dynamodb:Scan", "dynamodb:DeleteItem"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections"]) },
       { a = toset(["execute-api:ManageConnections"]), r = toset(["arn:aws:execute-api:us-east-1:123456789012:abc123def4/prod/POST/@connections/*"]) },
+      { a = toset(["dynamodb:PutItem"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-state"]) },
     ]
-    error_message = "broadcaster may only Scan/DeleteItem on Connections and ManageConnections on <execution_arn>/prod/POST/@connections/*."
+    error_message = "broadcaster may only Scan/DeleteItem on Connections, ManageConnections on <execution_arn>/prod/POST/@connections/* and PutItem on the state table."
   }
   assert {
     condition = [for s in jsondecode(module.function["notifier"].policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
@@ -178,6 +185,9 @@ run "without_stream" {
       FANOUT_WORKER_FUNCTION       = "realtime-test-fanout-worker"
       FANOUT_WORKER_THRESHOLD      = "10000"
       FANOUT_MAX_WORKERS           = "10"
+      STATE_TABLE                  = "realtime-test-state"
+      STATE_RETENTION_SECONDS      = "86400"
+      CLOSED_STATUSES              = "[\"closed\",\"resolved\"]"
     })
     error_message = "broadcaster environment does not match the handlers' contract."
   }
@@ -290,7 +300,7 @@ run "with_stream" {
   }
   # The function roles themselves are unchanged by the stream.
   assert {
-    condition     = length(jsondecode(module.function["broadcaster"].policy).Statement) == 3 && length(jsondecode(module.function["notifier"].policy).Statement) == 3
+    condition     = length(jsondecode(module.function["broadcaster"].policy).Statement) == 4 && length(jsondecode(module.function["notifier"].policy).Statement) == 3
     error_message = "Stream permissions belong to the consumer's own policy, not the function's base policy."
   }
 }

@@ -26,14 +26,14 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from tools.paths import ROOT
 
 if TYPE_CHECKING:
     from tools.bench.table import MemoryConnections
 
-ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 
 

@@ -14,8 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from testing import tls
-
-ROOT = Path(__file__).resolve().parents[2]
+from tools.paths import ROOT
 
 
 @dataclass

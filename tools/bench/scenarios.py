@@ -9,7 +9,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.bench.fakeapi import ROOT, FakeApiProcess
+from tools.bench.fakeapi import FakeApiProcess
+from tools.paths import ROOT
 
 LATENCY = 0.02  # seconds the fake waits before answering each post (API Gateway-like)
 

@@ -13,6 +13,7 @@ One module per concern, as pre-commit lays out its commands:
     state       StackState, the record `up` writes and `down` reads
     stack       up, down, status
     commands    what a person does with the stack: listen, incident, alerts, invoke
+    listen      the listener's client model (sync on open, catch up after a reconnect, parts)
     cli         ``python -m tools.localenv up|down|status|listen|incident|alerts|invoke``
 
 Nothing here reads the environment at import time: the CLI builds a LocalEnv from it, once.
