@@ -55,10 +55,13 @@ locals {
       ALLOWED_ROLES      = join(",", var.allowed_roles)
       JWT_LEEWAY_SECONDS = tostring(var.authorizer.leeway_seconds)
       AUTH_CACHE_SECONDS = tostring(var.authorizer.cache_seconds)
+      # null takes the key source's usual algorithm: HS256 for a secret, RS256 for a JWKS.
+      JWT_ALGORITHMS = join(",", var.authorizer.algorithms != null ? var.authorizer.algorithms : (
+        var.authorizer.secret_parameter_name != null ? ["HS256"] : ["RS256"]
+      ))
     },
     var.authorizer.jwks_url == null ? {} : { JWKS_URL = var.authorizer.jwks_url },
     var.authorizer.secret_parameter_name == null ? {} : { JWT_SECRET_PARAMETER = var.authorizer.secret_parameter_name },
-    var.authorizer.algorithms == null ? {} : { JWT_ALGORITHMS = join(",", var.authorizer.algorithms) },
   )
 
   authorizer_policy_statements = concat(

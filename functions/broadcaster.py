@@ -4,14 +4,21 @@ Handler string: ``broadcaster.handler`` (a DynamoDB stream event source mapping 
 ``ReportBatchItemFailures``). Environment (functions/README.md has the table):
 ``CONNECTIONS_TABLE``, ``WS_CALLBACK_URL`` (required), ``FANOUT_CONCURRENCY``,
 ``POST_MAX_ATTEMPTS``, ``FANOUT_RATE``, ``FANOUT_WORKER_FUNCTION``, ``FANOUT_WORKER_THRESHOLD``,
-``FANOUT_MAX_WORKERS``, ``ROLE_VIEWS``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME``.
+``FANOUT_MAX_WORKERS``, ``ROLE_VIEWS``, ``STATE_TABLE``, ``STATE_RETENTION_SECONDS``,
+``CLOSED_STATUSES``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME``.
 
 Delivery model (functions/README.md has the full contract):
+
+* First, every record's state goes to the state table (``realtime_common.state``): one
+  conditional write per incident (the batch's newest record of it), all at once, so a client that
+  syncs after a live message never sees older state. A record whose state could not be stored is
+  not sent; it and every record after it are reported failed.
 
 * INSERT/MODIFY records become one JSON message each per role-based view (``ROLE_VIEWS``: each
   role gets the whole incident or an allow-list of its attributes; roles sharing a view share the
   encoding, so a record is encoded once per distinct view, never per connection); a connection
-  whose role has no view gets nothing. REMOVE records are ignored. Each view's messages are
+  whose role has no view gets nothing. A REMOVE record becomes one ``incident.removed`` message
+  (keys, eventId, sequence; no incident) for every view. Each view's messages are
   packed, in stream order, into as few frames of at most 128 KB as fit (one message alone is sent
   as itself; several as a ``batch`` frame); frame k carries the same records for every view.
 * Frames go to connections frame-major with per-connection order (``realtime_common.fanout``):
@@ -35,24 +42,25 @@ import functools
 import os
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from realtime_common import aws, config, metrics
+from realtime_common import aws, config, metrics, state
 from realtime_common.fanout import delivery, engine
 from realtime_common.fanout.audience import split, warner
+from realtime_common.fanout.batch import Batch, BroadcastResult, Delivery
 from realtime_common.fanout.config import DEFAULT_RATE, MAX_RATE, FanoutConfig
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES, batch_frame, spans
 from realtime_common.fanout.ledger import FrameKey, RetryLedger
-from realtime_common.fanout.messages import build_message, encode_message
-from realtime_common.fanout.schedule import FrameTally, first_failure
+from realtime_common.fanout.messages import build_message, encode_for_views, encode_message
+from realtime_common.fanout.schedule import first_failure
 from realtime_common.fanout.table import row_deleter, scan_connections
 from realtime_common.fanout.views import RoleViews
 from realtime_common.logs import make_logger
 from realtime_common.stream import (
     MalformedRecordError,
-    StreamRecord,
     batch_records,
     parse_record,
     sequence_number,
@@ -115,6 +123,17 @@ def get_config() -> BroadcastConfig:
 
 
 @functools.cache
+def get_state_writer() -> state.Writer:
+    """The state table's writer: settings read once, the client and the thread pool of the
+    concurrent writes created once per execution environment."""
+    return state.Writer(
+        client=aws.dynamodb_client(state.WRITE_CONCURRENCY),
+        settings=state.incident_state(os.environ),
+        executor=ThreadPoolExecutor(state.WRITE_CONCURRENCY, thread_name_prefix="state"),
+    )
+
+
+@functools.cache
 def get_metrics() -> AmazonCloudWatchEMFProvider:
     """The metrics emitter (realtime_common.metrics, ``function=broadcaster``), built once."""
     return metrics.make_metrics("broadcaster", os.environ)
@@ -134,72 +153,6 @@ class Clients:
     item_count: Callable[[], int] | None = None
 
 
-@dataclass
-class Batch:
-    """A stream batch parsed into what is delivered: each record's message for each audience."""
-
-    sequences: list[str]  # per record of the batch ("" when a record has none)
-    records: list[tuple[int, StreamRecord]] = field(default_factory=list)  # well-formed, in order
-    malformed: set[int] = field(default_factory=set)  # batch positions reported failed
-    positions: list[int] = field(default_factory=list)  # batch position of each message
-    event_ids: list[str] = field(default_factory=list)  # of each message
-    messages: list[list[bytes]] = field(default_factory=list)  # per audience, one per message
-    truncated: int = 0  # messages sent as a slim envelope
-
-
-@dataclass
-class Delivery:
-    """What the fan-out of one batch did, in this invocation or through workers."""
-
-    tallies: list[FrameTally]
-    stats: engine.Stats
-    connections: int
-    without_view: int | None = None  # in this invocation: connections whose role has no view
-    workers: int | None = None  # through workers: how many, and how many failed
-    failed_workers: int | None = None
-
-
-@dataclass(frozen=True)
-class BroadcastResult:
-    """One batch's outcome: the partial batch response, the log line and the metrics."""
-
-    batch: Batch
-    views: int
-    frames: int
-    delivery: Delivery | None  # None: nothing to send
-    duration_ms: float
-    failed: tuple[int, ...]  # batch positions reported failed, in order
-
-    def response(self) -> dict[str, list[dict[str, str]]]:
-        return {
-            "batchItemFailures": [
-                {"itemIdentifier": self.batch.sequences[position]} for position in self.failed
-            ]
-        }
-
-    def log_fields(self) -> dict[str, Any]:
-        """The ``fan-out finished`` line's fields."""
-        fields: dict[str, Any] = {
-            "records": len(self.batch.sequences),
-            "messages": len(self.batch.event_ids),
-            "frames": self.frames,
-            "views": self.views,
-            "truncated": self.batch.truncated,
-        }
-        sent = self.delivery
-        if sent is not None:
-            fields["connections"] = sent.connections
-            if sent.without_view is not None:
-                fields["without_view"] = sent.without_view
-            fields.update(sent.stats.as_dict())
-            if sent.workers is not None:
-                fields["workers"] = sent.workers
-                fields["failed_workers"] = sent.failed_workers
-        fields["duration_ms"] = self.duration_ms
-        fields["failed_records"] = len(self.failed)
-        return fields
-
-
 # Frames of this environment's last batch that ran out of time, and who got them already.
 retry_ledger = RetryLedger()
 warn = warner(logger)
@@ -213,21 +166,28 @@ def broadcast(
     deadline: float,
     policy: engine.RetryPolicy | None = None,
     emitter: AmazonCloudWatchEMFProvider | None = None,
+    writer: state.Writer | None = None,
 ) -> dict[str, list[dict[str, str]]]:
     """Deliver one stream batch by ``deadline`` (``time.monotonic()``); the partial response.
 
+    With ``writer``, every record's state is stored first (``state.store_batch``): a record
+    whose state could not be stored is not fanned out, and it and every record after it are
+    reported failed. Without it (the benchmark's baseline), no state is written.
     With ``emitter``, the fan-out's counts are added to it (``metrics.record_fanout``), zeros
     included, whether or not there was anything to send.
     """
-    batch = parse_batch(event, cfg.views)
+    batch = parse_batch(event)
     # Steps that must see every record before any client does go here, between parsing and
-    # delivering (they report their failures in ``batch.malformed``'s way: by batch position).
+    # encoding: they add the positions that may not be sent to ``batch.failed``.
+    stored = None if writer is None else _store_state(writer, batch)
+    encode_batch(batch, cfg.views)
     result = deliver_batch(
         batch,
         cfg,
         clients,
         deadline=deadline,
         policy=policy or engine.RetryPolicy(max_attempts=cfg.fanout.max_attempts),
+        stored=stored,
     )
     if emitter is not None:
         _record_fanout(emitter, result)
@@ -235,30 +195,54 @@ def broadcast(
     return result.response()
 
 
-def parse_batch(event: Mapping[str, Any], views: RoleViews) -> Batch:
-    """Each record's message for each audience (encoded once per view, never per connection);
-    malformed records are logged and kept aside, REMOVE records send nothing."""
+def parse_batch(event: Mapping[str, Any]) -> Batch:
+    """The batch's records parsed; malformed ones logged and reported failed."""
     raw_records = batch_records(event)
     batch = Batch(sequences=[sequence_number(raw) or "" for raw in raw_records])
-    batch.messages = [[] for _ in views.audiences]
     for position, raw in enumerate(raw_records):
         try:
-            record = parse_record(raw)
+            batch.records.append((position, raw, parse_record(raw)))
         except MalformedRecordError as error:
             logger.error(
                 "malformed stream record reported failed",
                 extra={"sequence": batch.sequences[position], "error": str(error)},
             )
-            batch.malformed.add(position)
+            batch.failed.add(position)
+    return batch
+
+
+def _store_state(writer: state.Writer, batch: Batch) -> state.BatchStored:
+    """Store the batch's state before anything is sent; mark what may not be fanned out."""
+    sequences = batch.sequences
+    stored = state.store_batch(writer, batch.records)
+    for position in stored.malformed:
+        logger.error(
+            "stream record that cannot be stored as state reported failed",
+            extra={"sequence": sequences[position]},
+        )
+    batch.failed.update(stored.malformed)
+    if stored.first_failed is not None:
+        batch.failed.update(range(stored.first_failed, len(sequences)))
+        logger.error(
+            "state not stored; reporting the rest of the batch failed, nothing of it is sent",
+            extra={
+                "first_failed_sequence": sequences[stored.first_failed],
+                "errors": dict(list(stored.failed.items())[:5]),
+                "state": stored.as_dict(),
+            },
+        )
+    return stored
+
+
+def encode_batch(batch: Batch, views: RoleViews) -> None:
+    """Each record's message for each audience, for the records not reported failed."""
+    batch.messages = [[] for _ in views.audiences]
+    for position, _, record in batch.records:
+        if position in batch.failed:  # never fan out a record whose state is not stored
             continue
-        batch.records.append((position, record))
-        if record.event_name == "REMOVE":
-            continue
-        any_truncated = False
-        for audience, view in enumerate(views.audiences):
-            data, was_truncated = encode_message(record, view)
-            batch.messages[audience].append(data)
-            any_truncated |= was_truncated
+        encoded, any_truncated = encode_for_views(record, views.audiences)
+        for audience_messages, data in zip(batch.messages, encoded, strict=True):
+            audience_messages.append(data)
         if any_truncated:
             batch.truncated += 1
             logger.info(
@@ -267,7 +251,6 @@ def parse_batch(event: Mapping[str, Any], views: RoleViews) -> Batch:
             )
         batch.positions.append(position)
         batch.event_ids.append(record.event_id)
-    return batch
 
 
 def deliver_batch(
@@ -277,6 +260,7 @@ def deliver_batch(
     *,
     deadline: float,
     policy: engine.RetryPolicy,
+    stored: state.BatchStored | None = None,
 ) -> BroadcastResult:
     """Pack the batch's messages into frames, deliver them, and say which records failed."""
     # Frame k carries the same records for every audience: group by each record's largest
@@ -296,7 +280,7 @@ def deliver_batch(
         ]
         sent = _deliver(cfg, clients, frames, keys=keys, deadline=deadline, policy=policy)
     duration_ms = round((time.monotonic() - started) * 1000, 1) if groups else 0.0
-    failed = set(batch.malformed)
+    failed = set(batch.failed)
     failure = first_failure(sent.tallies) if sent is not None else None
     if sent is not None and failure is not None:
         frame_index, why = failure
@@ -318,6 +302,7 @@ def deliver_batch(
         delivery=sent,
         duration_ms=duration_ms,
         failed=tuple(sorted(failed)),
+        stored=stored,
     )
 
 
@@ -435,7 +420,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dic
     )
     emitter = get_metrics()
     try:
-        response = broadcast(event, cfg, clients, deadline=deadline, emitter=emitter)
+        response = broadcast(
+            event, cfg, clients, deadline=deadline, emitter=emitter, writer=get_state_writer()
+        )
         metrics.record_failed_records(emitter, len(response["batchItemFailures"]))
         return response
     finally:

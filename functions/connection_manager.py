@@ -1,10 +1,11 @@
 """WebSocket ``$connect`` / ``$disconnect`` handlers: keep the Connections table current.
 
 Handler strings: ``connection_manager.on_connect`` and ``connection_manager.on_disconnect``.
-Environment: ``CONNECTIONS_TABLE`` (required), ``ALLOWED_ROLES``, ``ALLOW_QUERY_IDENTITY``,
-``CONNECTION_TTL_SECONDS``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME`` (see functions/README.md),
-``POWERTOOLS_METRICS_NAMESPACE`` and ``ENVIRONMENT`` (``$connect`` only: it counts refused
-connections as ``ConnectionsRefused``, in total and by ``reason``; see realtime_common.metrics).
+Environment: ``CONNECTIONS_TABLE``, ``ALLOWED_ROLES``, ``ALLOW_QUERY_IDENTITY``,
+``CONNECTION_TTL_SECONDS`` (all required: Terraform sets them), ``LOG_LEVEL``,
+``POWERTOOLS_SERVICE_NAME`` (see functions/README.md), ``POWERTOOLS_METRICS_NAMESPACE`` and
+``ENVIRONMENT`` (``$connect`` only: it counts refused connections as ``ConnectionsRefused``, in
+total and by ``reason``; see realtime_common.metrics).
 """
 
 from __future__ import annotations
@@ -36,15 +37,12 @@ if TYPE_CHECKING:  # the stub packages are development dependencies, never in a 
 
 logger = make_logger()
 
-DEFAULT_ALLOWED_ROLES = ("dispatcher", "responder", "supervisor", "viewer")
-# API Gateway closes a WebSocket connection after 2 hours at the latest, so a row never needs to
-# outlive that (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
-MAX_CONNECTION_TTL_SECONDS = 7200
-MIN_CONNECTION_TTL_SECONDS = 60
-
 
 @dataclass(frozen=True)
 class ConnectConfig:
+    """Terraform sets every variable and owns their defaults and ranges (``allowed_roles``,
+    ``allow_query_identity``, ``connection_ttl_seconds``): required here, checked to parse."""
+
     table: str
     allowed_roles: frozenset[str]
     allow_query_identity: bool
@@ -54,15 +52,9 @@ class ConnectConfig:
     def from_env(cls, env: Mapping[str, str]) -> ConnectConfig:
         return cls(
             table=config.required_str(env, "CONNECTIONS_TABLE"),
-            allowed_roles=config.csv_set(env, "ALLOWED_ROLES", DEFAULT_ALLOWED_ROLES),
-            allow_query_identity=config.boolean(env, "ALLOW_QUERY_IDENTITY", default=False),
-            ttl_seconds=config.bounded_int(
-                env,
-                "CONNECTION_TTL_SECONDS",
-                MAX_CONNECTION_TTL_SECONDS,
-                MIN_CONNECTION_TTL_SECONDS,
-                MAX_CONNECTION_TTL_SECONDS,
-            ),
+            allowed_roles=config.csv_set(env, "ALLOWED_ROLES"),
+            allow_query_identity=config.boolean(env, "ALLOW_QUERY_IDENTITY"),
+            ttl_seconds=config.required_int(env, "CONNECTION_TTL_SECONDS"),
         )
 
 

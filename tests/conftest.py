@@ -19,6 +19,7 @@ def _reset_handler_caches() -> None:
     import broadcaster  # noqa: PLC0415
     import connection_manager  # noqa: PLC0415
     import notifier  # noqa: PLC0415
+    import sync  # noqa: PLC0415
     from realtime_common import aws  # noqa: PLC0415
 
     aws.reset_clients()
@@ -28,7 +29,9 @@ def _reset_handler_caches() -> None:
     broadcaster.get_config.cache_clear()
     broadcaster.get_metrics.cache_clear()
     broadcaster.retry_ledger.clear()
+    broadcaster.get_state_writer.cache_clear()
     notifier.reset()
+    sync.reset()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -330,12 +330,19 @@ def test_running_out_of_time_fails_the_record_instead_of_hanging(
 
 @pytest.mark.usefixtures("transport")
 def test_handler_entry_point_against_the_fake(
-    table: Any, api: Any, monkeypatch: pytest.MonkeyPatch
+    table: Any,
+    api: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    create_state_table: Callable[[str], Any],
 ) -> None:
     add_connections(table, "a", "gone")
     api.behaviours["gone"] = "gone"
+    create_state_table("state")
     monkeypatch.setenv("CONNECTIONS_TABLE", TABLE)
     monkeypatch.setenv("WS_CALLBACK_URL", api.url)
+    monkeypatch.setenv("STATE_TABLE", "state")
+    monkeypatch.setenv("STATE_RETENTION_SECONDS", "86400")
+    monkeypatch.setenv("CLOSED_STATUSES", "[]")
 
     context = LambdaContext(function_name="broadcaster", remaining_ms=30_000)
     event = updates("A", "A")

@@ -8,7 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from botocore.exceptions import ClientError
 
-from authorizer import AuthorizerConfig, UnauthorizedError, verify_token
+from realtime_common.auth.errors import UnauthorizedError
+from realtime_common.auth.settings import AuthorizerConfig
+from realtime_common.auth.verify import verify_token
 from tools.localenv import board, commands, tokens
 from tools.localenv.state import StackState
 
@@ -21,6 +23,7 @@ FUNCTION_ENV = {
     "JWT_AUDIENCE": "realtime-local-clients",
     "JWT_SECRET_PARAMETER": "/realtime/local/connect-authorizer/hs256-secret",
     "CONNECT_ROUTE_ARN": "arn:aws:execute-api:us-east-1:000000000000:abc/prod/$connect",
+    "JWT_ALGORITHMS": "HS256",
     "USER_ID_CLAIM": "sub",
     "ROLE_CLAIM": "role",
     "ALLOWED_ROLES": "dispatcher,responder,supervisor,viewer",

@@ -55,6 +55,7 @@ run "jwks_authorizer_is_built_and_attached" {
       ALLOWED_ROLES      = "dispatcher,responder,supervisor,viewer"
       JWT_LEEWAY_SECONDS = "30"
       AUTH_CACHE_SECONDS = "0"
+      JWT_ALGORITHMS     = "RS256"
     }))
     error_message = "The authorizer's environment does not match its contract (functions/README.md)."
   }
@@ -115,7 +116,8 @@ run "ssm_secret_authorizer_reads_exactly_its_parameter" {
       !contains(keys(module.function["authorizer"].environment_variables), "JWKS_URL") &&
       module.function["authorizer"].environment_variables.JWT_AUDIENCE == "realtime-dev-clients,realtime-dev-tools" &&
       module.function["authorizer"].environment_variables.ROLE_CLAIM == "cognito:groups" &&
-      module.function["authorizer"].environment_variables.AUTH_CACHE_SECONDS == "60"
+      module.function["authorizer"].environment_variables.AUTH_CACHE_SECONDS == "60" &&
+      module.function["authorizer"].environment_variables.JWT_ALGORITHMS == "HS256"
     )
     error_message = "The SSM key source, audiences, role claim and cache must reach the function."
   }

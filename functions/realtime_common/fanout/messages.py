@@ -4,11 +4,12 @@ and role view, never larger than the management API's payload limit."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES
 from realtime_common.fanout.views import View, project
+from realtime_common.state import removed_message
 from realtime_common.stream import StreamRecord
 
 MESSAGE_VERSION = 1
@@ -52,3 +53,13 @@ def encode_message(record: StreamRecord, view: View = None) -> tuple[bytes, bool
     if len(data) <= MAX_PAYLOAD_BYTES:
         return data, False
     return encode(slim_envelope(message)), True
+
+
+def encode_for_views(record: StreamRecord, views: Sequence[View]) -> tuple[list[bytes], bool]:
+    """One payload per view (once per view, not per connection) and whether any was truncated.
+    A REMOVE record is the same ``incident.removed`` message for every view."""
+    if record.event_name == "REMOVE":
+        removed = encode(removed_message(record.keys, record.event_id, record.sequence))
+        return [removed] * len(views), False
+    encoded = [encode_message(record, view) for view in views]
+    return [data for data, _ in encoded], any(was_truncated for _, was_truncated in encoded)
