@@ -175,6 +175,16 @@ def targets(run: dict[str, Any]) -> list[str]:
     return [f"- {'met' if ok else 'NOT MET'}: {what} ({goal})" for what, ok, goal in checks]
 
 
+def _quick(run: dict[str, Any]) -> str:
+    return " (quick mode)" if run["quick"] else ""
+
+
+def _targets(run: dict[str, Any], detail: str = "") -> list[str]:
+    """The targets block (heading, one line per target, a blank line); none without targets."""
+    met = targets(run)
+    return [f"Targets (1 record to 10,000 connections{detail}):", *met, ""] if met else []
+
+
 def markdown(run: dict[str, Any]) -> str:
     m = run["machine"]
     head = [
@@ -191,18 +201,10 @@ def markdown(run: dict[str, Any]) -> str:
         "ratios: absolute numbers follow the machine's load.",
         "",
         f"Machine: {m['cpu']} x {m['cpus']} CPUs, load average {m['load_average_1m']} at the",
-        f"start, Python {m['python']}, {m['date']}, commit {m['commit']}"
-        + (" (quick mode)" if run["quick"] else "")
-        + ".",
+        f"start, Python {m['python']}, {m['date']}, commit {m['commit']}{_quick(run)}.",
         "",
+        *_targets(run, f", {run['latency_ms']:.0f} ms per post"),
     ]
-    met = targets(run)
-    if met:
-        head += [
-            f"Targets (1 record to 10,000 connections, {run['latency_ms']:.0f} ms per post):",
-            *met,
-            "",
-        ]
     body = [line for scenario in run["scenarios"] for line in rows(scenario)]
     return "\n".join(head + body)
 
@@ -222,14 +224,11 @@ def summary(run: dict[str, Any]) -> str:
     m = run["machine"]
     lines = [
         f"Last run: {m['date']}, {m['cpus']} CPUs ({m['cpu']}), load average "
-        f"{m['load_average_1m']} at the start, commit {m['commit']}"
-        + (" (quick mode)" if run["quick"] else "")
-        + ". Ratios are within that one run.",
+        f"{m['load_average_1m']} at the start, commit {m['commit']}{_quick(run)}. Ratios are "
+        "within that one run.",
         "",
+        *_targets(run),
     ]
-    met = targets(run)
-    if met:
-        lines += ["Targets (1 record to 10,000 connections):", *met, ""]
     lines += [
         "| scenario | ours: deliveries/s | time to last client | CPU ms/post (ours / pool / naive) "
         "| vs naive | vs pool | notes |",
