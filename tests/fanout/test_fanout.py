@@ -28,6 +28,7 @@ import broadcaster
 import fanout_worker
 from broadcaster import BroadcastConfig, Clients
 from realtime_common import aws
+from realtime_common.connections import connected_at
 from realtime_common.fanout import delivery
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.engine import RetryPolicy
@@ -77,7 +78,9 @@ def sequences(event: dict[str, Any]) -> list[str]:
     return [r["dynamodb"]["SequenceNumber"] for r in event["Records"]]
 
 
-def add_connections(table: Any, *ids: str, role: str = "viewer") -> None:
+def add_connections(
+    table: Any, *ids: str, role: str = "viewer", stored_at: str = "2026-11-27T14:40:00Z"
+) -> None:
     with table.batch_writer() as batch:
         for cid in ids:
             batch.put_item(
@@ -86,7 +89,7 @@ def add_connections(table: Any, *ids: str, role: str = "viewer") -> None:
                     "sk": "META#",
                     "userId": "u",
                     "role": role,
-                    "connectedAt": "2026-11-27T14:40:00Z",
+                    "connectedAt": stored_at,
                     "expiresAt": int(time.time()) + 3600,
                 }
             )
@@ -158,6 +161,27 @@ def test_gone_connections_lose_their_row_and_others_get_everything(table: Any, a
     assert [m["sequence"] for m in messages(api, "live=")] == sequences(event)
     assert [p.status for p in api.posts_to("gone=")] == [410]  # nothing after the 410
     assert stored(table) == {"CONN#live="}
+
+
+def test_a_connection_still_connecting_keeps_its_row_and_gets_the_next_record(
+    table: Any, api: Any
+) -> None:
+    # on_connect has stored the row; API Gateway has not finished the handshake, and answers
+    # 410 to posts for it meanwhile (documented). A 410 then proves nothing: the row stays.
+    add_connections(table, "old-gone=")
+    add_connections(table, "young=", stored_at=connected_at(time.time()))
+    api.behaviours["old-gone="] = "gone"
+    api.connecting("young=")
+    first = updates("A")
+    assert run(api.url, first) == []
+    assert [p.status for p in api.posts_to("young=")] == [410]
+    assert stored(table) == {"CONN#young="}  # the old row's 410 still deletes it
+
+    api.established("young=")
+    second = updates("B")
+    assert run(api.url, second) == []
+    assert [m["sequence"] for m in messages(api, "young=")] == sequences(second)
+    assert stored(table) == {"CONN#young="}
 
 
 def test_throttled_posts_are_retried_until_delivered(table: Any, api: Any) -> None:
