@@ -33,6 +33,19 @@ output "state_table_name" {
   value       = module.state_table.name
 }
 
+output "incident_state" {
+  description = "The state table's settings (incident_state with its defaults), for make backfill."
+  value = {
+    retention_seconds = var.incident_state.retention_seconds
+    closed_statuses   = var.incident_state.closed_statuses
+  }
+}
+
+output "incidents_stream_arn" {
+  description = "The Incidents stream the consumers are bound to; null without one. make backfill reads the Incidents table's name from it."
+  value       = local.incidents_stream_arn
+}
+
 output "alerts_topic_arn" {
   description = "ARN of the SNS alerts topic."
   value       = module.alerts_topic.arn
