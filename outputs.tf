@@ -33,14 +33,32 @@ output "state_table_name" {
   value       = module.state_table.name
 }
 
+output "incident_state" {
+  description = "The state table's settings (incident_state with its defaults), for make backfill."
+  value = {
+    retention_seconds = var.incident_state.retention_seconds
+    closed_statuses   = var.incident_state.closed_statuses
+  }
+}
+
+output "incidents_stream_arn" {
+  description = "The Incidents stream the consumers are bound to; null without one. make backfill reads the Incidents table's name from it."
+  value       = local.incidents_stream_arn
+}
+
 output "alerts_topic_arn" {
   description = "ARN of the SNS alerts topic."
   value       = module.alerts_topic.arn
 }
 
 output "function_names" {
-  description = "Function names keyed by role: connect, disconnect, broadcaster, notifier."
+  description = "Function names keyed by role: connect, disconnect, broadcaster, notifier, fanout-worker and (when this stack builds it) authorizer."
   value       = { for k, f in module.function : k => f.function_name }
+}
+
+output "fanout_worker_function_name" {
+  description = "Name of the fan-out worker function the Broadcaster invokes for large audiences (function_names[\"fanout-worker\"])."
+  value       = module.function["fanout-worker"].function_name
 }
 
 output "dead_letter_queue_urls" {
@@ -70,17 +88,7 @@ output "operators_topic_arn" {
 
 output "alarm_names" {
   description = "Names of every alarm of this stack, sorted."
-  value = sort(concat(
-    [for a in aws_cloudwatch_metric_alarm.iterator_age : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.dead_letter : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.records_failed : a.alarm_name],
-    aws_cloudwatch_metric_alarm.fanout_duration[*].alarm_name,
-    aws_cloudwatch_metric_alarm.duplicate_alerts[*].alarm_name,
-    aws_cloudwatch_metric_alarm.no_alerts[*].alarm_name,
-    [for a in aws_cloudwatch_metric_alarm.function_errors : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.function_throttles : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.api_errors : a.alarm_name],
-  ))
+  value       = sort(local.alarm_resources[*].alarm_name)
 }
 
 output "dashboard_name" {

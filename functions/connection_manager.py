@@ -15,7 +15,6 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
@@ -26,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from realtime_common import aws, config, metrics
 from realtime_common.connections import (
     TOKEN_SUBPROTOCOL,
+    connected_at,
     connection_key,
     is_valid_user_id,
     offered_subprotocols,
@@ -127,12 +127,11 @@ def connection_item(
     connection_id: str, identity: Identity, now: float, ttl_seconds: int
 ) -> dict[str, dict[str, str]]:
     """The Connections row, in DynamoDB's attribute-value form."""
-    connected_at = datetime.fromtimestamp(int(now), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         **connection_key(connection_id),
         "userId": {"S": identity.user_id},
         "role": {"S": identity.role},
-        "connectedAt": {"S": connected_at},
+        "connectedAt": {"S": connected_at(now)},
         "expiresAt": {"N": str(int(now) + ttl_seconds)},
     }
 

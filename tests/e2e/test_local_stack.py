@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from realtime_common.connections import CONNECTING_WINDOW_SECONDS, connected_at
 from testing.websocket_client import WsClient
 from tools.localenv import commands
 from tools.paths import ROOT
@@ -72,19 +73,22 @@ def test_closing_a_client_removes_its_row(stack, clients):
 
 def test_a_row_for_a_dead_connection_is_removed_by_the_next_broadcast(stack, clients):
     live = clients(stack.new_id("live"), "dispatcher")
-    ghost = stack.new_id("ghost")
-    now = int(time.time())
-    stack.client("dynamodb").put_item(
-        TableName=stack.outputs["connections_table_name"],
-        Item={
-            "pk": {"S": "CONN#e2eGhost" + ghost[-10:]},
-            "sk": {"S": "META#"},
-            "userId": {"S": ghost},
-            "role": {"S": "viewer"},
-            "connectedAt": {"N": str(now)},
-            "expiresAt": {"N": str(now + 3600)},
-        },
-    )
+    ghost, connecting = stack.new_id("ghost"), stack.new_id("connecting")
+    now = time.time()
+    # The emulator answers 410 for both ids. The ghost's row is older than the $connect window
+    # (a 410 proves it gone); the other one's is as young as a handshake still under way.
+    for user, stored_at in ((ghost, now - 2 * CONNECTING_WINDOW_SECONDS), (connecting, now)):
+        stack.client("dynamodb").put_item(
+            TableName=stack.outputs["connections_table_name"],
+            Item={
+                "pk": {"S": "CONN#e2eGhost" + user[-10:]},
+                "sk": {"S": "META#"},
+                "userId": {"S": user},
+                "role": {"S": "viewer"},
+                "connectedAt": {"S": connected_at(stored_at)},
+                "expiresAt": {"N": str(int(now) + 3600)},
+            },
+        )
     incident = stack.new_id()
 
     stack.write_incident(incident, urgency="low", status="open", title="stale row check")
@@ -93,6 +97,7 @@ def test_a_row_for_a_dead_connection_is_removed_by_the_next_broadcast(stack, cli
     stack.wait_until(  # ...and the post to the dead connection answered 410
         lambda: not stack.connection_rows(ghost), ROW_TIMEOUT_S, "the stale row to be deleted (410)"
     )
+    assert stack.connection_rows(connecting)  # its 410 came within the $connect window
 
 
 # ---------------------------------------------------------------------------

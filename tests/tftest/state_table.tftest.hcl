@@ -5,26 +5,9 @@
 # Run: terraform test -test-directory=tests/tftest -filter=tests/tftest/state_table.tftest.hcl
 
 mock_provider "aws" {
+  # Mocked values and per-resource overrides (the tables' ARNs): tests/tftest/mocks.
   source          = "./tests/tftest/mocks"
   override_during = plan
-}
-
-override_resource {
-  target          = module.connections_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections" }
-}
-
-override_resource {
-  target          = module.idempotency_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency" }
-}
-
-override_resource {
-  target          = module.state_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-state" }
 }
 
 variables {
@@ -64,6 +47,10 @@ run "defaults" {
       jsondecode(module.function["broadcaster"].environment_variables["CLOSED_STATUSES"]) == ["closed", "resolved"]
     )
     error_message = "The Broadcaster needs STATE_TABLE, STATE_RETENTION_SECONDS=86400 and CLOSED_STATUSES=[\"closed\",\"resolved\"] by default."
+  }
+  assert {
+    condition     = output.incident_state.retention_seconds == 86400 && output.incident_state.closed_statuses == tolist(["closed", "resolved"]) && output.incidents_stream_arn == var.incidents_stream_arn
+    error_message = "make backfill reads incident_state (with its defaults) and incidents_stream_arn from the outputs."
   }
   assert {
     condition     = module.stream_consumer["broadcaster"].event_names == ["INSERT", "MODIFY", "REMOVE"] && module.stream_consumer["notifier"].event_names == ["INSERT", "MODIFY"]

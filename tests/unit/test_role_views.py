@@ -13,7 +13,7 @@ import pytest
 
 import broadcaster
 from realtime_common.config import ConfigError
-from realtime_common.fanout import engine
+from realtime_common.fanout import delivery, engine, messages
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.schedule import FrameTally
 from realtime_common.fanout.views import DEFAULT_VIEWS, VIEWER_ATTRIBUTES, RoleViews, project
@@ -125,8 +125,8 @@ def test_each_record_is_encoded_once_per_view_and_each_connection_gets_its_roles
 
     event = json.loads((EVENTS / "stream-batch.json").read_text())
     with (
-        mock.patch.object(engine, "fan_out", fake_fan_out),
-        mock.patch.object(broadcaster, "encode_message", wraps=broadcaster.encode_message) as spy,
+        mock.patch.object(delivery, "fan_out", fake_fan_out),
+        mock.patch.object(messages, "encode_message", wraps=messages.encode_message) as spy,
     ):
         response = broadcaster.broadcast(event, cfg, clients, deadline=math.inf)
     assert response == {"batchItemFailures": []}
