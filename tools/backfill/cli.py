@@ -7,17 +7,14 @@ written (each is listed), 2 on a usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from tools import tfoutputs
 from tools.backfill import scan, target
 from tools.backfill.progress import Bar
 from tools.backfill.run import MAX_REPORTED_FAILURES, Options, Report, backfill
-from tools.paths import ROOT
-from tools.redrive import outputs
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -29,11 +26,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Write each incident of the Incidents table into the state table where it has "
         "no state yet (a stream record always wins). Run it after the stream is bound.",
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--env", help="environment whose terraform outputs name the tables")
-    source.add_argument(
-        "--outputs", type=Path, help="a file holding `terraform output -json` instead of --env"
-    )
+    tfoutputs.add_arguments(parser, "the tables")
     parser.add_argument(
         "--table", help="the Incidents table (default: the table of the bound incidents stream)"
     )
@@ -41,7 +34,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--segments", type=int, default=4, help="parallel Scan segments (1-1000; default 4)"
     )
-    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not 1 <= args.segments <= 1000:
         parser.error("--segments must be between 1 and 1000")
@@ -72,7 +64,7 @@ def summary(report: Report) -> str:
 def main(
     argv: Sequence[str] | None = None,
     client: Callable[[], DynamoDBClient] = default_client,
-    runner: outputs.Runner = outputs.run_command,
+    runner: tfoutputs.Runner = tfoutputs.run_command,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -80,13 +72,8 @@ def main(
     err = err or sys.stderr
     args = parse_args(argv)
     try:
-        raw = (
-            json.loads(args.outputs.read_text())
-            if args.outputs
-            else outputs.terraform_outputs(args.root, args.env, runner)
-        )
-        chosen = target.from_outputs(raw, args.table)
-    except (outputs.OutputsError, target.TargetError, OSError, ValueError) as error:
+        chosen = target.from_outputs(tfoutputs.read(args, runner), args.table)
+    except (tfoutputs.OutputsError, target.TargetError, OSError, ValueError) as error:
         print(f"backfill: {error}", file=err)
         return 2
     dynamodb = client()
