@@ -1,5 +1,8 @@
 """``python -m tools.backfill --env ENV [--table NAME] [--dry-run] [--segments N]``.
 
+``--env local`` backfills the stack `make up` runs (its recorded outputs, its emulator); any other
+environment reads ``terraform output -json`` of ``.terraform/<env>`` (tools.tfoutputs).
+
 Exit status: 0 when every incident's state is stored (or already was), 1 when some could not be
 written (each is listed), 2 on a usage or configuration error.
 """
@@ -7,12 +10,13 @@ written (each is listed), 2 on a usage or configuration error.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from tools import tfoutputs
-from tools.backfill import scan, target
+from tools.backfill import local, scan, target
 from tools.backfill.progress import Bar
 from tools.backfill.run import MAX_REPORTED_FAILURES, Options, Report, backfill
 
@@ -71,12 +75,24 @@ def main(
     out = out or sys.stdout
     err = err or sys.stderr
     args = parse_args(argv)
+    make_client = client
     try:
-        chosen = target.from_outputs(tfoutputs.read(args, runner), args.table)
-    except (tfoutputs.OutputsError, target.TargetError, OSError, ValueError) as error:
+        if args.env == local.ENV_NAME:
+            raw, emulator_client = local.running_stack(os.environ)
+            make_client = lambda: emulator_client  # noqa: E731
+        else:
+            raw = tfoutputs.read(args, runner)
+        chosen = target.from_outputs(raw, args.table)
+    except (
+        tfoutputs.OutputsError,
+        target.TargetError,
+        local.StackError,
+        OSError,
+        ValueError,
+    ) as error:
         print(f"backfill: {error}", file=err)
         return 2
-    dynamodb = client()
+    dynamodb = make_client()
     print(
         f"backfill: {chosen.incidents_table} -> {chosen.settings.table}"
         + (" (dry run: nothing is written)" if args.dry_run else ""),

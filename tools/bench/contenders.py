@@ -222,6 +222,7 @@ def use_table(connections: int, spec: dict[str, Any]) -> MemoryConnections:
 
     table = MemoryConnections(connections, spec.get("state_latency_ms", 0) / 1000)
     aws.dynamodb_client = lambda *args: table  # type: ignore[assignment]
+    aws.state_client = lambda *args: table  # type: ignore[assignment]
     return table
 
 
