@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -18,10 +17,10 @@ from realtime_common.fanout import delivery, engine, messages
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.schedule import FrameTally
 from realtime_common.fanout.views import DEFAULT_VIEWS, VIEWER_ATTRIBUTES, RoleViews, project
+from testing.events import EVENTS
 
 pytestmark = pytest.mark.unit
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 TERRAFORM_DEFAULT = json.dumps(
     {  # what jsonencode(var.role_views) writes for the default (optional attributes filled in)
         "dispatcher": {"whole": True, "attributes": []},
