@@ -129,7 +129,7 @@ def get_state_writer() -> state.Writer:
     """The state table's writer: settings read once, the client and the thread pool of the
     concurrent writes created once per execution environment."""
     return state.Writer(
-        client=aws.dynamodb_client(state.WRITE_CONCURRENCY),
+        client=aws.state_client(state.WRITE_CONCURRENCY),
         settings=state.incident_state(os.environ),
         executor=ThreadPoolExecutor(state.WRITE_CONCURRENCY, thread_name_prefix="state"),
     )

@@ -18,7 +18,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -35,12 +34,12 @@ from realtime_common.fanout.engine import RetryPolicy
 from realtime_common.fanout.views import RoleViews
 from realtime_common.fanout.workers import WorkerJob
 from testing import terraform_defaults
+from testing.events import EVENTS
 from testing.lambda_context import LambdaContext
 from tools.bench import session
 
 pytestmark = pytest.mark.fanout
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 TABLE = "realtime-connections"
 FAST_RETRY = {"base_delay": 0.005, "max_delay": 0.02}
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -19,10 +18,10 @@ from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.schedule import FrameTally
 from realtime_common.fanout.views import RoleViews, project
 from testing import terraform_defaults
+from testing.events import EVENTS
 
 pytestmark = pytest.mark.unit
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 # What jsonencode(var.role_views) writes for the default (tests/unit/test_settings_from_terraform.py
 # reads the real one from the Terraform and feeds it to the readers).
 TERRAFORM_DEFAULT = terraform_defaults.ROLE_VIEWS
