@@ -84,8 +84,8 @@ def env(
     monkeypatch: pytest.MonkeyPatch,
     broadcaster_environment: None,
 ) -> Any:
-    """The Broadcaster's environment: its tables, what Terraform sets on it, the fake management API as WS_CALLBACK_URL
-    and 8 concurrent posts; the Connections table."""
+    """The Broadcaster's environment: its tables, what Terraform sets on it, the fake management
+    API as WS_CALLBACK_URL and 8 concurrent posts; the Connections table."""
     monkeypatch.setenv("WS_CALLBACK_URL", api.url)
     monkeypatch.setenv("FANOUT_CONCURRENCY", "8")
     return connections_table
