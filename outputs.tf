@@ -39,7 +39,7 @@ output "alerts_topic_arn" {
 }
 
 output "function_names" {
-  description = "Function names keyed by role: connect, disconnect, broadcaster, notifier."
+  description = "Function names keyed by role: connect, disconnect, broadcaster, notifier, sync."
   value       = { for k, f in module.function : k => f.function_name }
 }
 
