@@ -125,8 +125,9 @@ module "alerts_topic" {
 locals {
   # What sets the functions apart, known before anything exists: the keys
   # (and only they) drive the for_each of module.function. The $connect
-  # authorizer joins them when this stack builds it (authorizer.tf).
-  functions = merge(local.authorizer_functions, {
+  # authorizer joins them when this stack builds it (authorizer.tf), the
+  # Broadcaster's fan-out worker always (fanout_workers.tf).
+  functions = merge(local.authorizer_functions, local.fanout_worker_functions, {
     connect = {
       description = "WebSocket $connect: records the connection"
       handler     = "connection_manager.on_connect"
@@ -177,17 +178,15 @@ locals {
     authorizer = local.authorizer_environment
     connect    = local.connection_environment
     disconnect = local.connection_environment
-    broadcaster = merge({
-      CONNECTIONS_TABLE  = module.connections_table.name
-      WS_CALLBACK_URL    = local.management_url
-      FANOUT_CONCURRENCY = tostring(var.fanout_concurrency)
-      POST_MAX_ATTEMPTS  = tostring(var.post_max_attempts)
-      ROLE_VIEWS         = jsonencode(var.role_views)
-    }, local.fanout_broadcaster_environment, local.state_environment) # fanout_workers.tf
+    # fanout_workers.tf; the workers get the role views as frames in their job.
+    broadcaster = merge(local.fanout_delivery_environment, local.fanout_broadcaster_environment, {
+      ROLE_VIEWS = jsonencode(var.role_views)
+    }, local.state_environment)
+    fanout-worker = local.fanout_delivery_environment
     sync = merge({
       CONNECTIONS_TABLE      = module.connections_table.name
       WS_CALLBACK_URL        = local.management_url
-      POST_MAX_ATTEMPTS      = tostring(var.post_max_attempts)
+      POST_MAX_ATTEMPTS      = tostring(var.fanout.post_max_attempts)
       ROLE_VIEWS             = jsonencode(var.role_views)
       SYNC_FULL_INTERVAL_MS  = tostring(floor(var.sync.full_sync_interval_seconds * 1000))
       SYNC_CURSOR_OVERLAP_MS = tostring(floor(var.sync.cursor_overlap_seconds * 1000))
@@ -221,7 +220,8 @@ locals {
       actions   = ["dynamodb:PutItem"]
       resources = [module.state_table.arn]
     }])
-    sync = local.sync_policy_statements # sync.tf
+    fanout-worker = local.fanout_delivery_statements
+    sync          = local.sync_policy_statements # sync.tf
     notifier = concat(
       [
         {
@@ -334,24 +334,4 @@ locals {
     broadcaster = ["INSERT", "MODIFY", "REMOVE"]
     notifier    = ["INSERT", "MODIFY"]
   }
-}
-
-# What delivering to connections needs, for the broadcaster and its fan-out
-# workers (fanout_workers.tf) alike.
-locals {
-  fanout_delivery_statements = [
-    {
-      # Scan reads the connections (every page, or one parallel-Scan segment);
-      # DeleteItem drops a row whose connection answered 410 Gone.
-      sid       = "ReadAndPruneConnections"
-      actions   = ["dynamodb:DeleteItem", "dynamodb:Scan"]
-      resources = [module.connections_table.arn]
-    },
-    {
-      # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-control-access-iam.html
-      sid       = "PostToConnections"
-      actions   = ["execute-api:ManageConnections"]
-      resources = [module.websocket_api.manage_connections_arn]
-    },
-  ]
 }

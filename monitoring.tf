@@ -290,13 +290,10 @@ resource "aws_cloudwatch_metric_alarm" "api_errors" {
 # Dashboard (one per environment)
 # ---------------------------------------------------------------------------
 locals {
-  # Every function of the stack (module.function's and the fan-out worker), each with its
-  # errors and throttles alarms and its lines in the dashboard's function graphs.
-  function_names = merge(
-    { for k, f in module.function : k => f.function_name },
-    { fanout-worker = module.fanout_worker.function_name },
-  )
-  consumers = local.stream_enabled ? ["broadcaster", "notifier"] : []
+  # Every function of the stack, each with its errors and throttles alarms and its lines in
+  # the dashboard's function graphs.
+  function_names = { for k, f in module.function : k => f.function_name }
+  consumers      = local.stream_enabled ? ["broadcaster", "notifier"] : []
 
   # Each entry: a title, the statistic and the metric lines; laid out three a row below the
   # alarm status. A line is [namespace, name, dimension, value, ...] as the dashboard body expects.

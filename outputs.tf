@@ -39,8 +39,13 @@ output "alerts_topic_arn" {
 }
 
 output "function_names" {
-  description = "Function names keyed by role: connect, disconnect, broadcaster, notifier, sync."
+  description = "Function names keyed by role: connect, disconnect, broadcaster, notifier, fanout-worker, sync and (when this stack builds it) authorizer."
   value       = { for k, f in module.function : k => f.function_name }
+}
+
+output "fanout_worker_function_name" {
+  description = "Name of the fan-out worker function the Broadcaster invokes for large audiences (function_names[\"fanout-worker\"])."
+  value       = module.function["fanout-worker"].function_name
 }
 
 output "dead_letter_queue_urls" {

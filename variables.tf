@@ -81,7 +81,7 @@ variable "lambda_layer_arns" {
 }
 
 variable "functions" {
-  description = "Per-function sizing: memory_size (MB), timeout (s) and reserved_concurrency (-1 = unreserved). The connect path (authorizer, connect, disconnect) reserves 50 each by default: a connect flood is capped there and cannot take the account's concurrency from the stream consumers (set -1 in an account whose concurrency limit is below 250)."
+  description = "Per-function sizing: memory_size (MB), timeout (s) and reserved_concurrency (-1 = unreserved), keyed authorizer, connect, disconnect, broadcaster, notifier and fanout-worker (the Broadcaster's fan-out worker). The connect path (authorizer, connect, disconnect) reserves 50 each by default: a connect flood is capped there and cannot take the account's concurrency from the stream consumers (set -1 in an account whose concurrency limit is below 250)."
   type = object({
     authorizer = optional(object({
       memory_size          = optional(number, 256)
@@ -108,6 +108,12 @@ variable "functions" {
       timeout              = optional(number, 30)
       reserved_concurrency = optional(number, -1)
     }), {})
+    # The Broadcaster's fan-out worker (fanout_workers.tf); what it does is in var.fanout.
+    fanout-worker = optional(object({
+      memory_size          = optional(number, 512)
+      timeout              = optional(number, 60)
+      reserved_concurrency = optional(number, -1)
+    }), {})
     # The sync route's function (sync.handler). Unreserved by default; a reservation also
     # makes the sync's post rate a hard bound (var.sync.post_rate is split over it).
     sync = optional(object({
@@ -123,6 +129,13 @@ variable "functions" {
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
     condition     = var.functions.connect.timeout <= 29 && var.functions.disconnect.timeout <= 29 && var.functions.authorizer.timeout <= 29 && var.functions.sync.timeout <= 29
     error_message = "functions.authorizer.timeout, functions.connect.timeout, functions.disconnect.timeout and functions.sync.timeout must be at most 29 seconds, API Gateway's integration timeout."
+  }
+
+  validation {
+    # Fewer reserved executions than workers would throttle some segments on
+    # every large fan-out, and their records would fail every retry.
+    condition     = var.functions.fanout-worker.reserved_concurrency == -1 || var.functions.fanout-worker.reserved_concurrency >= var.fanout.max_workers
+    error_message = "functions.fanout-worker.reserved_concurrency must be -1 (unreserved) or at least fanout.max_workers (${var.fanout.max_workers}): each concurrent Broadcaster invocation runs up to max_workers workers, e.g. functions = { fanout-worker = { reserved_concurrency = ${var.fanout.max_workers * 2} } }."
   }
 }
 
@@ -273,27 +286,49 @@ variable "deletion_protection" {
 }
 
 # ---------------------------------------------------------------------------
-# Broadcaster
+# Broadcaster fan-out (the worker's sizing: functions.fanout-worker)
 # ---------------------------------------------------------------------------
-variable "fanout_concurrency" {
-  description = "Concurrent posts in flight per Broadcaster (or worker) invocation: its HTTP connection pool (FANOUT_CONCURRENCY). At 20 ms per post, 256 in flight allow about 12,800 posts/s; fanout_rate paces them."
-  type        = number
-  default     = 256
+variable "fanout" {
+  description = <<-EOT
+    How the Broadcaster delivers a record to every connection (functions/README.md, "Broadcaster delivery semantics"):
+    concurrency (posts in flight per Broadcaster or worker invocation, its HTTP connection pool: FANOUT_CONCURRENCY; at 20 ms per post 256 allow about 12,800 posts/s),
+    rate (posts per second, retries included, one Broadcaster invocation makes with its workers: FANOUT_RATE; callbacks count toward API Gateway's account-level throttle, 10,000 requests/s per Region shared with every API of the account, so leave headroom and remember that shards x parallelization_factor invocations may run at once),
+    post_max_attempts (attempts per post_to_connection on throttling or server errors: POST_MAX_ATTEMPTS),
+    worker_threshold (above this many connections the Broadcaster splits the audience into parallel-Scan segments of about that many connections each, one synchronous fan-out worker invocation per segment: FANOUT_WORKER_THRESHOLD) and
+    max_workers (at most this many segments: FANOUT_MAX_WORKERS).
+  EOT
+  type = object({
+    concurrency       = optional(number, 256)
+    rate              = optional(number, 8000)
+    post_max_attempts = optional(number, 4)
+    worker_threshold  = optional(number, 10000)
+    max_workers       = optional(number, 10)
+  })
+  default = {}
 
   validation {
-    condition     = var.fanout_concurrency >= 1 && var.fanout_concurrency <= 256 && floor(var.fanout_concurrency) == var.fanout_concurrency
-    error_message = "fanout_concurrency must be a whole number between 1 and 256."
+    condition     = var.fanout.concurrency >= 1 && var.fanout.concurrency <= 256 && floor(var.fanout.concurrency) == var.fanout.concurrency
+    error_message = "fanout.concurrency must be a whole number between 1 and 256 (posts in flight per invocation), e.g. fanout = { concurrency = 128 }."
   }
-}
-
-variable "post_max_attempts" {
-  description = "Attempts per post_to_connection on throttling or server errors (POST_MAX_ATTEMPTS)."
-  type        = number
-  default     = 4
 
   validation {
-    condition     = var.post_max_attempts >= 1 && var.post_max_attempts <= 10 && floor(var.post_max_attempts) == var.post_max_attempts
-    error_message = "post_max_attempts must be a whole number between 1 and 10."
+    condition     = var.fanout.rate >= 1 && var.fanout.rate <= 100000 && floor(var.fanout.rate) == var.fanout.rate
+    error_message = "fanout.rate must be a whole number of posts per second between 1 and 100000, e.g. fanout = { rate = 8000 } (raise the account's API Gateway quota first for more than 10000)."
+  }
+
+  validation {
+    condition     = var.fanout.post_max_attempts >= 1 && var.fanout.post_max_attempts <= 10 && floor(var.fanout.post_max_attempts) == var.fanout.post_max_attempts
+    error_message = "fanout.post_max_attempts must be a whole number between 1 and 10, e.g. fanout = { post_max_attempts = 4 }."
+  }
+
+  validation {
+    condition     = var.fanout.worker_threshold >= 1 && floor(var.fanout.worker_threshold) == var.fanout.worker_threshold
+    error_message = "fanout.worker_threshold must be a whole number of connections, at least 1, e.g. fanout = { worker_threshold = 10000 } (10000 keeps small stacks in one invocation)."
+  }
+
+  validation {
+    condition     = var.fanout.max_workers >= 2 && var.fanout.max_workers <= 1000 && floor(var.fanout.max_workers) == var.fanout.max_workers
+    error_message = "fanout.max_workers must be a whole number between 2 and 1000, e.g. fanout = { max_workers = 10 }."
   }
 }
 
@@ -498,49 +533,6 @@ variable "monitoring" {
 }
 
 # ---------------------------------------------------------------------------
-# Fan-out rate and workers
-# ---------------------------------------------------------------------------
-variable "fanout_rate" {
-  description = "Posts per second (retries included) one Broadcaster invocation makes, its workers included (FANOUT_RATE). Callbacks count toward API Gateway's account-level throttle, 10,000 requests/s per Region shared with every API in the account: leave headroom, and remember that shards x parallelization_factor invocations may run at once."
-  type        = number
-  default     = 8000
-
-  validation {
-    condition     = var.fanout_rate >= 1 && var.fanout_rate <= 100000 && floor(var.fanout_rate) == var.fanout_rate
-    error_message = "fanout_rate must be a whole number of posts per second between 1 and 100000 (raise the account's API Gateway quota first for more than 10000)."
-  }
-}
-
-variable "fanout_workers" {
-  description = "Fan-out workers: above threshold connections the Broadcaster splits the audience into parallel-Scan segments of about threshold connections each (at most max_workers), one synchronous worker invocation per segment. memory_size (MB), timeout (s) and reserved_concurrency (-1 = unreserved) size the worker function."
-  type = object({
-    threshold            = optional(number, 10000)
-    max_workers          = optional(number, 10)
-    memory_size          = optional(number, 512)
-    timeout              = optional(number, 60)
-    reserved_concurrency = optional(number, -1)
-  })
-  default = {}
-
-  validation {
-    condition     = var.fanout_workers.threshold >= 1 && floor(var.fanout_workers.threshold) == var.fanout_workers.threshold
-    error_message = "fanout_workers.threshold must be a whole number of connections, at least 1 (10000 keeps small stacks in one invocation)."
-  }
-
-  validation {
-    condition     = var.fanout_workers.max_workers >= 2 && var.fanout_workers.max_workers <= 1000 && floor(var.fanout_workers.max_workers) == var.fanout_workers.max_workers
-    error_message = "fanout_workers.max_workers must be a whole number between 2 and 1000."
-  }
-
-  validation {
-    # Fewer reserved executions than workers would throttle some segments on
-    # every large fan-out, and their records would fail every retry.
-    condition     = var.fanout_workers.reserved_concurrency == -1 || (var.fanout_workers.reserved_concurrency >= var.fanout_workers.max_workers && floor(var.fanout_workers.reserved_concurrency) == var.fanout_workers.reserved_concurrency)
-    error_message = "fanout_workers.reserved_concurrency must be -1 (unreserved) or a whole number at least fanout_workers.max_workers (each concurrent Broadcaster invocation runs up to max_workers workers)."
-  }
-}
-
-# ---------------------------------------------------------------------------
 # $connect authorizer (built and deployed by this stack)
 # ---------------------------------------------------------------------------
 variable "authorizer" {
@@ -632,5 +624,70 @@ variable "non_production_environments" {
   validation {
     condition     = alltrue([for e in var.non_production_environments : can(regex("^[a-z][a-z0-9-]{0,11}$", e)) && !can(regex("prod", e))])
     error_message = "non_production_environments must hold environment names (lowercase, like \"dev\"), none of them containing \"prod\"."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Removed variables: declared only so that tfvars still setting them fail at
+# plan with what to write instead (an undeclared variable in a tfvars file is
+# only a warning, and its value would be silently ignored).
+# ---------------------------------------------------------------------------
+variable "fanout_concurrency" {
+  description = "Removed: use fanout.concurrency. Setting it fails at plan."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.fanout_concurrency == null
+    error_message = "fanout_concurrency was replaced by fanout.concurrency: write fanout = { concurrency = ${coalesce(var.fanout_concurrency, 256)} } (add it to your fanout object if you have one) and remove fanout_concurrency."
+  }
+}
+
+variable "post_max_attempts" {
+  description = "Removed: use fanout.post_max_attempts. Setting it fails at plan."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.post_max_attempts == null
+    error_message = "post_max_attempts was replaced by fanout.post_max_attempts: write fanout = { post_max_attempts = ${coalesce(var.post_max_attempts, 4)} } (add it to your fanout object if you have one) and remove post_max_attempts."
+  }
+}
+
+variable "fanout_rate" {
+  description = "Removed: use fanout.rate. Setting it fails at plan."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.fanout_rate == null
+    error_message = "fanout_rate was replaced by fanout.rate: write fanout = { rate = ${coalesce(var.fanout_rate, 8000)} } (add it to your fanout object if you have one) and remove fanout_rate."
+  }
+}
+
+variable "fanout_workers" {
+  description = "Removed: threshold and max_workers moved to fanout (worker_threshold, max_workers), the worker's memory_size, timeout and reserved_concurrency to functions.fanout-worker. Setting it fails at plan."
+  type = object({
+    threshold            = optional(number)
+    max_workers          = optional(number)
+    memory_size          = optional(number)
+    timeout              = optional(number)
+    reserved_concurrency = optional(number)
+  })
+  default = null
+
+  validation {
+    condition = var.fanout_workers == null
+    # The new objects with only the attributes that were set (a validation
+    # cannot read a local built from its own variable: a cycle).
+    error_message = "fanout_workers was split between fanout (when and how wide to fan out) and functions.fanout-worker (the worker's sizing, like every other function's): ${join("", [
+      for lines in [[
+        for line in [
+          { object = "fanout = { %s }", attributes = { worker_threshold = try(var.fanout_workers.threshold, null), max_workers = try(var.fanout_workers.max_workers, null) } },
+          { object = "functions = { fanout-worker = { %s } }", attributes = { memory_size = try(var.fanout_workers.memory_size, null), timeout = try(var.fanout_workers.timeout, null), reserved_concurrency = try(var.fanout_workers.reserved_concurrency, null) } },
+        ] : format(line.object, join(", ", [for k, v in line.attributes : "${k} = ${v}" if v != null]))
+        if length([for v in values(line.attributes) : v if v != null]) > 0
+      ]] : length(lines) > 0 ? "write ${join(" and ", lines)} (merged into your fanout and functions objects if you have them) and remove fanout_workers" : "remove fanout_workers (an empty one sets nothing)"
+    ])}."
   }
 }

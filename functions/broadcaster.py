@@ -4,14 +4,21 @@ Handler string: ``broadcaster.handler`` (a DynamoDB stream event source mapping 
 ``ReportBatchItemFailures``). Environment (functions/README.md has the table):
 ``CONNECTIONS_TABLE``, ``WS_CALLBACK_URL`` (required), ``FANOUT_CONCURRENCY``,
 ``POST_MAX_ATTEMPTS``, ``FANOUT_RATE``, ``FANOUT_WORKER_FUNCTION``, ``FANOUT_WORKER_THRESHOLD``,
-``FANOUT_MAX_WORKERS``, ``ROLE_VIEWS``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME``.
+``FANOUT_MAX_WORKERS``, ``ROLE_VIEWS``, ``STATE_TABLE``, ``STATE_RETENTION_SECONDS``,
+``CLOSED_STATUSES``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME``.
 
 Delivery model (functions/README.md has the full contract):
+
+* First, every record's state goes to the state table (``realtime_common.state``): one
+  conditional write per incident (the batch's newest record of it), all at once, so a client that
+  syncs after a live message never sees older state. A record whose state could not be stored is
+  not sent; it and every record after it are reported failed.
 
 * INSERT/MODIFY records become one JSON message each per role-based view (``ROLE_VIEWS``: each
   role gets the whole incident or an allow-list of its attributes; roles sharing a view share the
   encoding, so a record is encoded once per distinct view, never per connection); a connection
-  whose role has no view gets nothing. REMOVE records are ignored. Each view's messages are
+  whose role has no view gets nothing. A REMOVE record becomes one ``incident.removed`` message
+  (keys, eventId, sequence; no incident) for every view. Each view's messages are
   packed, in stream order, into as few frames of at most 128 KB as fit (one message alone is sent
   as itself; several as a ``batch`` frame); frame k carries the same records for every view.
 * Frames go to connections frame-major with per-connection order (``realtime_common.fanout``):
@@ -36,12 +43,13 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from realtime_common import aws, config, metrics
+from realtime_common import aws, config, metrics, state
 from realtime_common.fanout import engine
 from realtime_common.fanout.config import DEFAULT_RATE, MAX_RATE, FanoutConfig
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES, batch_frame, spans
@@ -105,6 +113,17 @@ class BroadcastConfig:
 def get_config() -> BroadcastConfig:
     """Configuration, read and validated once per execution environment."""
     return BroadcastConfig.from_env(os.environ)
+
+
+@functools.cache
+def get_state_writer() -> state.Writer:
+    """The state table's writer: settings read once, the client and the thread pool of the
+    concurrent writes created once per execution environment."""
+    return state.Writer(
+        client=aws.dynamodb_client(state.WRITE_CONCURRENCY),
+        settings=state.incident_state(os.environ),
+        executor=ThreadPoolExecutor(state.WRITE_CONCURRENCY, thread_name_prefix="state"),
+    )
 
 
 @functools.cache
@@ -190,9 +209,13 @@ def broadcast(
     deadline: float,
     policy: engine.RetryPolicy | None = None,
     emitter: AmazonCloudWatchEMFProvider | None = None,
+    writer: state.Writer | None = None,
 ) -> dict[str, list[dict[str, str]]]:
     """Deliver one stream batch by ``deadline`` (``time.monotonic()``); the partial response.
 
+    With ``writer``, every record's state is stored first (``state.store_batch``): a record
+    whose state could not be stored is not fanned out, and it and every record after it are
+    reported failed. Without it (the benchmark's baseline), no state is written.
     With ``emitter``, the fan-out's counts are added to it (``metrics.record_fanout``), zeros
     included, whether or not there was anything to send.
     """
@@ -205,23 +228,23 @@ def broadcast(
     messages: list[list[bytes]] = [[] for _ in audiences]  # per audience, one per record
     event_ids: list[str] = []
     truncated = 0
+    parsed: list[tuple[int, Mapping[str, Any], StreamRecord]] = []
     for position, raw in enumerate(raw_records):
         try:
-            record = parse_record(raw)
+            parsed.append((position, raw, parse_record(raw)))
         except MalformedRecordError as error:
             logger.error(
                 "malformed stream record reported failed",
                 extra={"sequence": sequences[position], "error": str(error)},
             )
             failed_positions.add(position)
+    stored = None if writer is None else _store_state(writer, parsed, sequences, failed_positions)
+    for position, _, record in parsed:
+        if position in failed_positions:  # never fan out a record whose state is not stored
             continue
-        if record.event_name == "REMOVE":
-            continue
-        any_truncated = False
-        for audience, view in enumerate(audiences):  # once per view, not per connection
-            data, was_truncated = encode_message(record, view)
-            messages[audience].append(data)
-            any_truncated |= was_truncated
+        encoded, any_truncated = _encode_for_views(record, audiences)
+        for audience_messages, data in zip(messages, encoded, strict=True):
+            audience_messages.append(data)
         truncated += any_truncated
         if any_truncated:
             logger.info(
@@ -246,6 +269,8 @@ def broadcast(
         "views": len(audiences),
         "truncated": truncated,
     }
+    if stored is not None:
+        summary["state"] = stored.as_dict()
     tallies: list[FrameTally] = []
     started = time.monotonic()  # the Scan starts the fan-out
     if groups:
@@ -282,6 +307,43 @@ def broadcast(
             {"itemIdentifier": sequences[position]} for position in sorted(failed_positions)
         ]
     }
+
+
+def _encode_for_views(record: StreamRecord, views: Sequence[View]) -> tuple[list[bytes], bool]:
+    """One payload per view (once per view, not per connection) and whether any was truncated.
+    A REMOVE record is the same ``incident.removed`` message for every view."""
+    if record.event_name == "REMOVE":
+        removed = encode(state.removed_message(record.keys, record.event_id, record.sequence))
+        return [removed] * len(views), False
+    encoded = [encode_message(record, view) for view in views]
+    return [data for data, _ in encoded], any(was_truncated for _, was_truncated in encoded)
+
+
+def _store_state(
+    writer: state.Writer,
+    parsed: list[tuple[int, Mapping[str, Any], StreamRecord]],
+    sequences: list[str],
+    failed_positions: set[int],
+) -> state.BatchStored:
+    """Store the batch's state before anything is sent; mark what may not be fanned out."""
+    stored = state.store_batch(writer, parsed)
+    for position in stored.malformed:
+        logger.error(
+            "stream record that cannot be stored as state reported failed",
+            extra={"sequence": sequences[position]},
+        )
+    failed_positions.update(stored.malformed)
+    if stored.first_failed is not None:
+        failed_positions.update(range(stored.first_failed, len(sequences)))
+        logger.error(
+            "state not stored; reporting the rest of the batch failed, nothing of it is sent",
+            extra={
+                "first_failed_sequence": sequences[stored.first_failed],
+                "errors": dict(list(stored.failed.items())[:5]),
+                "state": stored.as_dict(),
+            },
+        )
+    return stored
 
 
 def _record_fanout(emitter: AmazonCloudWatchEMFProvider, summary: Mapping[str, Any]) -> None:
@@ -424,7 +486,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dic
     )
     emitter = get_metrics()
     try:
-        response = broadcast(event, cfg, clients, deadline=deadline, emitter=emitter)
+        response = broadcast(
+            event, cfg, clients, deadline=deadline, emitter=emitter, writer=get_state_writer()
+        )
         metrics.record_failed_records(emitter, len(response["batchItemFailures"]))
         return response
     finally:

@@ -12,8 +12,9 @@ It also holds incident state and answers ``{"action": "sync"}`` as the sync rout
 (docs/handlers.md): ``put`` and ``remove`` change the state and, like the Broadcaster (which
 writes the state before it fans out), post the live message to every open connection; a sync is
 answered with ``incident.snapshot`` / ``incident.removed`` messages packed into batch frames of at
-most 128 KB (``realtime_common.fanout.frames``), an incident too large for one frame in
-``incident.part`` frames, then ``sync.complete`` with a cursor. A cursor it cannot read, or one
+most 128 KB, an incident too large for one frame in ``incident.part`` frames, then
+``sync.complete`` with a cursor, all made by the sync route's own modules
+(``realtime_common.sync.request`` and ``.messages``). A cursor it cannot read, or one
 older than ``expire_cursors()``, gets the full state and ``reset: true``; malformed requests get
 ``bad_request``; ``throttle_syncs`` answers the next syncs with ``sync_throttled``.
 """
@@ -26,7 +27,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -35,11 +36,12 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES, pack
+from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES
+from realtime_common.sync import messages
+from realtime_common.sync.request import BadRequest, Kind, SyncRequest, parse
 
 T = TypeVar("T")
 
-MAX_SYNC_IDS = 100  # the sync route's limit on {"incidents": [...]} (docs/handlers.md)
 _CURSOR = re.compile(r"^v1:(\d{1,18})$")
 # Sequences of the state the fake holds: above those the browser tests make up for live frames.
 _FIRST_SEQUENCE = 500_000_000_000_000_000_000
@@ -54,54 +56,6 @@ class IncidentState:
     sequence: str
     event_id: str
     version: int  # the fake's change counter when it was written: what cursors compare with
-
-
-def _compact(message: Mapping[str, Any]) -> bytes:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def part_frames(message: bytes, limit: int) -> Iterator[bytes]:
-    """``incident.part`` frames of at most ``limit`` bytes whose chunks make up ``message``."""
-    text = message.decode()
-    part_id = uuid.uuid4().hex
-    chunks: list[str] = []
-    start = 0
-    while start < len(text):
-        size = max(1, (limit - 200) // 2)  # an escaped character takes at most 2 bytes here
-        while True:
-            frame = {"version": 1, "type": "incident.part", "partId": part_id, "index": 0}
-            frame |= {"count": 999, "chunk": text[start : start + size]}
-            if len(_compact(frame)) <= limit or size == 1:
-                break
-            size //= 2
-        chunks.append(text[start : start + size])
-        start += size
-    for index, chunk in enumerate(chunks):
-        yield _compact(
-            {
-                "version": 1,
-                "type": "incident.part",
-                "partId": part_id,
-                "index": index,
-                "count": len(chunks),
-                "chunk": chunk,
-            }
-        )
-
-
-def answer_frames(messages: Sequence[bytes], limit: int = MAX_PAYLOAD_BYTES) -> list[bytes]:
-    """The frames of a sync answer: batches of what fits, in order; parts for what does not."""
-    frames: list[bytes] = []
-    run: list[bytes] = []
-    for message in messages:
-        if len(message) <= limit:
-            run.append(message)
-            continue
-        frames.extend(frame.data for frame in pack(run, limit))
-        run = []
-        frames.extend(part_frames(message, limit))
-    frames.extend(frame.data for frame in pack(run, limit))
-    return frames
 
 
 @dataclass
@@ -215,7 +169,7 @@ class FakeWebSocketApi:
                 gate = self._gate
                 while gate is not None and not gate.is_set():
                     await asyncio.sleep(0.02)
-                for data in self._answer_sync(frame):
+                for data in self._answer_sync(raw):
                     await connection.send(data.decode())
             else:
                 await connection.send(
@@ -225,35 +179,33 @@ class FakeWebSocketApi:
                 )
 
     # -- the sync route ----------------------------------------------------------------------
-    def _answer_sync(self, request: Mapping[str, Any]) -> list[bytes]:
-        """The frames answering one sync request (docs/handlers.md, "sync")."""
-        problem = sync_request_problem(request)
-        if problem:
-            return [_compact(error_frame("bad_request", problem))]
+    def _answer_sync(self, body: str | bytes) -> list[bytes]:
+        """The frames answering one sync request, made by the sync route's own modules
+        (request parsing, messages, batch frames and parts: realtime_common.sync)."""
+        try:
+            request = parse(body)
+        except BadRequest as exc:
+            return [messages.error("bad_request", str(exc))]
         with self._lock:
-            if self._throttle and "incidents" not in request:
+            if self._throttle and request.kind is not Kind.IDS:
                 retry_after_ms = self._throttle.pop(0)
-                return [
-                    _compact(
-                        error_frame(
-                            "sync_throttled",
-                            "one full sync per connection per few seconds",
-                            retry_after_ms,
-                        )
-                    )
-                ]
+                reason = "one full sync per connection per few seconds"
+                return [messages.error("sync_throttled", reason, retry_after_ms)]
             items, reset = self._select(request)
-            cursor = f"v1:{self._version}"
-        messages = [_compact(state_message(item)) for item in items]
-        complete = {"version": 1, "type": "sync.complete", "cursor": cursor}
-        complete |= {"reset": reset, "count": len(messages)}
-        return [*answer_frames(messages, self.max_frame_bytes), _compact(complete)]
+            # A fetch by id is no position in the change feed: its cursor is empty, as the
+            # route's (the client keeps the cursor of its last full or since sync).
+            cursor = "" if request.kind is Kind.IDS else f"v1:{self._version}"
+        encoded = [messages.encode(state_message(item)) for item in items]
+        part_ids = [uuid.uuid4().hex for _ in encoded]
+        return [
+            *messages.frames(encoded, part_ids, self.max_frame_bytes),
+            messages.complete(cursor, reset=reset, count=len(encoded)),
+        ]
 
-    def _select(self, request: Mapping[str, Any]) -> tuple[list[IncidentState], bool]:
-        if "incidents" in request:
-            wanted = [self.state[i] for i in dict.fromkeys(request["incidents"]) if i in self.state]
-            return wanted, False
-        match = _CURSOR.match(request.get("since") or "")
+    def _select(self, request: SyncRequest) -> tuple[list[IncidentState], bool]:
+        if request.kind is Kind.IDS:
+            return [self.state[i] for i in request.ids if i in self.state], False
+        match = _CURSOR.match(request.since or "")
         if match and int(match.group(1)) >= self._oldest_cursor:
             since = int(match.group(1))
             return [item for item in self.state.values() if item.version > since], False
@@ -345,30 +297,5 @@ def state_message(item: IncidentState) -> dict[str, Any]:
     """The sync answer's message for a state item: a snapshot, or ``incident.removed``."""
     base = {"version": 1, "keys": item.keys, "eventId": item.event_id, "sequence": item.sequence}
     if item.incident is None:
-        return {"type": "incident.removed", **base}
-    return {"type": "incident.snapshot", "incident": item.incident, **base}
-
-
-def error_frame(code: str, message: str, retry_after_ms: int | None = None) -> dict[str, Any]:
-    frame: dict[str, Any] = {"version": 1, "type": "error", "code": code, "message": message}
-    if retry_after_ms is not None:
-        frame["retryAfterMs"] = retry_after_ms
-    return frame
-
-
-def sync_request_problem(request: Mapping[str, Any]) -> str | None:
-    """What is wrong with a sync request (None: nothing), as the route's bad_request says it."""
-    unknown = sorted(set(request) - {"action", "since", "incidents"})
-    if unknown:
-        return f"unknown field(s): {', '.join(unknown)}"
-    if "since" in request and "incidents" in request:
-        return "send since or incidents, not both"
-    if "since" in request and not isinstance(request["since"], str):
-        return "since must be the cursor string of a sync.complete"
-    if "incidents" in request:
-        ids = request["incidents"]
-        if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
-            return "incidents must be a list of incident ids (strings)"
-        if not 1 <= len(ids) <= MAX_SYNC_IDS:
-            return f"incidents must name 1 to {MAX_SYNC_IDS} ids"
-    return None
+        return {"type": messages.REMOVED, **base}
+    return {"type": messages.SNAPSHOT, "incident": item.incident, **base}

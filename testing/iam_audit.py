@@ -209,20 +209,23 @@ def role_grants(plan: Mapping[str, Any]) -> dict[str, list[Grant]]:
 # ---------------------------------------------------------------------------
 
 
+def _allows(grants: Mapping[str, list[Grant]]) -> Iterator[tuple[str, Grant]]:
+    """(role, grant) for every Allow statement, roles in name order."""
+    for role, role_grants in sorted(grants.items()):
+        for grant in role_grants:
+            if grant.effect == "Allow":
+                yield role, grant
+
+
 def wildcard_actions(grants: Mapping[str, list[Grant]]) -> list[str]:
     """Allow statements with a wildcard action or NotAction (both grant more than they name)."""
     problems = []
-    for role, role_grants_ in sorted(grants.items()):
-        for g in role_grants_:
-            if g.effect != "Allow":
-                continue
-            if g.not_action:
-                problems.append(f"{role}: {g.source} uses NotAction {list(g.actions)}")
-            problems.extend(
-                f"{role}: {g.source} allows the wildcard action {a!r}"
-                for a in g.actions
-                if "*" in a
-            )
+    for role, g in _allows(grants):
+        if g.not_action:
+            problems.append(f"{role}: {g.source} uses NotAction {list(g.actions)}")
+        problems.extend(
+            f"{role}: {g.source} allows the wildcard action {a!r}" for a in g.actions if "*" in a
+        )
     return problems
 
 
@@ -299,24 +302,21 @@ _SSM_PARAMETER_NAME = re.compile(r"/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+")
 def unscoped_resources(grants: Mapping[str, list[Grant]], arns: StackArns) -> list[str]:
     """Allow statements naming something that is not this stack's (or a listed exception)."""
     problems = []
-    for role, role_grants_ in sorted(grants.items()):
-        for g in role_grants_:
-            if g.effect != "Allow":
+    for role, g in _allows(grants):
+        if g.not_resource:
+            problems.append(f"{role}: {g.source} uses NotResource {list(g.resources)}")
+            continue
+        for resource in g.resources:
+            if resource == "*" and any(
+                set(g.actions) <= e.actions and e.via_managed_policy in (None, g.managed_policy)
+                for e in WILDCARD_RESOURCE_EXCEPTIONS
+            ):
                 continue
-            if g.not_resource:
-                problems.append(f"{role}: {g.source} uses NotResource {list(g.resources)}")
-                continue
-            for resource in g.resources:
-                if resource == "*" and any(
-                    set(g.actions) <= e.actions and e.via_managed_policy in (None, g.managed_policy)
-                    for e in WILDCARD_RESOURCE_EXCEPTIONS
-                ):
-                    continue
-                if not arns.covers(resource):
-                    problems.append(
-                        f"{role}: {g.source} allows {sorted(g.actions)} on {resource!r},"
-                        " which is not an ARN of this stack"
-                    )
+            if not arns.covers(resource):
+                problems.append(
+                    f"{role}: {g.source} allows {sorted(g.actions)} on {resource!r},"
+                    " which is not an ARN of this stack"
+                )
     return problems
 
 

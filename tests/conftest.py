@@ -28,6 +28,7 @@ def _reset_handler_caches() -> None:
     connection_manager.get_metrics.cache_clear()
     broadcaster.get_config.cache_clear()
     broadcaster.get_metrics.cache_clear()
+    broadcaster.get_state_writer.cache_clear()
     notifier.reset()
     sync.reset()
 
@@ -77,6 +78,28 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _reset_handler_caches()
 
 
+def _create_pk_sk_table(
+    name: str, extra_attributes: dict[str, str] | None = None, **settings: Any
+) -> Any:
+    """An on-demand table keyed like the stack's tables (string ``pk``/``sk``), wherever the
+    test's environment points boto3; ``extra_attributes`` (name -> type) for its indexes."""
+    attributes = {"pk": "S", "sk": "S", **(extra_attributes or {})}
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": t} for n, t in attributes.items()
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        **settings,
+    )
+    return client
+
+
 @pytest.fixture
 def create_connections_table() -> Callable[[str], Any]:
     """Create a Connections table with the stack's key schema (pk/sk, on demand).
@@ -86,18 +109,7 @@ def create_connections_table() -> Callable[[str], Any]:
     """
 
     def create(name: str) -> Any:
-        boto3.client("dynamodb").create_table(
-            TableName=name,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        _create_pk_sk_table(name)
         return boto3.resource("dynamodb").Table(name)
 
     return create
@@ -111,19 +123,9 @@ def create_state_table() -> Callable[[str], Any]:
     def create(name: str) -> Any:
         from realtime_common import state  # noqa: PLC0415 (only the state suites need it)
 
-        client = boto3.client("dynamodb")
-        client.create_table(
-            TableName=name,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-                {"AttributeName": "feed", "AttributeType": "S"},
-                {"AttributeName": "changedAt", "AttributeType": "N"},
-            ],
+        client = _create_pk_sk_table(
+            name,
+            extra_attributes={"feed": "S", "changedAt": "N"},
             GlobalSecondaryIndexes=[
                 {
                     "IndexName": state.CHANGE_INDEX,
@@ -134,7 +136,6 @@ def create_state_table() -> Callable[[str], Any]:
                     "Projection": {"ProjectionType": "ALL"},
                 }
             ],
-            BillingMode="PAY_PER_REQUEST",
         )
         client.update_time_to_live(
             TableName=name,

@@ -356,3 +356,82 @@ def store_latest(
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+# --------------------------------------------------------------------------------------------
+# A stream batch (the Broadcaster's step between parsing and delivery)
+# --------------------------------------------------------------------------------------------
+# Writes in flight at once: a 100-record batch (Lambda's default batch size) takes a few round
+# trips, not 100 one after another. The boto3 client's pool is sized to match.
+WRITE_CONCURRENCY = 32
+
+
+@dataclass(frozen=True)
+class Writer:
+    """What :func:`store_batch` writes with; the Broadcaster builds one per execution
+    environment (module-level client and thread pool), tests hand in their own."""
+
+    client: DynamoDBClient
+    settings: IncidentState
+    executor: ThreadPoolExecutor
+    put: Callable[[DynamoDBClient, str, Item], Written] = put_if_newer
+    clock: Callable[[], int] = now_ms
+
+
+@dataclass(frozen=True)
+class BatchStored:
+    """The outcome of :func:`store_batch`.
+
+    ``first_failed`` is the batch position of the first record whose state is not stored (None:
+    all stored): that record and every one after it must be reported failed and not fanned out.
+    ``malformed`` are positions whose record cannot be stored at all (reported failed alone).
+    """
+
+    first_failed: int | None
+    stored: int
+    newer_exists: int
+    failed: dict[str, str]
+    malformed: tuple[int, ...]
+    duration_ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stored": self.stored,
+            "newerExists": self.newer_exists,
+            "failed": len(self.failed),
+            "durationMs": self.duration_ms,
+        }
+
+
+def store_batch(
+    writer: Writer, records: Sequence[tuple[int, Mapping[str, Any], StreamRecord]]
+) -> BatchStored:
+    """Store the state of ``records`` (batch position, raw record, parsed record), the newest
+    record of each incident once, all writes at the same time; what may be fanned out."""
+    started = time.monotonic()
+    now = writer.clock()
+    items: list[Item] = []
+    positions_of: dict[str, list[int]] = {}
+    malformed: list[int] = []
+    for position, raw, record in records:
+        try:
+            item = build_item(raw, record, writer.settings, now)
+        except MalformedRecordError:
+            malformed.append(position)
+            continue
+        items.append(item)
+        positions_of.setdefault(item["pk"]["S"], []).append(position)
+    result = store_latest(
+        writer.client, writer.settings.table, items, executor=writer.executor, put=writer.put
+    )
+    failed_positions = [
+        position for incident in result.failed for position in positions_of[PK_PREFIX + incident]
+    ]
+    return BatchStored(
+        first_failed=min(failed_positions, default=None),
+        stored=result.stored,
+        newer_exists=result.newer_exists,
+        failed=result.failed,
+        malformed=tuple(malformed),
+        duration_ms=round((time.monotonic() - started) * 1000, 1),
+    )

@@ -28,6 +28,7 @@ import broadcaster
 import fanout_worker
 from broadcaster import BroadcastConfig, Clients
 from realtime_common import aws
+from realtime_common.connections import connected_at
 from realtime_common.fanout import engine
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.engine import RetryPolicy
@@ -76,7 +77,9 @@ def sequences(event: dict[str, Any]) -> list[str]:
     return [r["dynamodb"]["SequenceNumber"] for r in event["Records"]]
 
 
-def add_connections(table: Any, *ids: str, role: str = "viewer") -> None:
+def add_connections(
+    table: Any, *ids: str, role: str = "viewer", stored_at: str = "2026-11-27T14:40:00Z"
+) -> None:
     with table.batch_writer() as batch:
         for cid in ids:
             batch.put_item(
@@ -85,7 +88,7 @@ def add_connections(table: Any, *ids: str, role: str = "viewer") -> None:
                     "sk": "META#",
                     "userId": "u",
                     "role": role,
-                    "connectedAt": "2026-11-27T14:40:00Z",
+                    "connectedAt": stored_at,
                     "expiresAt": int(time.time()) + 3600,
                 }
             )
@@ -159,6 +162,27 @@ def test_gone_connections_lose_their_row_and_others_get_everything(table: Any, a
     assert [m["sequence"] for m in messages(api, "live=")] == sequences(event)
     assert [p.status for p in api.posts_to("gone=")] == [410]  # nothing after the 410
     assert stored(table) == {"CONN#live="}
+
+
+def test_a_connection_still_connecting_keeps_its_row_and_gets_the_next_record(
+    table: Any, api: Any
+) -> None:
+    # on_connect has stored the row; API Gateway has not finished the handshake, and answers
+    # 410 to posts for it meanwhile (documented). A 410 then proves nothing: the row stays.
+    add_connections(table, "old-gone=")
+    add_connections(table, "young=", stored_at=connected_at(time.time()))
+    api.behaviours["old-gone="] = "gone"
+    api.connecting("young=")
+    first = updates("A")
+    assert run(api.url, first) == []
+    assert [p.status for p in api.posts_to("young=")] == [410]
+    assert stored(table) == {"CONN#young="}  # the old row's 410 still deletes it
+
+    api.established("young=")
+    second = updates("B")
+    assert run(api.url, second) == []
+    assert [m["sequence"] for m in messages(api, "young=")] == sequences(second)
+    assert stored(table) == {"CONN#young="}
 
 
 def test_throttled_posts_are_retried_until_delivered(table: Any, api: Any) -> None:
@@ -329,13 +353,21 @@ def test_running_out_of_time_fails_the_record_instead_of_hanging(
 
 @TRANSPORTS
 def test_handler_entry_point_against_the_fake(
-    table: Any, api: Any, monkeypatch: pytest.MonkeyPatch, transport: str
+    table: Any,
+    api: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    transport: str,
+    create_state_table: Callable[[str], Any],
 ) -> None:
     add_connections(table, "a", "gone")
     api.behaviours["gone"] = "gone"
+    create_state_table("state")
     monkeypatch.setenv("FANOUT_TRANSPORT", transport)
     monkeypatch.setenv("CONNECTIONS_TABLE", TABLE)
     monkeypatch.setenv("WS_CALLBACK_URL", api.url)
+    monkeypatch.setenv("STATE_TABLE", "state")
+    monkeypatch.setenv("STATE_RETENTION_SECONDS", "86400")
+    monkeypatch.setenv("CLOSED_STATUSES", "[]")
 
     context = LambdaContext(function_name="broadcaster", remaining_ms=30_000)
     event = updates("A", "A")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from testing.fake_websocket_api import part_frames
+from realtime_common.sync.messages import parts as part_frames
 from tools.localenv.listen import IncidentView, Listener, PartAssembler, PartError, describe
 
 pytestmark = pytest.mark.unit
@@ -119,7 +119,7 @@ def test_older_and_equal_sequences_do_not_win_and_a_removal_stays_removed() -> N
 
 def test_parts_join_into_the_whole_message_and_a_broken_set_is_refused() -> None:
     whole = snapshot("INC-9", "90") | {"notes": "é" * 5000}
-    frames = [json.loads(f) for f in part_frames(json.dumps(whole).encode(), 4096)]
+    frames = [json.loads(f) for f in part_frames(json.dumps(whole).encode(), "p1", 4096)]
     assert len(frames) > 2
     parts = PartAssembler()
     assert [parts.add(f) for f in reversed(frames[1:])] == [None] * (len(frames) - 1)
@@ -173,7 +173,7 @@ def test_listener_syncs_on_open_and_catches_up_after_a_drop() -> None:
                     "message": "",
                     "retryAfterMs": 1500,
                 },
-                *[json.loads(f) for f in part_frames(json.dumps(big).encode(), 1000)],
+                *[json.loads(f) for f in part_frames(json.dumps(big).encode(), "p2", 1000)],
                 removed("INC-2", "32"),
                 complete("c2", reset=False, count=2),
             ]

@@ -10,7 +10,7 @@ import pytest
 
 from testing.waits import wait_until
 from tools import terraform_rc
-from tools.localenv import cli, emulator, terraform
+from tools.localenv import cli, emulator, process, terraform
 from tools.localenv.config import DEFAULT_PORT, ROOT, LocalEnv
 from tools.localenv.rootmodule import copy_root_module
 
@@ -48,7 +48,7 @@ def test_emulator_sdk_environment_points_at_the_endpoint_in_the_stacks_region():
 def test_no_emulator_is_found_or_stopped_in_an_empty_state_directory(tmp_path):
     assert emulator.running(tmp_path) is None
     assert emulator.stop(tmp_path) is False
-    files = emulator.EmulatorFiles(tmp_path)
+    files = emulator.files(tmp_path)
     files.pid_file.write_text("not a pid\n")
     assert emulator.running(tmp_path) is None
     assert emulator.stop(tmp_path) is False
@@ -59,7 +59,7 @@ def test_a_port_in_use_is_refused_with_the_next_one_suggested(tmp_path):
     import socket  # noqa: PLC0415
 
     with socket.socket() as busy:
-        busy.bind((emulator.HOST, 0))
+        busy.bind((process.HOST, 0))
         busy.listen()
         port = busy.getsockname()[1]
         with pytest.raises(emulator.EmulatorError, match=f"EMULATOR_PORT={port + 1}"):

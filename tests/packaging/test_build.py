@@ -204,6 +204,8 @@ print(json.dumps(report))
 @pytest.mark.parametrize(
     ("name", "missing"),
     [
+        # Every module the authorizer imports (realtime_common.auth) must be in its zip.
+        ("authorizer", "JWKS_URL"),
         ("connection_manager", "CONNECTIONS_TABLE"),
         ("broadcaster", "WS_CALLBACK_URL"),
         ("notifier", "SNS_TOPIC_ARN"),

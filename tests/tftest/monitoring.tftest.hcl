@@ -5,49 +5,11 @@
 # Run: make tftest (terraform test -test-directory=tests/tftest)
 
 mock_provider "aws" {
-  # Mocked computed values (tests/tftest/mocks) are known at plan time, so
-  # policies and outputs built from ARNs can be asserted in plan-mode runs.
+  # Mocked computed values and per-resource overrides (tests/tftest/mocks) are
+  # known at plan time, so policies and outputs built from ARNs can be
+  # asserted in plan-mode runs.
   source          = "./tests/tftest/mocks"
   override_during = plan
-}
-
-override_resource {
-  target          = module.alerts_topic.aws_sns_topic.this
-  override_during = plan
-  values          = { arn = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" }
-}
-
-override_resource {
-  target          = module.operators_topic.aws_sns_topic.this
-  override_during = plan
-  values          = { arn = "arn:aws:sns:us-east-1:123456789012:realtime-test-operators" }
-}
-
-
-override_resource {
-  target          = module.idempotency_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency" }
-}
-
-
-override_resource {
-  target          = module.stream_consumer["broadcaster"].aws_sqs_queue.dead_letter
-  override_during = plan
-  values = {
-    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-broadcaster-dlq"
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-broadcaster-dlq"
-  }
-}
-
-
-override_resource {
-  target          = module.stream_consumer["notifier"].aws_sqs_queue.dead_letter
-  override_during = plan
-  values = {
-    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-notifier-dlq"
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-notifier-dlq"
-  }
 }
 
 variables {

@@ -4,64 +4,11 @@
 # Run: make tftest (terraform test -test-directory=tests/tftest)
 
 mock_provider "aws" {
-  # Mocked computed values (tests/tftest/mocks) are known at plan time, so
-  # policies and outputs built from ARNs can be asserted in plan-mode runs.
+  # Mocked computed values and per-resource overrides (tests/tftest/mocks) are
+  # known at plan time, so policies and outputs built from ARNs can be
+  # asserted in plan-mode runs.
   source          = "./tests/tftest/mocks"
   override_during = plan
-}
-
-override_resource {
-  target          = module.connections_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections" }
-}
-
-override_resource {
-  target          = module.idempotency_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency" }
-}
-
-override_resource {
-  target          = module.state_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-state" }
-}
-
-override_resource {
-  target          = module.function["connect"].aws_lambda_function.this
-  override_during = plan
-  values = {
-    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-connect"
-    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-connect/invocations"
-  }
-}
-
-override_resource {
-  target          = module.function["disconnect"].aws_lambda_function.this
-  override_during = plan
-  values = {
-    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-disconnect"
-    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-disconnect/invocations"
-  }
-}
-
-override_resource {
-  target          = module.stream_consumer["broadcaster"].aws_sqs_queue.dead_letter
-  override_during = plan
-  values = {
-    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-broadcaster-dlq"
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-broadcaster-dlq"
-  }
-}
-
-override_resource {
-  target          = module.stream_consumer["notifier"].aws_sqs_queue.dead_letter
-  override_during = plan
-  values = {
-    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-notifier-dlq"
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-notifier-dlq"
-  }
 }
 
 variables {
@@ -140,7 +87,7 @@ run "without_stream" {
     error_message = "notifier may only Publish to the topic and Get/Put/Update/DeleteItem on the idempotency table."
   }
   assert {
-    condition = length(module.function) == 5 && alltrue([for m in values(module.function) :
+    condition = length(module.function) == 6 && alltrue([for m in values(module.function) :
       one([for s in jsondecode(m.policy).Statement : s if s.Sid == "WriteOwnLogGroup"]) == {
         Sid      = "WriteOwnLogGroup"
         Effect   = "Allow"
@@ -218,8 +165,8 @@ run "without_stream" {
 
   # Outputs' shapes.
   assert {
-    condition     = output.function_names == { connect = "realtime-test-connect", disconnect = "realtime-test-disconnect", broadcaster = "realtime-test-broadcaster", notifier = "realtime-test-notifier", sync = "realtime-test-sync" }
-    error_message = "function_names must map connect, disconnect, broadcaster, notifier and sync to their names."
+    condition     = output.function_names == { connect = "realtime-test-connect", disconnect = "realtime-test-disconnect", broadcaster = "realtime-test-broadcaster", notifier = "realtime-test-notifier", fanout-worker = "realtime-test-fanout-worker", sync = "realtime-test-sync" }
+    error_message = "function_names must map connect, disconnect, broadcaster, notifier, fanout-worker and sync to their names."
   }
   assert {
     condition     = output.connections_table_name == "realtime-test-connections" && output.idempotency_table_name == "realtime-test-idempotency" && output.alerts_topic_arn == "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" && output.api_id == "abc123def4"

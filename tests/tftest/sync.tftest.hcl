@@ -4,44 +4,9 @@
 # Run: terraform test -test-directory=tests/tftest -filter=tests/tftest/sync.tftest.hcl
 
 mock_provider "aws" {
+  # Mocked values and per-resource overrides (tables, the API, the functions): tests/tftest/mocks.
   source          = "./tests/tftest/mocks"
   override_during = plan
-}
-
-override_resource {
-  target          = module.connections_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections" }
-}
-
-override_resource {
-  target          = module.idempotency_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency" }
-}
-
-override_resource {
-  target          = module.state_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-state" }
-}
-
-override_resource {
-  target          = module.websocket_api.aws_apigatewayv2_api.this
-  override_during = plan
-  values = {
-    id            = "wsapi12345"
-    execution_arn = "arn:aws:execute-api:us-east-1:123456789012:wsapi12345"
-  }
-}
-
-override_resource {
-  target          = module.function["sync"].aws_lambda_function.this
-  override_during = plan
-  values = {
-    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-sync"
-    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-sync/invocations"
-  }
 }
 
 variables {
@@ -83,7 +48,7 @@ run "defaults" {
     condition = [for s in jsondecode(module.function["sync"].policy).Statement : { a = s.Action, r = s.Resource } if s.Sid != "WriteOwnLogGroup"] == [
       { a = ["dynamodb:GetItem", "dynamodb:UpdateItem"], r = ["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections"] },
       { a = ["dynamodb:Query"], r = ["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-state/index/byChange"] },
-      { a = ["execute-api:ManageConnections"], r = ["arn:aws:execute-api:us-east-1:123456789012:wsapi12345/prod/POST/@connections/*"] },
+      { a = ["execute-api:ManageConnections"], r = ["arn:aws:execute-api:us-east-1:123456789012:abc123def4/prod/POST/@connections/*"] },
     ]
     error_message = "The sync role may only read and conditionally update connection rows, Query the byChange index and post to this stage's connections."
   }

@@ -21,17 +21,8 @@ def tree(root: Path, files: dict[str, str]) -> dict[str, importgraph.Module]:
 
 
 def test_scan_names_modules_and_packages(tmp_path: Path) -> None:
-    modules = tree(
-        tmp_path,
-        {
-            "handler.py": "",
-            "pkg/__init__.py": "",
-            "pkg/sub/__init__.py": "",
-            "pkg/sub/leaf.py": "",
-            "requirements/x.txt": "",
-            "not-a-module/x.py": "",
-        },
-    )
+    files = "handler.py pkg/__init__.py pkg/sub/__init__.py pkg/sub/leaf.py requirements/x.txt"
+    modules = tree(tmp_path, dict.fromkeys([*files.split(), "not-a-module/x.py"], ""))
     assert sorted(modules) == ["handler", "pkg", "pkg.sub", "pkg.sub.leaf"]
     assert modules["pkg.sub"].is_package
     assert not modules["pkg.sub.leaf"].is_package

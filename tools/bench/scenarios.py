@@ -13,6 +13,7 @@ from tools.bench.fakeapi import FakeApiProcess
 from tools.paths import ROOT
 
 LATENCY = 0.02  # seconds the fake waits before answering each post (API Gateway-like)
+STATE_LATENCY_MS = 5.0  # a DynamoDB PutItem from Lambda in the same Region: a few ms
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Scenario:
     # moves with the shared machine's load from one second to the next.
     repeats: int = 1
     tls: bool = False  # the fake serves HTTPS, as the real endpoint does
+    distinct: bool = False  # each record a different incident (one state write each)
+    state_latency_ms: float = 0.0  # the state table's PutItem round trip
 
 
 FULL = (
@@ -56,6 +59,16 @@ FULL = (
     ),
     Scenario("1x50k", "1 record to 50,000 connections", 50_000),
     Scenario("100x1k", "100 records to 1,000 connections", 1_000, records=100),
+    Scenario(
+        "state100x1k",
+        "100 records of 100 incidents to 1,000 connections: state writes (5 ms each) on and off",
+        1_000,
+        records=100,
+        contenders=("nostate", "serialstate", "ours"),
+        distinct=True,
+        state_latency_ms=STATE_LATENCY_MS,
+        repeats=3,
+    ),
     Scenario(
         "gone5",
         "1 record to 10,000 connections, 5% gone (410), 2% of posts throttled (429)",
@@ -143,6 +156,8 @@ def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> d
         "max_invocations": scenario.max_invocations,
         "env": env,
         "time_box": scenario.naive_box if contender == "naive" else scenario.pool_box,
+        "distinct": scenario.distinct,
+        "state_latency_ms": scenario.state_latency_ms,
     }
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "functions"), str(ROOT)]))
     if fake.ca_file:
@@ -159,7 +174,7 @@ def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> d
         raise RuntimeError(f"{scenario.name}/{contender} failed:\n{child.stderr.decode()[-3000:]}")
     result: dict[str, Any] = json.loads(child.stdout.decode().strip().splitlines()[-1])
     stats = fake.stats()
-    if contender in ("ours", "session"):
+    if contender in ("ours", "session", "nostate", "serialstate"):
         posts = int(stats["posts"])
         deliveries = scenario.connections * scenario.records
         result.update(
@@ -169,6 +184,8 @@ def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> d
                 "posts_per_s": posts / result["seconds"],
                 "deliveries_per_s": deliveries / result["seconds"],
                 "time_to_last_client_s": (stats["last_finished"] or 0.0)
+                - result["started_monotonic"],
+                "time_to_first_client_s": (stats["first_started"] or 0.0)
                 - result["started_monotonic"],
                 "projected": False,
                 "cpu_ms_per_post": result["cpu_s"] * 1000 / max(1, posts),
@@ -188,7 +205,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     ) as fake:
         results = {}
         for contender in scenario.contenders:
-            if contender == "ours" and scenario.repeats > 1:
+            if contender in ("ours", "nostate", "serialstate") and scenario.repeats > 1:
                 results[contender] = median_run(
                     [run_contender(scenario, contender, fake) for _ in range(scenario.repeats)]
                 )
@@ -203,4 +220,5 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     median = dict(ordered[len(ordered) // 2])
     median["cpu_ms_per_post_runs"] = [r["cpu_ms_per_post"] for r in runs]
     median["time_to_last_client_s_runs"] = [r["time_to_last_client_s"] for r in runs]
+    median["time_to_first_client_s_runs"] = [r.get("time_to_first_client_s") for r in runs]
     return median
