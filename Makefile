@@ -334,6 +334,11 @@ bench-e2e: setup ## PutItem -> message-at-client latency on the local stack (E2E
 # ---------------------------------------------------------------------------
 FUNCTION ?=
 DRY_RUN ?=
+TABLE ?=
+
+.PHONY: backfill
+backfill: setup init ## Fill ENV's state table from the Incidents table where it has no state (TABLE=name DRY_RUN=1); after the stream is bound
+	PYTHONPATH=functions:. $(PY) -m tools.backfill --env $(ENV) $(if $(strip $(TABLE)),--table $(TABLE)) $(if $(strip $(DRY_RUN)),--dry-run)
 
 .PHONY: redrive
 redrive: setup init ## Replay ENV's dead-lettered stream records (FUNCTION=broadcaster|notifier DRY_RUN=1)

@@ -33,6 +33,19 @@ output "state_table_name" {
   value       = module.state_table.name
 }
 
+output "incident_state" {
+  description = "The state table's settings (incident_state with its defaults), for make backfill."
+  value = {
+    retention_seconds = var.incident_state.retention_seconds
+    closed_statuses   = var.incident_state.closed_statuses
+  }
+}
+
+output "incidents_stream_arn" {
+  description = "The Incidents stream the consumers are bound to; null without one. make backfill reads the Incidents table's name from it."
+  value       = local.incidents_stream_arn
+}
+
 output "alerts_topic_arn" {
   description = "ARN of the SNS alerts topic."
   value       = module.alerts_topic.arn
@@ -75,17 +88,7 @@ output "operators_topic_arn" {
 
 output "alarm_names" {
   description = "Names of every alarm of this stack, sorted."
-  value = sort(concat(
-    [for a in aws_cloudwatch_metric_alarm.iterator_age : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.dead_letter : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.records_failed : a.alarm_name],
-    aws_cloudwatch_metric_alarm.fanout_duration[*].alarm_name,
-    aws_cloudwatch_metric_alarm.duplicate_alerts[*].alarm_name,
-    aws_cloudwatch_metric_alarm.no_alerts[*].alarm_name,
-    [for a in aws_cloudwatch_metric_alarm.function_errors : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.function_throttles : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.api_errors : a.alarm_name],
-  ))
+  value       = sort(local.alarm_resources[*].alarm_name)
 }
 
 output "dashboard_name" {

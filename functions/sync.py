@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from realtime_common import aws
-from realtime_common.fanout import engine
+from realtime_common.fanout import delivery
 from realtime_common.logs import make_logger
 from realtime_common.sync import post
 from realtime_common.sync.cache import Prepared, StateCache
@@ -76,7 +76,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"statusCode": 400}
     logger.append_keys(connection_id=connection_id)
     deadline = deadline_for(context.get_remaining_time_in_millis() / 1000.0, time.monotonic())
-    region = engine.region_of(cfg.fanout.callback_url, aws.region())
+    region = delivery.region_of(cfg.fanout.callback_url, aws.region())
     credentials = aws.credentials_source()
 
     def send(target: str, prepared: Prepared) -> post.Delivery:

@@ -28,6 +28,7 @@ def _reset_handler_caches() -> None:
     connection_manager.get_metrics.cache_clear()
     broadcaster.get_config.cache_clear()
     broadcaster.get_metrics.cache_clear()
+    broadcaster.retry_ledger.clear()
     broadcaster.get_state_writer.cache_clear()
     notifier.reset()
     sync.reset()

@@ -65,7 +65,12 @@ Item = dict[str, "AttributeValueTypeDef"]
 
 
 class StateWriteError(RuntimeError):
-    """A state item could not be stored (throttled after retries, access denied, ...)."""
+    """A state item could not be stored (throttled after retries, access denied, ...);
+    ``code`` is DynamoDB's error code when it answered one."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,7 +302,7 @@ def put_if_newer(client: DynamoDBClient, table: str, item: Item) -> Written:
         code = error.response.get("Error", {}).get("Code", "")
         if code == "ConditionalCheckFailedException":
             return Written.NEWER_EXISTS
-        raise StateWriteError(f"{code or 'error'}: {error}") from error
+        raise StateWriteError(f"{code or 'error'}: {error}", code) from error
     except BotoCoreError as error:  # connection errors, timeouts after retries
         raise StateWriteError(str(error)) from error
     return Written.STORED

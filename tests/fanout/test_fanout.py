@@ -18,7 +18,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -29,15 +28,16 @@ import fanout_worker
 from broadcaster import BroadcastConfig, Clients
 from realtime_common import aws
 from realtime_common.connections import connected_at
-from realtime_common.fanout import engine
+from realtime_common.fanout import delivery
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.engine import RetryPolicy
 from realtime_common.fanout.workers import WorkerJob
+from testing.events import EVENTS
 from testing.lambda_context import LambdaContext
+from tools.bench import session
 
 pytestmark = pytest.mark.fanout
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 TABLE = "realtime-connections"
 FAST_RETRY = {"base_delay": 0.005, "max_delay": 0.02}
 
@@ -47,7 +47,7 @@ def _fresh_runtime() -> Iterator[None]:
     """Each test's posts go through its own event loop and pool (a cold execution environment),
     closed afterwards: nothing (an aiohttp session, a socket) outlives the test that opened it."""
     yield
-    engine.current_runtime().close()
+    delivery.reset_runtime()
 
 
 def template() -> dict[str, Any]:
@@ -113,7 +113,6 @@ def config(url: str, concurrency: int = 8, max_attempts: int = 4, **kwargs: Any)
             url,
             concurrency=concurrency,
             max_attempts=max_attempts,
-            transport=kwargs.pop("transport", "wire"),
         ),
         rate=kwargs.pop("rate", 100_000),
         worker_function=None,
@@ -138,11 +137,10 @@ def run(
     concurrency: int = 8,
     max_attempts: int = 4,
     deadline: float = math.inf,
-    transport: str = "wire",
 ) -> list[str]:
     response = broadcaster.broadcast(
         event,
-        config(url, concurrency, max_attempts, transport=transport),
+        config(url, concurrency, max_attempts),
         clients(),
         deadline=deadline,
         policy=RetryPolicy(max_attempts=max_attempts, **FAST_RETRY),
@@ -325,23 +323,25 @@ def test_oversize_update_arrives_as_the_slim_envelope(table: Any, api: Any) -> N
     assert "incident" not in message
 
 
-# "wire" is the lean client (the default); "session" the aiohttp ClientSession path kept to
-# benchmark against (FANOUT_TRANSPORT): both must behave the same.
-TRANSPORTS = pytest.mark.parametrize("transport", ["wire", "session"])
+@pytest.fixture(params=["wire", "session"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ "wire" is the lean client (production's); "session" the aiohttp ClientSession path the
+    benchmark measures it against (tools/bench/session.py): both must behave the same."""
+    if request.param == "session":
+        monkeypatch.setattr(delivery, "runtime_factory", session.SessionRuntime)
+    delivery.reset_runtime()
 
 
-@TRANSPORTS
+@pytest.mark.usefixtures("transport")
 def test_running_out_of_time_fails_the_record_instead_of_hanging(
-    table: Any, api: Any, caplog: pytest.LogCaptureFixture, transport: str
+    table: Any, api: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     ids = [f"c{n}" for n in range(6)]
     add_connections(table, *ids)
     api.latency = 0.2
     event = updates("A")
     deadline = time.monotonic() + 0.5
-    assert run(api.url, event, concurrency=1, deadline=deadline, transport=transport) == sequences(
-        event
-    )
+    assert run(api.url, event, concurrency=1, deadline=deadline) == sequences(event)
     finished = time.monotonic()
     assert len(api.posts) < 6  # sequential posts of 0.2 s cannot all fit in 0.5 s
     assert all(p.started <= deadline for p in api.posts)  # nothing started after the deadline
@@ -351,18 +351,16 @@ def test_running_out_of_time_fails_the_record_instead_of_hanging(
     assert "time ran out" in log.getMessage()
 
 
-@TRANSPORTS
+@pytest.mark.usefixtures("transport")
 def test_handler_entry_point_against_the_fake(
     table: Any,
     api: Any,
     monkeypatch: pytest.MonkeyPatch,
-    transport: str,
     create_state_table: Callable[[str], Any],
 ) -> None:
     add_connections(table, "a", "gone")
     api.behaviours["gone"] = "gone"
     create_state_table("state")
-    monkeypatch.setenv("FANOUT_TRANSPORT", transport)
     monkeypatch.setenv("CONNECTIONS_TABLE", TABLE)
     monkeypatch.setenv("WS_CALLBACK_URL", api.url)
     monkeypatch.setenv("STATE_TABLE", "state")

@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,11 +19,11 @@ import pytest
 
 import broadcaster
 from realtime_common import state
+from testing.events import EVENTS
 from testing.fake_management_api import FakeManagementApi
 
 pytestmark = pytest.mark.handler
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 VIEWER_FIELDS = {"incidentId", "title", "status", "urgency", "type", "area", "createdAt"}
 
 

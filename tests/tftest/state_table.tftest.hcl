@@ -49,6 +49,10 @@ run "defaults" {
     error_message = "The Broadcaster needs STATE_TABLE, STATE_RETENTION_SECONDS=86400 and CLOSED_STATUSES=[\"closed\",\"resolved\"] by default."
   }
   assert {
+    condition     = output.incident_state.retention_seconds == 86400 && output.incident_state.closed_statuses == tolist(["closed", "resolved"]) && output.incidents_stream_arn == var.incidents_stream_arn
+    error_message = "make backfill reads incident_state (with its defaults) and incidents_stream_arn from the outputs."
+  }
+  assert {
     condition     = module.stream_consumer["broadcaster"].event_names == ["INSERT", "MODIFY", "REMOVE"] && module.stream_consumer["notifier"].event_names == ["INSERT", "MODIFY"]
     error_message = "REMOVE records must reach the Broadcaster (tombstones) and only it; the Notifier keeps INSERT and MODIFY."
   }

@@ -18,12 +18,7 @@ pytestmark = pytest.mark.unit
 
 # Cycles that exist on main and are being removed, each with the change that removes it. An entry
 # that no longer matches a cycle fails the test too, so the list cannot outlive its reason.
-ALLOWED: dict[tuple[str, ...], str] = {
-    ("realtime_common.fanout.engine", "realtime_common.fanout.wire"): (
-        "wire imports Done from the engine, the engine imports the wire pool: removed by "
-        "i19-fanout's transport-contract module (issue 19)"
-    ),
-}
+ALLOWED: dict[tuple[str, ...], str] = {}
 
 
 def modules() -> dict[str, importgraph.Module]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -14,14 +13,14 @@ import pytest
 
 import broadcaster
 from realtime_common.config import ConfigError
-from realtime_common.fanout import engine
+from realtime_common.fanout import delivery, engine, messages
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.schedule import FrameTally
 from realtime_common.fanout.views import DEFAULT_VIEWS, VIEWER_ATTRIBUTES, RoleViews, project
+from testing.events import EVENTS
 
 pytestmark = pytest.mark.unit
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 TERRAFORM_DEFAULT = json.dumps(
     {  # what jsonencode(var.role_views) writes for the default (optional attributes filled in)
         "dispatcher": {"whole": True, "attributes": []},
@@ -126,8 +125,8 @@ def test_each_record_is_encoded_once_per_view_and_each_connection_gets_its_roles
 
     event = json.loads((EVENTS / "stream-batch.json").read_text())
     with (
-        mock.patch.object(engine, "fan_out", fake_fan_out),
-        mock.patch.object(broadcaster, "encode_message", wraps=broadcaster.encode_message) as spy,
+        mock.patch.object(delivery, "fan_out", fake_fan_out),
+        mock.patch.object(messages, "encode_message", wraps=messages.encode_message) as spy,
     ):
         response = broadcaster.broadcast(event, cfg, clients, deadline=math.inf)
     assert response == {"batchItemFailures": []}

@@ -7,7 +7,7 @@ Contenders:
   pool    the previous broadcaster: a 32-thread pool sharing one pooled boto3 client, one task
           per connection posting the batch's messages in order
   ours    broadcaster.handler, the real entry point, with FANOUT_* from the scenario
-  session ours through aiohttp's ClientSession (FANOUT_TRANSPORT=session), the earlier path
+  session ours through aiohttp's ClientSession (tools/bench/session.py), the earlier path
   nostate ours with the state-table write step off (what the writes add, side by side)
   serialstate  ours with the state writes one after another (what their concurrency saves)
 The two boto3 contenders are time-boxed (they would take minutes at 50,000 connections); their
@@ -32,12 +32,11 @@ from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from testing.events import load_event
 from tools.paths import ROOT
 
 if TYPE_CHECKING:
     from tools.bench.table import MemoryConnections
-
-EVENTS = ROOT / "events"
 
 
 def rss_kb() -> int:
@@ -52,7 +51,7 @@ def peak_rss_kb() -> int:
 def stream_event(records: int, title_bytes: int = 0, *, distinct: bool = False) -> dict[str, Any]:
     """``records`` MODIFY records of one incident (``distinct``: of as many incidents), in
     stream order."""
-    template = json.loads((EVENTS / "stream-modify.json").read_text())["Records"][0]
+    template = load_event("stream-modify.json")["Records"][0]
     out = []
     for n in range(records):
         record = copy.deepcopy(template)
@@ -223,7 +222,16 @@ def use_table(connections: int, spec: dict[str, Any]) -> MemoryConnections:
 
     table = MemoryConnections(connections, spec.get("state_latency_ms", 0) / 1000)
     aws.dynamodb_client = lambda *args: table  # type: ignore[assignment]
+    aws.state_client = lambda *args: table  # type: ignore[assignment]
     return table
+
+
+def use_transport(spec: dict[str, Any]) -> None:
+    """The ``session`` contender: the handlers post through aiohttp's ClientSession."""
+    if spec.get("contender") == "session":
+        from tools.bench import session  # noqa: PLC0415
+
+        session.install()
 
 
 def warm_broadcaster(spec: dict[str, Any]) -> ModuleType:
@@ -231,6 +239,7 @@ def warm_broadcaster(spec: dict[str, Any]) -> ModuleType:
     a warm execution environment, imports done and the HTTP pool open, as on Lambda's second
     invocation. (The first, cold one is reported by the packaging benchmark, not here.)"""
     set_environment(spec)
+    use_transport(spec)
     import broadcaster  # noqa: PLC0415 (after the environment is set)
 
     use_table(50, spec)
@@ -247,6 +256,7 @@ def warm_broadcaster(spec: dict[str, Any]) -> ModuleType:
 def run_worker(spec: dict[str, Any]) -> None:
     """A worker invocation in this process (called by SubprocessLambda)."""
     set_environment(spec)
+    use_transport(spec)
     import fanout_worker  # noqa: PLC0415
 
     use_table(spec["connections"], spec)
@@ -313,7 +323,7 @@ def main(argv: list[str]) -> int:
         return 0
     spec = json.loads(argv[0])
     contender = spec["contender"]
-    # session: FANOUT_TRANSPORT=session in spec["env"]; nostate: no state writes
+    # session: the same handler over aiohttp; nostate: no state writes
     if contender in ("ours", "session", "nostate", "serialstate"):
         result = run_ours(spec)
     else:

@@ -23,7 +23,7 @@ class Scenario:
     connections: int
     records: int = 1
     contenders: tuple[str, ...] = ("naive", "pool", "ours")
-    # "session": ours with FANOUT_TRANSPORT=session (aiohttp's ClientSession, the earlier path)
+    # "session": ours over aiohttp's ClientSession (tools/bench/session.py, the earlier path)
     title_bytes: int = 0  # pad each incident's title (records over ~64 KB never share a frame)
     gone_share: float = 0.0
     throttle_share: float = 0.0
@@ -142,9 +142,6 @@ QUICK = (
 
 def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> dict[str, Any]:
     fake.reset()
-    env = scenario.env
-    if contender == "session":
-        env = {**env, "FANOUT_TRANSPORT": "session"}
     spec = {
         "contender": contender,
         "url": fake.url,
@@ -154,7 +151,7 @@ def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> d
         "gone_share": scenario.gone_share,
         "budget": scenario.budget,
         "max_invocations": scenario.max_invocations,
-        "env": env,
+        "env": scenario.env,
         "time_box": scenario.naive_box if contender == "naive" else scenario.pool_box,
         "distinct": scenario.distinct,
         "state_latency_ms": scenario.state_latency_ms,

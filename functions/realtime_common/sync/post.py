@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from realtime_common.fanout import engine
+from realtime_common.fanout import delivery, engine
 from realtime_common.fanout.rate import RateLimiter
 from realtime_common.fanout.schedule import Outcome
 from realtime_common.fanout.sigv4 import CredentialsSource, Signer, canonical_host
+from realtime_common.fanout.transport import Done
 
 if TYPE_CHECKING:
     from realtime_common.fanout import wire
@@ -43,7 +44,7 @@ class PreparedSender:
         self._prepared = prepared
         self._signer = signer
 
-    def send(self, connection_id: str, slot: int, timeout: float, done: engine.Done) -> None:
+    def send(self, connection_id: str, slot: int, timeout: float, done: Done) -> None:
         body = self._prepared.frames[slot]
         head = self._signer.post_head(
             self._base_path, connection_id, self._prepared.hashes[slot], len(body)
@@ -83,7 +84,7 @@ def post(
     (the engine gives a connection none of the frames after one it could not deliver)."""
     if not prepared.frames:
         return Delivery(0, Outcome.DELIVERED.value)
-    runtime = engine.current_runtime()
+    runtime = delivery.current_runtime()
     settings = engine.Settings(CONCURRENCY, rate, engine.RetryPolicy(max_attempts=max_attempts))
     signer = _signer(credentials, region, canonical_host(callback_url))
 
