@@ -65,7 +65,7 @@ run "defaults" {
     error_message = "The sync route needs its own stage throttle (burst 1000, 500/s by default), and only it."
   }
   assert {
-    condition     = contains(keys(aws_cloudwatch_metric_alarm.function_errors), "sync") && contains(keys(aws_cloudwatch_metric_alarm.function_throttles), "sync")
+    condition     = contains(output.alarm_names, "realtime-test-sync-errors") && contains(output.alarm_names, "realtime-test-sync-throttles")
     error_message = "The sync function needs its errors and throttles alarms like the other functions."
   }
 }
