@@ -680,14 +680,17 @@ variable "fanout_workers" {
     condition = var.fanout_workers == null
     # The new objects with only the attributes that were set (a validation
     # cannot read a local built from its own variable: a cycle).
-    error_message = "fanout_workers was split between fanout (when and how wide to fan out) and functions.fanout-worker (the worker's sizing, like every other function's): ${join("", [
-      for lines in [[
-        for line in [
-          { object = "fanout = { %s }", attributes = { worker_threshold = try(var.fanout_workers.threshold, null), max_workers = try(var.fanout_workers.max_workers, null) } },
-          { object = "functions = { fanout-worker = { %s } }", attributes = { memory_size = try(var.fanout_workers.memory_size, null), timeout = try(var.fanout_workers.timeout, null), reserved_concurrency = try(var.fanout_workers.reserved_concurrency, null) } },
-        ] : format(line.object, join(", ", [for k, v in line.attributes : "${k} = ${v}" if v != null]))
-        if length([for v in values(line.attributes) : v if v != null]) > 0
-      ]] : length(lines) > 0 ? "write ${join(" and ", lines)} (merged into your fanout and functions objects if you have them) and remove fanout_workers" : "remove fanout_workers (an empty one sets nothing)"
-    ])}."
+    error_message = format(
+      "fanout_workers was split between fanout (when and how wide to fan out) and functions.fanout-worker (the worker's sizing, like every other function's): %s.",
+      join("", [
+        for lines in [[
+          for line in [
+            { object = "fanout = { %s }", attributes = { worker_threshold = try(var.fanout_workers.threshold, null), max_workers = try(var.fanout_workers.max_workers, null) } },
+            { object = "functions = { fanout-worker = { %s } }", attributes = { memory_size = try(var.fanout_workers.memory_size, null), timeout = try(var.fanout_workers.timeout, null), reserved_concurrency = try(var.fanout_workers.reserved_concurrency, null) } },
+          ] : format(line.object, join(", ", [for k, v in line.attributes : format("%s = %s", k, v) if v != null]))
+          if length([for v in values(line.attributes) : v if v != null]) > 0
+        ]] : length(lines) > 0 ? format("write %s (merged into your fanout and functions objects if you have them) and remove fanout_workers", join(" and ", lines)) : "remove fanout_workers (an empty one sets nothing)"
+      ]),
+    )
   }
 }
