@@ -34,6 +34,7 @@ def env(
     state_table: Any,
     api: FakeManagementApi,
     monkeypatch: pytest.MonkeyPatch,
+    broadcaster_environment: None,
 ) -> Any:
     monkeypatch.setenv("WS_CALLBACK_URL", api.url)
     monkeypatch.setenv("FANOUT_CONCURRENCY", "8")

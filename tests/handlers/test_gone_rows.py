@@ -91,6 +91,7 @@ def test_a_kept_row_still_expires_by_its_ttl(connections_table: Any) -> None:
     assert list(scan_connection_ids(dynamodb, TABLE, NOW + 60)) == []
 
 
+@pytest.mark.usefixtures("broadcaster_environment")
 def test_the_broadcaster_keeps_a_connecting_row_and_deletes_an_old_gone_one(
     connections_table: Any, state_table: Any, context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from testing import terraform_defaults
 from testing.events import load_event
 from tools.paths import ROOT
 
@@ -111,6 +112,11 @@ def set_environment(spec: dict[str, Any]) -> None:
             "STATE_TABLE": "bench-state",
             "STATE_RETENTION_SECONDS": "86400",
             "CLOSED_STATUSES": '["closed","resolved"]',
+            # What Terraform sets with its defaults; the whole audience in one invocation
+            # unless the scenario sets a worker threshold.
+            **terraform_defaults.BROADCASTER,
+            "FANOUT_WORKER_FUNCTION": "bench-fanout-worker",
+            "FANOUT_WORKER_THRESHOLD": str(spec["connections"]),
         }
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
