@@ -58,3 +58,11 @@ output "access_log_settings" {
   description = "The stage's access log destination ARN and JSON format, or null when access logs are off."
   value       = one(aws_apigatewayv2_stage.this.access_log_settings)
 }
+
+output "route_throttling" {
+  description = "Per route key with a throttle of its own: burst_limit and rate_limit, as the stage has them."
+  value = { for r in aws_apigatewayv2_stage.this.route_settings : r.route_key => {
+    burst_limit = r.throttling_burst_limit
+    rate_limit  = r.throttling_rate_limit
+  } }
+}
