@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from testing import terraform_defaults
+from testing.fake_management_api import FakeManagementApi
 from testing.lambda_context import LambdaContext
 
 REGION = "us-east-1"
@@ -68,6 +69,21 @@ def state_table(
     monkeypatch.setenv("STATE_RETENTION_SECONDS", "86400")
     monkeypatch.setenv("CLOSED_STATUSES", '["closed","resolved"]')
     return table
+
+
+@pytest.fixture
+def env(
+    connections_table: Any,
+    state_table: Any,
+    api: FakeManagementApi,
+    monkeypatch: pytest.MonkeyPatch,
+    broadcaster_environment: None,
+) -> Any:
+    """The Broadcaster's environment: its tables, what Terraform sets on it, the fake management
+    API as WS_CALLBACK_URL and 8 concurrent posts; the Connections table."""
+    monkeypatch.setenv("WS_CALLBACK_URL", api.url)
+    monkeypatch.setenv("FANOUT_CONCURRENCY", "8")
+    return connections_table
 
 
 @dataclass
