@@ -19,11 +19,6 @@ REGION = "us-east-1"
 CONNECTIONS_TABLE = "realtime-connections"
 IDEMPOTENCY_TABLE = "realtime-idempotency"
 TOPIC_NAME = "realtime-alerts"
-CONNECT_ENVIRONMENT = {
-    "ALLOWED_ROLES": "dispatcher,responder,supervisor,viewer",
-    "ALLOW_QUERY_IDENTITY": "false",
-    "CONNECTION_TTL_SECONDS": "7200",
-}
 
 
 @pytest.fixture
@@ -44,7 +39,7 @@ def broadcaster_environment(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> N
 def connect_environment(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """What Terraform sets on connect and disconnect besides the table name (main.tf's
     connection_environment, with variables.tf's defaults): their reader requires it."""
-    for name, value in CONNECT_ENVIRONMENT.items():
+    for name, value in terraform_defaults.CONNECT.items():
         monkeypatch.setenv(name, value)
 
 
