@@ -4,8 +4,9 @@ Handler string: ``broadcaster.handler`` (a DynamoDB stream event source mapping 
 ``ReportBatchItemFailures``). Environment (functions/README.md has the table):
 ``CONNECTIONS_TABLE``, ``WS_CALLBACK_URL`` (required), ``FANOUT_CONCURRENCY``,
 ``POST_MAX_ATTEMPTS``, ``FANOUT_RATE``, ``FANOUT_WORKER_FUNCTION``, ``FANOUT_WORKER_THRESHOLD``,
-``FANOUT_MAX_WORKERS``, ``ROLE_VIEWS``, ``STATE_TABLE``, ``STATE_RETENTION_SECONDS``,
-``CLOSED_STATUSES``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME``.
+``FANOUT_MAX_WORKERS``, ``ROLE_VIEWS``, ``FILTER_FIELDS``, ``FILTER_LIMITS``, ``DEFAULT_AREAS``,
+``STATE_TABLE``, ``STATE_RETENTION_SECONDS``, ``CLOSED_STATUSES``, ``LOG_LEVEL``,
+``POWERTOOLS_SERVICE_NAME``.
 
 Delivery model (functions/README.md has the full contract):
 
@@ -18,9 +19,16 @@ Delivery model (functions/README.md has the full contract):
   role gets the whole incident or an allow-list of its attributes; roles sharing a view share the
   encoding, so a record is encoded once per distinct view, never per connection); a connection
   whose role has no view gets nothing. A REMOVE record becomes one ``incident.removed`` message
-  (keys, eventId, sequence; no incident) for every view. Each view's messages are
-  packed, in stream order, into as few frames of at most 128 KB as fit (one message alone is sent
-  as itself; several as a ``batch`` frame); frame k carries the same records for every view.
+  (keys, eventId, sequence; no incident) for every view.
+* Subscriptions (issue 17, ``realtime_common.filters``): the Scan reads each row's ``areas`` and
+  ``filter``; connections are grouped into audiences by (effective filter, view)
+  (``realtime_common.fanout.audience``), each distinct filter is matched once per record: a record
+  goes to the audiences whose filter matches its new image, ``incident.left`` to those whose
+  filter matched its old image and not the new one, ``incident.removed`` to those whose filter
+  matched the removed incident (the REMOVE record's old image). Each audience's messages are
+  packed, in stream order, into frames of at most 128 KB (one message alone is sent as itself;
+  several as a ``batch`` frame); frame k covers the same records for every audience (empty for an
+  audience that gets none of them: nothing is posted), and an audience's frames are built once.
 * Frames go to connections frame-major with per-connection order (``realtime_common.fanout``):
   a frame completes for every reachable connection before later frames compete with it, so a
   batch that runs out of time still moves Lambda's checkpoint past the frames that completed.
@@ -47,14 +55,20 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from realtime_common import aws, config, metrics, state
+from realtime_common import aws, config, filters, metrics, state
 from realtime_common.fanout import delivery, engine
-from realtime_common.fanout.audience import split, warner
+from realtime_common.fanout.audience import Change, Encoded, Router, warner
 from realtime_common.fanout.batch import Batch, BroadcastResult, Delivery
 from realtime_common.fanout.config import FanoutConfig
-from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES, batch_frame, spans
+from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES, spans
 from realtime_common.fanout.ledger import FrameKey, RetryLedger
-from realtime_common.fanout.messages import build_message, encode_for_views, encode_message
+from realtime_common.fanout.messages import (
+    build_message,
+    encode,
+    encode_for_views,
+    encode_message,
+    left_message,
+)
 from realtime_common.fanout.schedule import first_failure
 from realtime_common.fanout.table import row_deleter, scan_connections
 from realtime_common.fanout.views import RoleViews
@@ -100,6 +114,10 @@ class BroadcastConfig:
     worker_function: str | None
     worker_threshold: int
     max_workers: int
+    # Subscriptions (Terraform's ``subscriptions`` variable): the filterable fields (what a
+    # worker job carries of each image) and the permission of a row written without ``areas``.
+    filter_fields: frozenset[str]
+    default_areas: filters.Permission
 
     @property
     def table(self) -> str:
@@ -115,6 +133,8 @@ class BroadcastConfig:
             worker_function=config.required_str(env, "FANOUT_WORKER_FUNCTION"),
             worker_threshold=config.required_int(env, "FANOUT_WORKER_THRESHOLD"),
             max_workers=config.required_int(env, "FANOUT_MAX_WORKERS"),
+            filter_fields=filters.FilterSettings.from_env(env).fields,
+            default_areas=filters.default_areas(env),
         )
 
 
@@ -237,7 +257,8 @@ def _store_state(writer: state.Writer, batch: Batch) -> state.BatchStored:
 
 
 def encode_batch(batch: Batch, views: RoleViews) -> None:
-    """Each record's message for each audience, for the records not reported failed."""
+    """Each record's message for each view, its ``incident.left`` message and what filters
+    match on, for the records not reported failed."""
     batch.messages = [[] for _ in views.audiences]
     for position, _, record in batch.records:
         if position in batch.failed:  # never fan out a record whose state is not stored
@@ -251,6 +272,11 @@ def encode_batch(batch: Batch, views: RoleViews) -> None:
                 "message over the payload limit sent as a slim envelope",
                 extra={"event_id": record.event_id, "sequence": record.sequence},
             )
+        leaves = record.event_name == "MODIFY" and record.old_image is not None
+        batch.left.append(encode(left_message(record)) if leaves else b"")
+        batch.changes.append(
+            Change(record.event_name == "REMOVE", record.new_image, record.old_image)
+        )
         batch.positions.append(position)
         batch.event_ids.append(record.event_id)
 
@@ -265,22 +291,24 @@ def deliver_batch(
     stored: state.BatchStored | None = None,
 ) -> BroadcastResult:
     """Pack the batch's messages into frames, deliver them, and say which records failed."""
-    # Frame k carries the same records for every audience: group by each record's largest
+    # Frame k covers the same records for every audience: group by each record's largest
     # encoding, so the per-frame tallies still map to records.
     messages = batch.messages
-    groups = spans([max(len(m[i]) for m in messages) for i in range(len(batch.event_ids))])
+    groups = spans(
+        [
+            max(len(batch.left[i]), *(len(m[i]) for m in messages))
+            for i in range(len(batch.event_ids))
+        ]
+    )
     sent: Delivery | None = None
     started = time.monotonic()  # the Scan starts the fan-out
     if groups:
-        frames = [
-            [batch_frame(audience[first : first + count]) for first, count in groups]
-            for audience in messages
-        ]
+        encoded = Encoded(messages, batch.left, groups, batch.changes)
         keys = [
             (cfg.fanout.callback_url, *batch.event_ids[first : first + count])
             for first, count in groups
         ]
-        sent = _deliver(cfg, clients, frames, keys=keys, deadline=deadline, policy=policy)
+        sent = _deliver(cfg, clients, encoded, keys=keys, deadline=deadline, policy=policy)
     duration_ms = round((time.monotonic() - started) * 1000, 1) if groups else 0.0
     failed = set(batch.failed)
     failure = first_failure(sent.tallies) if sent is not None else None
@@ -326,7 +354,7 @@ def _record_fanout(emitter: AmazonCloudWatchEMFProvider, result: BroadcastResult
 def _deliver(
     cfg: BroadcastConfig,
     clients: Clients,
-    frames: list[list[bytes]],
+    encoded: Encoded,
     *,
     keys: list[FrameKey],
     deadline: float,
@@ -338,13 +366,13 @@ def _deliver(
     roles = cfg.views.audience_of()
     if limit is not None and len(rows) > limit:
         return _deliver_with_workers(
-            cfg, clients, frames, roles=roles, deadline=deadline, seen=len(rows)
+            cfg, clients, encoded, roles=roles, deadline=deadline, seen=len(rows)
         )
-    audience = split(rows, roles, warn)
+    audience = Router(encoded, roles, cfg.default_areas, warn).split(rows)
     del rows
     result = delivery.fan_out(
         audience.ids,
-        frames,
+        audience.frames,
         engine.Settings(cfg.fanout.concurrency, cfg.rate, policy),
         callback_url=cfg.fanout.callback_url,
         credentials=clients.credentials,
@@ -361,13 +389,15 @@ def _deliver(
         result.stats,
         connections=len(audience.ids),
         without_view=audience.without_view,
+        not_matching=audience.not_matching + audience.invalid,
+        audiences=len(audience.frames),
     )
 
 
 def _deliver_with_workers(
     cfg: BroadcastConfig,
     clients: Clients,
-    frames: list[list[bytes]],
+    encoded: Encoded,
     *,
     roles: dict[str, int],
     deadline: float,
@@ -382,9 +412,15 @@ def _deliver_with_workers(
     )
     run = workers.run_workers(
         invoke,
-        frames,
+        Encoded(
+            encoded.views,
+            encoded.left,
+            encoded.groups,
+            [change.projected(cfg.filter_fields) for change in encoded.changes],
+        ),
         segments,
         roles=roles,
+        default_areas=cfg.default_areas,
         rate=cfg.rate,
         deadline_epoch=workers.answer_by(deadline),
         max_attempts=cfg.max_attempts,

@@ -1,14 +1,18 @@
 """Fan-out worker: deliver the frames it is given to one parallel-Scan segment of connections.
 
 Handler string: ``fanout_worker.handler``, invoked synchronously by the broadcaster
-(``realtime_common.fanout.workers``) with ``{"fanoutWorker": {"version": 2, "segment",
-"totalSegments", "frames", "roles", "rate", "deadlineEpoch", "maxAttempts"}}``: ``frames`` holds
-one list of frames per audience (role-based views, computed once by the broadcaster) and
-``roles`` each role's audience; a connection whose role has none gets nothing. Answers with
+(``realtime_common.fanout.workers``) with ``{"fanoutWorker": {"version": 3, "segment",
+"totalSegments", "views", "left", "groups", "changes", "roles", "defaultAreas", "rate",
+"deadlineEpoch", "maxAttempts"}}``: ``views`` holds each record's message per role-based view
+(encoded once by the broadcaster), ``roles`` each role's view (a connection whose role has none
+gets nothing), ``changes`` what subscription filters match on. The worker groups its segment's
+connections by (effective filter, view) exactly as the broadcaster does
+(``realtime_common.fanout.audience.Router``) and builds each audience's frames once. Answers with
 per-frame tallies the broadcaster merges: ``{"tallies": [{"pending", "reached",
 "unreachable"}], "stats", "connections"}``. Environment: ``CONNECTIONS_TABLE``,
 ``WS_CALLBACK_URL``, ``FANOUT_CONCURRENCY``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME`` (the views
-arrive as frames in the job, so the worker needs no ``ROLE_VIEWS``).
+and the default permission arrive in the job, so the worker needs no ``ROLE_VIEWS`` and no
+``DEFAULT_AREAS``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from realtime_common import aws
 from realtime_common.fanout import delivery, engine
-from realtime_common.fanout.audience import split, warner
+from realtime_common.fanout.audience import Router, warner
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.table import row_deleter, scan_connections
 from realtime_common.fanout.workers import WorkerJob
@@ -54,10 +58,10 @@ def work(
     rows = scan_connections(
         dynamodb, cfg.table, time.time(), segment=job.segment, total_segments=job.total_segments
     )
-    audience = split(rows, job.roles, warn)
+    audience = Router(job.encoded(), job.roles, job.default_areas, warn).split(rows)
     result = delivery.fan_out(
         audience.ids,
-        [[frame.encode("utf-8") for frame in group] for group in job.frames],
+        audience.frames,
         engine.Settings(
             cfg.concurrency, job.rate, engine.RetryPolicy(max_attempts=job.max_attempts)
         ),

@@ -42,6 +42,15 @@ BROADCASTER = {
     "FANOUT_MAX_WORKERS": "10",
     "ROLE_VIEWS": ROLE_VIEWS,
 }
+# main.tf's filter_environment (var.subscriptions as JSON): connect, disconnect, subscribe.
+FILTERS = {
+    "FILTER_FIELDS": '["area","urgency","type","status"]',
+    "FILTER_LIMITS": '{"areas_max_bytes":4096,"max_bytes":2048,"values_per_field":20}',
+    "DEFAULT_AREAS": '["*"]',
+}
+# main.tf's broadcaster environment carries filter_environment too: its audiences are grouped by
+# effective filter, and a worker job carries the images cut to the filterable fields.
+BROADCASTER = {**BROADCASTER, **FILTERS}
 # main.tf's connection_environment (connect and disconnect), besides the table's name.
 CONNECT = {
     "ALLOWED_ROLES": "dispatcher,responder,supervisor,viewer",

@@ -26,7 +26,7 @@ import pytest
 import broadcaster
 import fanout_worker
 from broadcaster import BroadcastConfig, Clients
-from realtime_common import aws
+from realtime_common import aws, filters
 from realtime_common.connections import connected_at
 from realtime_common.fanout import delivery
 from realtime_common.fanout.config import FanoutConfig
@@ -109,6 +109,8 @@ def config(url: str, concurrency: int = 8, max_attempts: int = 4, **kwargs: Any)
         worker_function=None,
         worker_threshold=kwargs.pop("worker_threshold", 10_000),
         max_workers=kwargs.pop("max_workers", 10),
+        filter_fields=filters.FilterSettings.from_env(terraform_defaults.FILTERS).fields,
+        default_areas=filters.default_areas(kwargs.pop("default_env", terraform_defaults.FILTERS)),
     )
 
 

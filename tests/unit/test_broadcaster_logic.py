@@ -106,9 +106,14 @@ def test_list_connections_reads_every_page_and_skips_expired_or_foreign_rows() -
     dynamo = RecordingDynamo(pages)
     assert list(scan_connection_ids(dynamo, "conns", now=1000.0)) == ["a", "c", "d"]
     assert dynamo.scan_kwargs["TableName"] == "conns"
-    # The role decides which view a connection gets; "role" is reserved, hence the placeholder.
-    assert dynamo.scan_kwargs["ProjectionExpression"] == "pk, expiresAt, #role"
-    assert dynamo.scan_kwargs["ExpressionAttributeNames"] == {"#role": "role"}
+    # The role decides which view a connection gets, areas and filter its audience, all in the
+    # same request; "role" and "filter" are reserved, hence the placeholders.
+    assert dynamo.scan_kwargs["ProjectionExpression"] == "pk, expiresAt, #role, #areas, #filter"
+    assert dynamo.scan_kwargs["ExpressionAttributeNames"] == {
+        "#role": "role",
+        "#areas": "areas",
+        "#filter": "filter",
+    }
     assert "Segment" not in dynamo.scan_kwargs
 
 

@@ -11,6 +11,7 @@ from notifier import NotifierConfig
 from realtime_common.config import ConfigError, log_level
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.views import RoleViews
+from realtime_common.filters import Permission
 from testing import terraform_defaults
 
 pytestmark = pytest.mark.unit
@@ -73,6 +74,8 @@ def test_broadcast_reads_what_terraform_sets_and_drops_a_trailing_slash() -> Non
         worker_function="realtime-dev-fanout-worker",
         worker_threshold=10_000,
         max_workers=10,
+        filter_fields=frozenset({"area", "urgency", "type", "status"}),
+        default_areas=Permission.of(["*"]),
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from realtime_common.fanout import engine, transport
+from realtime_common.fanout.audience import Change, Encoded
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES, Frame, batch_frame, pack
 from realtime_common.fanout.rate import RateLimiter
 from realtime_common.fanout.schedule import (
@@ -30,6 +31,7 @@ from realtime_common.fanout.schedule import (
     merge,
 )
 from realtime_common.fanout.workers import WorkerJob, rounds, run_workers, segment_count
+from realtime_common.filters import Permission
 
 pytestmark = pytest.mark.unit
 
@@ -452,16 +454,31 @@ def test_segment_count_follows_the_table_size_within_the_bounds() -> None:
     assert segment_count(35_000, 10_000, 50) == 4
 
 
+def encoded(views: list[list[bytes]], groups: list[tuple[int, int]] | None = None) -> Encoded:
+    """A batch's messages, one record per group unless ``groups`` says otherwise."""
+    count = len(views[0])
+    return Encoded(
+        views,
+        [b""] * count,
+        groups if groups is not None else [(n, 1) for n in range(count)],
+        [Change(removal=False, new={"area": "north"}, old=None)] * count,
+    )
+
+
 def test_rounds_keep_each_worker_event_under_the_limit() -> None:
-    frames = [b'{"x":"' + b"y" * 100_000 + b'"}'] * 120
-    spans = rounds([frames], limit=1_000_000)
+    messages = [b'{"x":"' + b"y" * 100_000 + b'"}'] * 120
+    spans = rounds(encoded([messages]), limit=1_000_000)
     assert [len(s) for s in spans][:2] == [9, 9]
     assert [i for s in spans for i in s] == list(range(120))
-    # Every audience's frames travel in the same event: two audiences, half as many per round.
+    # Every view's messages travel in the same event: two views, fewer per round.
     small = [b'{"x":"' + b"y" * 50_000 + b'"}'] * 120
-    spans = rounds([frames, small], limit=1_000_000)
+    spans = rounds(encoded([messages, small]), limit=1_000_000)
     assert [len(s) for s in spans][:2] == [6, 6]
     assert [i for s in spans for i in s] == list(range(120))
+    # A round never splits a frame group: two records per group, rounds of whole groups.
+    spans = rounds(encoded([messages], [(n, 2) for n in range(0, 120, 2)]), limit=1_000_000)
+    assert [len(s) for s in spans][:2] == [4, 4]
+    assert [i for s in spans for i in s] == list(range(60))
 
 
 def fake_worker(script: dict[int, Any]) -> Iterator[Any]:
@@ -484,9 +501,10 @@ def test_run_workers_merges_segments_and_fails_records_of_a_crashed_worker() -> 
     warnings: list[Any] = []
     run_ok = run_workers(
         fake_worker({0: ok, 1: ok, 2: ok}),  # type: ignore[arg-type]
-        [[b"{}", b"{}"]],
+        encoded([[b"{}", b"{}"]]),
         3,
         roles={"dispatcher": 0},
+        default_areas=Permission.of(["*"]),
         rate=900,
         deadline_epoch=time.time() + 5,
         max_attempts=4,
@@ -496,9 +514,10 @@ def test_run_workers_merges_segments_and_fails_records_of_a_crashed_worker() -> 
     assert run_ok.connections == 30
     crashed = run_workers(
         fake_worker({0: ok, 1: RuntimeError("Task timed out"), 2: ok}),  # type: ignore[arg-type]
-        [[b"{}", b"{}"]],
+        encoded([[b"{}", b"{}"]]),
         3,
         roles={"dispatcher": 0},
+        default_areas=Permission.of(["*"]),
         rate=900,
         deadline_epoch=time.time() + 5,
         max_attempts=4,
@@ -509,16 +528,38 @@ def test_run_workers_merges_segments_and_fails_records_of_a_crashed_worker() -> 
     assert warnings[0]["segment"] == 1
 
 
+def job(segment: int = 1, views: Any = None, roles: Any = None, **kw: Any) -> WorkerJob:
+    views = (("{}", '{"a":"é"}'), ("{}", '{"b":1}')) if views is None else views
+    records = len(views[0]) if views else 0
+    return WorkerJob(
+        segment=segment,
+        total_segments=4,
+        views=views,
+        left=kw.pop("left", ("",) * records),
+        groups=kw.pop("groups", ((0, records),) if records else ()),
+        changes=kw.pop(
+            "changes",
+            (Change(removal=False, new={"area": "north"}, old={"area": "harbour"}),) * records,
+        ),
+        roles={"dispatcher": 0, "viewer": 1} if roles is None else roles,
+        default_areas=Permission.of(["north/*"]),
+        rate=2000.0,
+        deadline_epoch=123.5,
+        max_attempts=3,
+    )
+
+
 def test_worker_job_round_trips_and_rejects_other_events() -> None:
-    frames = (("{}", '{"a":"é"}'), ("{}", '{"b":1}'))
-    job = WorkerJob(1, 4, frames, {"dispatcher": 0, "viewer": 1}, 2000.0, 123.5, 3)
-    assert WorkerJob.from_event(json.loads(json.dumps(job.to_event()))) == job
-    assert job.frame_count == 2
+    original = job()
+    assert WorkerJob.from_event(json.loads(json.dumps(original.to_event()))) == original
+    assert original.frame_count == 1
     with pytest.raises(ValueError, match="not a fan-out worker event"):
         WorkerJob.from_event({"Records": []})
     with pytest.raises(ValueError, match=r"not in 0\.\.3"):
-        WorkerJob.from_event(WorkerJob(4, 4, (), {}, 1.0, 1.0, 1).to_event())
-    with pytest.raises(ValueError, match="audience"):
-        WorkerJob.from_event(WorkerJob(0, 4, frames, {"viewer": 2}, 1.0, 1.0, 1).to_event())
-    with pytest.raises(ValueError, match="same number of frames"):
-        WorkerJob.from_event(WorkerJob(0, 4, (("{}",), ()), {}, 1.0, 1.0, 1).to_event())
+        WorkerJob.from_event(job(segment=4).to_event())
+    with pytest.raises(ValueError, match="view"):
+        WorkerJob.from_event(job(roles={"viewer": 2}).to_event())
+    with pytest.raises(ValueError, match="one entry per record"):
+        WorkerJob.from_event(job(views=(("{}",), ())).to_event())
+    with pytest.raises(ValueError, match="do not cover"):
+        WorkerJob.from_event(job(groups=((0, 1),)).to_event())

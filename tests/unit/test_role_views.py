@@ -17,6 +17,7 @@ from realtime_common.fanout import delivery, engine, messages
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.schedule import FrameTally
 from realtime_common.fanout.views import RoleViews, project
+from realtime_common.filters import Permission
 from testing import terraform_defaults
 from testing.events import EVENTS
 
@@ -112,6 +113,8 @@ def test_each_record_is_encoded_once_per_view_and_each_connection_gets_its_roles
         worker_threshold=10_000,
         max_workers=2,
         views=RoleViews.parse(TERRAFORM_DEFAULT),
+        filter_fields=frozenset({"area"}),
+        default_areas=Permission.of(["*"]),
     )
     clients = broadcaster.Clients(
         dynamodb=FakeDynamo(rows),  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from realtime_common.fanout.audience import Change
     from realtime_common.fanout.engine import Stats
     from realtime_common.fanout.schedule import FrameTally
     from realtime_common.state import BatchStored
@@ -25,7 +26,9 @@ class Batch:
     failed: set[int] = field(default_factory=set)  # batch positions reported failed, not sent
     positions: list[int] = field(default_factory=list)  # batch position of each message
     event_ids: list[str] = field(default_factory=list)  # of each message
-    messages: list[list[bytes]] = field(default_factory=list)  # per audience, one per message
+    messages: list[list[bytes]] = field(default_factory=list)  # per view, one per message
+    left: list[bytes] = field(default_factory=list)  # per message: incident.left (b"": none)
+    changes: list[Change] = field(default_factory=list)  # per message: what filters match on
     truncated: int = 0  # messages sent as a slim envelope
 
 
@@ -37,6 +40,8 @@ class Delivery:
     stats: Stats
     connections: int
     without_view: int | None = None  # in this invocation: connections whose role has no view
+    not_matching: int | None = None  # in this invocation: connections whose filter matched none
+    audiences: int | None = None  # in this invocation: distinct (view, filter decisions) sets
     workers: int | None = None  # through workers: how many, and how many failed
     failed_workers: int | None = None
 
@@ -76,6 +81,10 @@ class BroadcastResult:
             fields["connections"] = sent.connections
             if sent.without_view is not None:
                 fields["without_view"] = sent.without_view
+            if sent.not_matching is not None:
+                fields["not_matching"] = sent.not_matching
+            if sent.audiences is not None:
+                fields["audiences"] = sent.audiences
             fields.update(sent.stats.as_dict())
             if sent.workers is not None:
                 fields["workers"] = sent.workers

@@ -122,8 +122,9 @@ def fan_out(
 ) -> Result:
     """Deliver ``frames`` to ``connection_ids`` over HTTP; ``deadline`` is ``time.monotonic()``.
 
-    ``frames``: one list of frames per audience, all of the same length; ``audiences`` (one
-    audience index per connection) is needed when there is more than one.
+    ``frames``: one list of frames per audience, all of the same length (b"": nothing of that
+    frame for that audience, skipped); ``audiences`` (one audience index per connection) is
+    needed when there is more than one.
     """
     active = runtime or current_runtime()
     frame_count = len(frames[0]) if frames else 0
@@ -132,6 +133,7 @@ def fan_out(
     if audiences is None and len(frames) > 1:
         raise ValueError("several audiences' frames need the audience of each connection")
     flat = [frame for group in frames for frame in group]
+    empty = frozenset(slot for slot, frame in enumerate(flat) if not frame)
 
     async def run() -> Result:
         signer = Signer(credentials, region, canonical_host(callback_url), clock=clock)
@@ -146,6 +148,7 @@ def fan_out(
             log_failure=log_failure,
             already=already,
             audiences=audiences,
+            empty=empty,
         )
 
     return active.loop.run_until_complete(run())

@@ -194,6 +194,7 @@ class _Run:
         self.already: Sequence[frozenset[str]] = ()
         self.frame_count = frame_count
         self.audiences: Sequence[int] | None = None  # per connection: which frames it gets
+        self.empty: frozenset[int] = frozenset()  # slots with nothing to post (filtered)
         self.finished: asyncio.Future[None] = self.loop.create_future()
         self._pumping = False
         self.now = _clock_of(self.loop)
@@ -259,6 +260,11 @@ class _Run:
                 slot = frame
                 if self.audiences is not None:
                     slot += self.audiences[connection] * self.frame_count
+                if self.empty and slot in self.empty:
+                    # Nothing of this frame matches the connection's filter: not posted.
+                    self.stats.outcomes[Outcome.FILTERED.value] += 1
+                    schedule.finish(connection, frame, Outcome.FILTERED)
+                    continue
                 self.active += 1
                 post = _Post(self, connection, frame, connection_id, slot)
                 parked.append(post)
@@ -397,12 +403,15 @@ async def deliver(
     limiter: RateLimiter | None = None,
     already: Sequence[frozenset[str]] = (),
     audiences: Sequence[int] | None = None,
+    empty: frozenset[int] = frozenset(),
 ) -> Result:
     """Post every frame to every connection (``deadline`` on the loop's monotonic clock).
 
     ``poster``: a ``Sender`` (callback transport, the fast path) or an awaitable ``Poster``.
     ``already[k]``: connections known to have frame ``k`` from an earlier attempt; skipped.
     ``audiences[i]``: which audience's frames connection ``i`` gets (see ``Poster``).
+    ``empty``: slots (frame + audience * frame_count) that carry nothing for their audience:
+    skipped without a post (``Outcome.FILTERED``), the connection's next frame follows.
     """
     limiter = limiter or RateLimiter(
         settings.rate,
@@ -426,6 +435,7 @@ async def deliver(
         sender.fail = run.fail
     run.already = already
     run.audiences = audiences
+    run.empty = empty
     try:
         if connection_ids and frame_count:
             run.pump()

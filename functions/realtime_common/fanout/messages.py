@@ -28,6 +28,18 @@ def build_message(record: StreamRecord, view: View = None) -> dict[str, Any]:
     }
 
 
+def left_message(record: StreamRecord) -> dict[str, Any]:
+    """``incident.left`` (issue 17): the record's incident stopped matching the connection's
+    filter; the board drops it. Keys and position only, the same for every view."""
+    return {
+        "version": MESSAGE_VERSION,
+        "type": "incident.left",
+        "keys": record.keys,
+        "eventId": record.event_id,
+        "sequence": record.sequence,
+    }
+
+
 def slim_envelope(message: Mapping[str, Any]) -> dict[str, Any]:
     """What replaces a message over the payload limit: enough for the client to fetch it."""
     return {

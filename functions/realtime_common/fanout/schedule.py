@@ -27,6 +27,7 @@ class Outcome(Enum):
     CLIENT_ERROR = "client_error"  # 413/400: this frame can never reach this client; skipped
     UNREACHABLE = "unreachable"  # network, auth, 429 or 5xx after every attempt
     DEADLINE = "deadline"  # time ran out before this frame reached this connection
+    FILTERED = "filtered"  # this frame has nothing for this connection's filter: not posted
 
 
 class Failure(Enum):
@@ -125,6 +126,10 @@ class Schedule:
             return  # still owed: pending stays, the frame is retried
         tally = self.tallies[frame]
         tally.pending -= 1
+        if outcome is Outcome.FILTERED:  # owed nothing: neither reached nor unreachable
+            if frame + 1 < self.frames:
+                self._ready[frame + 1].append(connection)
+            return
         if outcome is Outcome.DELIVERED or outcome is Outcome.CLIENT_ERROR:
             tally.reached += 1
             if frame + 1 < self.frames:

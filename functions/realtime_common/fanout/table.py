@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from realtime_common.connections import connecting_cutoff, connection_id_from_pk, connection_key
+from realtime_common.fanout.audience import Row
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -22,7 +23,7 @@ def scan_connection_ids(
     total_segments: int | None = None,
 ) -> Iterator[str]:
     """Every live connection id of the table (or of one parallel-Scan segment)."""
-    for connection_id, _ in scan_connections(
+    for connection_id, *_ in scan_connections(
         dynamodb, table, now, segment=segment, total_segments=total_segments
     ):
         yield connection_id
@@ -35,9 +36,10 @@ def scan_connections(
     *,
     segment: int | None = None,
     total_segments: int | None = None,
-) -> Iterator[tuple[str, str]]:
-    """Every live connection of the table (or of one parallel-Scan segment) and its role
-    ("" when the row has none), page by page.
+) -> Iterator[Row]:
+    """Every live connection of the table (or of one parallel-Scan segment): its id, its role
+    ("" when the row has none) and its subscription's ``areas`` and ``filter`` texts (None when
+    the row has none), page by page, in the same request (no read per connection or record).
 
     One Scan page stops at 1 MB. Rows whose ``expiresAt`` has passed are skipped: DynamoDB's TTL
     deletes lazily, and such a connection is closed already (API Gateway's 2 h limit). Segments
@@ -46,9 +48,9 @@ def scan_connections(
     """
     kwargs: dict[str, Any] = {
         "TableName": table,
-        # "role" is a DynamoDB reserved word: it goes through a name placeholder.
-        "ProjectionExpression": "pk, expiresAt, #role",
-        "ExpressionAttributeNames": {"#role": "role"},
+        # "role" and "filter" are DynamoDB reserved words: names go through placeholders.
+        "ProjectionExpression": "pk, expiresAt, #role, #areas, #filter",
+        "ExpressionAttributeNames": {"#role": "role", "#areas": "areas", "#filter": "filter"},
         "ConsistentRead": False,
     }
     if total_segments is not None:
@@ -62,7 +64,14 @@ def scan_connections(
             expires = item.get("expiresAt", {}).get("N")
             if expires is not None and float(expires) <= now:
                 continue
-            yield connection_id, item.get("role", {}).get("S", "")
+            areas = item.get("areas")
+            filter_text = item.get("filter")
+            yield (
+                connection_id,
+                item.get("role", {}).get("S", ""),
+                None if areas is None else areas.get("S"),
+                None if filter_text is None else filter_text.get("S"),
+            )
 
 
 def row_deleter(

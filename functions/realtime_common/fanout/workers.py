@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from realtime_common.fanout.audience import Warn
+from realtime_common.fanout.audience import Change, Encoded, Warn
 from realtime_common.fanout.schedule import FrameTally, first_failure, merge
+from realtime_common.filters import Permission
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -43,21 +44,31 @@ def segment_count(estimate: int, per_worker: int, max_workers: int) -> int:
     return max(2, min(max_workers, math.ceil(estimate / per_worker)))
 
 
-WORKER_EVENT_VERSION = 2
+WORKER_EVENT_VERSION = 3
 
 
 @dataclass(frozen=True)
 class WorkerJob:
-    """What one worker is asked to do: its segment, each audience's frames, its share of the rate.
+    """What one worker is asked to do: its segment, the batch's encoded messages, its share of
+    the rate.
 
-    ``roles`` maps each role that has a view to its audience (an index into ``frames``); the
-    worker sends a connection its role's frames and nothing to a role without a view.
+    ``views`` holds, per view, the UTF-8 JSON text of each record's message; ``left`` each
+    record's ``incident.left`` text ("" when none); ``groups`` the frames (first record, count);
+    ``changes`` what filters match on (the images cut to the filterable fields). ``roles`` maps
+    each role that has a view to it (an index into ``views``); ``default_areas`` is the
+    permission of a row without ``areas``. The worker routes its segment's rows with the same
+    :class:`~realtime_common.fanout.audience.Router` as the broadcaster: it builds the frames of
+    the audiences it finds, and matches each distinct filter once per record.
     """
 
     segment: int
     total_segments: int
-    frames: tuple[tuple[str, ...], ...]  # per audience, the UTF-8 JSON text of each frame
+    views: tuple[tuple[str, ...], ...]
+    left: tuple[str, ...]
+    groups: tuple[tuple[int, int], ...]
+    changes: tuple[Change, ...]
     roles: dict[str, int]
+    default_areas: Permission
     rate: float
     deadline_epoch: float  # wall clock (time.time()) by which the worker must have answered
     max_attempts: int
@@ -68,7 +79,15 @@ class WorkerJob:
 
     @property
     def frame_count(self) -> int:
-        return len(self.frames[0]) if self.frames else 0
+        return len(self.groups)
+
+    def encoded(self) -> Encoded:
+        return Encoded(
+            [[text.encode("utf-8") for text in view] for view in self.views],
+            [text.encode("utf-8") for text in self.left],
+            self.groups,
+            self.changes,
+        )
 
     def to_event(self) -> dict[str, Any]:
         return {
@@ -76,8 +95,12 @@ class WorkerJob:
                 "version": WORKER_EVENT_VERSION,
                 "segment": self.segment,
                 "totalSegments": self.total_segments,
-                "frames": [list(group) for group in self.frames],
+                "views": [list(view) for view in self.views],
+                "left": list(self.left),
+                "groups": [list(group) for group in self.groups],
+                "changes": [change.as_dict() for change in self.changes],
                 "roles": self.roles,
+                "defaultAreas": list(self.default_areas.patterns),
                 "rate": self.rate,
                 "deadlineEpoch": self.deadline_epoch,
                 "maxAttempts": self.max_attempts,
@@ -95,17 +118,27 @@ class WorkerJob:
         segment = int(body["segment"])
         if not 0 <= segment < total:
             raise ValueError(f"segment {segment} is not in 0..{total - 1}")
-        frames = tuple(tuple(str(frame) for frame in group) for group in body["frames"])
+        views = tuple(tuple(str(text) for text in view) for view in body["views"])
+        left = tuple(str(text) for text in body["left"])
+        changes = tuple(Change.from_dict(change) for change in body["changes"])
+        groups = tuple((int(first), int(count)) for first, count in body["groups"])
         roles = {str(role): int(index) for role, index in dict(body["roles"]).items()}
-        if any(not 0 <= index < len(frames) for index in roles.values()):
-            raise ValueError("a role's audience is not one of the frame sets")
-        if len({len(group) for group in frames}) > 1:
-            raise ValueError("every audience needs the same number of frames")
+        if any(not 0 <= index < len(views) for index in roles.values()):
+            raise ValueError("a role's view is not one of the message sets")
+        records = len(left)
+        if len(changes) != records or any(len(view) != records for view in views):
+            raise ValueError("every view, left and changes need one entry per record")
+        if sum(count for _, count in groups) != records:
+            raise ValueError("the frame groups do not cover the records")
         return cls(
             segment=segment,
             total_segments=total,
-            frames=frames,
+            views=views,
+            left=left,
+            groups=groups,
+            changes=changes,
             roles=roles,
+            default_areas=Permission.of(str(p) for p in body["defaultAreas"]),
             rate=float(body["rate"]),
             deadline_epoch=float(body["deadlineEpoch"]),
             max_attempts=int(body["maxAttempts"]),
@@ -118,20 +151,27 @@ def answer_by(deadline: float) -> float:
     return time.time() + (deadline - time.monotonic()) - REPLY_SECONDS
 
 
-def rounds(frames: Sequence[Sequence[bytes]], limit: int = MAX_WORKER_EVENT_BYTES) -> list[range]:
-    """Consecutive frame ranges whose worker event (every audience's frames) stays under ``limit``
-    bytes; ``frames`` is one list per audience."""
+def _record_cost(encoded: Encoded, index: int) -> int:
+    change = encoded.changes[index]
+    texts = [view[index] for view in encoded.views] + [encoded.left[index]]
+    return sum(len(json.dumps(text.decode("utf-8"))) + 2 for text in texts) + len(
+        json.dumps(change.as_dict(), default=str)
+    )
+
+
+def rounds(encoded: Encoded, limit: int = MAX_WORKER_EVENT_BYTES) -> list[range]:
+    """Consecutive ranges of frame groups whose worker event (every view's messages of their
+    records, the left messages and the changes) stays under ``limit`` bytes."""
     out: list[range] = []
     start, size = 0, 0
-    count = len(frames[0]) if frames else 0
-    for index in range(count):
-        cost = sum(len(json.dumps(group[index].decode("utf-8"))) + 2 for group in frames)
+    for index, (first, count) in enumerate(encoded.groups):
+        cost = sum(_record_cost(encoded, record) for record in range(first, first + count))
         if index > start and size + cost > limit:
             out.append(range(start, index))
             start, size = index, 0
         size += cost
-    if start < count:
-        out.append(range(start, count))
+    if start < len(encoded.groups):
+        out.append(range(start, len(encoded.groups)))
     return out
 
 
@@ -145,10 +185,11 @@ class WorkerRun:
 
 def run_workers(
     invoke: Invoke,
-    frames: Sequence[Sequence[bytes]],
+    encoded: Encoded,
     total_segments: int,
     *,
     roles: dict[str, int],
+    default_areas: Permission,
     rate: float,
     deadline_epoch: float,
     max_attempts: int,
@@ -156,19 +197,28 @@ def run_workers(
 ) -> WorkerRun:
     """Invoke one worker per segment for each round of frames; merge their tallies.
 
-    ``frames``: one list per audience; ``roles``: role -> audience.
+    ``encoded``: the batch's messages (changes cut to what matching reads); ``roles``: role ->
+    view.
     """
     run = WorkerRun(tallies=[], stats=[], connections=0, failed_workers=0)
-    texts = [[frame.decode("utf-8") for frame in group] for group in frames]
-    frame_count = len(frames[0]) if frames else 0
+    views = [[data.decode("utf-8") for data in view] for view in encoded.views]
+    left = [data.decode("utf-8") for data in encoded.left]
+    frame_count = len(encoded.groups)
     with ThreadPoolExecutor(max_workers=total_segments, thread_name_prefix="fanout-worker") as pool:
-        for span in rounds(frames):
+        for span in rounds(encoded):
+            groups = encoded.groups[span.start : span.stop]
+            first = groups[0][0]
+            stop = groups[-1][0] + groups[-1][1]
             jobs = [
                 WorkerJob(
                     segment=segment,
                     total_segments=total_segments,
-                    frames=tuple(tuple(group[span.start : span.stop]) for group in texts),
+                    views=tuple(tuple(view[first:stop]) for view in views),
+                    left=tuple(left[first:stop]),
+                    groups=tuple((start - first, count) for start, count in groups),
+                    changes=tuple(encoded.changes[first:stop]),
                     roles=roles,
+                    default_areas=default_areas,
                     rate=rate / total_segments,
                     deadline_epoch=deadline_epoch,
                     max_attempts=max_attempts,
