@@ -506,3 +506,139 @@ def test_the_worker_path_sends_each_role_its_view(table: Any, api: Any) -> None:
         assert "reportedBy" not in viewed["incident"] and "title" in viewed["incident"]
         assert whole["incident"]["reportedBy"] == "user-42"
     assert api.posts_to("x") == []
+
+
+# --------------------------------------------------------------------------------------------
+# Subscriptions (issue 17): each connection gets only what its effective filter matches
+# --------------------------------------------------------------------------------------------
+def moved(incident: str, old_area: str | None, new_area: str | None, n: int = 0) -> dict[str, Any]:
+    """A MODIFY of ``incident`` from ``old_area`` to ``new_area`` (None: removed from the stream
+    images; a REMOVE record when ``new_area`` is None and ``old_area`` is set)."""
+    record = updates(incident)["Records"][0]
+    record["dynamodb"]["SequenceNumber"] = f"3000000000000000{n:05d}"
+    record["eventID"] = uuid.uuid4().hex
+    data = record["dynamodb"]
+    data["OldImage"] = copy.deepcopy(data["NewImage"])
+    data["OldImage"]["area"] = {"S": old_area or "nowhere"}
+    if new_area is None:
+        record["eventName"] = "REMOVE"
+        del data["NewImage"]
+    else:
+        data["NewImage"]["area"] = {"S": new_area}
+    return record
+
+
+SUBSCRIBERS = {
+    # connection id -> (areas, filter) as on_connect / subscribe store them (None: absent)
+    "north": ('["north"]', None),
+    "harbour": ('["harbour"]', None),
+    "everything": (None, None),  # a row written before subscriptions: DEFAULT_AREAS (["*"])
+    "north-asks-harbour": ('["north"]', '{"area":["harbour"]}'),
+    "high-only": ('["*"]', '{"urgency":["high"]}'),
+    "critical-north": ('["*"]', '{"area":["north"],"urgency":["critical"]}'),
+}
+
+
+def add_subscribers(table: Any, role: str = "dispatcher", prefix: str = "") -> None:
+    with table.batch_writer() as batch:
+        for cid, (areas, filter_text) in SUBSCRIBERS.items():
+            extra = {"areas": areas} if areas is not None else {}
+            if filter_text is not None:
+                extra["filter"] = filter_text
+            batch.put_item(Item=connection_row(prefix + cid, role=role, **extra))
+
+
+def received(api: Any, prefix: str = "") -> dict[str, list[tuple[str, str]]]:
+    """Per subscriber: (type, area of the incident or "") of every message, in order."""
+    return {
+        cid: [
+            (m["type"], (m.get("incident") or {}).get("area", ""))
+            for m in messages(api, prefix + cid)
+        ]
+        for cid in SUBSCRIBERS
+    }
+
+
+def test_a_record_reaches_exactly_the_connections_whose_filter_matches(
+    table: Any, api: Any
+) -> None:
+    add_subscribers(table)
+    event = {"Records": [moved("A", "north", "north")]}  # urgency critical, type fire
+    assert run(api.url, event) == []
+    assert received(api) == {
+        "north": [("incident.updated", "north")],
+        "harbour": [],
+        "everything": [("incident.updated", "north")],
+        "north-asks-harbour": [],  # narrowed to no area: nothing, never harbour's incidents
+        "high-only": [],
+        "critical-north": [("incident.updated", "north")],
+    }
+
+
+def test_an_incident_that_moves_away_leaves_the_old_area_and_arrives_in_the_new_one(
+    table: Any, api: Any
+) -> None:
+    add_subscribers(table)
+    event = {"Records": [moved("A", "north", "north", 0), moved("A", "north", "harbour", 1)]}
+    assert run(api.url, event) == []
+    got = received(api)
+    assert got["north"] == [("incident.updated", "north"), ("incident.left", "")]
+    assert got["harbour"] == [("incident.updated", "harbour")]
+    assert got["everything"] == [("incident.updated", "north"), ("incident.updated", "harbour")]
+    assert got["critical-north"] == [("incident.updated", "north"), ("incident.left", "")]
+    assert got["north-asks-harbour"] == got["high-only"] == []
+    (left,) = [m for m in messages(api, "north") if m["type"] == "incident.left"]
+    assert set(left) == {"version", "type", "keys", "eventId", "sequence"}  # the pinned envelope
+    assert left["sequence"] == event["Records"][1]["dynamodb"]["SequenceNumber"]
+    assert len(api.posts_to("north")) == 1  # both in one batch frame
+    # A connection whose filter matches none of the batch's records gets no post at all.
+    assert api.posts_to("high-only") == []
+
+
+def test_a_removal_goes_only_where_the_removed_incident_matched(table: Any, api: Any) -> None:
+    add_subscribers(table)
+    event = {"Records": [moved("A", "north", "north", 0), moved("B", "harbour", None, 1)]}
+    assert run(api.url, event) == []
+    got = received(api)
+    assert got["harbour"] == [("incident.removed", "")]
+    assert got["everything"] == [("incident.updated", "north"), ("incident.removed", "")]
+    assert got["north"] == [("incident.updated", "north")]  # frame 2 has nothing for north
+    assert got["high-only"] == got["north-asks-harbour"] == []
+
+
+def test_the_worker_path_routes_each_segment_by_filter_and_view(table: Any, api: Any) -> None:
+    for n in range(4):
+        add_subscribers(table, role="dispatcher", prefix=f"d{n}-")
+        add_subscribers(table, role="viewer", prefix=f"v{n}-")
+    jobs: list[WorkerJob] = []
+    event = {"Records": [moved("A", "north", "north", 0), moved("A", "north", "harbour", 1)]}
+    response = broadcaster.broadcast(
+        event,
+        config(api.url, worker_threshold=10, max_workers=3),
+        clients(invoke_worker=in_process_worker(api.url, jobs), item_count=lambda: 48),
+        deadline=time.monotonic() + 30,
+    )
+    assert response == {"batchItemFailures": []}
+    assert len(jobs) == 3
+    # The job carries only what matching reads of each image (and each view's messages).
+    assert all(set(change.new or {}) <= {"area", "urgency", "type", "status"}
+               for change in jobs[0].changes)  # fmt: skip
+    for n in range(4):
+        for prefix in (f"d{n}-", f"v{n}-"):
+            got = received(api, prefix)
+            assert got["north"] == [("incident.updated", "north"), ("incident.left", "")]
+            assert got["harbour"] == [("incident.updated", "harbour")]
+            assert got["north-asks-harbour"] == got["high-only"] == []
+        viewed = messages(api, f"v{n}-everything")[0]["incident"]
+        assert "reportedBy" not in viewed and viewed["area"] == "north"
+
+
+def test_a_stored_filter_this_stack_did_not_write_gets_nothing_and_is_logged(
+    table: Any, api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    table.put_item(Item=connection_row("broken", role="dispatcher", areas="north"))  # not JSON
+    add_connections(table, "fine", role="dispatcher")
+    assert run(api.url, {"Records": [moved("A", "north", "north")]}) == []
+    assert api.posts_to("broken") == []
+    assert len(api.posts_to("fine")) == 1
+    assert any("malformed areas or filter" in r.getMessage() for r in caplog.records)
