@@ -15,6 +15,7 @@ import pytest
 
 import sync
 from realtime_common.config import ConfigError
+from realtime_common.connections import connection_key
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES
 from realtime_common.sync import cursor
 from testing import terraform_defaults
@@ -48,6 +49,7 @@ def env(
         "FANOUT_CONCURRENCY": terraform_defaults.BROADCASTER["FANOUT_CONCURRENCY"],
         "POST_MAX_ATTEMPTS": terraform_defaults.BROADCASTER["POST_MAX_ATTEMPTS"],
         "ROLE_VIEWS": terraform_defaults.ROLE_VIEWS,
+        "DEFAULT_AREAS": terraform_defaults.FILTERS["DEFAULT_AREAS"],
     }.items():
         monkeypatch.setenv(name, value)
     return connections_table
@@ -440,3 +442,120 @@ def test_an_incident_expiring_since_the_cursor_turns_the_since_sync_into_a_reset
     incidents, complete = answer(api)
     assert sorted(incidents) == ["INCIDENT#INC-1"]
     assert complete["reset"] is True
+
+
+# ---------------------------------------------------------------------------------------------
+# Subscriptions (issue 17): a sync answers only what the connection's effective filter matches
+# ---------------------------------------------------------------------------------------------
+NORTH = {"areas": '["north"]'}
+HARBOUR = {"areas": '["harbour"]'}
+
+
+def in_area(n: int, area: str, **extra: Any) -> dict[str, Any]:
+    return incident(n, area=area, **extra)
+
+
+def test_full_sync_answers_only_the_incidents_the_filter_matches(
+    env: Any, context: Any, api: Any
+) -> None:
+    connect(env, "north=", **NORTH)
+    connect(env, "harbour=", **HARBOUR)
+    connect(env, "asks=", areas='["north"]', filter='{"area":["harbour"]}')
+    connect(env, "critical=", areas='["*"]', filter='{"urgency":["critical"]}')
+    store(1, sequence=101, image=in_area(1, "north"))
+    store(2, sequence=102, image=in_area(2, "harbour"))
+    store(3, sequence=103, image=in_area(3, "north", urgency="critical"))
+    store(4, sequence=104, image=incident(4))  # no area: only "*" may see it
+
+    got = {}
+    for cid in ("north=", "harbour=", "asks=", "critical="):
+        send(context, {"action": "sync"}, connection_id=cid)
+        received = messages(api, cid)
+        assert received[-1]["type"] == "sync.complete" and received[-1]["reset"] is True
+        assert received[-1]["count"] == len(received) - 1
+        got[cid] = sorted(m["incident"]["incidentId"] for m in received[:-1])
+    assert got == {
+        "north=": ["INC-1", "INC-3"],
+        "harbour=": ["INC-2"],
+        "asks=": [],  # narrowed to no area: nothing of harbour
+        "critical=": ["INC-3"],
+    }
+    # Frames built once per (filter, view, state version): two boards of one filter share them.
+    connect(env, "north-2=", **NORTH)
+    send(context, {"action": "sync"}, connection_id="north-2=")
+    assert len(messages(api, "north-2=")) == 3
+    assert len(sync.get_cache()._full) == 4
+
+
+def test_since_sync_sends_left_for_what_stopped_matching_and_nothing_outside_the_permission(
+    env: Any, context: Any, api: Any
+) -> None:
+    connect(env, "north=", areas='["north"]', filter='{"urgency":["high"]}')
+    connect(env, "harbour=", **HARBOUR)
+    store(1, sequence=101, image=in_area(1, "north"))
+    store(2, sequence=102, image=in_area(2, "north"))
+    cursors = {}
+    for cid in ("north=", "harbour="):
+        send(context, {"action": "sync"}, connection_id=cid)
+        cursors[cid] = messages(api, cid)[-1]["cursor"]
+
+    later = now_ms()
+    store(1, sequence=201, at_ms=later, image=in_area(1, "harbour"))  # moved north -> harbour
+    store(2, sequence=202, at_ms=later, image=in_area(2, "north", urgency="low"))  # filtered out
+    store(3, sequence=203, at_ms=later, image=in_area(3, "south"))
+    store(4, sequence=204, at_ms=later, image=in_area(4, "north"))
+    send(context, {"action": "sync", "since": cursors["north="]}, connection_id="north=")
+    north = messages(api, "north=")  # (reads and forgets every post)
+    # INC-2 stopped matching (urgency): left. INC-1 moved outside the permission and INC-3 is
+    # outside it: nothing of them (keys included) is sent to a north token.
+    assert [(m["type"], m["keys"]["pk"]) for m in north[:-1]] == [
+        ("incident.left", "INCIDENT#INC-2"),
+        ("incident.snapshot", "INCIDENT#INC-4"),
+    ]
+    assert set(north[0]) == {"version", "type", "keys", "eventId", "sequence"}
+    assert north[-1]["reset"] is False and north[-1]["count"] == 2
+    send(context, {"action": "sync", "since": cursors["harbour="]}, connection_id="harbour=")
+    harbour = messages(api, "harbour=")
+    # INC-1 arrives; INC-2, INC-4 (north) and INC-3 (south) are outside its permission.
+    assert [(m["type"], m["keys"]["pk"]) for m in harbour[:-1]] == [
+        ("incident.snapshot", "INCIDENT#INC-1")
+    ]
+
+
+def test_a_cursor_made_under_another_filter_resets(env: Any, context: Any, api: Any) -> None:
+    connect(env, "board=", areas='["*"]')
+    store(1, sequence=101, image=in_area(1, "north"))
+    store(2, sequence=102, image=in_area(2, "harbour"))
+    send(context, {"action": "sync"}, connection_id="board=")
+    first = messages(api, "board=")[-1]
+    assert first["count"] == 2
+    # The board subscribes to harbour only (the subscribe route rewrites the row's filter).
+    boto3.client("dynamodb").update_item(
+        TableName=env.name,
+        Key=connection_key("board="),  # type: ignore[arg-type]
+        UpdateExpression="SET #f = :f",
+        ExpressionAttributeNames={"#f": "filter"},
+        ExpressionAttributeValues={":f": {"S": '{"area":["harbour"]}'}},
+    )
+    send(context, {"action": "sync", "since": first["cursor"]}, connection_id="board=")
+    received = messages(api, "board=")
+    assert received[-1]["reset"] is True  # what it holds was chosen by the old filter
+    assert [m["incident"]["incidentId"] for m in received[:-1]] == ["INC-2"]
+    # Under the same filter, the new cursor is usable: nothing changed, nothing sent, no reset.
+    send(context, {"action": "sync", "since": received[-1]["cursor"]}, connection_id="board=")
+    again = messages(api, "board=")
+    assert again[-1]["reset"] is False and again[-1]["count"] == 0
+
+
+def test_incidents_sync_answers_only_matching_ids(env: Any, context: Any, api: Any) -> None:
+    connect(env, "north=", **NORTH)
+    store(1, sequence=101, image=in_area(1, "north"))
+    store(2, sequence=102, image=in_area(2, "harbour"))
+    send(
+        context,
+        {"action": "sync", "incidents": [sync_id("INC-1"), sync_id("INC-2")]},
+        connection_id="north=",
+    )
+    received = messages(api, "north=")
+    assert [m["keys"]["pk"] for m in received[:-1]] == ["INCIDENT#INC-1"]
+    assert received[-1]["count"] == 1

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from realtime_common.fanout.sigv4 import payload_hash
 from realtime_common.fanout.views import View
+from realtime_common.filters import AREA_FIELD, Effective, matches
 from realtime_common.sync import messages
 from realtime_common.sync.store import (
     Entry,
@@ -65,7 +66,7 @@ class StateCache:
         self.watermark: int | None = None  # epoch ms: when the last refresh started
         self.version = 0
         self._next_expiry = math.inf  # epoch s: the earliest expiry of a live entry
-        self._full: dict[int, Prepared] = {}
+        self._full: dict[tuple[str, int], Prepared] = {}  # (effective filter key, view)
         self._full_version = -1
 
     # ---------------------------------------------------------------------------------------
@@ -132,18 +133,24 @@ class StateCache:
             data = entry.encoded[audience] = messages.snapshot(entry, self.audiences[audience])
         return data
 
-    def full(self, audience: int, now_ms: int) -> Prepared:
-        """Every live incident in ``audience``'s view, as frames (built once per version)."""
+    def full(self, audience: int, now_ms: int, effective: Effective) -> Prepared:
+        """Every live incident ``effective`` matches, in ``audience``'s view, as frames (built
+        once per (filter, view, state version): a reconnect storm of one area's boards encodes
+        that area's state once)."""
         if self._full_version != self.version:
             self._full.clear()
             self._full_version = self.version
-        prepared = self._full.get(audience)
+        prepared = self._full.get((effective.key, audience))
         if prepared is None:
             now_s = now_ms / 1000
-            live = [entry for entry in self.entries.values() if entry.live(now_s)]
+            live = [
+                entry
+                for entry in self.entries.values()
+                if entry.live(now_s) and matches(effective, entry.image or {})
+            ]
             encoded = [self.message(entry, audience, now_s) for entry in live]
             part_ids = [f"{entry.sequence}.{audience}" for entry in live]
-            prepared = self._full[audience] = prepare(
+            prepared = self._full[(effective.key, audience)] = prepare(
                 messages.frames(encoded, part_ids), len(encoded)
             )
         return prepared
@@ -170,9 +177,42 @@ class StateCache:
         found = (self.entries.get(pk_of(incident_id)) for incident_id in incident_ids)
         return [entry for entry in found if entry is not None]
 
-    def answer(self, entries: list[Entry], audience: int, now_ms: int, tail: bytes) -> Prepared:
-        """``entries`` in ``audience``'s view followed by ``tail`` (sync.complete), as frames."""
+    def answer(
+        self,
+        entries: list[Entry],
+        audience: int,
+        now_ms: int,
+        tail: Callable[[int], bytes],
+        effective: Effective,
+    ) -> Prepared:
+        """``entries`` as ``effective`` lets them through, in ``audience``'s view, followed by
+        ``tail(count)`` (sync.complete), as frames.
+
+        A live incident the filter matches is a snapshot. One it does not match is
+        ``incident.left`` when the token may see its area (the client may hold it from before
+        its last change; keys only), and left out otherwise: nothing of an incident outside the
+        permission is sent. A tombstone has no image to match: its ``incident.removed`` (keys
+        only) is sent, so a board that held the incident drops it; an incident past its
+        retention is removed where it matches.
+        """
         now_s = now_ms / 1000
-        encoded = [self.message(entry, audience, now_s) for entry in entries]
-        part_ids = [f"{entry.sequence}.{audience}" for entry in entries]
-        return prepare(messages.frames([*encoded, tail], [*part_ids, ""]), len(encoded))
+        encoded: list[bytes] = []
+        part_ids: list[str] = []
+        for entry in entries:
+            image = entry.image
+            if image is None or matches(effective, image):
+                data = self.message(entry, audience, now_s)
+            elif entry.live(now_s) and effective.areas.allows(_area(image)):
+                data = messages.left(entry)
+            else:
+                continue
+            encoded.append(data)
+            part_ids.append(f"{entry.sequence}.{audience}")
+        return prepare(
+            messages.frames([*encoded, tail(len(encoded))], [*part_ids, ""]), len(encoded)
+        )
+
+
+def _area(image: dict[str, Any]) -> str | None:
+    area = image.get(AREA_FIELD)
+    return area if isinstance(area, str) else None

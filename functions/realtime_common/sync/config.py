@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from realtime_common import config
+from realtime_common import config, filters
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.views import RoleViews
 from realtime_common.state import IncidentState, incident_state
@@ -22,6 +22,7 @@ class SyncConfig:
     full_interval_ms: int  # at most one full sync per connection per this
     overlap_ms: int  # how far before a cursor a since sync reads again
     post_rate: int  # posts per second of one execution environment
+    default_areas: filters.Permission  # DEFAULT_AREAS: a row without ``areas``
 
     @property
     def connections_table(self) -> str:
@@ -46,4 +47,5 @@ class SyncConfig:
             full_interval_ms=config.bounded_int(env, "SYNC_FULL_INTERVAL_MS", 5000, 0, 2**31),
             overlap_ms=config.bounded_int(env, "SYNC_CURSOR_OVERLAP_MS", 15000, 0, 2**31),
             post_rate=config.bounded_int(env, "SYNC_POST_RATE", 100, 1, 100_000),
+            default_areas=filters.default_areas(env),
         )

@@ -1,5 +1,6 @@
-"""The syncing connection's own row, re-checked on every sync (the role comes from here, never
-from the message), and the full-sync throttle, in one DynamoDB call.
+"""The syncing connection's own row, re-checked on every sync (the role and the subscription,
+``areas`` and ``filter``, come from here, never from the message), and the full-sync throttle,
+in one DynamoDB call.
 
 A full sync is admitted by a conditional ``UpdateItem`` that sets ``lastFullSyncAt`` only when
 the row exists and its last full sync is at least the interval old: one call checks the identity,
@@ -33,6 +34,9 @@ class Admission:
 
     role: str | None
     retry_after_ms: int | None = None
+    # The row's subscription (issue 17): the permission and the stored filter (None: absent).
+    areas: str | None = None
+    filter: str | None = None
 
 
 GONE = Admission(None)
@@ -53,8 +57,8 @@ def admit(
             TableName=table,
             Key=key,
             ConsistentRead=True,
-            ProjectionExpression="#role, expiresAt",
-            ExpressionAttributeNames={"#role": "role"},
+            ProjectionExpression="#role, expiresAt, #areas, #filter",
+            ExpressionAttributeNames={"#role": "role", "#areas": "areas", "#filter": "filter"},
         ).get("Item")
         return _role(item, now_ms)
     try:
@@ -89,4 +93,10 @@ def _role(item: dict[str, Any] | None, now_ms: int) -> Admission:
     expires = item.get("expiresAt", {}).get("N")
     if expires is not None and float(expires) * 1000 <= now_ms:
         return GONE  # TTL deletes lazily: the connection is closed (2 h at most)
-    return Admission(item.get("role", {}).get("S", ""))
+    areas = item.get("areas")
+    filter_text = item.get("filter")
+    return Admission(
+        item.get("role", {}).get("S", ""),
+        areas=None if areas is None else areas.get("S"),
+        filter=None if filter_text is None else filter_text.get("S"),
+    )

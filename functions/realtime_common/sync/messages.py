@@ -57,6 +57,19 @@ def removed(entry: Entry) -> bytes:
     )
 
 
+def left(entry: Entry) -> bytes:
+    """``incident.left``: the incident changed and no longer matches the connection's filter."""
+    return encode(
+        {
+            "version": MESSAGE_VERSION,
+            "type": "incident.left",
+            "keys": entry.keys,
+            "eventId": entry.event_id,
+            "sequence": entry.sequence,
+        }
+    )
+
+
 def complete(cursor: str, *, reset: bool, count: int) -> bytes:
     return encode(
         {

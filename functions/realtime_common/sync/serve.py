@@ -14,6 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from realtime_common.filters import (
+    ALL_AREAS,
+    ClaimError,
+    Effective,
+    Filter,
+    FilterError,
+    Permission,
+    effective,
+    stored_effective,
+)
 from realtime_common.sync import cursor, messages
 from realtime_common.sync.cache import Prepared, StateCache, prepare
 from realtime_common.sync.config import SyncConfig
@@ -32,7 +42,7 @@ Post = Callable[[str, Prepared], "Delivery"]
 class SyncResult:
     """What one sync did (logged; the benchmark and tests read it)."""
 
-    status: str  # answered, bad_request, throttled, gone, no_view
+    status: str  # answered, bad_request, throttled, gone, no_view, bad_subscription
     kind: str = ""
     reset: bool = False
     count: int = 0
@@ -58,10 +68,10 @@ def serve(
         return _error(post, connection_id, "bad_request", messages.error("bad_request", str(error)))
 
     kind = request.kind
-    from_ms = None
+    since = None
     if kind is Kind.SINCE:
-        from_ms = _usable_cursor(request.since or "", cfg, now_ms)
-        kind = Kind.SINCE if from_ms is not None else Kind.FULL
+        since = _usable_cursor(request.since or "", cfg, now_ms)
+        kind = Kind.SINCE if since is not None else Kind.FULL
     admission = admit(
         dynamodb,
         cfg.connections_table,
@@ -84,10 +94,30 @@ def serve(
     audience = cfg.views.audience_of().get(admission.role)
     if audience is None:
         return SyncResult("no_view", kind.value)
+    try:
+        subscribed = stored_effective(admission.areas, admission.filter, cfg.default_areas)
+    except (ClaimError, FilterError):
+        return SyncResult("bad_subscription", kind.value)  # the fan-out sends it nothing either
+    tag = cursor.filter_tag(subscribed.key)
+    from_ms = None
+    if since is not None:
+        if _same_filter(since.tag, tag):
+            from_ms = since.at_ms - cfg.overlap_ms
+        else:
+            # Made under another filter: what the client holds was chosen by it, so it gets the
+            # full state with reset (not throttled: a new subscription is no storm).
+            kind = Kind.FULL
 
     read = cache.refresh(dynamodb, cfg.state_table, now_ms)
     kind, prepared = _build(
-        cache, kind, from_ms=from_ms, ids=request.ids, audience=audience, now_ms=now_ms
+        cache,
+        kind,
+        from_ms=from_ms,
+        ids=request.ids,
+        audience=audience,
+        now_ms=now_ms,
+        effective=subscribed,
+        tag=tag,
     )
     joined = (
         prepared[0]
@@ -119,36 +149,60 @@ def _build(
     ids: tuple[str, ...],
     audience: int,
     now_ms: int,
+    effective: Effective,
+    tag: str,
 ) -> tuple[Kind, list[Prepared]]:
     """The answer's frames, sync.complete last; the kind it became (a since sync whose window
-    saw an incident expire becomes a full one: only a reset can drop it)."""
-    tail_cursor = cursor.encode(now_ms)
+    saw an incident expire becomes a full one: only a reset can drop it). Only what the
+    connection's effective filter lets through is answered (``StateCache.answer``)."""
+    tail_cursor = cursor.encode(now_ms, tag)
     if kind is Kind.SINCE and from_ms is not None:
         changed = cache.since(from_ms, now_ms)
         if changed is not None:
-            tail = messages.complete(tail_cursor, reset=False, count=len(changed))
-            return kind, [cache.answer(changed, audience, now_ms, tail)]
+            return kind, [
+                cache.answer(
+                    changed,
+                    audience,
+                    now_ms,
+                    lambda count: messages.complete(tail_cursor, reset=False, count=count),
+                    effective,
+                )
+            ]
         kind = Kind.FULL
     if kind is Kind.IDS:
-        found = cache.by_ids(ids)
         # An incidents sync is no position in the change feed: its cursor is empty, and the
         # client keeps the cursor of its last full or since sync.
-        tail = messages.complete("", reset=False, count=len(found))
-        return kind, [cache.answer(found, audience, now_ms, tail)]
-    full = cache.full(audience, now_ms)
+        return kind, [
+            cache.answer(
+                cache.by_ids(ids),
+                audience,
+                now_ms,
+                lambda count: messages.complete("", reset=False, count=count),
+                effective,
+            )
+        ]
+    full = cache.full(audience, now_ms, effective)
     tail_frame = prepare([messages.complete(tail_cursor, reset=True, count=full.count)], 0)
     return Kind.FULL, [full, tail_frame]
 
 
-def _usable_cursor(text: str, cfg: SyncConfig, now_ms: int) -> int | None:
-    """The time from which a since sync reads (cursor minus overlap), or None to reset."""
-    at = cursor.decode(text)
-    if at is None or at > now_ms + cfg.overlap_ms:  # unreadable, or from the future
+# A cursor made before subscriptions carries no tag: it was made under the everything filter.
+_EVERYTHING = cursor.filter_tag(effective(Filter(), Permission.of([ALL_AREAS])).key)
+
+
+def _same_filter(made_under: str, tag: str) -> bool:
+    return made_under == tag or (made_under == cursor.UNFILTERED and tag == _EVERYTHING)
+
+
+def _usable_cursor(text: str, cfg: SyncConfig, now_ms: int) -> cursor.Cursor | None:
+    """The since cursor when its time is usable (the filter is checked once the row is read),
+    or None to reset."""
+    parsed = cursor.decode_cursor(text)
+    if parsed is None or parsed.at_ms > now_ms + cfg.overlap_ms:  # unreadable, or from the future
         return None
-    from_ms = at - cfg.overlap_ms
-    if from_ms <= now_ms - cfg.retention_ms:  # removals before it may be forgotten already
-        return None
-    return from_ms
+    if parsed.at_ms - cfg.overlap_ms <= now_ms - cfg.retention_ms:
+        return None  # removals before it may be forgotten already
+    return parsed
 
 
 def _error(post: Post, connection_id: str, status: str, frame: bytes) -> SyncResult:
