@@ -42,6 +42,12 @@ BROADCASTER = {
     "FANOUT_MAX_WORKERS": "10",
     "ROLE_VIEWS": ROLE_VIEWS,
 }
+# main.tf's connection_environment (connect and disconnect), besides the table's name.
+CONNECT = {
+    "ALLOWED_ROLES": "dispatcher,responder,supervisor,viewer",
+    "ALLOW_QUERY_IDENTITY": "false",
+    "CONNECTION_TTL_SECONDS": "7200",
+}
 NOTIFIER = {
     "ALERT_URGENCIES": "high,critical",
     "ESCALATION_STATUSES": "escalated",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -20,25 +19,6 @@ from testing.events import load_event
 from testing.fake_management_api import FakeManagementApi
 
 pytestmark = pytest.mark.handler
-
-
-@pytest.fixture
-def api() -> Iterator[FakeManagementApi]:
-    with FakeManagementApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def env(
-    connections_table: Any,
-    state_table: Any,
-    api: FakeManagementApi,
-    monkeypatch: pytest.MonkeyPatch,
-    broadcaster_environment: None,
-) -> Any:
-    monkeypatch.setenv("WS_CALLBACK_URL", api.url)
-    monkeypatch.setenv("FANOUT_CONCURRENCY", "8")
-    return connections_table
 
 
 def add_connection(

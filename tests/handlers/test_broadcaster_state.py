@@ -10,7 +10,6 @@ import functools
 import json
 import os
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,21 +27,8 @@ VIEWER_FIELDS = {"incidentId", "title", "status", "urgency", "type", "area", "cr
 
 
 @pytest.fixture
-def api() -> Iterator[FakeManagementApi]:
-    with FakeManagementApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def env(
-    connections_table: Any,
-    state_table: Any,
-    api: FakeManagementApi,
-    monkeypatch: pytest.MonkeyPatch,
-    broadcaster_environment: None,
-) -> Any:
-    monkeypatch.setenv("WS_CALLBACK_URL", api.url)
-    monkeypatch.setenv("FANOUT_CONCURRENCY", "8")
+def env(env: Any, connections_table: Any, state_table: Any) -> Any:
+    """The Broadcaster's environment (conftest) with a dispatcher and a viewer connected."""
     for connection_id, role in (("disp", "dispatcher"), ("view", "viewer")):
         connections_table.put_item(
             Item={

@@ -202,6 +202,8 @@ def test_the_tests_copies_of_the_defaults_are_what_terraform_sets(
     for function, copy in (
         ("broadcaster", terraform_defaults.BROADCASTER),
         ("fanout-worker", terraform_defaults.FANOUT_DELIVERY),
+        ("connect", terraform_defaults.CONNECT),
+        ("disconnect", terraform_defaults.CONNECT),
         ("notifier", terraform_defaults.NOTIFIER),
     ):
         env = functions[function]["environment"]
