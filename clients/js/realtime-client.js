@@ -713,6 +713,9 @@ export class RealtimeClient {
       frame = JSON.parse(data);
     } catch (error) {
       this.emit("error", { kind: "parse", error, data: data.slice(0, 200) });
+      // A route whose integration failed may answer in plain text (the local emulator sends the
+      // Lambda's error message): the sync in flight is not coming.
+      if (this.syncing && this.syncing.conn === conn) this.syncFailed(conn, "server-error");
       return;
     }
     this.handleParsed(conn, frame);
