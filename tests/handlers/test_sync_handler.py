@@ -18,6 +18,7 @@ from realtime_common.config import ConfigError
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES
 from realtime_common.sync import cursor
 from testing import terraform_defaults
+from testing.connections import add_connection
 from testing.events import load_event
 from testing.fake_management_api import FakeManagementApi
 from testing.state_items import state_item, sync_id
@@ -56,17 +57,7 @@ def now_ms() -> int:
 
 
 def connect(table: Any, connection_id: str = CONNECTION, role: str = "dispatcher", **extra: Any):
-    table.put_item(
-        Item={
-            "pk": f"CONN#{connection_id}",
-            "sk": "META#",
-            "userId": "user-42",
-            "role": role,
-            "connectedAt": "2026-11-27T14:40:00Z",
-            "expiresAt": int(time.time()) + 3600,
-            **extra,
-        }
-    )
+    add_connection(table, connection_id, role=role, user="user-42", **extra)
 
 
 def incident(n: int, **extra: Any) -> dict[str, Any]:

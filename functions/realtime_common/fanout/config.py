@@ -27,7 +27,7 @@ class FanoutConfig:
 
 
 def callback_url(env: Mapping[str, str]) -> str:
-    """``WS_CALLBACK_URL``: the management API endpoint every poster signs for."""
+    """``WS_CALLBACK_URL``, the management API endpoint, without a trailing slash."""
     url = config.required_str(env, "WS_CALLBACK_URL")
     if not url.startswith(("https://", "http://")):
         raise config.ConfigError(
