@@ -41,7 +41,7 @@ module "fanout_worker" {
     WS_CALLBACK_URL    = local.management_url
     FANOUT_CONCURRENCY = tostring(var.fanout_concurrency)
   })
-  policy_statements = local.fanout_delivery_statements
+  policy_statements = concat(local.fanout_delivery_statements, var.kms_key_arn == null ? [] : [local.table_key_statement])
 }
 
 # ---------------------------------------------------------------------------

@@ -65,17 +65,7 @@ output "operators_topic_arn" {
 
 output "alarm_names" {
   description = "Names of every alarm of this stack, sorted."
-  value = sort(concat(
-    [for a in aws_cloudwatch_metric_alarm.iterator_age : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.dead_letter : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.records_failed : a.alarm_name],
-    aws_cloudwatch_metric_alarm.fanout_duration[*].alarm_name,
-    aws_cloudwatch_metric_alarm.duplicate_alerts[*].alarm_name,
-    aws_cloudwatch_metric_alarm.no_alerts[*].alarm_name,
-    [for a in aws_cloudwatch_metric_alarm.function_errors : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.function_throttles : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.api_errors : a.alarm_name],
-  ))
+  value       = sort(local.alarm_names)
 }
 
 output "dashboard_name" {

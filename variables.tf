@@ -26,6 +26,21 @@ variable "environment" {
     condition     = can(regex("^[a-z][a-z0-9-]{0,11}$", var.environment))
     error_message = "environment must be 1-12 lowercase letters, digits or hyphens starting with a letter, e.g. \"dev\"."
   }
+  validation {
+    # Every name derived from "<project>-<environment>" within its service's
+    # limit (limits.tf: local.longest_names), before anything is planned.
+    condition = alltrue(flatten([for service, l in local.longest_names : [
+      for when, pattern in l.patterns : length(format(pattern, "${var.project}-${var.environment}")) <= l.limit
+      if lookup({ always = true, account_role = var.api_logging.manage_account_role == true, stream = var.incidents_stream_arn != null && var.incidents_stream_arn != "" }, when)
+    ]]))
+    error_message = "Names derived from project and environment (\"${var.project}-${var.environment}\", ${length("${var.project}-${var.environment}")} characters) exceed AWS limits: ${join("; ", flatten([for service, l in local.longest_names : [
+      for when, pattern in l.patterns : "${service} \"${format(pattern, "${var.project}-${var.environment}")}\" is ${length(format(pattern, "${var.project}-${var.environment}"))} characters, the limit is ${l.limit}"
+      if lookup({ always = true, account_role = var.api_logging.manage_account_role == true, stream = var.incidents_stream_arn != null && var.incidents_stream_arn != "" }, when) && length(format(pattern, "${var.project}-${var.environment}")) > l.limit
+      ]]))}. Shorten project and/or environment by ${max(0, flatten([for service, l in local.longest_names : [
+      for when, pattern in l.patterns : length(format(pattern, "${var.project}-${var.environment}")) - l.limit
+      if lookup({ always = true, account_role = var.api_logging.manage_account_role == true, stream = var.incidents_stream_arn != null && var.incidents_stream_arn != "" }, when)
+    ]])...)} characters in total."
+  }
 }
 
 variable "region" {
@@ -81,32 +96,32 @@ variable "lambda_layer_arns" {
 }
 
 variable "functions" {
-  description = "Per-function sizing: memory_size (MB), timeout (s) and reserved_concurrency (-1 = unreserved). The connect path (authorizer, connect, disconnect) reserves 50 each by default: a connect flood is capped there and cannot take the account's concurrency from the stream consumers (set -1 in an account whose concurrency limit is below 250)."
+  description = "Per-function sizing: memory_size (MB), timeout (s) and reserved_concurrency. Reservations are opt-in (null: unreserved, the default): Lambda keeps 100 of the account's concurrency unreserved and refuses a reservation that would leave less, and a new account's quota may be far below 1,000 (sometimes 10). Reserving also caps: a connect flood is throttled at functions.connect's reservation and cannot take the stream consumers' concurrency. How to size them: docs/deploying.md, \"Concurrency\". A reservation needs account_quotas.lambda_concurrent_executions, so the plan can check it."
   type = object({
     authorizer = optional(object({
       memory_size          = optional(number, 256)
       timeout              = optional(number, 5)
-      reserved_concurrency = optional(number, 50)
+      reserved_concurrency = optional(number)
     }), {})
     connect = optional(object({
       memory_size          = optional(number, 256)
       timeout              = optional(number, 10)
-      reserved_concurrency = optional(number, 50)
+      reserved_concurrency = optional(number)
     }), {})
     disconnect = optional(object({
       memory_size          = optional(number, 256)
       timeout              = optional(number, 10)
-      reserved_concurrency = optional(number, 50)
+      reserved_concurrency = optional(number)
     }), {})
     broadcaster = optional(object({
       memory_size          = optional(number, 512)
       timeout              = optional(number, 60)
-      reserved_concurrency = optional(number, -1)
+      reserved_concurrency = optional(number)
     }), {})
     notifier = optional(object({
       memory_size          = optional(number, 256)
       timeout              = optional(number, 30)
-      reserved_concurrency = optional(number, -1)
+      reserved_concurrency = optional(number)
     }), {})
   })
   default = {}
@@ -116,6 +131,44 @@ variable "functions" {
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
     condition     = var.functions.connect.timeout <= 29 && var.functions.disconnect.timeout <= 29 && var.functions.authorizer.timeout <= 29
     error_message = "functions.authorizer.timeout, functions.connect.timeout and functions.disconnect.timeout must be at most 29 seconds, API Gateway's integration timeout."
+  }
+
+  validation {
+    # -1 is what Lambda calls "unreserved"; null says the same and is the default.
+    condition     = alltrue([for f in values(var.functions) : f.reserved_concurrency == null || try(f.reserved_concurrency == -1 || (f.reserved_concurrency >= 1 && floor(f.reserved_concurrency) == f.reserved_concurrency), false)])
+    error_message = "functions.<name>.reserved_concurrency must be a whole number of at least 1, or left out (null: unreserved), e.g. functions = { connect = { reserved_concurrency = 50 } }; 0 would throttle every invocation."
+  }
+
+  validation {
+    # Lambda refuses a reservation that leaves fewer than 100 unreserved
+    # executions ("decreases account's UnreservedConcurrentExecution below its
+    # minimum value of [100]"), but only at apply, halfway through. (The sum
+    # is written out each time: a validation cannot read a local built from
+    # its own variable.)
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+    condition = sum(concat([0], [for f in values(var.functions) : f.reserved_concurrency if f.reserved_concurrency != null && f.reserved_concurrency != -1])) == 0 || try(
+      sum(concat([0], [for f in values(var.functions) : f.reserved_concurrency if f.reserved_concurrency != null && f.reserved_concurrency != -1])) <= var.account_quotas.lambda_concurrent_executions - local.lambda_unreserved_minimum,
+      false,
+    )
+    error_message = (
+      var.account_quotas.lambda_concurrent_executions == null
+      ? "functions reserve ${sum(concat([0], [for f in values(var.functions) : f.reserved_concurrency if f.reserved_concurrency != null && f.reserved_concurrency != -1]))} concurrent executions in total, and Lambda refuses any reservation that leaves fewer than ${local.lambda_unreserved_minimum} of the account's quota unreserved: state the quota (Service Quotas > AWS Lambda > Concurrent executions in ${var.region}) as account_quotas = { lambda_concurrent_executions = <value> } so the plan can check it, or leave reserved_concurrency out (unreserved)."
+      : "functions reserve ${sum(concat([0], [for f in values(var.functions) : f.reserved_concurrency if f.reserved_concurrency != null && f.reserved_concurrency != -1]))} concurrent executions in total, but the account's quota of ${var.account_quotas.lambda_concurrent_executions} must keep ${local.lambda_unreserved_minimum} unreserved: reserve at most ${max(0, var.account_quotas.lambda_concurrent_executions - local.lambda_unreserved_minimum)} in total (lower or leave out functions.<name>.reserved_concurrency), or request a higher quota (Service Quotas > AWS Lambda > Concurrent executions) first and update account_quotas."
+    )
+  }
+}
+
+variable "account_quotas" {
+  description = "What this AWS account allows in var.region (the Service Quotas console shows both), for the plan's checks: lambda_concurrent_executions (AWS Lambda \"Concurrent executions\"; needed once any function reserves concurrency: Lambda keeps 100 of it unreserved) and api_requests_per_second (Amazon API Gateway's account-level \"Throttle rate\", shared by every REST, HTTP and WebSocket API and every @connections post of the account in the Region; null: the Region's default, 10,000 or 2,500 in the newer Regions)."
+  type = object({
+    lambda_concurrent_executions = optional(number)
+    api_requests_per_second      = optional(number)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for q in values(var.account_quotas) : q == null || try(q >= 1 && floor(q) == q, false)])
+    error_message = "account_quotas values must be whole numbers as the Service Quotas console shows them, e.g. account_quotas = { lambda_concurrent_executions = 1000, api_requests_per_second = 10000 }, or left out."
   }
 }
 
@@ -164,13 +217,22 @@ variable "connect_authorizer" {
 }
 
 variable "api_logging" {
-  description = "Stage logging. execution_level OFF|ERROR|INFO and access_logs (JSON lines without the query string) both need the account-level API Gateway CloudWatch Logs role. manage_account_role = true creates that role and sets it in the account (aws_api_gateway_account): a per-account, per-region singleton, so only where no other stack or account baseline manages it."
+  description = "Stage logging. execution_level OFF|ERROR|INFO and access_logs (JSON lines without the query string) both need the account-level API Gateway CloudWatch Logs role, which no data source can read, so with either on the plan asks which case holds: manage_account_role = true creates that role and sets it in the account (aws_api_gateway_account; a fresh account has none), a per-account, per-region singleton, so only where no other stack or account baseline manages it; false says the account already has one (aws apigateway get-account shows its cloudwatchRoleArn)."
   type = object({
     execution_level     = optional(string, "OFF")
     access_logs         = optional(bool, false)
-    manage_account_role = optional(bool, false)
+    manage_account_role = optional(bool)
   })
   default = {}
+
+  validation {
+    # Without the role, the stage update fails at apply with "CloudWatch Logs
+    # role ARN must be set in account settings to enable logging". The AWS
+    # provider has no data source for the account setting, so the operator
+    # states it. https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html
+    condition     = (var.api_logging.execution_level == "OFF" && !var.api_logging.access_logs) || var.api_logging.manage_account_role != null
+    error_message = "api_logging turns on ${var.api_logging.access_logs ? "access logs" : "execution logging"}, which needs the account's API Gateway CloudWatch Logs role in ${var.region} (without it the apply fails with \"CloudWatch Logs role ARN must be set in account settings to enable logging\"). Run `aws apigateway get-account --region ${var.region}`: without a cloudwatchRoleArn (a fresh account) write api_logging = { ..., manage_account_role = true } (this stack creates and sets the role); with one, write manage_account_role = false."
+  }
 }
 
 variable "management_endpoint_override" {
@@ -346,6 +408,23 @@ variable "alert_subscriptions" {
 # ---------------------------------------------------------------------------
 # Incidents stream
 # ---------------------------------------------------------------------------
+variable "incidents_stream_kms_key_arn" {
+  description = "The customer managed KMS key the Incidents table (and so its stream) is encrypted with, if the Incidents team uses one: the stream readers (Broadcaster, Notifier) get kms:Decrypt on it through DynamoDB only. null: the table uses an AWS owned or AWS managed key, which needs no grant. Its key policy must let this account's roles use it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.incidents_stream_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.incidents_stream_kms_key_arn))
+    error_message = "incidents_stream_kms_key_arn must be a KMS key ARN like \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\" (not an alias; the Incidents table's SSEDescription.KMSMasterKeyArn), or null."
+  }
+}
+
+variable "incidents_global_table" {
+  description = "Whether the Incidents table is a DynamoDB global table. AWS recommends at most two simultaneous readers per stream shard for a single-Region table and one for a global table; the Broadcaster and the Notifier are two. true: every plan warns, and docs/operations.md (\"Readers of the Incidents stream\") says what to do."
+  type        = bool
+  default     = false
+}
+
 variable "incidents_stream_arn" {
   description = "Stream ARN of the Incidents table (NEW_AND_OLD_IMAGES), not the table ARN. null or \"\" deploys without the stream mappings; setting it later adds only the mappings, their dead-letter queues and permissions."
   type        = string

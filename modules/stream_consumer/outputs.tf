@@ -17,3 +17,8 @@ output "policy" {
   description = "The role policy the mapping needs (JSON)."
   value       = aws_iam_role_policy.this.policy
 }
+
+output "names" {
+  description = "The names this module gives, known from the inputs alone: dead_letter_queue. The root checks them against their services' limits at plan."
+  value       = { dead_letter_queue = local.dead_letter_queue_name }
+}
