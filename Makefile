@@ -57,21 +57,10 @@ $(VENV_STAMP): requirements-dev.txt
 FORCE:
 
 # Checked on every run (FORCE); rewritten (atomically: parallel makes share it) and announced
-# only when TF_PLUGIN_DIR changed.
+# only when TF_PLUGIN_DIR changed. tools/terraform_rc.py owns its content (the tools write the same
+# file when run without make); it needs only the standard library, so $(PYTHON), not the venv.
 $(TF_CLI_RC): FORCE
-	@mkdir -p $(dir $@)
-	@tmp=$@.$$$$; printf '%s\n' \
-	  'provider_installation {' \
-	  '  filesystem_mirror {' \
-	  '    path    = "$(TF_PLUGIN_DIR)"' \
-	  '    include = ["registry.terraform.io/*/*"]' \
-	  '  }' \
-	  '  direct {' \
-	  '    exclude = ["registry.terraform.io/*/*"]' \
-	  '  }' \
-	  '}' > "$$tmp"; \
-	if cmp -s "$$tmp" $@; then rm "$$tmp"; else mv "$$tmp" $@; \
-	  echo "terraform: installing providers from $(TF_PLUGIN_DIR) ($@)" >&2; fi
+	@$(PYTHON) -m tools.terraform_rc "$(TF_PLUGIN_DIR)" --out $@
 
 # ---------------------------------------------------------------------------
 # Python: lint, format, build
@@ -309,7 +298,7 @@ status: setup ## Show whether the local stack is up, with its endpoints
 	@$(LOCALENV) status
 
 .PHONY: listen
-listen: setup ## Print every WebSocket message as it arrives (USER=alice ROLE=dispatcher)
+listen: setup ## Print every WebSocket message as it arrives, syncing on open and after each reconnect (USER=alice ROLE=dispatcher)
 	@$(LOCALENV) listen --user "$${USER:-local-user}" --role "$${ROLE:-viewer}"
 
 TTL ?= 3600
@@ -345,6 +334,11 @@ bench-e2e: setup ## PutItem -> message-at-client latency on the local stack (E2E
 # ---------------------------------------------------------------------------
 FUNCTION ?=
 DRY_RUN ?=
+TABLE ?=
+
+.PHONY: backfill
+backfill: setup init ## Fill ENV's state table from the Incidents table where it has no state (TABLE=name DRY_RUN=1); after the stream is bound
+	PYTHONPATH=functions:. $(PY) -m tools.backfill --env $(ENV) $(if $(strip $(TABLE)),--table $(TABLE)) $(if $(strip $(DRY_RUN)),--dry-run)
 
 .PHONY: redrive
 redrive: setup init ## Replay ENV's dead-lettered stream records (FUNCTION=broadcaster|notifier DRY_RUN=1)

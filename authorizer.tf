@@ -4,9 +4,9 @@
 # (main.tf): its own role, log group and least-privilege policy. A team that
 # brings its own authorizer sets connect_authorizer, and then none is built.
 
-# The function's and the SSM parameter's ARNs are built from names (main.tf's
-# partition and account), so they are known at plan time (the authorizer URI,
-# and with it the deployment trigger, too).
+# The SSM parameter's ARN is built from its name (main.tf's partition and
+# account): no resource of this stack owns the parameter. The function's ARN
+# and the $connect route's come from the modules that own them.
 locals {
   authorizer_built = var.connect_authorizer == null && var.authorizer.enabled
 
@@ -19,15 +19,9 @@ locals {
     }
   } : {}
 
-  # Known at plan time: the name comes from the configuration. Taken from the
-  # function's output so the authorizer and its invoke permission wait for it.
-  authorizer_function_arn = local.authorizer_built ? format(
-    "arn:%s:lambda:%s:%s:function:%s",
-    data.aws_partition.current.partition,
-    var.region,
-    data.aws_caller_identity.current.account_id,
-    module.function["authorizer"].function_name,
-  ) : null
+  # The function's output, so the authorizer and its invoke permission wait
+  # for the function.
+  authorizer_function_arn = local.authorizer_built ? module.function["authorizer"].arn : null
 
   # The SecureString is read by name; its value never passes through
   # Terraform (no data source: it would land in the state).
@@ -41,9 +35,8 @@ locals {
   )
 
   # The only route the authorizer's policy allows: this API's $connect,
-  # arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/$connect, the
-  # same stage prefix as the broadcaster's ManageConnections resource.
-  connect_route_arn = "${trimsuffix(module.websocket_api.manage_connections_arn, "/POST/@connections/*")}/$connect"
+  # arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/$connect.
+  connect_route_arn = "${module.websocket_api.stage_execution_arn}/$connect"
 
   authorizer_environment = merge(
     {
@@ -55,10 +48,13 @@ locals {
       ALLOWED_ROLES      = join(",", var.allowed_roles)
       JWT_LEEWAY_SECONDS = tostring(var.authorizer.leeway_seconds)
       AUTH_CACHE_SECONDS = tostring(var.authorizer.cache_seconds)
+      # null takes the key source's usual algorithm: HS256 for a secret, RS256 for a JWKS.
+      JWT_ALGORITHMS = join(",", var.authorizer.algorithms != null ? var.authorizer.algorithms : (
+        var.authorizer.secret_parameter_name != null ? ["HS256"] : ["RS256"]
+      ))
     },
     var.authorizer.jwks_url == null ? {} : { JWKS_URL = var.authorizer.jwks_url },
     var.authorizer.secret_parameter_name == null ? {} : { JWT_SECRET_PARAMETER = var.authorizer.secret_parameter_name },
-    var.authorizer.algorithms == null ? {} : { JWT_ALGORITHMS = join(",", var.authorizer.algorithms) },
   )
 
   authorizer_policy_statements = concat(

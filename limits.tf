@@ -10,6 +10,72 @@ locals {
 }
 
 # ---------------------------------------------------------------------------
+# API Gateway's account throttle: the stack's request budget
+# ---------------------------------------------------------------------------
+# Every @connections post counts toward API Gateway's account-level throttle,
+# shared "across HTTP APIs, REST APIs, WebSocket APIs, and WebSocket callback
+# APIs" of the account in the Region: 10,000 requests/s by default, 2,500/s
+# in the Regions below. fanout.rate is the stack's total; each Broadcaster
+# invocation that can run at once gets an equal share (FANOUT_RATE), which it
+# splits over its workers.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
+locals {
+  # "For the following Regions, the default throttle quota is 2500 RPS": Cape
+  # Town, Milan, Jakarta, UAE, Hyderabad, Melbourne, Spain, Zurich, Tel Aviv,
+  # Calgary, Malaysia, Thailand, Mexico (Central).
+  api_throttle_2500_regions = [
+    "af-south-1", "eu-south-1", "ap-southeast-3", "me-central-1", "ap-south-2", "ap-southeast-4",
+    "eu-south-2", "eu-central-2", "il-central-1", "ca-west-1", "ap-southeast-5", "ap-southeast-7",
+    "mx-central-1",
+  ]
+  api_requests_per_second = coalesce(
+    var.account_quotas.api_requests_per_second,
+    contains(local.api_throttle_2500_regions, var.region) ? 2500 : 10000,
+  )
+
+  # The most Broadcaster invocations that run at once: one per shard and
+  # parallelization factor, fewer if a reservation caps them.
+  # https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html#services-ddb-params
+  stream_invocations         = var.incidents_stream_shards * var.stream_consumer.parallelization_factor
+  broadcaster_reservation    = coalesce(var.functions.broadcaster.reserved_concurrency, -1)
+  broadcaster_invocations    = local.broadcaster_reservation > 0 ? min(local.stream_invocations, local.broadcaster_reservation) : local.stream_invocations
+  fanout_rate_total          = coalesce(var.fanout.rate, floor(local.api_requests_per_second / 2))
+  fanout_rate_per_invocation = floor(local.fanout_rate_total / local.broadcaster_invocations)
+
+  # Requests per second the stack may send through API Gateway at most, by
+  # source. Another source of @connections posts (a sync route's answers)
+  # adds its entry here; the sum must stay within the account's throttle.
+  # Clients' own messages ($connect, ping, ...) are capped by the stage's
+  # throttling.rate_limit. Other APIs of the account share what is left:
+  # lower account_quotas.api_requests_per_second to this stack's share.
+  api_request_budget = {
+    fanout  = local.fanout_rate_total
+    clients = var.throttling.rate_limit
+  }
+}
+
+output "api_request_budget" {
+  description = "Requests per second the stack may send through API Gateway's account throttle, by source (fanout: every Broadcaster invocation together; clients: the stage's rate limit), the throttle they share, and each Broadcaster invocation's FANOUT_RATE."
+  value = {
+    sources                    = local.api_request_budget
+    total                      = sum(values(local.api_request_budget))
+    account_throttle           = local.api_requests_per_second
+    broadcaster_invocations    = local.broadcaster_invocations
+    fanout_rate_per_invocation = local.fanout_rate_per_invocation
+  }
+
+  precondition {
+    condition     = sum(values(local.api_request_budget)) <= local.api_requests_per_second
+    error_message = "The stack may send ${sum(values(local.api_request_budget))} requests/s through API Gateway (${join(", ", [for k, v in local.api_request_budget : "${k} ${v}"])}), more than the account's throttle of ${local.api_requests_per_second}/s in ${var.region}${var.account_quotas.api_requests_per_second == null ? " (the Region's default)" : ""}, which every API of the account shares: every client would get 429s. Lower fanout.rate (to at most ${max(1, local.api_requests_per_second - sum(values(local.api_request_budget)) + local.fanout_rate_total)}) or throttling.rate_limit, or raise the quota (Service Quotas > Amazon API Gateway > Throttle rate) first and set account_quotas.api_requests_per_second."
+  }
+
+  precondition {
+    condition     = local.fanout_rate_per_invocation >= 1
+    error_message = "fanout.rate (${local.fanout_rate_total}/s for the whole stack) is less than one post per second for each of the ${local.broadcaster_invocations} Broadcaster invocations that can run at once (incidents_stream_shards x stream_consumer.parallelization_factor): raise fanout.rate to at least ${local.broadcaster_invocations}, or cap the invocations with functions.broadcaster.reserved_concurrency."
+  }
+}
+
+# ---------------------------------------------------------------------------
 # Name lengths
 # ---------------------------------------------------------------------------
 # Every name the stack derives from "<project>-<environment>", by the service
@@ -40,22 +106,9 @@ locals {
     "CloudWatch alarm"     = { limit = 255, patterns = { always = "%s-websocket-integration-errors" } }
   }
 
-  alarm_names = concat(
-    [for a in aws_cloudwatch_metric_alarm.iterator_age : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.dead_letter : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.records_failed : a.alarm_name],
-    aws_cloudwatch_metric_alarm.fanout_duration[*].alarm_name,
-    aws_cloudwatch_metric_alarm.duplicate_alerts[*].alarm_name,
-    aws_cloudwatch_metric_alarm.no_alerts[*].alarm_name,
-    [for a in aws_cloudwatch_metric_alarm.function_errors : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.function_throttles : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.api_errors : a.alarm_name],
-  )
+  alarm_names = local.alarm_resources[*].alarm_name
 
-  function_module_names = concat(
-    [for f in module.function : f.names],
-    [module.fanout_worker.names],
-  )
+  function_module_names = [for f in module.function : f.names]
 
   resource_names = {
     "IAM role"             = concat([for f in local.function_module_names : f.role], compact([module.websocket_api.names.account_role]))
@@ -63,7 +116,7 @@ locals {
     "CloudWatch log group" = concat([for f in local.function_module_names : f.log_group], compact([module.websocket_api.names.access_log_group]))
     "SQS queue"            = [for c in module.stream_consumer : c.names.dead_letter_queue]
     "SNS topic"            = [local.names.alerts_topic, local.names.operators_topic]
-    "DynamoDB table"       = [local.names.connections_table, local.names.idempotency_table]
+    "DynamoDB table"       = [for t in values(local.tables) : t.name]
     "CloudWatch alarm"     = local.alarm_names
   }
 }

@@ -18,6 +18,7 @@ locals {
   names = {
     connections_table = "${local.name}-connections"
     idempotency_table = "${local.name}-idempotency"
+    state_table       = "${local.name}-state"
     alerts_topic      = "${local.name}-alerts"
     operators_topic   = "${local.name}-operators"
     api               = "${local.name}-websocket"
@@ -83,16 +84,6 @@ module "connections_table" {
   kms_key_arn            = var.kms_key_arn
 }
 
-# Every table of the stack, by key. What depends on "the stack's tables" is
-# derived from this map, never from a list of its own: the grant of
-# kms_key_arn to each role that uses a table (below). A new table joins here.
-locals {
-  tables = {
-    connections = module.connections_table
-    idempotency = module.idempotency_table
-  }
-}
-
 # Powertools idempotency persistence layer defaults: key "id", TTL "expiration".
 # https://docs.powertools.aws.dev/lambda/python/latest/utilities/idempotency/
 module "idempotency_table" {
@@ -104,6 +95,39 @@ module "idempotency_table" {
   point_in_time_recovery = var.point_in_time_recovery
   deletion_protection    = var.deletion_protection
   kms_key_arn            = var.kms_key_arn
+}
+
+# Each incident's latest state, written by the Broadcaster before it fans the
+# change out and read by the sync route (schema: functions/realtime_common/
+# state.py). Readers filter expiresAt themselves: TTL deletes within days.
+# byChange keeps every item under one feed key: a single partition takes about
+# 1,000 writes/s, far above the rate incidents change.
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html
+module "state_table" {
+  source = "./modules/dynamodb_table"
+
+  name          = local.names.state_table
+  hash_key      = "pk"
+  range_key     = "sk"
+  ttl_attribute = "expiresAt"
+  global_secondary_indexes = {
+    byChange = { hash_key = "feed", range_key = "changedAt", range_key_type = "N" }
+  }
+  point_in_time_recovery = var.point_in_time_recovery
+  deletion_protection    = var.deletion_protection
+  kms_key_arn            = var.kms_key_arn
+}
+
+# Every table of the stack, by key. What depends on "the stack's tables" is
+# derived from this map, never from a list of its own: the grant of
+# kms_key_arn to each role that uses a table (below) and the name-length check
+# (limits.tf). A new table joins here.
+locals {
+  tables = {
+    connections = module.connections_table
+    idempotency = module.idempotency_table
+    state       = module.state_table
+  }
 }
 
 # ---------------------------------------------------------------------------
@@ -124,8 +148,9 @@ module "alerts_topic" {
 locals {
   # What sets the functions apart, known before anything exists: the keys
   # (and only they) drive the for_each of module.function. The $connect
-  # authorizer joins them when this stack builds it (authorizer.tf).
-  functions = merge(local.authorizer_functions, {
+  # authorizer joins them when this stack builds it (authorizer.tf), the
+  # Broadcaster's fan-out worker always (fanout_workers.tf).
+  functions = merge(local.authorizer_functions, local.fanout_worker_functions, {
     connect = {
       description = "WebSocket $connect: records the connection"
       handler     = "connection_manager.on_connect"
@@ -161,17 +186,23 @@ locals {
     CONNECTION_TTL_SECONDS = tostring(var.connection_ttl_seconds)
   }
 
+  # The state table's settings (realtime_common/state.py reads them), for
+  # every function that writes or reads it.
+  state_environment = {
+    STATE_TABLE             = module.state_table.name
+    STATE_RETENTION_SECONDS = tostring(var.incident_state.retention_seconds)
+    CLOSED_STATUSES         = jsonencode(var.incident_state.closed_statuses)
+  }
+
   function_environment = {
     authorizer = local.authorizer_environment
     connect    = local.connection_environment
     disconnect = local.connection_environment
-    broadcaster = merge({
-      CONNECTIONS_TABLE  = module.connections_table.name
-      WS_CALLBACK_URL    = local.management_url
-      FANOUT_CONCURRENCY = tostring(var.fanout_concurrency)
-      POST_MAX_ATTEMPTS  = tostring(var.post_max_attempts)
-      ROLE_VIEWS         = jsonencode(var.role_views)
-    }, local.fanout_broadcaster_environment) # fanout_workers.tf
+    # fanout_workers.tf; the workers get the role views as frames in their job.
+    broadcaster = merge(local.fanout_delivery_environment, local.fanout_broadcaster_environment, {
+      ROLE_VIEWS = jsonencode(var.role_views)
+    }, local.state_environment)
+    fanout-worker = local.fanout_delivery_environment
     notifier = {
       SNS_TOPIC_ARN           = module.alerts_topic.arn
       IDEMPOTENCY_TABLE       = module.idempotency_table.name
@@ -193,7 +224,14 @@ locals {
       actions   = ["dynamodb:DeleteItem"]
       resources = [module.connections_table.arn]
     }]
-    broadcaster = local.fanout_delivery_statements
+    broadcaster = concat(local.fanout_delivery_statements, [{
+      # One conditional PutItem per incident (attribute_not_exists(pk) OR
+      # seqSort < :new): the Broadcaster never reads the state table.
+      sid       = "WriteIncidentState"
+      actions   = ["dynamodb:PutItem"]
+      resources = [module.state_table.arn]
+    }])
+    fanout-worker = local.fanout_delivery_statements
     notifier = concat(
       [
         {
@@ -318,26 +356,16 @@ module "stream_consumer" {
   maximum_retry_attempts             = var.stream_consumer.maximum_retry_attempts
   maximum_record_age_in_seconds      = var.stream_consumer.maximum_record_age_in_seconds
   starting_position                  = var.stream_consumer.starting_position
-  kms_key_arn                        = var.kms_key_arn
-  stream_kms_key_arn                 = var.incidents_stream_kms_key_arn
+  # The Broadcaster turns REMOVE records into tombstones and incident.removed
+  # messages; the Notifier alerts on inserts and changes only.
+  event_names        = local.stream_event_names[each.key]
+  kms_key_arn        = var.kms_key_arn
+  stream_kms_key_arn = var.incidents_stream_kms_key_arn
 }
 
-# What delivering to connections needs, for the broadcaster and its fan-out
-# workers (fanout_workers.tf) alike.
 locals {
-  fanout_delivery_statements = [
-    {
-      # Scan reads the connections (every page, or one parallel-Scan segment);
-      # DeleteItem drops a row whose connection answered 410 Gone.
-      sid       = "ReadAndPruneConnections"
-      actions   = ["dynamodb:DeleteItem", "dynamodb:Scan"]
-      resources = [module.connections_table.arn]
-    },
-    {
-      # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-control-access-iam.html
-      sid       = "PostToConnections"
-      actions   = ["execute-api:ManageConnections"]
-      resources = [module.websocket_api.manage_connections_arn]
-    },
-  ]
+  stream_event_names = {
+    broadcaster = ["INSERT", "MODIFY", "REMOVE"]
+    notifier    = ["INSERT", "MODIFY"]
+  }
 }

@@ -25,6 +25,11 @@ locals {
   dead_letter_queue_names = { for k, c in module.stream_consumer : k => element(split(":", c.dead_letter_queue_arn), 5) }
 
   fanout_duration_threshold_ms = floor(var.monitoring.fanout_duration_fraction * var.functions.broadcaster.timeout * 1000)
+
+  # Every function of the stack, each with its errors and throttles alarms; the stream
+  # consumers, each with its lag, dead-letter and records-failed alarms.
+  function_names = { for k, f in module.function : k => f.function_name }
+  consumers      = local.stream_enabled ? ["broadcaster", "notifier"] : []
 }
 
 # ---------------------------------------------------------------------------
@@ -84,102 +89,246 @@ module "operators_topic" {
 }
 
 # ---------------------------------------------------------------------------
-# Stream consumers (only with the stream mappings)
+# Alarms: one map of definitions, one resource
 # ---------------------------------------------------------------------------
-resource "aws_cloudwatch_metric_alarm" "iterator_age" {
-  for_each = local.alarms ? module.stream_consumer : {}
+locals {
+  # Every threshold alarm of the stack, keyed by its name without "<name>-": a new alarm (a new
+  # function's, a new consumer's) is one entry here, and the alarm resource, the outputs and the
+  # dashboard (its alarm widget and the graph the entry names) follow. Each entry: what the
+  # alarm means (description) and its runbook section, the metric (namespace, metric_name,
+  # dimensions, statistic), how it compares (comparison_operator, threshold) and the dashboard
+  # graph that draws it (graph: the alarms key of a listed graph, or a new key for a graph of
+  # its own).
+  alarm_definitions = merge(
+    # Stream consumers (only with the stream mappings).
+    { for k in local.consumers : "${k}-iterator-age" => {
+      description         = "The ${k} reads the Incidents stream more than ${var.monitoring.iterator_age_ms / 1000} s behind: ${k == "broadcaster" ? "clients see updates late" : "alerts go out late"}, and records older than the stream's 24 h retention are lost."
+      runbook             = "iterator-age"
+      namespace           = "AWS/Lambda"
+      metric_name         = "IteratorAge"
+      dimensions          = tomap({ FunctionName = local.function_names[k] })
+      statistic           = "Maximum"
+      comparison_operator = "GreaterThanThreshold"
+      threshold           = var.monitoring.iterator_age_ms
+      graph               = "stream-lag"
+    } },
+    { for k in local.consumers : "${k}-dead-letter" => {
+      description         = "A batch of Incidents stream records the ${k} could not process was parked in ${local.dead_letter_queue_names[k]}. Its records are lost once the stream's 24 h retention ends unless they are redriven."
+      runbook             = "dead-letter"
+      namespace           = "AWS/SQS"
+      metric_name         = "ApproximateNumberOfMessagesVisible"
+      dimensions          = tomap({ QueueName = local.dead_letter_queue_names[k] })
+      statistic           = "Maximum"
+      comparison_operator = "GreaterThanOrEqualToThreshold"
+      threshold           = 1
+      graph               = "dead-letter"
+    } },
+    { for k in local.consumers : "${k}-records-failed" => {
+      description         = "The ${k} reported ${var.monitoring.records_failed} or more stream records failed in ${local.period} s; Lambda retries them and parks them in the dead-letter queue when retries run out."
+      runbook             = "records-failed"
+      namespace           = local.metrics_namespace
+      metric_name         = "RecordsFailed"
+      dimensions          = tomap(local.metric_dimensions[k])
+      statistic           = "Sum"
+      comparison_operator = "GreaterThanOrEqualToThreshold"
+      threshold           = var.monitoring.records_failed
+      graph               = "records-failed"
+    } },
+    local.stream_enabled ? {
+      broadcaster-fanout-duration = {
+        description         = "A broadcaster fan-out took more than ${local.fanout_duration_threshold_ms} ms, ${var.monitoring.fanout_duration_fraction * 100}% of the function's ${var.functions.broadcaster.timeout} s timeout: a few more connections and batches will time out and be retried."
+        runbook             = "fan-out-duration"
+        namespace           = local.metrics_namespace
+        metric_name         = "FanoutDuration"
+        dimensions          = tomap(local.metric_dimensions.broadcaster)
+        statistic           = "Maximum"
+        comparison_operator = "GreaterThanThreshold"
+        threshold           = local.fanout_duration_threshold_ms
+        graph               = "fanout-duration"
+      }
+      notifier-duplicate-alerts = {
+        description         = "The notifier suppressed ${var.monitoring.duplicate_alerts} or more alerts as already published in ${local.period} s: the same records are being delivered again and again (a failing batch retried, or a redrive run twice)."
+        runbook             = "duplicate-alerts"
+        namespace           = local.metrics_namespace
+        metric_name         = "DuplicateAlertsSuppressed"
+        dimensions          = tomap(local.metric_dimensions.notifier)
+        statistic           = "Sum"
+        comparison_operator = "GreaterThanOrEqualToThreshold"
+        threshold           = var.monitoring.duplicate_alerts
+        graph               = "alerts"
+      }
+    } : {},
+    # Every function of the stack and the WebSocket API (always).
+    { for k, name in local.function_names : "${k}-errors" => {
+      description         = "The ${k} function failed ${var.monitoring.errors} or more invocations in ${local.period} s (it raised, timed out or ran out of memory)."
+      runbook             = "function-errors"
+      namespace           = "AWS/Lambda"
+      metric_name         = "Errors"
+      dimensions          = tomap({ FunctionName = name })
+      statistic           = "Sum"
+      comparison_operator = "GreaterThanOrEqualToThreshold"
+      threshold           = var.monitoring.errors
+      graph               = "function-errors"
+    } },
+    { for k, name in local.function_names : "${k}-throttles" => {
+      description         = "Lambda refused ${var.monitoring.throttles} or more ${k} invocations in ${local.period} s for lack of concurrency (reserved concurrency or the account limit)."
+      runbook             = "function-throttles"
+      namespace           = "AWS/Lambda"
+      metric_name         = "Throttles"
+      dimensions          = tomap({ FunctionName = name })
+      statistic           = "Sum"
+      comparison_operator = "GreaterThanOrEqualToThreshold"
+      threshold           = var.monitoring.throttles
+      graph               = "function-throttles"
+    } },
+    { for m in ["IntegrationError", "ExecutionError"] : "websocket-${lower(replace(m, "Error", ""))}-errors" => {
+      description         = "The WebSocket API counted ${var.monitoring.api_errors} or more ${m}s in ${local.period} s: ${m == "IntegrationError" ? "$connect or $disconnect answered with an error, or their function failed" : "API Gateway failed requests before or after the integration"}; clients cannot connect or are dropped."
+      runbook             = "api-errors"
+      namespace           = "AWS/ApiGateway"
+      metric_name         = m
+      dimensions          = tomap({ ApiId = module.websocket_api.api_id, Stage = module.websocket_api.stage_name })
+      statistic           = "Sum"
+      comparison_operator = "GreaterThanOrEqualToThreshold"
+      threshold           = var.monitoring.api_errors
+      graph               = "api"
+    } },
+  )
+}
 
-  alarm_name          = "${local.name}-${each.key}-iterator-age"
-  alarm_description   = "The ${each.key} reads the Incidents stream more than ${var.monitoring.iterator_age_ms / 1000} s behind: ${each.key == "broadcaster" ? "clients see updates late" : "alerts go out late"}, and records older than the stream's 24 h retention are lost. Runbook: ${local.runbook}#iterator-age"
-  namespace           = "AWS/Lambda"
-  metric_name         = "IteratorAge"
-  dimensions          = { FunctionName = module.function[each.key].function_name }
-  statistic           = "Maximum"
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.alarms ? local.alarm_definitions : {}
+
+  alarm_name          = "${local.name}-${each.key}"
+  alarm_description   = "${each.value.description} Runbook: ${local.runbook}#${each.value.runbook}"
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric_name
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
   period              = local.period
   evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.monitoring.iterator_age_ms
-  # No stream traffic, no IteratorAge: a quiet stream is not an outage.
+  comparison_operator = each.value.comparison_operator
+  threshold           = each.value.threshold
+  # Every metric here is reported only when there is traffic (or, for the custom ones, when
+  # something happened): no invocations, no stream records, an idle queue or a quiet API are
+  # not an outage.
   treat_missing_data = "notBreaching"
   alarm_actions      = local.alarm_actions
   ok_actions         = local.alarm_actions
 }
 
-resource "aws_cloudwatch_metric_alarm" "dead_letter" {
-  for_each = local.alarms ? module.stream_consumer : {}
-
-  alarm_name          = "${local.name}-${each.key}-dead-letter"
-  alarm_description   = "A batch of Incidents stream records the ${each.key} could not process was parked in ${local.dead_letter_queue_names[each.key]}. Its records are lost once the stream's 24 h retention ends unless they are redriven. Runbook: ${local.runbook}#dead-letter"
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = local.dead_letter_queue_names[each.key] }
-  statistic           = "Maximum"
-  period              = local.period
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = 1
-  # A queue holding messages always reports; an empty, idle one may not.
-  treat_missing_data = "notBreaching"
-  alarm_actions      = local.alarm_actions
-  ok_actions         = local.alarm_actions
+# Each alarm had a resource of its own per kind before they came from one map: move them
+# rather than replace them (an alarm replaced loses its state and history).
+moved {
+  from = aws_cloudwatch_metric_alarm.iterator_age["broadcaster"]
+  to   = aws_cloudwatch_metric_alarm.this["broadcaster-iterator-age"]
 }
 
-resource "aws_cloudwatch_metric_alarm" "records_failed" {
-  for_each = local.alarms ? module.stream_consumer : {}
-
-  alarm_name          = "${local.name}-${each.key}-records-failed"
-  alarm_description   = "The ${each.key} reported ${var.monitoring.records_failed} or more stream records failed in ${local.period} s; Lambda retries them and parks them in the dead-letter queue when retries run out. Runbook: ${local.runbook}#records-failed"
-  namespace           = local.metrics_namespace
-  metric_name         = "RecordsFailed"
-  dimensions          = local.metric_dimensions[each.key]
-  statistic           = "Sum"
-  period              = local.period
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = var.monitoring.records_failed
-  # Emitted on every invocation (zero included); no invocations, no failures.
-  treat_missing_data = "notBreaching"
-  alarm_actions      = local.alarm_actions
-  ok_actions         = local.alarm_actions
+moved {
+  from = aws_cloudwatch_metric_alarm.iterator_age["notifier"]
+  to   = aws_cloudwatch_metric_alarm.this["notifier-iterator-age"]
 }
 
-resource "aws_cloudwatch_metric_alarm" "fanout_duration" {
-  count = local.alarms && local.stream_enabled ? 1 : 0
-
-  alarm_name          = "${local.name}-broadcaster-fanout-duration"
-  alarm_description   = "A broadcaster fan-out took more than ${local.fanout_duration_threshold_ms} ms, ${var.monitoring.fanout_duration_fraction * 100}% of the function's ${var.functions.broadcaster.timeout} s timeout: a few more connections and batches will time out and be retried. Runbook: ${local.runbook}#fan-out-duration"
-  namespace           = local.metrics_namespace
-  metric_name         = "FanoutDuration"
-  dimensions          = local.metric_dimensions.broadcaster
-  statistic           = "Maximum"
-  period              = local.period
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = local.fanout_duration_threshold_ms
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+moved {
+  from = aws_cloudwatch_metric_alarm.dead_letter["broadcaster"]
+  to   = aws_cloudwatch_metric_alarm.this["broadcaster-dead-letter"]
 }
 
-resource "aws_cloudwatch_metric_alarm" "duplicate_alerts" {
-  count = local.alarms && local.stream_enabled ? 1 : 0
-
-  alarm_name          = "${local.name}-notifier-duplicate-alerts"
-  alarm_description   = "The notifier suppressed ${var.monitoring.duplicate_alerts} or more alerts as already published in ${local.period} s: the same records are being delivered again and again (a failing batch retried, or a redrive run twice). Runbook: ${local.runbook}#duplicate-alerts"
-  namespace           = local.metrics_namespace
-  metric_name         = "DuplicateAlertsSuppressed"
-  dimensions          = local.metric_dimensions.notifier
-  statistic           = "Sum"
-  period              = local.period
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = var.monitoring.duplicate_alerts
-  # Emitted only when a duplicate is suppressed.
-  treat_missing_data = "notBreaching"
-  alarm_actions      = local.alarm_actions
-  ok_actions         = local.alarm_actions
+moved {
+  from = aws_cloudwatch_metric_alarm.dead_letter["notifier"]
+  to   = aws_cloudwatch_metric_alarm.this["notifier-dead-letter"]
 }
 
+moved {
+  from = aws_cloudwatch_metric_alarm.records_failed["broadcaster"]
+  to   = aws_cloudwatch_metric_alarm.this["broadcaster-records-failed"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.records_failed["notifier"]
+  to   = aws_cloudwatch_metric_alarm.this["notifier-records-failed"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.fanout_duration[0]
+  to   = aws_cloudwatch_metric_alarm.this["broadcaster-fanout-duration"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.duplicate_alerts[0]
+  to   = aws_cloudwatch_metric_alarm.this["notifier-duplicate-alerts"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["authorizer"]
+  to   = aws_cloudwatch_metric_alarm.this["authorizer-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["connect"]
+  to   = aws_cloudwatch_metric_alarm.this["connect-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["disconnect"]
+  to   = aws_cloudwatch_metric_alarm.this["disconnect-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["broadcaster"]
+  to   = aws_cloudwatch_metric_alarm.this["broadcaster-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["notifier"]
+  to   = aws_cloudwatch_metric_alarm.this["notifier-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["fanout-worker"]
+  to   = aws_cloudwatch_metric_alarm.this["fanout-worker-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["authorizer"]
+  to   = aws_cloudwatch_metric_alarm.this["authorizer-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["connect"]
+  to   = aws_cloudwatch_metric_alarm.this["connect-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["disconnect"]
+  to   = aws_cloudwatch_metric_alarm.this["disconnect-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["broadcaster"]
+  to   = aws_cloudwatch_metric_alarm.this["broadcaster-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["notifier"]
+  to   = aws_cloudwatch_metric_alarm.this["notifier-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["fanout-worker"]
+  to   = aws_cloudwatch_metric_alarm.this["fanout-worker-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.api_errors["IntegrationError"]
+  to   = aws_cloudwatch_metric_alarm.this["websocket-integration-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.api_errors["ExecutionError"]
+  to   = aws_cloudwatch_metric_alarm.this["websocket-execution-errors"]
+}
+
+# The metric-math alarm stays apart: its metric is an expression over two metrics.
 resource "aws_cloudwatch_metric_alarm" "no_alerts" {
   count = local.alarms && local.stream_enabled && var.monitoring.no_alerts_hours != null ? 1 : 0
 
@@ -228,115 +377,59 @@ resource "aws_cloudwatch_metric_alarm" "no_alerts" {
 }
 
 # ---------------------------------------------------------------------------
-# Functions and the WebSocket API (always)
-# ---------------------------------------------------------------------------
-resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each = local.alarms ? local.function_names : {}
-
-  alarm_name          = "${local.name}-${each.key}-errors"
-  alarm_description   = "The ${each.key} function failed ${var.monitoring.errors} or more invocations in ${local.period} s (it raised, timed out or ran out of memory). Runbook: ${local.runbook}#function-errors"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = local.period
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = var.monitoring.errors
-  # No invocations, no errors.
-  treat_missing_data = "notBreaching"
-  alarm_actions      = local.alarm_actions
-  ok_actions         = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "function_throttles" {
-  for_each = local.alarms ? local.function_names : {}
-
-  alarm_name          = "${local.name}-${each.key}-throttles"
-  alarm_description   = "Lambda refused ${var.monitoring.throttles} or more ${each.key} invocations in ${local.period} s for lack of concurrency (reserved concurrency or the account limit). Runbook: ${local.runbook}#function-throttles"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = local.period
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = var.monitoring.throttles
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "api_errors" {
-  for_each = toset(local.alarms ? ["IntegrationError", "ExecutionError"] : [])
-
-  alarm_name          = "${local.name}-websocket-${lower(replace(each.key, "Error", ""))}-errors"
-  alarm_description   = "The WebSocket API counted ${var.monitoring.api_errors} or more ${each.key}s in ${local.period} s: ${each.key == "IntegrationError" ? "$connect or $disconnect answered with an error, or their function failed" : "API Gateway failed requests before or after the integration"}; clients cannot connect or are dropped. Runbook: ${local.runbook}#api-errors"
-  namespace           = "AWS/ApiGateway"
-  metric_name         = each.key
-  dimensions          = { ApiId = module.websocket_api.api_id, Stage = module.websocket_api.stage_name }
-  statistic           = "Sum"
-  period              = local.period
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = var.monitoring.api_errors
-  # No traffic, no errors.
-  treat_missing_data = "notBreaching"
-  alarm_actions      = local.alarm_actions
-  ok_actions         = local.alarm_actions
-}
-
-# ---------------------------------------------------------------------------
 # Dashboard (one per environment)
 # ---------------------------------------------------------------------------
 locals {
-  # Every function of the stack (module.function's and the fan-out worker), each with its
-  # errors and throttles alarms and its lines in the dashboard's function graphs.
-  function_names = merge(
-    { for k, f in module.function : k => f.function_name },
-    { fanout-worker = module.fanout_worker.function_name },
-  )
-  consumers = local.stream_enabled ? ["broadcaster", "notifier"] : []
-
-  # Each entry: a title, the statistic and the metric lines; laid out three a row below the
-  # alarm status. A line is [namespace, name, dimension, value, ...] as the dashboard body expects.
+  # The alarmed metrics' lines, by the graph each alarm definition names: a new alarm is drawn
+  # beside the others of its kind. A line is [namespace, name, dimension, value, ...] as the
+  # dashboard body expects.
   # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html
-  dashboard_graphs = [
-    { title = "Stream lag: IteratorAge (ms, max)", stat = "Maximum", metrics = [for k in local.consumers : ["AWS/Lambda", "IteratorAge", "FunctionName", local.function_names[k]]] },
-    { title = "Records failed (sum)", stat = "Sum", metrics = [for k in ["broadcaster", "notifier"] : [local.metrics_namespace, "RecordsFailed", "function", k, "environment", var.environment]] },
-    { title = "Dead-letter messages visible (max)", stat = "Maximum", metrics = [for k in local.consumers : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", local.dead_letter_queue_names[k]]] },
-    { title = "Posts delivered / throttled / retried (sum)", stat = "Sum", metrics = [for m in ["PostsDelivered", "PostsThrottled", "PostsRetried"] : [local.metrics_namespace, m, "function", "broadcaster", "environment", var.environment]] },
-    { title = "Connections gone / removed (sum)", stat = "Sum", metrics = [for m in ["ConnectionsGone", "ConnectionsRemoved"] : [local.metrics_namespace, m, "function", "broadcaster", "environment", var.environment]] },
-    { title = "Fan-out duration (ms, max; alarm at ${local.fanout_duration_threshold_ms})", stat = "Maximum", metrics = [[local.metrics_namespace, "FanoutDuration", "function", "broadcaster", "environment", var.environment]] },
-    { title = "Connections per batch (max)", stat = "Maximum", metrics = [[local.metrics_namespace, "ConnectionsPerBatch", "function", "broadcaster", "environment", var.environment]] },
-    { title = "Alerts published / duplicates suppressed (sum)", stat = "Sum", metrics = [for m in ["AlertsPublished", "DuplicateAlertsSuppressed"] : [local.metrics_namespace, m, "function", "notifier", "environment", var.environment]] },
-    { title = "Connections refused by reason (sum)", stat = "Sum", metrics = [for r in ["bad_request", "no_identity", "invalid_user_id", "no_role", "role_not_allowed"] : [local.metrics_namespace, "ConnectionsRefused", "function", "connect", "environment", var.environment, "reason", r]] },
-    { title = "Function errors (sum)", stat = "Sum", metrics = [for k in keys(local.function_names) : ["AWS/Lambda", "Errors", "FunctionName", local.function_names[k]]] },
-    { title = "Function throttles (sum)", stat = "Sum", metrics = [for k in keys(local.function_names) : ["AWS/Lambda", "Throttles", "FunctionName", local.function_names[k]]] },
-    { title = "WebSocket API: connects and errors (sum)", stat = "Sum", metrics = [for m in ["ConnectCount", "IntegrationError", "ExecutionError"] : ["AWS/ApiGateway", m, "ApiId", module.websocket_api.api_id, "Stage", module.websocket_api.stage_name]] },
+  alarm_graph_lines = {
+    for graph in distinct([for a in values(local.alarm_definitions) : a.graph]) : graph => [
+      for k, a in local.alarm_definitions : concat([a.namespace, a.metric_name], flatten([for d, v in a.dimensions : [d, v]])) if a.graph == graph
+    ]
+  }
+
+  # Each entry: a title, the statistic, its own metric lines and the key of the alarm graph whose
+  # lines it adds (alarm_graph_lines; "" for none); laid out three a row below the alarm status.
+  listed_graphs = [
+    { title = "Stream lag: IteratorAge (ms, max)", stat = "Maximum", alarms = "stream-lag", metrics = [] },
+    { title = "Records failed (sum)", stat = "Sum", alarms = "records-failed", metrics = [] },
+    { title = "Dead-letter messages visible (max)", stat = "Maximum", alarms = "dead-letter", metrics = [] },
+    { title = "Posts delivered / throttled / retried (sum)", stat = "Sum", alarms = "", metrics = [for m in ["PostsDelivered", "PostsThrottled", "PostsRetried"] : [local.metrics_namespace, m, "function", "broadcaster", "environment", var.environment]] },
+    { title = "Connections gone / removed (sum)", stat = "Sum", alarms = "", metrics = [for m in ["ConnectionsGone", "ConnectionsRemoved"] : [local.metrics_namespace, m, "function", "broadcaster", "environment", var.environment]] },
+    { title = "Fan-out duration (ms, max; alarm at ${local.fanout_duration_threshold_ms})", stat = "Maximum", alarms = "fanout-duration", metrics = [] },
+    { title = "Connections per batch (max)", stat = "Maximum", alarms = "", metrics = [[local.metrics_namespace, "ConnectionsPerBatch", "function", "broadcaster", "environment", var.environment]] },
+    { title = "Alerts published / duplicates suppressed (sum)", stat = "Sum", alarms = "alerts", metrics = [[local.metrics_namespace, "AlertsPublished", "function", "notifier", "environment", var.environment]] },
+    { title = "Connections refused by reason (sum)", stat = "Sum", alarms = "", metrics = [for r in ["bad_request", "no_identity", "invalid_user_id", "no_role", "role_not_allowed"] : [local.metrics_namespace, "ConnectionsRefused", "function", "connect", "environment", var.environment, "reason", r]] },
+    { title = "Function errors (sum)", stat = "Sum", alarms = "function-errors", metrics = [] },
+    { title = "Function throttles (sum)", stat = "Sum", alarms = "function-throttles", metrics = [] },
+    { title = "WebSocket API: connects and errors (sum)", stat = "Sum", alarms = "api", metrics = [["AWS/ApiGateway", "ConnectCount", "ApiId", module.websocket_api.api_id, "Stage", module.websocket_api.stage_name]] },
   ]
+
+  # The listed graphs with their alarms' lines, then one graph (titled by its key) for each alarm
+  # graph no listed graph names, so a new kind of alarm is drawn too.
+  dashboard_graphs = concat(
+    [for g in local.listed_graphs : { title = g.title, stat = g.stat, metrics = concat(g.metrics, lookup(local.alarm_graph_lines, g.alarms, [])) }],
+    [for key, lines in local.alarm_graph_lines : {
+      title   = key
+      stat    = [for a in values(local.alarm_definitions) : a.statistic if a.graph == key][0]
+      metrics = lines
+    } if !contains(local.listed_graphs[*].alarms, key)],
+  )
 
   # Without the stream, the stream's graphs have no lines and are left out.
   dashboard_widgets = [for g in local.dashboard_graphs : g if length(g.metrics) > 0]
 
-  alarm_arns = concat(
-    [for a in aws_cloudwatch_metric_alarm.iterator_age : a.arn],
-    [for a in aws_cloudwatch_metric_alarm.dead_letter : a.arn],
-    [for a in aws_cloudwatch_metric_alarm.records_failed : a.arn],
-    aws_cloudwatch_metric_alarm.fanout_duration[*].arn,
-    aws_cloudwatch_metric_alarm.duplicate_alerts[*].arn,
-    aws_cloudwatch_metric_alarm.no_alerts[*].arn,
-    [for a in aws_cloudwatch_metric_alarm.function_errors : a.arn],
-    [for a in aws_cloudwatch_metric_alarm.function_throttles : a.arn],
-    [for a in aws_cloudwatch_metric_alarm.api_errors : a.arn],
-  )
+  # Every alarm of the stack: the map's and the metric-math one.
+  alarm_resources = concat(values(aws_cloudwatch_metric_alarm.this), aws_cloudwatch_metric_alarm.no_alerts)
 }
 
 resource "aws_cloudwatch_dashboard" "this" {
   dashboard_name = "${local.name}-operations"
   dashboard_body = jsonencode({
     widgets = concat(
-      [for arns in [local.alarm_arns] : {
+      [for arns in [local.alarm_resources[*].arn] : {
         type       = "alarm"
         x          = 0
         y          = 0

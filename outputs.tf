@@ -28,14 +28,37 @@ output "idempotency_table_name" {
   value       = module.idempotency_table.name
 }
 
+output "state_table_name" {
+  description = "Name of the state table (each incident's latest state; the Broadcaster writes it, make backfill fills it)."
+  value       = module.state_table.name
+}
+
+output "incident_state" {
+  description = "The state table's settings (incident_state with its defaults), for make backfill."
+  value = {
+    retention_seconds = var.incident_state.retention_seconds
+    closed_statuses   = var.incident_state.closed_statuses
+  }
+}
+
+output "incidents_stream_arn" {
+  description = "The Incidents stream the consumers are bound to; null without one. make backfill reads the Incidents table's name from it."
+  value       = local.incidents_stream_arn
+}
+
 output "alerts_topic_arn" {
   description = "ARN of the SNS alerts topic."
   value       = module.alerts_topic.arn
 }
 
 output "function_names" {
-  description = "Function names keyed by role: connect, disconnect, broadcaster, notifier."
+  description = "Function names keyed by role: connect, disconnect, broadcaster, notifier, fanout-worker and (when this stack builds it) authorizer."
   value       = { for k, f in module.function : k => f.function_name }
+}
+
+output "fanout_worker_function_name" {
+  description = "Name of the fan-out worker function the Broadcaster invokes for large audiences (function_names[\"fanout-worker\"])."
+  value       = module.function["fanout-worker"].function_name
 }
 
 output "dead_letter_queue_urls" {
@@ -65,7 +88,7 @@ output "operators_topic_arn" {
 
 output "alarm_names" {
   description = "Names of every alarm of this stack, sorted."
-  value       = sort(local.alarm_names)
+  value       = sort(local.alarm_resources[*].alarm_name)
 }
 
 output "dashboard_name" {

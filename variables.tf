@@ -30,14 +30,14 @@ variable "environment" {
     # Every name derived from "<project>-<environment>" within its service's
     # limit (limits.tf: local.longest_names), before anything is planned.
     condition = alltrue(flatten([for service, l in local.longest_names : [
-      for when, pattern in l.patterns : length(format(pattern, "${var.project}-${var.environment}")) <= l.limit
+      for when, pattern in l.patterns : length(format(pattern, join("-", [var.project, var.environment]))) <= l.limit
       if lookup({ always = true, account_role = var.api_logging.manage_account_role == true, stream = var.incidents_stream_arn != null && var.incidents_stream_arn != "" }, when)
     ]]))
-    error_message = "Names derived from project and environment (\"${var.project}-${var.environment}\", ${length("${var.project}-${var.environment}")} characters) exceed AWS limits: ${join("; ", flatten([for service, l in local.longest_names : [
-      for when, pattern in l.patterns : "${service} \"${format(pattern, "${var.project}-${var.environment}")}\" is ${length(format(pattern, "${var.project}-${var.environment}"))} characters, the limit is ${l.limit}"
-      if lookup({ always = true, account_role = var.api_logging.manage_account_role == true, stream = var.incidents_stream_arn != null && var.incidents_stream_arn != "" }, when) && length(format(pattern, "${var.project}-${var.environment}")) > l.limit
+    error_message = "Names derived from project and environment (\"${join("-", [var.project, var.environment])}\", ${length(join("-", [var.project, var.environment]))} characters) exceed AWS limits: ${join("; ", flatten([for service, l in local.longest_names : [
+      for when, pattern in l.patterns : "${service} \"${format(pattern, join("-", [var.project, var.environment]))}\" is ${length(format(pattern, join("-", [var.project, var.environment])))} characters, the limit is ${l.limit}"
+      if lookup({ always = true, account_role = var.api_logging.manage_account_role == true, stream = var.incidents_stream_arn != null && var.incidents_stream_arn != "" }, when) && length(format(pattern, join("-", [var.project, var.environment]))) > l.limit
       ]]))}. Shorten project and/or environment by ${max(0, flatten([for service, l in local.longest_names : [
-      for when, pattern in l.patterns : length(format(pattern, "${var.project}-${var.environment}")) - l.limit
+      for when, pattern in l.patterns : length(format(pattern, join("-", [var.project, var.environment]))) - l.limit
       if lookup({ always = true, account_role = var.api_logging.manage_account_role == true, stream = var.incidents_stream_arn != null && var.incidents_stream_arn != "" }, when)
     ]])...)} characters in total."
   }
@@ -96,7 +96,7 @@ variable "lambda_layer_arns" {
 }
 
 variable "functions" {
-  description = "Per-function sizing: memory_size (MB), timeout (s) and reserved_concurrency. Reservations are opt-in (null: unreserved, the default): Lambda keeps 100 of the account's concurrency unreserved and refuses a reservation that would leave less, and a new account's quota may be far below 1,000 (sometimes 10). Reserving also caps: a connect flood is throttled at functions.connect's reservation and cannot take the stream consumers' concurrency. How to size them: docs/deploying.md, \"Concurrency\". A reservation needs account_quotas.lambda_concurrent_executions, so the plan can check it."
+  description = "Per-function sizing: memory_size (MB), timeout (s) and reserved_concurrency, keyed authorizer, connect, disconnect, broadcaster, notifier and fanout-worker (the Broadcaster's fan-out worker). Reservations are opt-in (null: unreserved, the default): Lambda keeps 100 of the account's concurrency unreserved and refuses a reservation that would leave less, and a new account's quota may be far below 1,000 (sometimes 10). Reserving also caps: a connect flood is throttled at functions.connect's reservation and cannot take the stream consumers' concurrency. How to size them: docs/deploying.md, \"Concurrency\". A reservation needs account_quotas.lambda_concurrent_executions, so the plan can check it."
   type = object({
     authorizer = optional(object({
       memory_size          = optional(number, 256)
@@ -121,6 +121,12 @@ variable "functions" {
     notifier = optional(object({
       memory_size          = optional(number, 256)
       timeout              = optional(number, 30)
+      reserved_concurrency = optional(number)
+    }), {})
+    # The Broadcaster's fan-out worker (fanout_workers.tf); what it does is in var.fanout.
+    fanout-worker = optional(object({
+      memory_size          = optional(number, 512)
+      timeout              = optional(number, 60)
       reserved_concurrency = optional(number)
     }), {})
   })
@@ -155,6 +161,13 @@ variable "functions" {
       ? "functions reserve ${sum(concat([0], [for f in values(var.functions) : f.reserved_concurrency if f.reserved_concurrency != null && f.reserved_concurrency != -1]))} concurrent executions in total, and Lambda refuses any reservation that leaves fewer than ${local.lambda_unreserved_minimum} of the account's quota unreserved: state the quota (Service Quotas > AWS Lambda > Concurrent executions in ${var.region}) as account_quotas = { lambda_concurrent_executions = <value> } so the plan can check it, or leave reserved_concurrency out (unreserved)."
       : "functions reserve ${sum(concat([0], [for f in values(var.functions) : f.reserved_concurrency if f.reserved_concurrency != null && f.reserved_concurrency != -1]))} concurrent executions in total, but the account's quota of ${var.account_quotas.lambda_concurrent_executions} must keep ${local.lambda_unreserved_minimum} unreserved: reserve at most ${max(0, var.account_quotas.lambda_concurrent_executions - local.lambda_unreserved_minimum)} in total (lower or leave out functions.<name>.reserved_concurrency), or request a higher quota (Service Quotas > AWS Lambda > Concurrent executions) first and update account_quotas."
     )
+  }
+
+  validation {
+    # Fewer reserved executions than workers would throttle some segments on
+    # every large fan-out, and their records would fail every retry.
+    condition     = var.functions.fanout-worker.reserved_concurrency == null || try(var.functions.fanout-worker.reserved_concurrency == -1 || var.functions.fanout-worker.reserved_concurrency >= var.fanout.max_workers, false)
+    error_message = "functions.fanout-worker.reserved_concurrency must be left out (unreserved) or at least fanout.max_workers (${var.fanout.max_workers}): each concurrent Broadcaster invocation runs up to max_workers workers, e.g. functions = { fanout-worker = { reserved_concurrency = ${var.fanout.max_workers * 2} } }."
   }
 }
 
@@ -328,27 +341,71 @@ variable "deletion_protection" {
 }
 
 # ---------------------------------------------------------------------------
-# Broadcaster
+# Broadcaster fan-out (the worker's sizing: functions.fanout-worker)
 # ---------------------------------------------------------------------------
-variable "fanout_concurrency" {
-  description = "Concurrent posts in flight per Broadcaster (or worker) invocation: its HTTP connection pool (FANOUT_CONCURRENCY). At 20 ms per post, 256 in flight allow about 12,800 posts/s; fanout_rate paces them."
-  type        = number
-  default     = 256
+variable "fanout" {
+  description = <<-EOT
+    How the Broadcaster delivers a record to every connection (functions/README.md, "Broadcaster delivery semantics"):
+    concurrency (posts in flight per Broadcaster or worker invocation, its HTTP connection pool: FANOUT_CONCURRENCY; at 20 ms per post 256 allow about 12,800 posts/s),
+    rate (posts per second, retries included, the whole stack's fan-out may make: every Broadcaster invocation that can run at once with its workers together; callbacks count toward API Gateway's account-level throttle, shared with every API of the account in the Region. null: half that throttle (account_quotas.api_requests_per_second, or the Region's default: 10,000/s, 2,500/s in the newer Regions). Terraform splits it evenly over the Broadcaster invocations that can run at once, incidents_stream_shards x stream_consumer.parallelization_factor, or functions.broadcaster.reserved_concurrency when that is lower, and gives each its share as FANOUT_RATE; limits.tf checks the stack's total against the throttle),
+    post_max_attempts (attempts per post_to_connection on throttling or server errors: POST_MAX_ATTEMPTS),
+    worker_threshold (above this many connections the Broadcaster splits the audience into parallel-Scan segments of about that many connections each, one synchronous fan-out worker invocation per segment: FANOUT_WORKER_THRESHOLD) and
+    max_workers (at most this many segments: FANOUT_MAX_WORKERS).
+  EOT
+  type = object({
+    concurrency       = optional(number, 256)
+    rate              = optional(number)
+    post_max_attempts = optional(number, 4)
+    worker_threshold  = optional(number, 10000)
+    max_workers       = optional(number, 10)
+  })
+  default = {}
 
   validation {
-    condition     = var.fanout_concurrency >= 1 && var.fanout_concurrency <= 256 && floor(var.fanout_concurrency) == var.fanout_concurrency
-    error_message = "fanout_concurrency must be a whole number between 1 and 256."
+    condition     = var.fanout.concurrency >= 1 && var.fanout.concurrency <= 256 && floor(var.fanout.concurrency) == var.fanout.concurrency
+    error_message = "fanout.concurrency must be a whole number between 1 and 256 (posts in flight per invocation), e.g. fanout = { concurrency = 128 }."
+  }
+
+  validation {
+    condition     = var.fanout.rate == null || try(var.fanout.rate >= 1 && var.fanout.rate <= 100000 && floor(var.fanout.rate) == var.fanout.rate, false)
+    error_message = "fanout.rate must be a whole number of posts per second between 1 and 100000 for the whole stack, e.g. fanout = { rate = 5000 } (raise the account's API Gateway quota first for more than it allows), or left out (half the Region's account throttle)."
+  }
+
+  validation {
+    condition     = var.fanout.post_max_attempts >= 1 && var.fanout.post_max_attempts <= 10 && floor(var.fanout.post_max_attempts) == var.fanout.post_max_attempts
+    error_message = "fanout.post_max_attempts must be a whole number between 1 and 10, e.g. fanout = { post_max_attempts = 4 }."
+  }
+
+  validation {
+    condition     = var.fanout.worker_threshold >= 1 && floor(var.fanout.worker_threshold) == var.fanout.worker_threshold
+    error_message = "fanout.worker_threshold must be a whole number of connections, at least 1, e.g. fanout = { worker_threshold = 10000 } (10000 keeps small stacks in one invocation)."
+  }
+
+  validation {
+    condition     = var.fanout.max_workers >= 2 && var.fanout.max_workers <= 1000 && floor(var.fanout.max_workers) == var.fanout.max_workers
+    error_message = "fanout.max_workers must be a whole number between 2 and 1000, e.g. fanout = { max_workers = 10 }."
   }
 }
 
-variable "post_max_attempts" {
-  description = "Attempts per post_to_connection on throttling or server errors (POST_MAX_ATTEMPTS)."
-  type        = number
-  default     = 4
+# ---------------------------------------------------------------------------
+# Incident state (the state table the sync route reads)
+# ---------------------------------------------------------------------------
+variable "incident_state" {
+  description = "The state table: how long removed and closed incidents stay (retention_seconds; STATE_RETENTION_SECONDS) and which statuses close an incident (closed_statuses, compared case-insensitively; CLOSED_STATUSES). A client away for longer than the retention gets a full sync (reset)."
+  type = object({
+    retention_seconds = optional(number, 86400)
+    closed_statuses   = optional(list(string), ["closed", "resolved"])
+  })
+  default = {}
 
   validation {
-    condition     = var.post_max_attempts >= 1 && var.post_max_attempts <= 10 && floor(var.post_max_attempts) == var.post_max_attempts
-    error_message = "post_max_attempts must be a whole number between 1 and 10."
+    condition     = var.incident_state.retention_seconds >= 3600 && var.incident_state.retention_seconds <= 2592000 && floor(var.incident_state.retention_seconds) == var.incident_state.retention_seconds
+    error_message = "incident_state.retention_seconds must be a whole number between 3600 (one hour) and 2592000 (30 days), e.g. 86400 to keep removed and closed incidents for a day."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.incident_state.closed_statuses : can(regex("^[a-z][a-z0-9_-]{0,31}$", s))])
+    error_message = "incident_state.closed_statuses must be lowercase status names (letters, digits, - or _), e.g. [\"closed\", \"resolved\"]; [] keeps closed incidents until they are removed."
   }
 }
 
@@ -431,6 +488,17 @@ variable "incidents_stream_arn" {
   default     = null
 }
 
+variable "incidents_stream_shards" {
+  description = "The most shards the Incidents stream has open at once (one per table partition; `aws dynamodbstreams describe-stream --stream-arn <arn>` lists them, open ones without an EndingSequenceNumber). Lambda runs one Broadcaster invocation per shard and parallelization_factor, so this bounds how many share fanout.rate; count high rather than low (too low lets the stack post faster than fanout.rate). A reserved concurrency on the Broadcaster bounds it too."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.incidents_stream_shards >= 1 && floor(var.incidents_stream_shards) == var.incidents_stream_shards
+    error_message = "incidents_stream_shards must be a whole number of shards, at least 1, e.g. incidents_stream_shards = 4."
+  }
+}
+
 variable "stream_consumer" {
   description = "Settings of both stream mappings. Retries and record age are finite on purpose (-1 is rejected)."
   type = object({
@@ -506,49 +574,6 @@ variable "monitoring" {
     # The alarm evaluates one-hour periods; CloudWatch evaluates at most one day of them.
     condition     = var.monitoring.no_alerts_hours == null || try(var.monitoring.no_alerts_hours >= 1 && var.monitoring.no_alerts_hours <= 24 && floor(var.monitoring.no_alerts_hours) == var.monitoring.no_alerts_hours, false)
     error_message = "monitoring.no_alerts_hours must be a whole number of hours between 1 and 24, or null to leave the alarm out."
-  }
-}
-
-# ---------------------------------------------------------------------------
-# Fan-out rate and workers
-# ---------------------------------------------------------------------------
-variable "fanout_rate" {
-  description = "Posts per second (retries included) one Broadcaster invocation makes, its workers included (FANOUT_RATE). Callbacks count toward API Gateway's account-level throttle, 10,000 requests/s per Region shared with every API in the account: leave headroom, and remember that shards x parallelization_factor invocations may run at once."
-  type        = number
-  default     = 8000
-
-  validation {
-    condition     = var.fanout_rate >= 1 && var.fanout_rate <= 100000 && floor(var.fanout_rate) == var.fanout_rate
-    error_message = "fanout_rate must be a whole number of posts per second between 1 and 100000 (raise the account's API Gateway quota first for more than 10000)."
-  }
-}
-
-variable "fanout_workers" {
-  description = "Fan-out workers: above threshold connections the Broadcaster splits the audience into parallel-Scan segments of about threshold connections each (at most max_workers), one synchronous worker invocation per segment. memory_size (MB), timeout (s) and reserved_concurrency (-1 = unreserved) size the worker function."
-  type = object({
-    threshold            = optional(number, 10000)
-    max_workers          = optional(number, 10)
-    memory_size          = optional(number, 512)
-    timeout              = optional(number, 60)
-    reserved_concurrency = optional(number, -1)
-  })
-  default = {}
-
-  validation {
-    condition     = var.fanout_workers.threshold >= 1 && floor(var.fanout_workers.threshold) == var.fanout_workers.threshold
-    error_message = "fanout_workers.threshold must be a whole number of connections, at least 1 (10000 keeps small stacks in one invocation)."
-  }
-
-  validation {
-    condition     = var.fanout_workers.max_workers >= 2 && var.fanout_workers.max_workers <= 1000 && floor(var.fanout_workers.max_workers) == var.fanout_workers.max_workers
-    error_message = "fanout_workers.max_workers must be a whole number between 2 and 1000."
-  }
-
-  validation {
-    # Fewer reserved executions than workers would throttle some segments on
-    # every large fan-out, and their records would fail every retry.
-    condition     = var.fanout_workers.reserved_concurrency == -1 || (var.fanout_workers.reserved_concurrency >= var.fanout_workers.max_workers && floor(var.fanout_workers.reserved_concurrency) == var.fanout_workers.reserved_concurrency)
-    error_message = "fanout_workers.reserved_concurrency must be -1 (unreserved) or a whole number at least fanout_workers.max_workers (each concurrent Broadcaster invocation runs up to max_workers workers)."
   }
 }
 
@@ -644,5 +669,70 @@ variable "non_production_environments" {
   validation {
     condition     = alltrue([for e in var.non_production_environments : can(regex("^[a-z][a-z0-9-]{0,11}$", e)) && !can(regex("prod", e))])
     error_message = "non_production_environments must hold environment names (lowercase, like \"dev\"), none of them containing \"prod\"."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Removed variables: declared only so that tfvars still setting them fail at
+# plan with what to write instead (an undeclared variable in a tfvars file is
+# only a warning, and its value would be silently ignored).
+# ---------------------------------------------------------------------------
+variable "fanout_concurrency" {
+  description = "Removed: use fanout.concurrency. Setting it fails at plan."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.fanout_concurrency == null
+    error_message = "fanout_concurrency was replaced by fanout.concurrency: write fanout = { concurrency = ${coalesce(var.fanout_concurrency, 256)} } (add it to your fanout object if you have one) and remove fanout_concurrency."
+  }
+}
+
+variable "post_max_attempts" {
+  description = "Removed: use fanout.post_max_attempts. Setting it fails at plan."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.post_max_attempts == null
+    error_message = "post_max_attempts was replaced by fanout.post_max_attempts: write fanout = { post_max_attempts = ${coalesce(var.post_max_attempts, 4)} } (add it to your fanout object if you have one) and remove post_max_attempts."
+  }
+}
+
+variable "fanout_rate" {
+  description = "Removed: use fanout.rate. Setting it fails at plan."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.fanout_rate == null
+    error_message = "fanout_rate was replaced by fanout.rate: write fanout = { rate = ${coalesce(var.fanout_rate, 8000)} } (add it to your fanout object if you have one) and remove fanout_rate."
+  }
+}
+
+variable "fanout_workers" {
+  description = "Removed: threshold and max_workers moved to fanout (worker_threshold, max_workers), the worker's memory_size, timeout and reserved_concurrency to functions.fanout-worker. Setting it fails at plan."
+  type = object({
+    threshold            = optional(number)
+    max_workers          = optional(number)
+    memory_size          = optional(number)
+    timeout              = optional(number)
+    reserved_concurrency = optional(number)
+  })
+  default = null
+
+  validation {
+    condition = var.fanout_workers == null
+    # The new objects with only the attributes that were set (a validation
+    # cannot read a local built from its own variable: a cycle).
+    error_message = "fanout_workers was split between fanout (when and how wide to fan out) and functions.fanout-worker (the worker's sizing, like every other function's): ${join("", [
+      for lines in [[
+        for line in [
+          { object = "fanout = { %s }", attributes = { worker_threshold = try(var.fanout_workers.threshold, null), max_workers = try(var.fanout_workers.max_workers, null) } },
+          { object = "functions = { fanout-worker = { %s } }", attributes = { memory_size = try(var.fanout_workers.memory_size, null), timeout = try(var.fanout_workers.timeout, null), reserved_concurrency = try(var.fanout_workers.reserved_concurrency, null) } },
+        ] : format(line.object, join(", ", [for k, v in line.attributes : "${k} = ${v}" if v != null]))
+        if length([for v in values(line.attributes) : v if v != null]) > 0
+      ]] : length(lines) > 0 ? "write ${join(" and ", lines)} (merged into your fanout and functions objects if you have them) and remove fanout_workers" : "remove fanout_workers (an empty one sets nothing)"
+    ])}."
   }
 }

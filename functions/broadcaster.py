@@ -4,14 +4,21 @@ Handler string: ``broadcaster.handler`` (a DynamoDB stream event source mapping 
 ``ReportBatchItemFailures``). Environment (functions/README.md has the table):
 ``CONNECTIONS_TABLE``, ``WS_CALLBACK_URL`` (required), ``FANOUT_CONCURRENCY``,
 ``POST_MAX_ATTEMPTS``, ``FANOUT_RATE``, ``FANOUT_WORKER_FUNCTION``, ``FANOUT_WORKER_THRESHOLD``,
-``FANOUT_MAX_WORKERS``, ``ROLE_VIEWS``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME``.
+``FANOUT_MAX_WORKERS``, ``ROLE_VIEWS``, ``STATE_TABLE``, ``STATE_RETENTION_SECONDS``,
+``CLOSED_STATUSES``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME``.
 
 Delivery model (functions/README.md has the full contract):
+
+* First, every record's state goes to the state table (``realtime_common.state``): one
+  conditional write per incident (the batch's newest record of it), all at once, so a client that
+  syncs after a live message never sees older state. A record whose state could not be stored is
+  not sent; it and every record after it are reported failed.
 
 * INSERT/MODIFY records become one JSON message each per role-based view (``ROLE_VIEWS``: each
   role gets the whole incident or an allow-list of its attributes; roles sharing a view share the
   encoding, so a record is encoded once per distinct view, never per connection); a connection
-  whose role has no view gets nothing. REMOVE records are ignored. Each view's messages are
+  whose role has no view gets nothing. A REMOVE record becomes one ``incident.removed`` message
+  (keys, eventId, sequence; no incident) for every view. Each view's messages are
   packed, in stream order, into as few frames of at most 128 KB as fit (one message alone is sent
   as itself; several as a ``batch`` frame); frame k carries the same records for every view.
 * Frames go to connections frame-major with per-connection order (``realtime_common.fanout``):
@@ -32,26 +39,28 @@ Delivery model (functions/README.md has the full contract):
 from __future__ import annotations
 
 import functools
-import json
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from realtime_common import aws, config, metrics
-from realtime_common.fanout import engine
+from realtime_common import aws, config, metrics, state
+from realtime_common.fanout import delivery, engine
+from realtime_common.fanout.audience import split, warner
+from realtime_common.fanout.batch import Batch, BroadcastResult, Delivery
 from realtime_common.fanout.config import DEFAULT_RATE, MAX_RATE, FanoutConfig
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES, batch_frame, spans
-from realtime_common.fanout.schedule import Failure, FrameTally, first_failure
+from realtime_common.fanout.ledger import FrameKey, RetryLedger
+from realtime_common.fanout.messages import build_message, encode_for_views, encode_message
+from realtime_common.fanout.schedule import first_failure
 from realtime_common.fanout.table import row_deleter, scan_connections
-from realtime_common.fanout.views import RoleViews, View, project
+from realtime_common.fanout.views import RoleViews
 from realtime_common.logs import make_logger
 from realtime_common.stream import (
     MalformedRecordError,
-    StreamRecord,
     batch_records,
     parse_record,
     sequence_number,
@@ -69,8 +78,14 @@ if TYPE_CHECKING:
 
 logger = make_logger()
 
-MESSAGE_VERSION = 1
-__all__ = ["MAX_PAYLOAD_BYTES", "BroadcastConfig", "broadcast", "handler"]
+__all__ = [
+    "MAX_PAYLOAD_BYTES",
+    "BroadcastConfig",
+    "broadcast",
+    "build_message",
+    "encode_message",
+    "handler",
+]
 
 
 @dataclass(frozen=True)
@@ -108,52 +123,20 @@ def get_config() -> BroadcastConfig:
 
 
 @functools.cache
+def get_state_writer() -> state.Writer:
+    """The state table's writer: settings read once, the client and the thread pool of the
+    concurrent writes created once per execution environment."""
+    return state.Writer(
+        client=aws.dynamodb_client(state.WRITE_CONCURRENCY),
+        settings=state.incident_state(os.environ),
+        executor=ThreadPoolExecutor(state.WRITE_CONCURRENCY, thread_name_prefix="state"),
+    )
+
+
+@functools.cache
 def get_metrics() -> AmazonCloudWatchEMFProvider:
     """The metrics emitter (realtime_common.metrics, ``function=broadcaster``), built once."""
     return metrics.make_metrics("broadcaster", os.environ)
-
-
-# --------------------------------------------------------------------------------------------
-# Messages
-# --------------------------------------------------------------------------------------------
-def build_message(record: StreamRecord, view: View = None) -> dict[str, Any]:
-    """The message clients receive for an INSERT or MODIFY record (README: message contract);
-    ``view`` is the role's allow-list of incident attributes (None: the whole incident)."""
-    return {
-        "version": MESSAGE_VERSION,
-        "type": "incident.created" if record.event_name == "INSERT" else "incident.updated",
-        "incident": project(record.new_image, view),
-        "keys": record.keys,
-        "eventId": record.event_id,
-        "sequence": record.sequence,
-    }
-
-
-def slim_envelope(message: Mapping[str, Any]) -> dict[str, Any]:
-    """What replaces a message over the payload limit: enough for the client to fetch it."""
-    return {
-        "version": message["version"],
-        "type": message["type"],
-        "keys": message["keys"],
-        "eventId": message["eventId"],
-        "sequence": message["sequence"],
-        "truncated": True,
-    }
-
-
-def encode(message: Mapping[str, Any]) -> bytes:
-    return json.dumps(
-        message, separators=(",", ":"), ensure_ascii=False, allow_nan=False, sort_keys=True
-    ).encode("utf-8")
-
-
-def encode_message(record: StreamRecord, view: View = None) -> tuple[bytes, bool]:
-    """The UTF-8 payload for ``record`` and whether it had to be truncated to the slim envelope."""
-    message = build_message(record, view)
-    data = encode(message)
-    if len(data) <= MAX_PAYLOAD_BYTES:
-        return data, False
-    return encode(slim_envelope(message)), True
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,16 +153,9 @@ class Clients:
     item_count: Callable[[], int] | None = None
 
 
-# What this execution environment remembers of its last batch that ran out of time: for each
-# frame it did not complete (keyed by the endpoint and the event ids the frame carries), the
-# connections that need it no more. Lambda re-sends a failed batch from the first failed record,
-# so the same frames come back; when the retry lands here (the usual case: one invocation at a
-# time per shard), it skips those connections and goes on from where the last one stopped.
-_retry_ledger: dict[tuple[str, ...], frozenset[str]] = {}
-
-
-def _warn(message: str, extra: dict[str, Any]) -> None:
-    logger.warning(message, extra=extra)
+# Frames of this environment's last batch that ran out of time, and who got them already.
+retry_ledger = RetryLedger()
+warn = warner(logger)
 
 
 def broadcast(
@@ -190,111 +166,158 @@ def broadcast(
     deadline: float,
     policy: engine.RetryPolicy | None = None,
     emitter: AmazonCloudWatchEMFProvider | None = None,
+    writer: state.Writer | None = None,
 ) -> dict[str, list[dict[str, str]]]:
     """Deliver one stream batch by ``deadline`` (``time.monotonic()``); the partial response.
 
+    With ``writer``, every record's state is stored first (``state.store_batch``): a record
+    whose state could not be stored is not fanned out, and it and every record after it are
+    reported failed. Without it (the benchmark's baseline), no state is written.
     With ``emitter``, the fan-out's counts are added to it (``metrics.record_fanout``), zeros
     included, whether or not there was anything to send.
     """
-    policy = policy or engine.RetryPolicy(max_attempts=cfg.fanout.max_attempts)
+    batch = parse_batch(event)
+    # Steps that must see every record before any client does go here, between parsing and
+    # encoding: they add the positions that may not be sent to ``batch.failed``.
+    stored = None if writer is None else _store_state(writer, batch)
+    encode_batch(batch, cfg.views)
+    result = deliver_batch(
+        batch,
+        cfg,
+        clients,
+        deadline=deadline,
+        policy=policy or engine.RetryPolicy(max_attempts=cfg.fanout.max_attempts),
+        stored=stored,
+    )
+    if emitter is not None:
+        _record_fanout(emitter, result)
+    logger.info("fan-out finished", extra=result.log_fields())
+    return result.response()
+
+
+def parse_batch(event: Mapping[str, Any]) -> Batch:
+    """The batch's records parsed; malformed ones logged and reported failed."""
     raw_records = batch_records(event)
-    sequences = [sequence_number(raw) or "" for raw in raw_records]
-    failed_positions: set[int] = set()
-    positions: list[int] = []  # batch position of each message
-    audiences = cfg.views.audiences
-    messages: list[list[bytes]] = [[] for _ in audiences]  # per audience, one per record
-    event_ids: list[str] = []
-    truncated = 0
+    batch = Batch(sequences=[sequence_number(raw) or "" for raw in raw_records])
     for position, raw in enumerate(raw_records):
         try:
-            record = parse_record(raw)
+            batch.records.append((position, raw, parse_record(raw)))
         except MalformedRecordError as error:
             logger.error(
                 "malformed stream record reported failed",
-                extra={"sequence": sequences[position], "error": str(error)},
+                extra={"sequence": batch.sequences[position], "error": str(error)},
             )
-            failed_positions.add(position)
+            batch.failed.add(position)
+    return batch
+
+
+def _store_state(writer: state.Writer, batch: Batch) -> state.BatchStored:
+    """Store the batch's state before anything is sent; mark what may not be fanned out."""
+    sequences = batch.sequences
+    stored = state.store_batch(writer, batch.records)
+    for position in stored.malformed:
+        logger.error(
+            "stream record that cannot be stored as state reported failed",
+            extra={"sequence": sequences[position]},
+        )
+    batch.failed.update(stored.malformed)
+    if stored.first_failed is not None:
+        batch.failed.update(range(stored.first_failed, len(sequences)))
+        logger.error(
+            "state not stored; reporting the rest of the batch failed, nothing of it is sent",
+            extra={
+                "first_failed_sequence": sequences[stored.first_failed],
+                "errors": dict(list(stored.failed.items())[:5]),
+                "state": stored.as_dict(),
+            },
+        )
+    return stored
+
+
+def encode_batch(batch: Batch, views: RoleViews) -> None:
+    """Each record's message for each audience, for the records not reported failed."""
+    batch.messages = [[] for _ in views.audiences]
+    for position, _, record in batch.records:
+        if position in batch.failed:  # never fan out a record whose state is not stored
             continue
-        if record.event_name == "REMOVE":
-            continue
-        any_truncated = False
-        for audience, view in enumerate(audiences):  # once per view, not per connection
-            data, was_truncated = encode_message(record, view)
-            messages[audience].append(data)
-            any_truncated |= was_truncated
-        truncated += any_truncated
+        encoded, any_truncated = encode_for_views(record, views.audiences)
+        for audience_messages, data in zip(batch.messages, encoded, strict=True):
+            audience_messages.append(data)
         if any_truncated:
+            batch.truncated += 1
             logger.info(
                 "message over the payload limit sent as a slim envelope",
                 extra={"event_id": record.event_id, "sequence": record.sequence},
             )
-        positions.append(position)
-        event_ids.append(record.event_id)
+        batch.positions.append(position)
+        batch.event_ids.append(record.event_id)
 
+
+def deliver_batch(
+    batch: Batch,
+    cfg: BroadcastConfig,
+    clients: Clients,
+    *,
+    deadline: float,
+    policy: engine.RetryPolicy,
+    stored: state.BatchStored | None = None,
+) -> BroadcastResult:
+    """Pack the batch's messages into frames, deliver them, and say which records failed."""
     # Frame k carries the same records for every audience: group by each record's largest
     # encoding, so the per-frame tallies still map to records.
-    groups = spans([max(len(m[i]) for m in messages) for i in range(len(event_ids))])
-    frames = [
-        [batch_frame(audience[first : first + count]) for first, count in groups]
-        for audience in messages
-    ]
-    keys = [(cfg.fanout.callback_url, *event_ids[first : first + count]) for first, count in groups]
-    summary: dict[str, Any] = {
-        "records": len(raw_records),
-        "messages": len(event_ids),
-        "frames": len(groups),
-        "views": len(audiences),
-        "truncated": truncated,
-    }
-    tallies: list[FrameTally] = []
+    messages = batch.messages
+    groups = spans([max(len(m[i]) for m in messages) for i in range(len(batch.event_ids))])
+    sent: Delivery | None = None
     started = time.monotonic()  # the Scan starts the fan-out
     if groups:
-        tallies = _deliver(
-            cfg,
-            clients,
-            frames,
-            keys=keys,
-            deadline=deadline,
-            policy=policy,
-            summary=summary,
-        )
-    summary["duration_ms"] = round((time.monotonic() - started) * 1000, 1) if groups else 0.0
-    if emitter is not None:
-        _record_fanout(emitter, summary)
-    failure = first_failure(tallies)
-    if failure is not None:
+        frames = [
+            [batch_frame(audience[first : first + count]) for first, count in groups]
+            for audience in messages
+        ]
+        keys = [
+            (cfg.fanout.callback_url, *batch.event_ids[first : first + count])
+            for first, count in groups
+        ]
+        sent = _deliver(cfg, clients, frames, keys=keys, deadline=deadline, policy=policy)
+    duration_ms = round((time.monotonic() - started) * 1000, 1) if groups else 0.0
+    failed = set(batch.failed)
+    failure = first_failure(sent.tallies) if sent is not None else None
+    if sent is not None and failure is not None:
         frame_index, why = failure
-        first = positions[groups[frame_index][0]]
-        failed_positions.update(range(first, len(raw_records)))
+        first = batch.positions[groups[frame_index][0]]
+        failed.update(range(first, len(batch.sequences)))
         logger.error(
             f"fan-out incomplete: {why.value}; reporting the rest of the batch failed",
             extra={
                 "reason": why.name.lower(),
-                "first_failed_sequence": sequences[first],
+                "first_failed_sequence": batch.sequences[first],
                 "frame": frame_index,
-                "tally": tallies[frame_index].as_dict(),
+                "tally": sent.tallies[frame_index].as_dict(),
             },
         )
-    summary["failed_records"] = len(failed_positions)
-    logger.info("fan-out finished", extra=summary)
-    return {
-        "batchItemFailures": [
-            {"itemIdentifier": sequences[position]} for position in sorted(failed_positions)
-        ]
-    }
+    return BroadcastResult(
+        batch=batch,
+        views=len(messages),
+        frames=len(groups),
+        delivery=sent,
+        duration_ms=duration_ms,
+        failed=tuple(sorted(failed)),
+        stored=stored,
+    )
 
 
-def _record_fanout(emitter: AmazonCloudWatchEMFProvider, summary: Mapping[str, Any]) -> None:
-    outcomes: Mapping[str, int] = summary.get("outcomes", {})
+def _record_fanout(emitter: AmazonCloudWatchEMFProvider, result: BroadcastResult) -> None:
+    sent = result.delivery
+    stats = sent.stats if sent is not None else engine.Stats()
     metrics.record_fanout(
         emitter,
-        delivered=int(outcomes.get("delivered", 0)),  # answered 2xx
-        gone=int(outcomes.get("gone", 0)),  # answered 410 (never retried)
-        removed=int(summary.get("rowsDeleted", 0)),
-        throttled=int(summary.get("throttled", 0)),
-        retried=int(summary.get("retries", 0)),
-        connections=int(summary.get("connections", 0)),
-        duration_ms=float(summary["duration_ms"]),
+        delivered=stats.outcomes["delivered"],  # answered 2xx
+        gone=stats.outcomes["gone"],  # answered 410 (never retried)
+        removed=stats.rows_deleted,
+        throttled=stats.throttled,
+        retried=stats.retries,
+        connections=sent.connections if sent is not None else 0,
+        duration_ms=result.duration_ms,
     )
 
 
@@ -303,58 +326,40 @@ def _deliver(
     clients: Clients,
     frames: list[list[bytes]],
     *,
-    keys: list[tuple[str, ...]],
+    keys: list[FrameKey],
     deadline: float,
     policy: engine.RetryPolicy,
-    summary: dict[str, Any],
-) -> list[FrameTally]:
+) -> Delivery:
     scan = scan_connections(clients.dynamodb, cfg.table, time.time())
     limit = cfg.worker_threshold if cfg.worker_function or clients.invoke_worker else None
     rows = list(scan if limit is None else islice(scan, limit + 1))
     roles = cfg.views.audience_of()
     if limit is not None and len(rows) > limit:
         return _deliver_with_workers(
-            cfg, clients, frames, roles=roles, deadline=deadline, seen=len(rows), summary=summary
+            cfg, clients, frames, roles=roles, deadline=deadline, seen=len(rows)
         )
-    ids: list[str] = []
-    audiences: list[int] = []
-    without_view: Counter[str] = Counter()
-    for connection_id, role in rows:
-        audience = roles.get(role)
-        if audience is None:
-            without_view[role] += 1
-            continue
-        ids.append(connection_id)
-        audiences.append(audience)
+    audience = split(rows, roles, warn)
     del rows
-    if without_view:
-        logger.warning(
-            "connections whose role has no view get nothing",
-            extra={"connections_by_role": dict(without_view.most_common(20))},
-        )
-    summary["connections"] = len(ids)
-    summary["without_view"] = sum(without_view.values())
-    already = [_retry_ledger.get(key, frozenset()) for key in keys]
-    result = engine.fan_out(
-        ids,
+    result = delivery.fan_out(
+        audience.ids,
         frames,
-        engine.Settings(cfg.fanout.concurrency, cfg.rate, policy, transport=cfg.fanout.transport),
+        engine.Settings(cfg.fanout.concurrency, cfg.rate, policy),
         callback_url=cfg.fanout.callback_url,
         credentials=clients.credentials,
         region=clients.region,
         deadline=deadline,
-        delete_row=row_deleter(clients.dynamodb, cfg.table, _warn),
-        log_failure=_warn,
-        already=already,
-        audiences=audiences,
+        delete_row=row_deleter(clients.dynamodb, cfg.table, warn),
+        log_failure=warn,
+        already=retry_ledger.already(keys),
+        audiences=audience.audiences,
     )
-    summary.update(result.stats.as_dict())
-    _retry_ledger.clear()
-    failure = first_failure(result.tallies)
-    if failure is not None and failure[1] is Failure.TIME:
-        for index in range(failure[0], len(keys)):
-            _retry_ledger[keys[index]] = frozenset(result.done[index])
-    return result.tallies
+    retry_ledger.remember(keys, result)
+    return Delivery(
+        result.tallies,
+        result.stats,
+        connections=len(audience.ids),
+        without_view=audience.without_view,
+    )
 
 
 def _deliver_with_workers(
@@ -365,8 +370,7 @@ def _deliver_with_workers(
     roles: dict[str, int],
     deadline: float,
     seen: int,
-    summary: dict[str, Any],
-) -> list[FrameTally]:
+) -> Delivery:
     from realtime_common.fanout import workers  # noqa: PLC0415 (only large audiences need it)
 
     estimate = max(seen, clients.item_count() if clients.item_count else 0)
@@ -374,26 +378,26 @@ def _deliver_with_workers(
     invoke = clients.invoke_worker or workers.lambda_invoker(
         aws.lambda_client(cfg.max_workers), cfg.worker_function or ""
     )
-    # Workers must answer before this invocation's own deadline: half a second for the reply.
-    deadline_epoch = time.time() + (deadline - time.monotonic()) - 0.5
     run = workers.run_workers(
         invoke,
         frames,
         segments,
         roles=roles,
         rate=cfg.rate,
-        deadline_epoch=deadline_epoch,
+        deadline_epoch=workers.answer_by(deadline),
         max_attempts=cfg.fanout.max_attempts,
-        warn=_warn,
+        warn=warn,
     )
     stats = engine.Stats()
     for part in run.stats:
         stats.add(part)
-    summary.update(stats.as_dict())
-    summary.update(
-        {"connections": run.connections, "workers": segments, "failed_workers": run.failed_workers}
+    return Delivery(
+        run.tallies,
+        stats,
+        connections=run.connections,
+        workers=segments,
+        failed_workers=run.failed_workers,
     )
-    return run.tallies
 
 
 def _table_item_count(dynamodb: DynamoDBClient, table: str) -> Callable[[], int]:
@@ -401,30 +405,24 @@ def _table_item_count(dynamodb: DynamoDBClient, table: str) -> Callable[[], int]
     return lambda: int(dynamodb.describe_table(TableName=table)["Table"].get("ItemCount", 0))
 
 
-def deadline_for(remaining_seconds: float, now: float) -> float:
-    """The ``time.monotonic()`` by which delivery stops.
-
-    Every post's timeout is clipped to this deadline (realtime_common.fanout.engine), so the
-    margin only has to cover summarising and returning: a tenth of the time, at most one second.
-    That holds for every function timeout Terraform accepts (1-900 s).
-    """
-    return now + remaining_seconds - min(1.0, remaining_seconds / 10)
-
-
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
     cfg = get_config()
-    deadline = deadline_for(context.get_remaining_time_in_millis() / 1000.0, time.monotonic())
+    deadline = delivery.deadline_for(
+        context.get_remaining_time_in_millis() / 1000.0, time.monotonic()
+    )
     dynamodb = aws.dynamodb_client(8)
     clients = Clients(
         dynamodb=dynamodb,
         credentials=aws.credentials_source(),
-        region=engine.region_of(cfg.fanout.callback_url, aws.region()),
+        region=delivery.region_of(cfg.fanout.callback_url, aws.region()),
         item_count=_table_item_count(dynamodb, cfg.table),
     )
     emitter = get_metrics()
     try:
-        response = broadcast(event, cfg, clients, deadline=deadline, emitter=emitter)
+        response = broadcast(
+            event, cfg, clients, deadline=deadline, emitter=emitter, writer=get_state_writer()
+        )
         metrics.record_failed_records(emitter, len(response["batchItemFailures"]))
         return response
     finally:

@@ -1,10 +1,11 @@
 """WebSocket ``$connect`` / ``$disconnect`` handlers: keep the Connections table current.
 
 Handler strings: ``connection_manager.on_connect`` and ``connection_manager.on_disconnect``.
-Environment: ``CONNECTIONS_TABLE`` (required), ``ALLOWED_ROLES``, ``ALLOW_QUERY_IDENTITY``,
-``CONNECTION_TTL_SECONDS``, ``LOG_LEVEL``, ``POWERTOOLS_SERVICE_NAME`` (see functions/README.md),
-``POWERTOOLS_METRICS_NAMESPACE`` and ``ENVIRONMENT`` (``$connect`` only: it counts refused
-connections as ``ConnectionsRefused``, in total and by ``reason``; see realtime_common.metrics).
+Environment: ``CONNECTIONS_TABLE``, ``ALLOWED_ROLES``, ``ALLOW_QUERY_IDENTITY``,
+``CONNECTION_TTL_SECONDS`` (all required: Terraform sets them), ``LOG_LEVEL``,
+``POWERTOOLS_SERVICE_NAME`` (see functions/README.md), ``POWERTOOLS_METRICS_NAMESPACE`` and
+``ENVIRONMENT`` (``$connect`` only: it counts refused connections as ``ConnectionsRefused``, in
+total and by ``reason``; see realtime_common.metrics).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from realtime_common import aws, config, metrics
 from realtime_common.connections import (
     TOKEN_SUBPROTOCOL,
+    connected_at,
     connection_key,
     is_valid_user_id,
     offered_subprotocols,
@@ -36,15 +37,12 @@ if TYPE_CHECKING:  # the stub packages are development dependencies, never in a 
 
 logger = make_logger()
 
-DEFAULT_ALLOWED_ROLES = ("dispatcher", "responder", "supervisor", "viewer")
-# API Gateway closes a WebSocket connection after 2 hours at the latest, so a row never needs to
-# outlive that (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
-MAX_CONNECTION_TTL_SECONDS = 7200
-MIN_CONNECTION_TTL_SECONDS = 60
-
 
 @dataclass(frozen=True)
 class ConnectConfig:
+    """Terraform sets every variable and owns their defaults and ranges (``allowed_roles``,
+    ``allow_query_identity``, ``connection_ttl_seconds``): required here, checked to parse."""
+
     table: str
     allowed_roles: frozenset[str]
     allow_query_identity: bool
@@ -54,15 +52,9 @@ class ConnectConfig:
     def from_env(cls, env: Mapping[str, str]) -> ConnectConfig:
         return cls(
             table=config.required_str(env, "CONNECTIONS_TABLE"),
-            allowed_roles=config.csv_set(env, "ALLOWED_ROLES", DEFAULT_ALLOWED_ROLES),
-            allow_query_identity=config.boolean(env, "ALLOW_QUERY_IDENTITY", default=False),
-            ttl_seconds=config.bounded_int(
-                env,
-                "CONNECTION_TTL_SECONDS",
-                MAX_CONNECTION_TTL_SECONDS,
-                MIN_CONNECTION_TTL_SECONDS,
-                MAX_CONNECTION_TTL_SECONDS,
-            ),
+            allowed_roles=config.csv_set(env, "ALLOWED_ROLES"),
+            allow_query_identity=config.boolean(env, "ALLOW_QUERY_IDENTITY"),
+            ttl_seconds=config.required_int(env, "CONNECTION_TTL_SECONDS"),
         )
 
 
@@ -135,12 +127,11 @@ def connection_item(
     connection_id: str, identity: Identity, now: float, ttl_seconds: int
 ) -> dict[str, dict[str, str]]:
     """The Connections row, in DynamoDB's attribute-value form."""
-    connected_at = datetime.fromtimestamp(int(now), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         **connection_key(connection_id),
         "userId": {"S": identity.user_id},
         "role": {"S": identity.role},
-        "connectedAt": {"S": connected_at},
+        "connectedAt": {"S": connected_at(now)},
         "expiresAt": {"N": str(int(now) + ttl_seconds)},
     }
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from realtime_common import aws
-from realtime_common.fanout import engine
+from realtime_common.fanout import delivery, engine
+from realtime_common.fanout.audience import split, warner
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.table import row_deleter, scan_connections
 from realtime_common.fanout.workers import WorkerJob
@@ -33,22 +33,12 @@ if TYPE_CHECKING:
     from realtime_common.fanout.sigv4 import CredentialsSource
 
 logger = make_logger()
+warn = warner(logger)
 
 
 @functools.cache
 def get_config() -> FanoutConfig:
     return FanoutConfig.from_env(os.environ)
-
-
-def _warn(message: str, extra: dict[str, Any]) -> None:
-    logger.warning(message, extra=extra)
-
-
-def _warn_without_view(without_view: Counter[str]) -> None:
-    logger.warning(
-        "connections whose role has no view get nothing",
-        extra={"connections_by_role": dict(without_view.most_common(20))},
-    )
 
 
 def work(
@@ -61,46 +51,28 @@ def work(
     deadline: float,
 ) -> dict[str, Any]:
     """Scan the job's segment and deliver its frames; the answer for the broadcaster."""
-    ids: list[str] = []
-    audiences: list[int] = []
-    without_view: Counter[str] = Counter()
-    for connection_id, role in scan_connections(
-        dynamodb,
-        cfg.table,
-        time.time(),
-        segment=job.segment,
-        total_segments=job.total_segments,
-    ):
-        audience = job.roles.get(role)
-        if audience is None:
-            without_view[role] += 1
-            continue
-        ids.append(connection_id)
-        audiences.append(audience)
-    if without_view:
-        _warn_without_view(without_view)
-    deadline = min(deadline, time.monotonic() + job.deadline_epoch - time.time())
-    result = engine.fan_out(
-        ids,
+    rows = scan_connections(
+        dynamodb, cfg.table, time.time(), segment=job.segment, total_segments=job.total_segments
+    )
+    audience = split(rows, job.roles, warn)
+    result = delivery.fan_out(
+        audience.ids,
         [[frame.encode("utf-8") for frame in group] for group in job.frames],
         engine.Settings(
-            cfg.concurrency,
-            job.rate,
-            engine.RetryPolicy(max_attempts=job.max_attempts),
-            transport=cfg.transport,
+            cfg.concurrency, job.rate, engine.RetryPolicy(max_attempts=job.max_attempts)
         ),
         callback_url=cfg.callback_url,
         credentials=credentials,
         region=region,
-        deadline=deadline,
-        delete_row=row_deleter(dynamodb, cfg.table, _warn),
-        log_failure=_warn,
-        audiences=audiences,
+        deadline=job.deadline(deadline),
+        delete_row=row_deleter(dynamodb, cfg.table, warn),
+        log_failure=warn,
+        audiences=audience.audiences,
     )
     answer = {
         "tallies": [tally.as_dict() for tally in result.tallies],
         "stats": result.stats.as_dict(),
-        "connections": len(ids),
+        "connections": len(audience.ids),
     }
     logger.info(
         "fan-out segment finished",
@@ -113,12 +85,13 @@ def work(
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     cfg = get_config()
     job = WorkerJob.from_event(event)
-    remaining = context.get_remaining_time_in_millis() / 1000.0
     return work(
         job,
         cfg,
         dynamodb=aws.dynamodb_client(8),
         credentials=aws.credentials_source(),
-        region=engine.region_of(cfg.callback_url, aws.region()),
-        deadline=time.monotonic() + remaining - min(1.0, remaining / 10),
+        region=delivery.region_of(cfg.callback_url, aws.region()),
+        deadline=delivery.deadline_for(
+            context.get_remaining_time_in_millis() / 1000.0, time.monotonic()
+        ),
     )

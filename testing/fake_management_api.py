@@ -14,7 +14,11 @@ Behaviours (per connection id, or the default):
   too_large          413 PayloadTooLargeException
   forbidden          403 ForbiddenException
   fail_after:N       200 for the first N posts, then 500 always
-and a latency in seconds added before every answer. On top of the behaviours, for load tests:
+and a latency in seconds added before every answer. ``connecting(id, seconds)`` makes a
+connection answer 410 GoneException for the next ``seconds`` (or until ``established(id)``),
+whatever its behaviour, as API Gateway does for a connection whose ``$connect`` has not
+completed yet (while ``on_connect`` may already have written its row).
+On top of the behaviours, for load tests:
   gone_share         that share of connection ids (chosen by a hash of the id, so callers can
                      tell which with ``gone_by_share``) answer 410 instead of ``ok``
   throttle_share     that share of all posts (at random) answer 429 first
@@ -34,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import random
 import ssl
 import sys
@@ -271,6 +276,7 @@ class FakeManagementApi:
     _random: random.Random = field(default_factory=random.Random)
     _in_flight: int = 0
     _seen: Counter[str] = field(default_factory=Counter)
+    _handshakes: dict[str, float] = field(default_factory=dict)  # id -> time.monotonic() it ends
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
@@ -354,6 +360,18 @@ class FakeManagementApi:
         scheme = "https" if self.tls_cert else "http"
         return f"{scheme}://{HOST}:{self._port}/{self.stage}"
 
+    # -- faults -------------------------------------------------------------------------------
+    def connecting(self, connection_id: str, seconds: float = math.inf) -> None:
+        """``connection_id`` answers 410 for the next ``seconds`` (by default until
+        :meth:`established`): its handshake is under way."""
+        with self._lock:
+            self._handshakes[connection_id] = time.monotonic() + seconds
+
+    def established(self, connection_id: str) -> None:
+        """The handshake of ``connection_id`` is over: its behaviour answers from now on."""
+        with self._lock:
+            self._handshakes.pop(connection_id, None)
+
     # -- inspection ---------------------------------------------------------------------------
     def posts_to(self, connection_id: str) -> list[Post]:
         with self._lock:
@@ -391,6 +409,9 @@ class FakeManagementApi:
                 self.max_in_flight = self._in_flight
             self._seen[connection_id] += 1
             seen = self._seen[connection_id]
+            handshake = self._handshakes.get(connection_id)
+            if handshake is not None and time.monotonic() < handshake:
+                return 410
             throttled = (
                 spec == "ok"
                 and bool(self.throttle_share)

@@ -7,13 +7,26 @@ route's error frame, a refused handshake (403, what a 401/403 from ``$connect`` 
 authorizer's Deny looks like), and a socket dropped without a closing handshake. A test sends
 frames to every open connection as a fan-out would. Runs its own event loop on a thread, so
 synchronous tests (Selenium) can drive it.
+
+It also holds incident state and answers ``{"action": "sync"}`` as the sync route does
+(docs/handlers.md): ``put`` and ``remove`` change the state and, like the Broadcaster (which
+writes the state before it fans out), post the live message to every open connection; a sync is
+answered with ``incident.snapshot`` / ``incident.removed`` messages packed into batch frames of at
+most 128 KB, an incident too large for one frame in ``incident.part`` frames, then
+``sync.complete`` with a cursor, all made by the sync route's own modules
+(``realtime_common.sync.request`` and ``.messages``). A cursor it cannot read, or one
+older than ``expire_cursors()``, gets the full state and ``reset: true``; malformed requests get
+``bad_request``; ``throttle_syncs`` answers the next syncs with ``sync_throttled``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import re
 import threading
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -23,7 +36,26 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES
+from realtime_common.sync import messages
+from realtime_common.sync.request import BadRequest, Kind, SyncRequest, parse
+
 T = TypeVar("T")
+
+_CURSOR = re.compile(r"^v1:(\d{1,18})$")
+# Sequences of the state the fake holds: above those the browser tests make up for live frames.
+_FIRST_SEQUENCE = 500_000_000_000_000_000_000
+
+
+@dataclass
+class IncidentState:
+    """One incident as the state table holds it (``incident`` None: a tombstone)."""
+
+    keys: dict[str, Any]
+    incident: dict[str, Any] | None
+    sequence: str
+    event_id: str
+    version: int  # the fake's change counter when it was written: what cursors compare with
 
 
 @dataclass
@@ -49,6 +81,13 @@ class FakeWebSocketApi:
         self.peers: list[Peer] = []
         self.refuse = False
         self.refused = 0
+        self.state: dict[str, IncidentState] = {}
+        self.max_frame_bytes = MAX_PAYLOAD_BYTES
+        self._version = 0
+        self._oldest_cursor = 0  # cursors below this are "older than the retention"
+        self._sequences = itertools.count(_FIRST_SEQUENCE)
+        self._throttle: list[int] = []  # retryAfterMs for each of the next syncs to refuse
+        self._gate: threading.Event | None = None  # while unset, sync answers wait
         self._lock = threading.Lock()
         self._server: Server | None = None
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -68,6 +107,8 @@ class FakeWebSocketApi:
         return self
 
     def stop(self) -> None:
+        if self._gate is not None:
+            self._gate.set()
         if self._server is not None:
             self._server.close()
             self._call(self._server.wait_closed)
@@ -124,6 +165,12 @@ class FakeWebSocketApi:
                 peer.received.append(frame)
             if isinstance(frame, dict) and frame.get("action") == "ping":
                 await connection.send(json.dumps({"type": "pong"}))
+            elif isinstance(frame, dict) and frame.get("action") == "sync":
+                gate = self._gate
+                while gate is not None and not gate.is_set():
+                    await asyncio.sleep(0.02)
+                for data in self._answer_sync(raw):
+                    await connection.send(data.decode())
             else:
                 await connection.send(
                     json.dumps(
@@ -131,7 +178,97 @@ class FakeWebSocketApi:
                     )
                 )
 
+    # -- the sync route ----------------------------------------------------------------------
+    def _answer_sync(self, body: str | bytes) -> list[bytes]:
+        """The frames answering one sync request, made by the sync route's own modules
+        (request parsing, messages, batch frames and parts: realtime_common.sync)."""
+        try:
+            request = parse(body)
+        except BadRequest as exc:
+            return [messages.error("bad_request", str(exc))]
+        with self._lock:
+            if self._throttle and request.kind is not Kind.IDS:
+                retry_after_ms = self._throttle.pop(0)
+                reason = "one full sync per connection per few seconds"
+                return [messages.error("sync_throttled", reason, retry_after_ms)]
+            items, reset = self._select(request)
+            # A fetch by id is no position in the change feed: its cursor is empty, as the
+            # route's (the client keeps the cursor of its last full or since sync).
+            cursor = "" if request.kind is Kind.IDS else f"v1:{self._version}"
+        encoded = [messages.encode(state_message(item)) for item in items]
+        part_ids = [uuid.uuid4().hex for _ in encoded]
+        return [
+            *messages.frames(encoded, part_ids, self.max_frame_bytes),
+            messages.complete(cursor, reset=reset, count=len(encoded)),
+        ]
+
+    def _select(self, request: SyncRequest) -> tuple[list[IncidentState], bool]:
+        if request.kind is Kind.IDS:
+            return [self.state[i] for i in request.ids if i in self.state], False
+        match = _CURSOR.match(request.since or "")
+        if match and int(match.group(1)) >= self._oldest_cursor:
+            since = int(match.group(1))
+            return [item for item in self.state.values() if item.version > since], False
+        # Everything (no cursor, an unreadable one, or one older than the retention): the
+        # incidents that exist; tombstones are not needed when the answer resets.
+        return [item for item in self.state.values() if item.incident is not None], True
+
     # -- what a test does --------------------------------------------------------------------
+    def put(self, incident_id: str, *, live: bool = True, **attributes: object) -> dict[str, Any]:
+        """Creates or replaces an incident in the state; posts the live message unless not live."""
+        with self._lock:
+            previous = self.state.get(incident_id)
+            item = self._write(incident_id, {"incidentId": incident_id, **attributes})
+        new = previous is None or previous.incident is None
+        message = state_message(item) | {"type": "incident.created" if new else "incident.updated"}
+        if live:
+            self.send(message)
+        return message
+
+    def remove(self, incident_id: str, *, live: bool = True) -> dict[str, Any]:
+        """Removes an incident (a tombstone); posts ``incident.removed`` unless not live."""
+        with self._lock:
+            item = self._write(incident_id, None)
+        message = state_message(item)
+        if live:
+            self.send(message)
+        return message
+
+    def _write(self, incident_id: str, incident: dict[str, Any] | None) -> IncidentState:
+        self._version += 1
+        sequence = str(next(self._sequences))
+        item = IncidentState(
+            keys={"incidentId": incident_id},
+            incident=incident,
+            sequence=sequence,
+            event_id=f"{incident_id}-{sequence}",
+            version=self._version,
+        )
+        self.state[incident_id] = item
+        return item
+
+    def expire_cursors(self) -> None:
+        """Every cursor handed out so far is now older than the retention (the next gets reset)."""
+        with self._lock:
+            self._version += 1
+            self._oldest_cursor = self._version
+
+    def hold_syncs(self) -> threading.Event:
+        """Sync answers wait (read from the state when they go) until the returned event is set."""
+        gate = threading.Event()
+        self._gate = gate
+        return gate
+
+    def throttle_syncs(self, count: int, retry_after_ms: int) -> None:
+        """Answers the next ``count`` full or catch-up syncs with ``sync_throttled``."""
+        with self._lock:
+            self._throttle.extend([retry_after_ms] * count)
+
+    def syncs(self, peer: Peer) -> list[dict[str, Any]]:
+        """The sync requests a connection sent, in order."""
+        with self._lock:
+            return [f for f in peer.received if isinstance(f, dict) and f.get("action") == "sync"]
+
     def live_peers(self) -> list[Peer]:
         with self._lock:
             return [peer for peer in self.peers if peer.connection.state.name == "OPEN"]
@@ -154,3 +291,11 @@ class FakeWebSocketApi:
                 peer.connection.transport.abort()
 
         self._call(abort_all)
+
+
+def state_message(item: IncidentState) -> dict[str, Any]:
+    """The sync answer's message for a state item: a snapshot, or ``incident.removed``."""
+    base = {"version": 1, "keys": item.keys, "eventId": item.event_id, "sequence": item.sequence}
+    if item.incident is None:
+        return {"type": messages.REMOVED, **base}
+    return {"type": messages.SNAPSHOT, "incident": item.incident, **base}

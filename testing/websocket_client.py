@@ -1,4 +1,9 @@
-"""A real WebSocket client for the tests: a thread timestamps every message as it arrives."""
+"""A real WebSocket client for the tests: a thread timestamps every message as it arrives.
+
+``sync()`` sends a sync request (docs/handlers.md) and returns the answer up to its
+``sync.complete``. ``incident.part`` frames are kept as they come (joining them is the client's
+job: ``tools.localenv.listen.PartAssembler``, which ``testing`` may not import).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,6 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tools.localenv.resources import INCIDENTS_KEY
-
 MESSAGE_TIMEOUT_S = 20.0  # PutItem -> message at the client (typically well under 1 s)
 
 
@@ -20,7 +23,9 @@ class WsClient:
     """Connects on creation; ``messages`` holds ``(perf_counter at arrival, parsed JSON)``.
 
     A batch frame (``{"type": "batch", "messages": [...]}``) is unpacked into its messages, in
-    order, each with the frame's arrival time.
+    order, each with the frame's arrival time. A message is an incident's when the incident id is
+    one of its ``keys`` values: the client needs no table's key schema (``testing`` depends on
+    nothing of ``tools``).
     """
 
     def __init__(self, url: str) -> None:
@@ -52,9 +57,7 @@ class WsClient:
     def for_incident(self, incident_id: str) -> list[tuple[float, dict[str, Any]]]:
         with self._cond:
             return [
-                (t, m)
-                for t, m in self.messages
-                if (m.get("keys") or {}).get(INCIDENTS_KEY) == incident_id
+                (t, m) for t, m in self.messages if incident_id in (m.get("keys") or {}).values()
             ]
 
     def wait_messages(
@@ -73,6 +76,35 @@ class WsClient:
                     raise AssertionError(
                         f"{state}: wanted {count} message(s) for incident {incident_id}, got "
                         f"{len(found)} (client has {len(self.messages)} messages in all)"
+                    )
+                self._cond.wait(remaining)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.ws.send(json.dumps(message))
+
+    def sync(
+        self, timeout: float = MESSAGE_TIMEOUT_S, **request: object
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Sends ``{"action": "sync", **request}``; the messages of the answer and its
+        ``sync.complete`` (or the error frame that answered instead), or AssertionError.
+
+        Live messages that arrive meanwhile are among the returned ones, as a client sees them.
+        """
+        with self._cond:
+            start = len(self.messages)
+        self.send({"action": "sync", **request})
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                got = [m for _, m in self.messages[start:]]
+                for index, message in enumerate(got):
+                    if message.get("type") in {"sync.complete", "error"}:
+                        return got[:index], message
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.closed.is_set():
+                    raise AssertionError(
+                        f"no sync.complete for {request or 'a full sync'} within {timeout:.0f} s "
+                        f"({len(got)} messages since the request)"
                     )
                 self._cond.wait(remaining)
 

@@ -9,6 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from testing.suites import suite_markers
+
 
 def _reset_handler_caches() -> None:
     # Imported here: only the handler and fan-out suites use aws_env, and the other suites need
@@ -17,6 +19,7 @@ def _reset_handler_caches() -> None:
     import broadcaster  # noqa: PLC0415
     import connection_manager  # noqa: PLC0415
     import notifier  # noqa: PLC0415
+    import sync  # noqa: PLC0415
     from realtime_common import aws  # noqa: PLC0415
 
     aws.reset_clients()
@@ -25,22 +28,21 @@ def _reset_handler_caches() -> None:
     connection_manager.get_metrics.cache_clear()
     broadcaster.get_config.cache_clear()
     broadcaster.get_metrics.cache_clear()
+    broadcaster.retry_ledger.clear()
+    broadcaster.get_state_writer.cache_clear()
     notifier.reset()
+    sync.reset()
 
 
-# The suites `make test` runs, one pytest run per group of these markers (pyproject.toml).
-SUITES = frozenset(
-    {"unit", "handler", "fanout", "packaging", "preview", "browser", "terraform", "e2e"}
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test carries a suite marker: `make test`'s phases together then run every test,
-    where a test with none would run in none of them."""
-    unmarked = [item.nodeid for item in items if not SUITES & {m.name for m in item.iter_markers()}]
+    where a test with none would run in none of them. The suites are the markers pyproject.toml
+    registers (their one list; tests/unit/test_suites.py checks the Makefile runs each)."""
+    suites = suite_markers(config.rootpath / "pyproject.toml")
+    unmarked = [item.nodeid for item in items if not suites & {m.name for m in item.iter_markers()}]
     if unmarked:
         raise pytest.UsageError(
-            f"tests without a suite marker ({', '.join(sorted(SUITES))}): {', '.join(unmarked)}"
+            f"tests without a suite marker ({', '.join(sorted(suites))}): {', '.join(unmarked)}"
         )
 
 
@@ -77,6 +79,28 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _reset_handler_caches()
 
 
+def _create_pk_sk_table(
+    name: str, extra_attributes: dict[str, str] | None = None, **settings: Any
+) -> Any:
+    """An on-demand table keyed like the stack's tables (string ``pk``/``sk``), wherever the
+    test's environment points boto3; ``extra_attributes`` (name -> type) for its indexes."""
+    attributes = {"pk": "S", "sk": "S", **(extra_attributes or {})}
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": t} for n, t in attributes.items()
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        **settings,
+    )
+    return client
+
+
 @pytest.fixture
 def create_connections_table() -> Callable[[str], Any]:
     """Create a Connections table with the stack's key schema (pk/sk, on demand).
@@ -86,17 +110,37 @@ def create_connections_table() -> Callable[[str], Any]:
     """
 
     def create(name: str) -> Any:
-        boto3.client("dynamodb").create_table(
+        _create_pk_sk_table(name)
+        return boto3.resource("dynamodb").Table(name)
+
+    return create
+
+
+@pytest.fixture
+def create_state_table() -> Callable[[str], Any]:
+    """Create a state table with the stack's schema (pk/sk, TTL ``expiresAt``, the ``byChange``
+    index on ``feed``/``changedAt``) wherever the test's environment points boto3."""
+
+    def create(name: str) -> Any:
+        from realtime_common import state  # noqa: PLC0415 (only the state suites need it)
+
+        client = _create_pk_sk_table(
+            name,
+            extra_attributes={"feed": "S", "changedAt": "N"},
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": state.CHANGE_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "feed", "KeyType": "HASH"},
+                        {"AttributeName": "changedAt", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        client.update_time_to_live(
             TableName=name,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": state.TTL_ATTRIBUTE},
         )
         return boto3.resource("dynamodb").Table(name)
 

@@ -1,5 +1,6 @@
-// Live incident board: the incident stream through clients/js/realtime-client.js, as a table
-// sorted by urgency. Configuration comes from this page's query string:
+// Live incident board: the incidents clients/js/realtime-client.js holds (synced on every open,
+// then kept current by the stream), as a table sorted by urgency. Configuration comes from this
+// page's query string:
 //   url      the WebSocket URL, encoded (its own query string, e.g. a local identity, included)
 //   token    optional; sent as the `token` query parameter, or as a subprotocol with tokenIn=protocol
 //   tokenIn  "query" (default) or "protocol"
@@ -63,7 +64,10 @@ class Board {
   constructor(doc, now = () => Date.now()) {
     this.doc = doc;
     this.now = now;
-    this.rows = new Map(); // incident key -> row
+    this.rows = new Map(); // incident id -> row
+    this.changed = new Set(); // ids to flash at the next render
+    this.renderQueued = false;
+    this.loaded = false; // the first sync is in: later snapshots are changes worth flashing
     this.tbody = doc.querySelector("#incidents tbody");
     this.status = doc.getElementById("status");
     this.statusText = doc.getElementById("status-text");
@@ -83,10 +87,10 @@ class Board {
   }
 
   apply(message) {
-    const previous = this.rows.get(message.key);
+    const previous = this.rows.get(message.id);
     const incident = message.incident;
     const row = {
-      key: message.key,
+      key: message.id,
       id: displayId(message),
       incident,
       type: message.type,
@@ -94,16 +98,21 @@ class Board {
       escalation: escalation(previous && { ...previous.incident, escalation: previous.escalation }, incident),
       truncated: false,
     };
-    this.rows.set(message.key, row);
-    this.render(message.key);
+    this.rows.set(message.id, row);
+    // The first load is not a change: only flash what changes once the board is up.
+    this.queueRender(this.loaded || message.type !== "incident.snapshot" ? message.id : undefined);
+  }
+
+  remove(id) {
+    if (this.rows.delete(id)) this.queueRender();
   }
 
   markTruncated(message) {
-    const previous = this.rows.get(message.key);
+    const previous = this.rows.get(message.id);
     const row = previous
       ? { ...previous, changedAt: this.now(), truncated: true }
       : {
-          key: message.key,
+          key: message.id,
           id: displayId(message),
           incident: { title: "(details too large for a live update)" },
           type: message.type,
@@ -111,11 +120,24 @@ class Board {
           escalation: "",
           truncated: true,
         };
-    this.rows.set(message.key, row);
-    this.render(message.key);
+    this.rows.set(message.id, row);
+    this.queueRender(message.id);
   }
 
-  render(changedKey) {
+  /** Renders once for all the changes of one frame (a sync answer is hundreds at a time). */
+  queueRender(changedId) {
+    if (changedId !== undefined) this.changed.add(changedId);
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    queueMicrotask(() => {
+      this.renderQueued = false;
+      const changed = new Set(this.changed);
+      this.changed.clear();
+      this.render(changed);
+    });
+  }
+
+  render(changed = new Set()) {
     const doc = this.doc;
     const rows = sortRows(this.rows.values());
     const fragment = doc.createDocumentFragment();
@@ -127,7 +149,7 @@ class Board {
       tr.dataset.status = norm(incident.status);
       if (row.escalation) tr.classList.add("escalated");
       if (row.truncated) tr.classList.add("truncated");
-      if (row.key === changedKey) tr.classList.add("changed");
+      if (changed.has(row.key)) tr.classList.add("changed");
 
       const urgency = doc.createElement("td");
       const chip = doc.createElement("span");
@@ -153,7 +175,7 @@ class Board {
       if (row.truncated) {
         const note = doc.createElement("span");
         note.className = "note";
-        note.textContent = "Changed; too large to show live: reload it from the incident system";
+        note.textContent = "Changed; too large to send live: fetching the whole incident…";
         what.append(note);
       }
 
@@ -179,7 +201,7 @@ class Board {
       `${rows.length} incident${rows.length === 1 ? "" : "s"}` +
       (critical ? ` · ${critical} critical` : "") +
       (escalated ? ` · ${escalated} escalated` : "");
-    if (changedKey !== undefined) {
+    if (changed.size > 0) {
       const win = doc.defaultView;
       win.clearTimeout(this.fadeTimer);
       this.fadeTimer = win.setTimeout(() => {
@@ -228,16 +250,34 @@ function start(win) {
   client.on("state", ({ state }) => {
     if (state === "connecting") board.setStatus("connecting", `Connecting to ${host}…`);
   });
+  let gap = null; // {gapMs} of the reconnect whose catch-up is under way
+  let syncProblem = false; // the notice says a sync failed
   client.on("connected", ({ reconnect, rotated, gapMs }) => {
     board.setStatus("open", "Live");
-    if (reconnect && !rotated && gapMs > 0) {
+    gap = reconnect && !rotated && gapMs > 0 ? { gapMs } : null;
+    if (!reconnect) board.setNotice("");
+  });
+  client.on("syncing", ({ kind }) => {
+    if (kind === "incidents") return; // a fetch of a truncated incident: the board stays live
+    board.setStatus("syncing", kind === "full" && !board.loaded ? "Loading incidents…" : "Catching up…");
+  });
+  client.on("synced", ({ kind, reset, changes }) => {
+    if (kind === "incidents") return;
+    board.setStatus("open", "Live");
+    if (gap) {
+      const seconds = Math.max(1, Math.round(gap.gapMs / 1000));
+      const what = `${changes} change${changes === 1 ? "" : "s"}`;
       board.setNotice(
-        `Reconnected after ${Math.max(1, Math.round(gapMs / 1000))} s without a connection: ` +
-          "changes made meanwhile show up when the incident changes again.",
+        reset
+          ? `Reconnected after ${seconds} s without a connection: reloaded every incident (${what}).`
+          : `Reconnected after ${seconds} s without a connection: caught up on ${what} made meanwhile.`,
       );
-    } else if (!reconnect) {
+      gap = null;
+    } else if (syncProblem) {
       board.setNotice("");
     }
+    syncProblem = false;
+    board.loaded = true;
   });
   client.on("disconnected", () => board.setStatus("reconnecting", "Connection lost"));
   client.on("refused", ({ rotation, consecutive }) => {
@@ -259,11 +299,24 @@ function start(win) {
   });
   client.on("closed", () => board.setStatus("closed", "Disconnected"));
   client.on("message", (message) => board.apply(message));
+  client.on("removed", ({ id }) => board.remove(id));
   client.on("truncated", (message) => board.markTruncated(message));
   client.on("pong", () => {
     board.status.dataset.lastPong = String(Date.now());
   });
   client.on("error", (detail) => {
+    if (detail.kind === "sync" && board.status.dataset.state === "syncing") {
+      // Live messages flow again while the client waits to retry.
+      board.setStatus("open", "Live");
+      board.loaded = true;
+      syncProblem = true;
+      board.setNotice(
+        detail.retryInMs === null
+          ? "This stack does not answer sync requests: incidents show up as they change."
+          : `Could not load the current incidents (${detail.reason}); trying again in ` +
+              `${Math.max(1, Math.round(detail.retryInMs / 1000))} s.`,
+      );
+    }
     // Visible to whoever debugs the board; the stream goes on.
     win.console.warn("realtime client:", detail.kind, detail.frame || detail.error || "");
   });

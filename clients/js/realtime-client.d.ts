@@ -46,7 +46,8 @@ export interface FullIncidentMessage extends IncidentMessageBase {
   truncated?: undefined;
 }
 
-/** Sent instead of the full message when that would exceed 128 KB: fetch the incident. */
+/** Sent instead of the full message when that would exceed 128 KB; the client fetches the incident
+ *  with a sync by id ({"action":"sync","incidents":[id]}). */
 export interface TruncatedIncidentMessage extends IncidentMessageBase {
   incident?: undefined;
   truncated: true;
@@ -54,11 +55,60 @@ export interface TruncatedIncidentMessage extends IncidentMessageBase {
 
 export type IncidentMessage = FullIncidentMessage | TruncatedIncidentMessage;
 
-/** Several records in one frame, in stream order. */
+/** A REMOVE record (live), or a tombstone in a sync answer: the incident is gone. No `incident`. */
+export interface IncidentRemovedMessage {
+  version: 1;
+  type: "incident.removed";
+  keys: Record<string, JsonValue>;
+  eventId: string;
+  sequence: string;
+}
+
+/**
+ * A sync answer's incident: the state the server holds (the connection's role view), with the
+ * keys, eventId and sequence of the change that produced it. Backfilled state has sequence "0"
+ * (any stream record is newer).
+ */
+export interface IncidentSnapshotMessage {
+  version: 1;
+  type: "incident.snapshot";
+  incident: Incident;
+  keys: Record<string, JsonValue>;
+  eventId: string;
+  sequence: string;
+}
+
+/**
+ * One part of a message over 128 KB (a sync answer's oversize incident), in consecutive frames:
+ * the `chunk`s of index 0..count-1 concatenated are the whole message's JSON.
+ */
+export interface IncidentPartFrame {
+  version: 1;
+  type: "incident.part";
+  partId: string;
+  index: number;
+  count: number;
+  chunk: string;
+}
+
+/** Ends a sync answer. `reset`: the answer was everything; drop what it did not name. */
+export interface SyncCompleteFrame {
+  version: 1;
+  type: "sync.complete";
+  /** Opaque: send it back as `since` to catch up from here. */
+  cursor: string;
+  reset: boolean;
+  /** Messages in the answer. */
+  count: number;
+}
+
+export type AnyIncidentMessage = IncidentMessage | IncidentRemovedMessage | IncidentSnapshotMessage;
+
+/** Several messages in one frame, in order. */
 export interface BatchFrame {
   version: 1;
   type: "batch";
-  messages: IncidentMessage[];
+  messages: AnyIncidentMessage[];
 }
 
 /** The answer to {"action": "ping"} (the ping route, no Lambda). */
@@ -74,12 +124,39 @@ export interface ErrorFrame {
   [field: string]: JsonValue;
 }
 
-export type ServerFrame = IncidentMessage | BatchFrame | PongFrame | ErrorFrame;
+/** The sync route's refusal: a malformed request, or more full syncs than it allows. */
+export interface SyncErrorFrame {
+  version: 1;
+  type: "error";
+  code: "bad_request" | "sync_throttled";
+  message: string;
+  /** Only for sync_throttled: ask again after this long. */
+  retryAfterMs?: number;
+}
+
+export type ServerFrame =
+  | AnyIncidentMessage
+  | BatchFrame
+  | IncidentPartFrame
+  | SyncCompleteFrame
+  | PongFrame
+  | ErrorFrame
+  | SyncErrorFrame;
 
 /** Client -> server. */
 export interface PingRequest {
   action: "ping";
 }
+
+/**
+ * Client -> server: everything (answered with reset: true), the changes since a cursor (reset:
+ * true when the cursor is older than the retention or unreadable), or particular incidents by id
+ * (1..100 ids, see incidentId()). The client sends these itself.
+ */
+export type SyncRequest =
+  | { action: "sync" }
+  | { action: "sync"; since: string }
+  | { action: "sync"; incidents: string[] };
 
 // ---------------------------------------------------------------------------
 // Client API
@@ -89,6 +166,10 @@ export const PROTOCOL_VERSION: 1;
 export const CLOSE_ROTATED: 4000;
 export const CLOSE_PING_TIMEOUT: 4001;
 export const CLOSE_CONNECT_TIMEOUT: 4002;
+/** Most ids in one {"action":"sync","incidents":[...]} request. */
+export const MAX_SYNC_IDS: 100;
+/** Most parts of one message the client assembles. */
+export const MAX_PARTS: 64;
 
 export interface Clock {
   now(): number;
@@ -143,8 +224,13 @@ export interface RealtimeClientOptions {
   stableAfterMs?: number;
   /** eventIds remembered for de-duplication (default 10000). */
   dedupeCapacity?: number;
-  /** Incidents whose newest sequence is remembered (default 10000). */
+  /** Removed incidents whose sequence is remembered, so a late older update cannot bring one
+   *  back (default 10000). The incidents held are not bounded: they are the server's state. */
   orderCapacity?: number;
+  /** Sync on every open (default true); false: live messages only (a stack without the route). */
+  sync?: boolean;
+  /** A sync with no progress for this long is given up (buffer applied) and retried (default 30000). */
+  syncTimeoutMs?: number;
   /** Defaults to globalThis.WebSocket. */
   WebSocket?: WebSocketConstructor;
   clock?: Clock;
@@ -154,8 +240,26 @@ export interface RealtimeClientOptions {
 
 export type ClientState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
 
-/** A delivered message: the contract's fields plus `key`, the incident's stable identity. */
-export type Delivered<M extends IncidentMessage> = M & { key: string | null };
+/** A delivered message: the contract's fields plus `key` (a stable string for the incident's
+ *  keys) and `id` (the server's incident id, see incidentId()). */
+export type Delivered<M> = M & { key: string | null; id: string | null };
+
+/** What the client holds for one incident (client.incidents, by id). */
+export interface IncidentEntry {
+  id: string;
+  key: string | null;
+  keys: Record<string, JsonValue> | undefined;
+  /** null for an incident known only from a truncated message (being fetched). */
+  incident: Incident | null;
+  type: "incident.created" | "incident.updated" | "incident.snapshot";
+  eventId: string | null;
+  /** The sequence of the change `incident` comes from. */
+  sequence: string | null;
+  /** A newer change was too large to send live; the client is fetching it by id. */
+  truncated: boolean;
+}
+
+export type SyncKind = "full" | "since" | "incidents";
 
 export interface ClientEvents {
   connected: {
@@ -163,16 +267,35 @@ export interface ClientEvents {
     reconnect: boolean;
     /** true when this replaced a live connection before the 2-hour cut (no gap). */
     rotated: boolean;
-    /** ms without a connection before this one: messages of that time were missed, refetch. */
+    /** ms without a connection before this one (the sync that follows catches up on it). */
     gapMs: number;
     /** The subprotocol the server selected ("" when none). */
     protocol: string;
     at: number;
   };
-  message: Delivered<FullIncidentMessage>;
+  /** A sync request was sent (on every open; and to fetch truncated incidents by id). */
+  syncing: { kind: SyncKind; since?: string; incidents?: string[] };
+  /** sync.complete arrived and was applied (with the live messages buffered meanwhile).
+   *  `count`: messages in the answer (the server's count); `changes`: incidents the answer
+   *  added, changed or removed here (reset drops included). */
+  synced: { kind: SyncKind; reset: boolean; count: number; changes: number; cursor: string | null };
+  /** An incident was stored: a live change or a sync answer's snapshot newer than what was held. */
+  message: Delivered<FullIncidentMessage | IncidentSnapshotMessage>;
+  /** An incident was dropped: removed (a REMOVE record or tombstone), or not in a reset answer.
+   *  `incident` is the last one held. */
+  removed: {
+    id: string;
+    key: string | null;
+    keys?: Record<string, JsonValue>;
+    reason: "removed" | "reset";
+    incident: Incident | null;
+    eventId?: string;
+    sequence?: string;
+  };
+  /** A live change too large to send; the client fetches it with a sync by id. */
   truncated: Delivered<TruncatedIncidentMessage>;
-  /** An update older than (or as old as) the newest applied for its incident, dropped. */
-  stale: { message: IncidentMessage; key: string; newest: string };
+  /** An update older than the newest known for its incident, dropped. */
+  stale: { message: AnyIncidentMessage; key: string | null; id: string; newest: string };
   /** Closed before it opened: refused at $connect (401/403, authorizer Deny), unreachable, or
    *  the handshake timed out; a browser cannot tell these apart. */
   refused: { code: number; reason: string; rotation: boolean; consecutive: number };
@@ -189,11 +312,18 @@ export interface ClientEvents {
       | "unsupported-version"
       | "unknown-type"
       | "connect"
-      | "listener";
+      | "listener"
+      | "part"
+      | "sync";
     frame?: unknown;
     error?: unknown;
     data?: string;
     event?: string;
+    /** kind "sync": why the sync in flight ended without sync.complete. */
+    reason?: "throttled" | "bad_request" | "unsupported" | "timeout" | "server-error";
+    request?: SyncRequest;
+    /** kind "sync": when it is asked again (null: not again on this connection). */
+    retryInMs?: number | null;
   };
   closed: { code: number; reason: string };
   state: { state: ClientState };
@@ -205,12 +335,18 @@ export interface ClientStats {
   duplicates: number;
   stale: number;
   truncated: number;
+  removed: number;
+  syncs: number;
 }
 
 export class RealtimeClient {
   constructor(options: RealtimeClientOptions);
   readonly state: ClientState;
   readonly stats: ClientStats;
+  /** The incidents held, by incident id: render from here. */
+  readonly incidents: ReadonlyMap<string, IncidentEntry>;
+  /** The cursor of the last full or catch-up sync (null before the first). */
+  readonly cursor: string | null;
   connect(): this;
   close(code?: number, reason?: string): void;
   /** Sends a JSON message on the open connection; false when none is open. */
@@ -231,6 +367,7 @@ export class BoundedSet<T> {
 
 export const DEFAULTS: Readonly<Required<Omit<RealtimeClientOptions, "url" | "token" | "protocols" | "WebSocket" | "clock" | "random">>>;
 
+export function incidentId(message: { keys?: Record<string, JsonValue>; incident?: Incident }): string | null;
 export function incidentKey(message: { keys?: Record<string, JsonValue>; incident?: Incident }): string | null;
 export function parseSequence(sequence: unknown): bigint | null;
 export function connectionUrl(url: string, token?: string, tokenIn?: "query" | "protocol", tokenParam?: string): string;

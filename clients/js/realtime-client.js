@@ -4,7 +4,11 @@
 // after 2 hours in any case; https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html),
 // reconnects with jittered exponential backoff, and turns the at-least-once stream of messages
 // into what an app wants: each stream record once, and per incident never older than what it has.
-// The message contract is in functions/README.md; the types in realtime-client.d.ts.
+// It holds the incidents themselves (`incidents`, a Map by incident id): on every open it asks
+// the `sync` route for the state (everything the first time, the changes since its last cursor
+// after that), buffers live messages until `sync.complete`, and merges both by `sequence`.
+// The message contract is in functions/README.md and docs/handlers.md; the types in
+// realtime-client.d.ts.
 
 export const PROTOCOL_VERSION = 1;
 
@@ -31,8 +35,24 @@ export const DEFAULTS = Object.freeze({
   // A connection that stayed open this long resets the backoff to its first step.
   stableAfterMs: 30_000,
   dedupeCapacity: 10_000,
+  // Removed incidents whose last sequence is remembered (so a late, older update cannot bring
+  // one back). The incidents held are not bounded: they are the server's state for this view.
   orderCapacity: 10_000,
+  // Sync on every open (false: live messages only, as against a stack without the sync route).
+  sync: true,
+  // A sync that makes no progress for this long is given up (the buffer applied) and retried.
+  syncTimeoutMs: 30_000,
 });
+
+// The sync route takes at most this many ids per request (docs/handlers.md).
+export const MAX_SYNC_IDS = 100;
+// An oversize incident comes in parts of at most 128 KB; DynamoDB items are at most 400 KB, so
+// a handful of parts is the most a valid message has. More is refused rather than buffered.
+export const MAX_PARTS = 64;
+const MAX_OPEN_PART_SETS = 8;
+
+const LIVE_TYPES = new Set(["incident.created", "incident.updated", "incident.removed"]);
+const ANSWER_TYPES = new Set(["incident.snapshot", "incident.removed"]);
 
 // A subprotocol must be an HTTP token (RFC 6455 section 4.1, RFC 7230 section 3.2.6).
 const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -75,6 +95,10 @@ class BoundedMap {
     return this.items.get(key);
   }
 
+  delete(key) {
+    this.items.delete(key);
+  }
+
   set(key, value) {
     this.items.delete(key);
     this.items.set(key, value);
@@ -96,6 +120,29 @@ export function incidentKey(message) {
   }
   const id = message && message.incident && message.incident.incidentId;
   return id === undefined ? null : JSON.stringify([["incidentId", id]]);
+}
+
+/**
+ * The server's incident id (what `{"action":"sync","incidents":[...]}` sends): the key's value as
+ * text for a one-attribute key, the values in attribute-name order joined by "|" for a
+ * composite key; without keys, the incident's incidentId. null when there is neither.
+ */
+export function incidentId(message) {
+  const keys = message && message.keys;
+  if (keys && typeof keys === "object" && Object.keys(keys).length > 0) {
+    return Object.keys(keys)
+      .sort()
+      .map((name) => keyText(keys[name]))
+      .join("|");
+  }
+  const id = message && message.incident && message.incident.incidentId;
+  return id === undefined || id === null ? null : String(id);
+}
+
+function keyText(value) {
+  // Integral numbers in full (no exponent), as the server writes them.
+  if (typeof value === "number" && Number.isInteger(value)) return BigInt(value).toString();
+  return String(value);
 }
 
 /** A stream sequence number as a BigInt, or null when it is not a decimal string. */
@@ -147,16 +194,23 @@ const realClock = {
   clearTimeout: (id) => clearTimeout(id),
 };
 
+const maxSequence = (...values) =>
+  values.reduce((a, b) => (b === null || b === undefined ? a : a === null || b > a ? b : a), null);
+
 /**
- * A resilient subscription to the incident stream.
+ * A resilient subscription to the incident stream, holding the incidents it has received.
  *
- * Events (`on(name, listener)`): connected, message, truncated, reconnecting, refused,
- * disconnected, pong, error, closed, state. See realtime-client.d.ts and README.md.
+ * Events (`on(name, listener)`): connected, syncing, synced, message, removed, truncated, stale,
+ * reconnecting, refused, disconnected, pong, error, closed, state. See realtime-client.d.ts and
+ * README.md.
  */
 export class RealtimeClient {
   constructor(options) {
     if (!options || !options.url) throw new RealtimeClientError("options.url is required");
     const WebSocketImpl = options.WebSocket || globalThis.WebSocket;
+    if (options.syncTimeoutMs !== undefined && !(options.syncTimeoutMs > 0)) {
+      throw new RealtimeClientError("syncTimeoutMs must be a positive number of milliseconds");
+    }
     if (typeof WebSocketImpl !== "function") {
       throw new RealtimeClientError("no WebSocket implementation: pass options.WebSocket");
     }
@@ -188,7 +242,11 @@ export class RealtimeClient {
     this.random = options.random || Math.random;
     this.listeners = new Map();
     this.seen = new BoundedSet(this.options.dedupeCapacity);
-    this.newest = new BoundedMap(this.options.orderCapacity);
+    this.incidents = new Map(); // incident id -> { id, key, keys, incident, sequence, ... }
+    this.removedAt = new BoundedMap(this.options.orderCapacity); // incident id -> sequence
+    this.cursor = null; // from the last sync.complete of a full or since sync
+    this.syncing = null; // the sync in flight: at most one per connection at a time
+    this.wantedIds = new Set(); // ids to fetch with {"action":"sync","incidents":[...]}
     this.state = "idle";
     this.socket = null; // the connection messages are read from
     this.standby = null; // a replacement being opened before the 2-hour cut
@@ -197,7 +255,15 @@ export class RealtimeClient {
     this.connectedCount = 0;
     this.lastDisconnectAt = null;
     this.retryTimer = null;
-    this.stats = { received: 0, delivered: 0, duplicates: 0, stale: 0, truncated: 0 };
+    this.stats = {
+      received: 0,
+      delivered: 0,
+      duplicates: 0,
+      stale: 0,
+      truncated: 0,
+      removed: 0,
+      syncs: 0,
+    };
   }
 
   on(name, listener) {
@@ -246,6 +312,7 @@ export class RealtimeClient {
     }
     this.socket = null;
     this.standby = null;
+    this.syncing = null;
     this.emit("closed", { code, reason });
   }
 
@@ -291,7 +358,17 @@ export class RealtimeClient {
       this.openFailed(role, error);
       return;
     }
-    const conn = { ws, role, opened: false, openedAt: null, timers: new Set(), pongDue: null };
+    const conn = {
+      ws,
+      role,
+      opened: false,
+      openedAt: null,
+      timers: new Set(),
+      pongDue: null,
+      parts: new Map(), // partId -> { count, chunks, got }
+      syncFailures: 0,
+      syncGaveUp: false,
+    };
     if (role === "primary") this.socket = conn;
     else this.standby = conn;
     this.later(conn, this.options.connectTimeoutMs, () => {
@@ -356,7 +433,10 @@ export class RealtimeClient {
       this.socket = conn;
       this.standby = null;
       conn.role = "primary";
-      if (old) this.retire(old, CLOSE_ROTATED, "rotated before the 2-hour limit");
+      if (old) {
+        this.retire(old, CLOSE_ROTATED, "rotated before the 2-hour limit");
+        this.abandonSync(old);
+      }
     }
     this.schedulePing(conn);
     const age = this.options.maxConnectionAgeMs;
@@ -375,6 +455,7 @@ export class RealtimeClient {
       protocol: conn.ws.protocol || "",
       at: conn.openedAt,
     });
+    if (this.options.sync && conn === this.socket && this.state === "open") this.startSync(conn);
   }
 
   schedulePing(conn) {
@@ -397,6 +478,7 @@ export class RealtimeClient {
 
   handleClose(conn, code, reason, wasClean) {
     this.clearTimers(conn);
+    this.abandonSync(conn);
     if (this.state === "closed") return;
     if (conn === this.standby) {
       // The replacement failed; the current connection serves until it ends.
@@ -458,7 +540,12 @@ export class RealtimeClient {
       this.emit("error", { kind: "parse", error, data: data.slice(0, 200) });
       return;
     }
-    if (!frame || typeof frame !== "object") {
+    this.handleParsed(conn, frame);
+    this.requestWanted(conn);
+  }
+
+  handleParsed(conn, frame) {
+    if (!frame || typeof frame !== "object" || Array.isArray(frame)) {
       this.emit("error", { kind: "unexpected-frame", frame });
       return;
     }
@@ -473,6 +560,14 @@ export class RealtimeClient {
     }
     if (frame.type === "error") {
       this.emit("error", { kind: "server", frame });
+      this.syncError(conn, frame);
+      return;
+    }
+    if (frame.type === undefined && typeof frame.message === "string") {
+      // API Gateway's own reply when a route's integration failed ({"message": "Internal server
+      // error", "connectionId": ..., "requestId": ...}): the sync in flight is not coming.
+      this.emit("error", { kind: "server", frame });
+      if (this.syncing && this.syncing.conn === conn) this.syncFailed(conn, "server-error");
       return;
     }
     if (frame.type === "batch") {
@@ -480,22 +575,58 @@ export class RealtimeClient {
         this.emit("error", { kind: "unexpected-frame", frame });
         return;
       }
-      for (const message of frame.messages) this.handleMessage(message);
+      for (const message of frame.messages) this.handleMessage(conn, message);
       return;
     }
-    this.handleMessage(frame);
+    this.handleMessage(conn, frame);
   }
 
-  handleMessage(message) {
+  handleMessage(conn, message) {
     if (!message || typeof message !== "object") return;
     if (message.version !== PROTOCOL_VERSION) {
       this.emit("error", { kind: "unsupported-version", frame: message });
       return;
     }
-    if (message.type !== "incident.created" && message.type !== "incident.updated") {
+    if (message.type === "incident.part") {
+      this.handlePart(conn, message);
+      return;
+    }
+    if (message.type === "sync.complete") {
+      this.completeSync(conn, message);
+      return;
+    }
+    const sync = this.syncing && this.syncing.conn === conn ? this.syncing : null;
+    if (ANSWER_TYPES.has(message.type) && sync && message.type !== "incident.removed") {
+      this.applyAnswer(sync, message);
+      return;
+    }
+    if (message.type === "incident.removed" && sync && sync.kind !== "incidents") {
+      // A tombstone of the answer, or a live removal meanwhile: a removal either way.
+      this.applyAnswer(sync, message);
+      return;
+    }
+    if (message.type === "incident.snapshot") {
+      // A snapshot outside a sync (a late frame of an abandoned one): still the server's state.
+      this.applyAnswer(null, message);
+      return;
+    }
+    if (!LIVE_TYPES.has(message.type)) {
       this.emit("error", { kind: "unknown-type", frame: message });
       return;
     }
+    if (sync && sync.kind !== "incidents") {
+      // Live messages wait for the answer: a `reset` must not drop what arrived meanwhile.
+      sync.buffer.push(message);
+      this.touchSync(conn, sync);
+      return;
+    }
+    this.applyLive(message);
+  }
+
+  // -- incident state -------------------------------------------------------------------------
+
+  /** A live message: once per eventId, and only when newer than all that is known of it. */
+  applyLive(message) {
     this.stats.received += 1;
     if (typeof message.eventId === "string") {
       if (this.seen.has(message.eventId)) {
@@ -504,24 +635,306 @@ export class RealtimeClient {
       }
       this.seen.add(message.eventId);
     }
+    const id = incidentId(message);
     const key = incidentKey(message);
     const sequence = parseSequence(message.sequence);
-    if (key !== null && sequence !== null) {
-      const newest = this.newest.get(key);
-      if (newest !== undefined && sequence <= newest) {
-        this.stats.stale += 1;
-        this.emit("stale", { message, key, newest: newest.toString() });
+    const entry = id === null ? undefined : this.incidents.get(id);
+    if (id !== null && sequence !== null) {
+      const newest = maxSequence(
+        entry ? entry.seq : null,
+        entry ? entry.truncatedSeq : null,
+        this.removedAt.get(id) ?? null,
+      );
+      if (newest !== null && sequence <= newest) {
+        if (sequence === newest) {
+          this.stats.duplicates += 1;
+        } else {
+          this.stats.stale += 1;
+          this.emit("stale", { message, key, id, newest: newest.toString() });
+        }
         return;
       }
-      this.newest.set(key, sequence);
     }
-    const detail = { ...message, key };
     if (message.truncated === true) {
       this.stats.truncated += 1;
-      this.emit("truncated", detail);
+      if (id !== null) {
+        const placeholder = entry || {
+          id,
+          key,
+          keys: message.keys,
+          incident: null,
+          type: message.type,
+          eventId: null,
+          sequence: null,
+          seq: null,
+        };
+        this.incidents.set(id, { ...placeholder, truncated: true, truncatedSeq: sequence });
+        this.wantedIds.add(id);
+      }
+      this.emit("truncated", { ...message, key, id });
       return;
+    }
+    this.applyChange(id, key, message, sequence);
+  }
+
+  /** A message of a sync answer: the server's state, merged by sequence (equal = duplicate). */
+  applyAnswer(sync, message) {
+    this.stats.received += 1;
+    const id = incidentId(message);
+    if (id === null) {
+      this.emit("error", { kind: "unexpected-frame", frame: message });
+      return;
+    }
+    if (sync) {
+      sync.answered.add(id);
+      this.touchSync(sync.conn, sync);
+    }
+    if (typeof message.eventId === "string") this.seen.add(message.eventId);
+    const sequence = parseSequence(message.sequence);
+    const entry = this.incidents.get(id);
+    // The state is newer than any live message posted before it was read, so a held truncated
+    // marker does not count here: only the body held does.
+    const held = maxSequence(entry ? entry.seq : null, this.removedAt.get(id) ?? null);
+    if (sequence !== null && held !== null && sequence <= held) {
+      if (sequence === held) this.stats.duplicates += 1;
+      else this.stats.stale += 1;
+      return;
+    }
+    if (this.applyChange(id, incidentKey(message), message, sequence) && sync) sync.changes += 1;
+  }
+
+  /** Stores (or removes) an incident and tells the app; true when what is held changed. */
+  applyChange(id, key, message, sequence) {
+    const detail = { ...message, key, id };
+    if (message.type === "incident.removed") {
+      if (id === null) return false;
+      this.removedAt.set(id, sequence);
+      this.wantedIds.delete(id);
+      const entry = this.incidents.get(id);
+      if (!entry) return false;
+      this.incidents.delete(id);
+      this.stats.removed += 1;
+      this.emit("removed", { ...detail, reason: "removed", incident: entry.incident });
+      return true;
+    }
+    if (id !== null) {
+      const previous = this.incidents.get(id);
+      this.removedAt.delete(id);
+      this.wantedIds.delete(id);
+      this.incidents.set(id, {
+        id,
+        key,
+        keys: message.keys,
+        incident: message.incident,
+        type: message.type,
+        eventId: message.eventId ?? null,
+        sequence: typeof message.sequence === "string" ? message.sequence : null,
+        // A message without a usable sequence keeps the order known so far.
+        seq: sequence ?? (previous ? previous.seq : null),
+        truncated: false,
+        truncatedSeq: null,
+      });
     }
     this.stats.delivered += 1;
     this.emit("message", detail);
+    return true;
+  }
+
+  // -- parts of an oversize incident ------------------------------------------------------------
+
+  handlePart(conn, part) {
+    const { partId, index, count, chunk } = part;
+    const valid =
+      typeof partId === "string" &&
+      Number.isInteger(count) &&
+      count >= 1 &&
+      count <= MAX_PARTS &&
+      Number.isInteger(index) &&
+      index >= 0 &&
+      index < count &&
+      typeof chunk === "string";
+    const set = valid ? conn.parts.get(partId) : undefined;
+    if (!valid || (set && (set.count !== count || set.chunks[index] !== undefined))) {
+      if (typeof partId === "string") conn.parts.delete(partId);
+      this.emit("error", { kind: "part", frame: { ...part, chunk: undefined } });
+      return;
+    }
+    let current = set;
+    if (!current) {
+      current = { count, chunks: new Array(count), got: 0 };
+      conn.parts.set(partId, current);
+      if (conn.parts.size > MAX_OPEN_PART_SETS) {
+        const oldest = conn.parts.keys().next().value;
+        conn.parts.delete(oldest);
+        this.emit("error", { kind: "part", frame: { partId: oldest }, error: "never completed" });
+      }
+    }
+    current.chunks[index] = chunk;
+    current.got += 1;
+    if (this.syncing && this.syncing.conn === conn) this.touchSync(conn, this.syncing);
+    if (current.got < count) return;
+    conn.parts.delete(partId);
+    let whole;
+    try {
+      whole = JSON.parse(current.chunks.join(""));
+    } catch (error) {
+      this.emit("error", { kind: "part", frame: { partId, count }, error });
+      return;
+    }
+    this.handleParsed(conn, whole);
+  }
+
+  // -- sync -------------------------------------------------------------------------------------
+
+  /** The request of a full or catch-up sync: since the last cursor when there is one. */
+  stateRequest() {
+    return this.cursor === null ? { action: "sync" } : { action: "sync", since: this.cursor };
+  }
+
+  startSync(conn, request = this.stateRequest()) {
+    if (conn.ws.readyState !== 1 || conn.syncGaveUp) return;
+    const kind = request.incidents ? "incidents" : request.since !== undefined ? "since" : "full";
+    const sync = { conn, request, kind, buffer: [], answered: new Set(), changes: 0, timer: null };
+    this.syncing = sync;
+    this.stats.syncs += 1;
+    conn.ws.send(JSON.stringify(request));
+    this.touchSync(conn, sync);
+    this.emit("syncing", {
+      kind,
+      since: request.since,
+      incidents: request.incidents ? [...request.incidents] : undefined,
+    });
+  }
+
+  /** Restarts the no-progress timer of the sync in flight. */
+  touchSync(conn, sync) {
+    if (sync.timer !== null) {
+      this.clock.clearTimeout(sync.timer);
+      conn.timers.delete(sync.timer);
+    }
+    sync.timer = this.later(conn, this.options.syncTimeoutMs, () => {
+      sync.timer = null;
+      if (this.syncing === sync) this.syncFailed(conn, "timeout");
+    });
+  }
+
+  /** Ends the sync in flight, its buffered live messages applied; returns it (or null). */
+  endSync(conn) {
+    const sync = this.syncing;
+    if (!sync || sync.conn !== conn) return null;
+    this.syncing = null;
+    if (sync.timer !== null) {
+      this.clock.clearTimeout(sync.timer);
+      conn.timers.delete(sync.timer);
+    }
+    for (const message of sync.buffer) this.applyLive(message);
+    return sync;
+  }
+
+  /** The connection ended or was replaced: keep what its sync buffered, forget its parts. */
+  abandonSync(conn) {
+    conn.parts.clear();
+    const sync = this.endSync(conn);
+    if (sync && sync.kind === "incidents") for (const id of sync.request.incidents) this.wantedIds.add(id);
+  }
+
+  completeSync(conn, frame) {
+    const sync = this.syncing && this.syncing.conn === conn ? this.syncing : null;
+    if (!sync) {
+      this.emit("error", { kind: "unexpected-frame", frame });
+      return;
+    }
+    conn.syncFailures = 0;
+    const reset = frame.reset === true && sync.kind !== "incidents";
+    if (sync.kind !== "incidents" && typeof frame.cursor === "string") this.cursor = frame.cursor;
+    if (reset) {
+      // "This was everything": drop what is held that the answer did not name.
+      for (const [id, entry] of [...this.incidents]) {
+        if (sync.answered.has(id)) continue;
+        this.incidents.delete(id);
+        this.stats.removed += 1;
+        sync.changes += 1;
+        this.emit("removed", {
+          id,
+          key: entry.key,
+          keys: entry.keys,
+          reason: "reset",
+          incident: entry.incident,
+        });
+      }
+    }
+    this.endSync(conn);
+    this.emit("synced", {
+      kind: sync.kind,
+      reset,
+      count: Number.isInteger(frame.count) ? frame.count : sync.answered.size,
+      changes: sync.changes,
+      cursor: this.cursor,
+    });
+    this.requestWanted(conn);
+  }
+
+  /** An error frame: the answer to the sync in flight when it is about syncs. */
+  syncError(conn, frame) {
+    const sync = this.syncing && this.syncing.conn === conn ? this.syncing : null;
+    if (!sync) return;
+    if (frame.code === "sync_throttled") {
+      const wait = Number(frame.retryAfterMs);
+      this.syncFailed(conn, "throttled", Number.isFinite(wait) && wait >= 0 ? wait : undefined);
+    } else if (frame.code === "bad_request") {
+      this.syncFailed(conn, "bad_request");
+    } else if (frame.error === "unknown_action") {
+      // The $default route's reply: this stack has no sync route. Live messages only.
+      this.syncFailed(conn, "unsupported");
+    }
+  }
+
+  /**
+   * The sync in flight will not complete: apply what it buffered and try again later (after
+   * retryAfterMs when throttled, with backoff otherwise). A request the server calls malformed
+   * is not sent again: a catch-up falls back to a full sync, a fetch by id drops those ids.
+   */
+  syncFailed(conn, reason, retryAfterMs) {
+    const sync = this.endSync(conn);
+    if (!sync) return;
+    let retry = true;
+    if (reason === "unsupported") {
+      conn.syncGaveUp = true;
+      retry = false;
+    } else if (reason === "bad_request") {
+      if (sync.kind === "since") this.cursor = null;
+      else retry = false;
+      if (sync.kind === "full") conn.syncGaveUp = true;
+    } else if (sync.kind === "incidents") {
+      for (const id of sync.request.incidents) this.wantedIds.add(id);
+    }
+    let delayMs = null;
+    if (retry) {
+      conn.syncFailures += 1;
+      delayMs =
+        retryAfterMs !== undefined
+          ? retryAfterMs + Math.round(this.random() * Math.min(1000, retryAfterMs / 10))
+          : backoffDelay(conn.syncFailures, this.options.backoff, this.random);
+    }
+    this.emit("error", { kind: "sync", reason, request: sync.request, retryInMs: delayMs });
+    if (delayMs === null) {
+      this.requestWanted(conn);
+      return;
+    }
+    this.later(conn, delayMs, () => {
+      if (conn !== this.socket || this.state !== "open" || this.syncing) return;
+      // A failed catch-up is asked again as a whole (the cursor may have moved on meanwhile).
+      if (sync.kind === "incidents") this.requestWanted(conn);
+      else this.startSync(conn);
+    });
+  }
+
+  /** Fetches the incidents whose live message was truncated, up to 100 ids per request. */
+  requestWanted(conn) {
+    if (!this.options.sync || this.wantedIds.size === 0 || this.syncing) return;
+    if (conn !== this.socket || this.state !== "open" || conn.syncGaveUp) return;
+    const ids = [...this.wantedIds].slice(0, MAX_SYNC_IDS);
+    for (const id of ids) this.wantedIds.delete(id);
+    this.startSync(conn, { action: "sync", incidents: ids });
   }
 }

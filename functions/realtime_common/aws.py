@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ssm import SSMClient
 
     from realtime_common.fanout.sigv4 import CredentialsSource
 
@@ -34,6 +35,16 @@ def dynamodb_client(max_pool_connections: int = 10) -> DynamoDBClient:
 @functools.cache
 def sns_client() -> SNSClient:
     return boto3.client("sns", config=Config(retries={"mode": "standard"}))
+
+
+@functools.cache
+def ssm_client() -> SSMClient:
+    """The SSM client the authorizer reads its HS256 secret with. Short timeouts: it runs inside
+    a ``$connect`` handshake, and a slow read fails into the cached secret (or a refusal)."""
+    return boto3.client(
+        "ssm",
+        config=Config(retries={"mode": "standard"}, connect_timeout=2, read_timeout=3),
+    )
 
 
 @functools.cache
@@ -103,5 +114,6 @@ def reset_clients() -> None:
     """Forget every cached client (tests; never needed in Lambda)."""
     dynamodb_client.cache_clear()
     sns_client.cache_clear()
+    ssm_client.cache_clear()
     lambda_client.cache_clear()
     _botocore_session.cache_clear()

@@ -7,6 +7,7 @@ or writes a connection row builds its key here.
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 
 PK_PREFIX = "CONN#"
 SORT_KEY = "META#"
@@ -15,6 +16,35 @@ SORT_KEY = "META#"
 def connection_key(connection_id: str) -> dict[str, dict[str, str]]:
     """The low-level (typed attribute values) key of ``connection_id``'s row."""
     return {"pk": {"S": PK_PREFIX + connection_id}, "sk": {"S": SORT_KEY}}
+
+
+# ``connectedAt``: when ``on_connect`` stored the row, ISO-8601 UTC to the second (S). Fixed
+# width, so comparing the strings compares the times (a DynamoDB condition can).
+CONNECTED_AT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+# A row is written by ``on_connect`` before API Gateway has finished the handshake, and
+# ``PostToConnection`` answers 410 to a connection whose ``$connect`` has not completed yet
+# (AWS-FACTS.md). The handshake completes when the ``$connect`` integration returns, and an
+# integration runs at most 29 s, API Gateway's hard limit whatever the function's timeout
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html). So a 410 proves a
+# connection gone only once its row is older than that: 29 s, plus 1 s because ``connectedAt``
+# is cut to the second, plus 1 s for the clocks of the two functions (Lambda hosts keep NTP time
+# to within milliseconds). The AWS limit is the owner, not ``functions.connect.timeout``: the
+# window then holds for every timeout an operator can set, and a dead row costs only one more
+# 410 per broadcast for at most half a minute.
+CONNECT_INTEGRATION_TIMEOUT_SECONDS = 29
+CONNECTING_WINDOW_SECONDS = CONNECT_INTEGRATION_TIMEOUT_SECONDS + 2
+
+
+def connected_at(now: float) -> str:
+    """The ``connectedAt`` value of a row stored at ``now`` (epoch seconds)."""
+    return datetime.fromtimestamp(int(now), tz=UTC).strftime(CONNECTED_AT_FORMAT)
+
+
+def connecting_cutoff(now: float) -> str:
+    """The newest ``connectedAt`` a row may have for a 410 at ``now`` to prove it gone: a row
+    connected later may belong to a connection whose handshake is still under way."""
+    return connected_at(now - CONNECTING_WINDOW_SECONDS)
 
 
 def connection_id_from_pk(pk: str) -> str | None:

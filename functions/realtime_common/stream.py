@@ -127,6 +127,12 @@ def deserialize(attribute_value: Mapping[str, Any]) -> Any:  # noqa: ANN401
     return _DESERIALIZER.deserialize(wire)
 
 
+def wire_value(attribute_value: object) -> AttributeValueTypeDef:
+    """A stream-event attribute value as boto3's client takes it (``B``/``BS`` base64 text
+    decoded to bytes, recursing into ``L``/``M``); raises ValueError on what is not one."""
+    return cast("AttributeValueTypeDef", _decode_binary(attribute_value))
+
+
 def _decode_binary(value: object) -> object:
     """Decode the base64 text a stream event uses for ``B``/``BS``, recursing into ``L``/``M``."""
     if not isinstance(value, Mapping) or len(value) != 1:

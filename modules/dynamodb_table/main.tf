@@ -1,6 +1,6 @@
-# An on-demand DynamoDB table with TTL, server-side encryption and
-# point-in-time recovery. Used for the Connections table and the Notifier's
-# idempotency table.
+# An on-demand DynamoDB table with TTL, server-side encryption,
+# point-in-time recovery and optional global secondary indexes. Used for the
+# Connections table, the Notifier's idempotency table and the state table.
 
 resource "aws_dynamodb_table" "this" {
   name                        = var.name
@@ -15,6 +15,17 @@ resource "aws_dynamodb_table" "this" {
     content {
       name = attribute.key
       type = attribute.value
+    }
+  }
+
+  # On-demand indexes take no capacity settings.
+  dynamic "global_secondary_index" {
+    for_each = var.global_secondary_indexes
+    content {
+      name            = global_secondary_index.key
+      hash_key        = global_secondary_index.value.hash_key
+      range_key       = global_secondary_index.value.range_key
+      projection_type = global_secondary_index.value.projection_type
     }
   }
 
@@ -39,7 +50,13 @@ resource "aws_dynamodb_table" "this" {
 }
 
 locals {
+  # Every attribute a key of the table or of an index uses, with its type
+  # (DynamoDB wants exactly these declared, no others).
   key_attributes = merge(
+    merge([for index in var.global_secondary_indexes : merge(
+      { (index.hash_key) = index.hash_key_type },
+      index.range_key == null ? {} : { (index.range_key) = index.range_key_type },
+    )]...),
     { (var.hash_key) = "S" },
     var.range_key == null ? {} : { (var.range_key) = "S" },
   )

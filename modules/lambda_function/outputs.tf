@@ -3,6 +3,11 @@ output "function_name" {
   value       = aws_lambda_function.this.function_name
 }
 
+output "arn" {
+  description = "ARN of the function (unqualified: every version), for IAM policies that let others invoke it."
+  value       = aws_lambda_function.this.arn
+}
+
 output "invoke_arn" {
   description = "ARN API Gateway uses to invoke the function."
   value       = aws_lambda_function.this.invoke_arn

@@ -1,5 +1,5 @@
 # A DynamoDB stream -> Lambda event source mapping that cannot block its
-# shard: filtered to INSERT/MODIFY, partial batch responses, bisect on error,
+# shard: filtered on eventName, partial batch responses, bisect on error,
 # finite retries and record age, and an encrypted SQS on-failure destination.
 # The function's role gets exactly what the mapping needs: read the one
 # stream, send to its own dead-letter queue.
@@ -105,12 +105,13 @@ resource "aws_lambda_event_source_mapping" "this" {
   maximum_retry_attempts         = var.maximum_retry_attempts
   maximum_record_age_in_seconds  = var.maximum_record_age_in_seconds
 
-  # Only inserts and changes reach the function: filtered-out records (REMOVE,
-  # TTL deletions) are dropped before invocation and are not billed.
+  # Only the listed event names reach the function: filtered-out records
+  # (REMOVE and TTL deletions by default) are dropped before invocation and
+  # are not billed.
   # https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
   filter_criteria {
     filter {
-      pattern = jsonencode({ eventName = ["INSERT", "MODIFY"] })
+      pattern = jsonencode({ eventName = var.event_names })
     }
   }
 

@@ -70,6 +70,17 @@ variable "maximum_record_age_in_seconds" {
   }
 }
 
+variable "event_names" {
+  description = "Stream records the function receives, by eventName (INSERT, MODIFY, REMOVE); the others are filtered out before invocation."
+  type        = list(string)
+  default     = ["INSERT", "MODIFY"]
+
+  validation {
+    condition     = length(var.event_names) > 0 && alltrue([for e in var.event_names : contains(["INSERT", "MODIFY", "REMOVE"], e)])
+    error_message = "event_names must be a non-empty subset of \"INSERT\", \"MODIFY\" and \"REMOVE\", e.g. [\"INSERT\", \"MODIFY\"]."
+  }
+}
+
 variable "kms_key_arn" {
   description = "Customer managed KMS key ARN for the queue; null uses SSE-SQS."
   type        = string

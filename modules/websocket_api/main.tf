@@ -25,12 +25,16 @@ locals {
   # aws_apigatewayv2_stage.this: the stage comes after the routes, so a
   # caller whose route targets and poster are instances of one for_each
   # module (the root's module.function) would otherwise form a cycle.
-  manage_connections_arn = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/POST/@connections/*"
+  # arn:aws:execute-api:{region}:{account}:{api_id}/{stage}: a route's ARN
+  # appends /{route key}, ManageConnections' /POST/@connections/*.
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html
+  stage_execution_arn    = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}"
+  manage_connections_arn = "${local.stage_execution_arn}/POST/@connections/*"
+  management_endpoint    = "https://${aws_apigatewayv2_api.this.id}.execute-api.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}/${var.stage_name}"
+
   # Names this module gives besides var.name itself (outputs.names).
   account_role_name     = "${var.name}-apigateway-cloudwatch"
   access_log_group_name = "/aws/apigateway/${var.name}/${var.stage_name}/access"
-
-  management_endpoint = "https://${aws_apigatewayv2_api.this.id}.execute-api.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}/${var.stage_name}"
 }
 
 # ---------------------------------------------------------------------------
@@ -78,7 +82,7 @@ resource "aws_lambda_permission" "route" {
   action        = "lambda:InvokeFunction"
   function_name = each.value.function_name
   principal     = "apigateway.amazonaws.com"
-  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/${each.key}"
+  source_arn    = "${local.stage_execution_arn}/${each.key}"
 }
 
 # ---------------------------------------------------------------------------

@@ -18,6 +18,11 @@ output "management_endpoint" {
   value       = local.management_endpoint
 }
 
+output "stage_execution_arn" {
+  description = "execute-api ARN of the stage, <execution_arn>/<stage>: append /<route key> for a route's ARN (e.g. /$connect, what an authorizer's policy allows)."
+  value       = local.stage_execution_arn
+}
+
 output "manage_connections_arn" {
   description = "IAM resource for execute-api:ManageConnections on this stage: <execution_arn>/<stage>/POST/@connections/*."
   value       = local.manage_connections_arn

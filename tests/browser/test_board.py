@@ -62,8 +62,19 @@ def created(incident_id: str, **attributes: Any) -> dict[str, Any]:
 
 
 def wait_live(driver: WebDriver, api: FakeWebSocketApi, peers: int = 1) -> None:
-    wait_until(lambda: status(driver) == "open", what="the status indicator to show the board live")
     wait_until(lambda: len(api.live_peers()) == peers, what=f"{peers} open connection(s)")
+    wait_until(
+        lambda: driver.execute_script(
+            "const c = window.realtimeBoard.client; return c.stats.syncs > 0 && !c.syncing"
+        ),
+        what="the board's sync to complete",
+    )
+    wait_until(lambda: status(driver) == "open", what="the status indicator to show the board live")
+
+
+def notice(driver: WebDriver) -> str:
+    element = driver.find_element(By.ID, "notice")
+    return element.text if element.is_displayed() else ""
 
 
 def wait_rows(driver: WebDriver, predicate: Any, what: str) -> list[dict[str, Any]]:
@@ -156,22 +167,27 @@ def test_duplicates_stale_updates_and_truncated_messages(open_board, fake_api) -
     stats = driver.execute_script("return window.realtimeBoard.client.stats")
     assert (stats["duplicates"], stats["stale"]) == (1, 1)
 
-    fake_api.send(
-        {
-            "version": 1,
-            "type": "incident.updated",
-            "keys": {"incidentId": "INC-9"},
-            "eventId": "big",
-            "sequence": "300000000000000000003",
-            "truncated": True,
-        }
-    )
+    # A change too large to send live: the board flags the row and fetches the incident by id.
+    # The fake answers that fetch only once told to, so the flag can be seen first.
+    gate = fake_api.hold_syncs()
+    change = fake_api.put("INC-9", live=False, urgency="high", status="c", notes="x" * 140_000)
+    slim = {k: change[k] for k in ("version", "type", "keys", "eventId", "sequence")}
+    fake_api.send(slim | {"truncated": True})
     board = wait_rows(
         driver, lambda r: any(x["truncated"] for x in r), "INC-9 flagged as truncated"
     )
     row = next(r for r in board if r["id"] == "INC-9")
-    assert row["truncated"]
-    assert "too large to show live" in row["text"]
+    assert "too large to send live" in row["text"]
+    wait_until(
+        lambda: {"action": "sync", "incidents": ["INC-9"]} in fake_api.live_peers()[0].received,
+        what="the board to fetch INC-9 by id",
+    )
+    gate.set()
+    board = wait_rows(
+        driver,
+        lambda r: any(x["id"] == "INC-9" and x["status"] == "c" and not x["truncated"] for x in r),
+        "INC-9 fetched whole (in parts: over 128 KB)",
+    )
 
 
 def test_keepalive_pings_are_answered(open_board, fake_api) -> None:
@@ -183,7 +199,9 @@ def test_keepalive_pings_are_answered(open_board, fake_api) -> None:
         lambda: driver.find_element(By.ID, "status").get_attribute("data-last-pong"),
         what="the board to see the pong",
     )
-    assert all(frame == {"action": "ping"} for frame in peer.received)
+    # The sync on open, then only pings.
+    assert peer.received[0] == {"action": "sync"}
+    assert all(frame == {"action": "ping"} for frame in peer.received[1:])
     assert status(driver) == "open"
 
 
@@ -198,15 +216,109 @@ def test_reconnects_after_the_server_drops_the_socket(open_board, fake_api) -> N
     wait_until(lambda: len(fake_api.peers) == 2, what="a second connection")
     wait_live(driver, fake_api)
     assert fake_api.peers[1].query == fake_api.peers[0].query  # same identity again
-    notice = driver.find_element(By.ID, "notice")
-    assert notice.is_displayed()
-    assert "Reconnected after" in notice.text
+    assert fake_api.syncs(fake_api.peers[1])[0]["since"].startswith("v1:")  # a catch-up
+    wait_until(lambda: "caught up on 0 changes" in notice(driver), what="the catch-up notice")
 
     # The board kept what it had and goes on with the new connection.
     fake_api.send(incident_message("INC-1", urgency="high", status="resolved"))
     fake_api.send(created("INC-2", urgency="low", status="open"))
     board = wait_rows(driver, lambda r: len(r) == 2, "INC-2 after the reconnect")
     assert [(r["id"], r["status"]) for r in board] == [("INC-1", "resolved"), ("INC-2", "open")]
+
+
+def test_board_opened_after_incidents_exist_shows_them(open_board, fake_api) -> None:
+    fake_api.put("INC-1", live=False, urgency="low", status="open", title="Fallen tree")
+    fake_api.put("INC-2", live=False, urgency="critical", status="dispatched")
+    fake_api.put("INC-3", live=False, urgency="medium", status="open")
+    fake_api.remove("INC-3", live=False)  # gone before the board opened: never shown
+    driver = open_board(fake_api.url())
+    board = wait_rows(driver, lambda r: len(r) == 2, "the two existing incidents")
+    assert [(r["id"], r["status"]) for r in board] == [("INC-2", "dispatched"), ("INC-1", "open")]
+    assert "Fallen tree" in board[1]["text"]
+    assert fake_api.syncs(fake_api.live_peers()[0]) == [{"action": "sync"}]
+    wait_live(driver, fake_api)
+    assert notice(driver) == ""
+    # The first load is no change: nothing flashes.
+    assert not driver.find_elements(By.CSS_SELECTOR, "tr.changed")
+    # And it goes on live.
+    fake_api.put("INC-1", urgency="low", status="acknowledged", title="Fallen tree")
+    wait_rows(driver, lambda r: r[1]["status"] == "acknowledged", "INC-1 acknowledged live")
+
+
+def test_changes_made_while_disconnected_appear_after_the_reconnect(open_board, fake_api) -> None:
+    fake_api.put("INC-1", live=False, urgency="medium", status="open")
+    fake_api.put("INC-2", live=False, urgency="low", status="open")
+    driver = open_board(fake_api.url())
+    wait_rows(driver, lambda r: len(r) == 2, "INC-1 and INC-2")
+    wait_live(driver, fake_api)
+    cursor = driver.execute_script("return window.realtimeBoard.client.cursor")
+
+    # Away: the server refuses the board's attempts while three changes are made (their live
+    # messages reach no one).
+    fake_api.refuse = True
+    fake_api.drop()
+    wait_until(lambda: status(driver) in {"reconnecting", "refused"}, what="the drop to show")
+    fake_api.put("INC-1", urgency="critical", status="escalated")
+    fake_api.put("INC-3", urgency="high", status="open", title="Gas leak")
+    fake_api.remove("INC-2")
+    wait_until(lambda: fake_api.refused >= 1, what="a refused reconnect")
+    assert [r["id"] for r in rows(driver)] == ["INC-1", "INC-2"]  # nothing known yet
+
+    fake_api.refuse = False
+    board = wait_rows(
+        driver,
+        lambda r: [x["id"] for x in r] == ["INC-1", "INC-3"] and r[0]["status"] == "escalated",
+        "the changes made meanwhile, without a reload",
+    )
+    assert board[0]["escalated"]
+    assert "Gas leak" in board[1]["text"]
+    wait_until(lambda: "caught up on 3 changes" in notice(driver), what="the catch-up notice")
+    assert fake_api.syncs(fake_api.live_peers()[0]) == [{"action": "sync", "since": cursor}]
+    assert driver.execute_script("return performance.getEntriesByType('navigation').length") == 1
+
+
+def test_removed_incident_disappears(open_board, fake_api) -> None:
+    fake_api.put("INC-1", live=False, urgency="high", status="open")
+    fake_api.put("INC-2", live=False, urgency="low", status="open")
+    driver = open_board(fake_api.url())
+    wait_rows(driver, lambda r: len(r) == 2, "INC-1 and INC-2")
+    wait_live(driver, fake_api)
+    fake_api.remove("INC-1")
+    board = wait_rows(driver, lambda r: [x["id"] for x in r] == ["INC-2"], "INC-1 removed")
+    assert "1 incident" in driver.find_element(By.ID, "counts").text
+    # A late, older update of the removed incident does not bring it back.
+    fake_api.send(incident_message("INC-1", sequence="1", urgency="high", status="zombie"))
+    fake_api.put("INC-2", urgency="low", status="acknowledged")  # a marker sent after it
+    board = wait_rows(driver, lambda r: r[0]["status"] == "acknowledged", "INC-2 acknowledged")
+    assert [r["id"] for r in board] == ["INC-2"]
+
+
+def test_expired_cursor_reloads_everything(open_board, fake_api) -> None:
+    fake_api.put("INC-1", live=False, urgency="high", status="open")
+    fake_api.put("INC-2", live=False, urgency="low", status="open")
+    driver = open_board(fake_api.url())
+    wait_rows(driver, lambda r: len(r) == 2, "INC-1 and INC-2")
+    wait_live(driver, fake_api)
+    # Away longer than the retention: INC-2's tombstone is gone too, only a reset can tell.
+    fake_api.refuse = True
+    fake_api.drop()
+    wait_until(lambda: fake_api.refused >= 1, what="a refused reconnect")
+    with fake_api._lock:
+        del fake_api.state["INC-2"]
+    fake_api.expire_cursors()
+    fake_api.refuse = False
+    wait_rows(driver, lambda r: [x["id"] for x in r] == ["INC-1"], "INC-2 dropped by the reset")
+    wait_until(lambda: "reloaded every incident" in notice(driver), what="the reset notice")
+
+
+def test_throttled_sync_is_retried(open_board, fake_api) -> None:
+    fake_api.put("INC-1", live=False, urgency="high", status="open")
+    fake_api.throttle_syncs(1, retry_after_ms=700)
+    driver = open_board(fake_api.url())
+    wait_until(lambda: "trying again" in notice(driver), what="the board to say it retries")
+    wait_rows(driver, lambda r: len(r) == 1, "INC-1 after the retry")
+    wait_until(lambda: notice(driver) == "", what="the notice to clear")
+    assert len(fake_api.syncs(fake_api.live_peers()[0])) == 2
 
 
 def test_refused_connection_is_shown_as_refused(open_board, fake_api) -> None:

@@ -19,12 +19,14 @@ import dataclasses
 import json
 import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import pytest
@@ -34,12 +36,13 @@ from testing.browser import headless_chromium
 from testing.waits import wait_until
 from testing.websocket_client import WsClient
 from tools.localenv import clients as aws
-from tools.localenv import commands, emulator, tokens
+from tools.localenv import commands, emulator, process, tokens
 from tools.localenv import stack as localenv
 from tools.localenv.cli import ERRORS
 from tools.localenv.config import DEFAULT_PORT, LocalEnv
 from tools.localenv.resources import INCIDENTS_KEY
 from tools.localenv.state import StackState
+from tools.paths import ROOT
 
 ALERT_TIMEOUT_S = 20.0
 CLIENTS: dict[str, Callable[[str], Any]] = {
@@ -110,6 +113,38 @@ class Stack:
     def connect_with(self, token: str | None) -> WsClient:
         """A client sending exactly ``token`` as ``?token=`` (None: no token at all)."""
         return WsClient(commands.with_token(self.state.ws_url, token))
+
+    # -- The CLI a person runs through make ----------------------------------------
+    cli_command: ClassVar[tuple[str, ...]] = (sys.executable, "-m", "tools.localenv")
+
+    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """``python -m tools.localenv <args>`` from the checkout, as `make` runs it; exit 0."""
+        done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+            [*self.cli_command, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=ROOT,
+        )
+        assert done.returncode == 0, done.stderr
+        return done
+
+    # -- Dead-letter queues -------------------------------------------------------
+    def dead_letters(self, function: str) -> tuple[str, str, int]:
+        """(deployed name, dead-letter queue URL, maximum record age in s) of a stream consumer
+        whose records a test parks: its mapping must give up within envs/local.tfvars' 60 s, or
+        the test would wait for ever."""
+        mapping = self.client("lambda").get_event_source_mapping(
+            UUID=self.outputs["event_source_mapping_ids"][function]
+        )
+        max_age = mapping["MaximumRecordAgeInSeconds"]
+        if max_age > 120:
+            pytest.fail(
+                f"maximum_record_age_in_seconds is {max_age}: envs/local.tfvars should keep it 60"
+            )
+        names, queues = self.outputs["function_names"], self.outputs["dead_letter_queue_urls"]
+        return names[function], queues[function], max_age
 
     # -- Tokens -------------------------------------------------------------------
     @property
@@ -242,9 +277,9 @@ def _session_port(config: LocalEnv) -> int:
         return current.port
     if config.port is not None:
         return config.port
-    if not emulator.port_open(DEFAULT_PORT):
+    if not process.port_open(DEFAULT_PORT):
         return DEFAULT_PORT
-    return emulator.free_port()
+    return process.free_port()
 
 
 @pytest.fixture(scope="session")

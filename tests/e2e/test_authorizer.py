@@ -16,22 +16,19 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
 
 from tools.localenv import commands
+from tools.paths import ROOT
 
 pytestmark = pytest.mark.e2e
 
 ROW_TIMEOUT_S = 15.0
-ROOT = Path(__file__).resolve().parents[2]
 HOUR = 3600
 # What the emulator answers for an authorizer that raised "Unauthorized" (AWS: 401).
 EMULATOR_UNAUTHORIZED = 500
@@ -120,15 +117,7 @@ def test_a_valid_token_connects_and_its_claims_make_the_row(stack):
 
 def test_make_token_prints_a_token_the_stack_accepts(stack):
     user = stack.new_id("cli-user")
-    done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-        [sys.executable, "-m", "tools.localenv", "token", "--user", user, "--role", "viewer"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr
+    done = stack.cli("token", "--user", user, "--role", "viewer")
     token = done.stdout.strip()
     assert token.count(".") == 2
 

@@ -157,3 +157,28 @@ def test_it_serves_https_with_a_certificate_the_client_can_verify(tmp_path: Any)
         assert api.delivered("abc=") == [{"x": 1}]
         with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
             urllib.request.urlopen(request, timeout=5)  # noqa: S310 (the system's CAs: refused)
+
+
+def test_a_connecting_connection_answers_410_until_its_handshake_is_over(
+    api: FakeManagementApi,
+) -> None:
+    def post(cid: str) -> int:
+        request = urllib.request.Request(  # noqa: S310 (our own fake on 127.0.0.1)
+            f"{api.url}/@connections/{cid}", data=b"{}", method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            assert error.headers["x-amzn-ErrorType"] == "GoneException"
+            return error.code
+
+    api.connecting("young", 0.4)
+    api.behaviours["young-throttled"] = "throttle:1"
+    api.connecting("young-throttled")  # until established
+    assert [post("young"), post("young"), post("other")] == [410, 410, 200]
+    assert post("young-throttled") == 410  # the handshake comes before any behaviour
+    time.sleep(0.5)
+    assert [post("young"), post("young-throttled")] == [200, 410]
+    api.established("young-throttled")
+    assert post("young-throttled") == 200  # throttle:1 was used up by the 410s

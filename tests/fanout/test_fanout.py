@@ -28,11 +28,13 @@ import broadcaster
 import fanout_worker
 from broadcaster import BroadcastConfig, Clients
 from realtime_common import aws
-from realtime_common.fanout import engine
+from realtime_common.connections import connected_at
+from realtime_common.fanout import delivery
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.engine import RetryPolicy
 from realtime_common.fanout.workers import WorkerJob
 from testing.lambda_context import LambdaContext
+from tools.bench import session
 
 pytestmark = pytest.mark.fanout
 
@@ -46,7 +48,7 @@ def _fresh_runtime() -> Iterator[None]:
     """Each test's posts go through its own event loop and pool (a cold execution environment),
     closed afterwards: nothing (an aiohttp session, a socket) outlives the test that opened it."""
     yield
-    engine.current_runtime().close()
+    delivery.reset_runtime()
 
 
 def template() -> dict[str, Any]:
@@ -76,7 +78,9 @@ def sequences(event: dict[str, Any]) -> list[str]:
     return [r["dynamodb"]["SequenceNumber"] for r in event["Records"]]
 
 
-def add_connections(table: Any, *ids: str, role: str = "viewer") -> None:
+def add_connections(
+    table: Any, *ids: str, role: str = "viewer", stored_at: str = "2026-11-27T14:40:00Z"
+) -> None:
     with table.batch_writer() as batch:
         for cid in ids:
             batch.put_item(
@@ -85,7 +89,7 @@ def add_connections(table: Any, *ids: str, role: str = "viewer") -> None:
                     "sk": "META#",
                     "userId": "u",
                     "role": role,
-                    "connectedAt": "2026-11-27T14:40:00Z",
+                    "connectedAt": stored_at,
                     "expiresAt": int(time.time()) + 3600,
                 }
             )
@@ -110,7 +114,6 @@ def config(url: str, concurrency: int = 8, max_attempts: int = 4, **kwargs: Any)
             url,
             concurrency=concurrency,
             max_attempts=max_attempts,
-            transport=kwargs.pop("transport", "wire"),
         ),
         rate=kwargs.pop("rate", 100_000),
         worker_function=None,
@@ -135,11 +138,10 @@ def run(
     concurrency: int = 8,
     max_attempts: int = 4,
     deadline: float = math.inf,
-    transport: str = "wire",
 ) -> list[str]:
     response = broadcaster.broadcast(
         event,
-        config(url, concurrency, max_attempts, transport=transport),
+        config(url, concurrency, max_attempts),
         clients(),
         deadline=deadline,
         policy=RetryPolicy(max_attempts=max_attempts, **FAST_RETRY),
@@ -159,6 +161,27 @@ def test_gone_connections_lose_their_row_and_others_get_everything(table: Any, a
     assert [m["sequence"] for m in messages(api, "live=")] == sequences(event)
     assert [p.status for p in api.posts_to("gone=")] == [410]  # nothing after the 410
     assert stored(table) == {"CONN#live="}
+
+
+def test_a_connection_still_connecting_keeps_its_row_and_gets_the_next_record(
+    table: Any, api: Any
+) -> None:
+    # on_connect has stored the row; API Gateway has not finished the handshake, and answers
+    # 410 to posts for it meanwhile (documented). A 410 then proves nothing: the row stays.
+    add_connections(table, "old-gone=")
+    add_connections(table, "young=", stored_at=connected_at(time.time()))
+    api.behaviours["old-gone="] = "gone"
+    api.connecting("young=")
+    first = updates("A")
+    assert run(api.url, first) == []
+    assert [p.status for p in api.posts_to("young=")] == [410]
+    assert stored(table) == {"CONN#young="}  # the old row's 410 still deletes it
+
+    api.established("young=")
+    second = updates("B")
+    assert run(api.url, second) == []
+    assert [m["sequence"] for m in messages(api, "young=")] == sequences(second)
+    assert stored(table) == {"CONN#young="}
 
 
 def test_throttled_posts_are_retried_until_delivered(table: Any, api: Any) -> None:
@@ -301,23 +324,25 @@ def test_oversize_update_arrives_as_the_slim_envelope(table: Any, api: Any) -> N
     assert "incident" not in message
 
 
-# "wire" is the lean client (the default); "session" the aiohttp ClientSession path kept to
-# benchmark against (FANOUT_TRANSPORT): both must behave the same.
-TRANSPORTS = pytest.mark.parametrize("transport", ["wire", "session"])
+@pytest.fixture(params=["wire", "session"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ "wire" is the lean client (production's); "session" the aiohttp ClientSession path the
+    benchmark measures it against (tools/bench/session.py): both must behave the same."""
+    if request.param == "session":
+        monkeypatch.setattr(delivery, "runtime_factory", session.SessionRuntime)
+    delivery.reset_runtime()
 
 
-@TRANSPORTS
+@pytest.mark.usefixtures("transport")
 def test_running_out_of_time_fails_the_record_instead_of_hanging(
-    table: Any, api: Any, caplog: pytest.LogCaptureFixture, transport: str
+    table: Any, api: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     ids = [f"c{n}" for n in range(6)]
     add_connections(table, *ids)
     api.latency = 0.2
     event = updates("A")
     deadline = time.monotonic() + 0.5
-    assert run(api.url, event, concurrency=1, deadline=deadline, transport=transport) == sequences(
-        event
-    )
+    assert run(api.url, event, concurrency=1, deadline=deadline) == sequences(event)
     finished = time.monotonic()
     assert len(api.posts) < 6  # sequential posts of 0.2 s cannot all fit in 0.5 s
     assert all(p.started <= deadline for p in api.posts)  # nothing started after the deadline
@@ -327,15 +352,21 @@ def test_running_out_of_time_fails_the_record_instead_of_hanging(
     assert "time ran out" in log.getMessage()
 
 
-@TRANSPORTS
+@pytest.mark.usefixtures("transport")
 def test_handler_entry_point_against_the_fake(
-    table: Any, api: Any, monkeypatch: pytest.MonkeyPatch, transport: str
+    table: Any,
+    api: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    create_state_table: Callable[[str], Any],
 ) -> None:
     add_connections(table, "a", "gone")
     api.behaviours["gone"] = "gone"
-    monkeypatch.setenv("FANOUT_TRANSPORT", transport)
+    create_state_table("state")
     monkeypatch.setenv("CONNECTIONS_TABLE", TABLE)
     monkeypatch.setenv("WS_CALLBACK_URL", api.url)
+    monkeypatch.setenv("STATE_TABLE", "state")
+    monkeypatch.setenv("STATE_RETENTION_SECONDS", "86400")
+    monkeypatch.setenv("CLOSED_STATUSES", "[]")
 
     context = LambdaContext(function_name="broadcaster", remaining_ms=30_000)
     event = updates("A", "A")

@@ -17,6 +17,11 @@ REGION = "us-east-1"
 CONNECTIONS_TABLE = "realtime-connections"
 IDEMPOTENCY_TABLE = "realtime-idempotency"
 TOPIC_NAME = "realtime-alerts"
+CONNECT_ENVIRONMENT = {
+    "ALLOWED_ROLES": "dispatcher,responder,supervisor,viewer",
+    "ALLOW_QUERY_IDENTITY": "false",
+    "CONNECTION_TTL_SECONDS": "7200",
+}
 
 
 @pytest.fixture
@@ -25,13 +30,38 @@ def context() -> LambdaContext:
 
 
 @pytest.fixture
+def connect_environment(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What Terraform sets on connect and disconnect besides the table name (main.tf's
+    connection_environment, with variables.tf's defaults): their reader requires it."""
+    for name, value in CONNECT_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
 def connections_table(
-    aws_env: None,
+    connect_environment: None,
     monkeypatch: pytest.MonkeyPatch,
     create_connections_table: Callable[[str], Any],
 ) -> Any:
     table = create_connections_table(CONNECTIONS_TABLE)
     monkeypatch.setenv("CONNECTIONS_TABLE", CONNECTIONS_TABLE)
+    return table
+
+
+STATE_TABLE = "realtime-state"
+
+
+@pytest.fixture
+def state_table(
+    aws_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    create_state_table: Callable[[str], Any],
+) -> Any:
+    """The state table and the settings Terraform gives the Broadcaster (its defaults)."""
+    table = create_state_table(STATE_TABLE)
+    monkeypatch.setenv("STATE_TABLE", STATE_TABLE)
+    monkeypatch.setenv("STATE_RETENTION_SECONDS", "86400")
+    monkeypatch.setenv("CLOSED_STATUSES", '["closed","resolved"]')
     return table
 
 

@@ -63,7 +63,12 @@ def base_env(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
         "JWT_ISSUER": ISSUER,
         "JWT_AUDIENCE": AUDIENCE,
         "CONNECT_ROUTE_ARN": ROUTE_ARN,
+        "JWT_ALGORITHMS": "HS256",
+        "USER_ID_CLAIM": "sub",
+        "ROLE_CLAIM": "role",
         "ALLOWED_ROLES": "dispatcher,viewer",
+        "JWT_LEEWAY_SECONDS": "30",
+        "AUTH_CACHE_SECONDS": "0",
     }.items():
         monkeypatch.setenv(name, value)
 
@@ -200,6 +205,7 @@ class JwksServer:
 def jwks(base_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[JwksServer]:
     server = JwksServer()
     monkeypatch.setenv("JWKS_URL", server.url)
+    monkeypatch.setenv("JWT_ALGORITHMS", "RS256")
     try:
         yield server
     finally:

@@ -35,7 +35,12 @@ def api() -> Iterator[FakeManagementApi]:
 
 
 @pytest.fixture
-def env(connections_table: Any, api: FakeManagementApi, monkeypatch: pytest.MonkeyPatch) -> Any:
+def env(
+    connections_table: Any,
+    state_table: Any,
+    api: FakeManagementApi,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
     monkeypatch.setenv("WS_CALLBACK_URL", api.url)
     monkeypatch.setenv("FANOUT_CONCURRENCY", "8")
     return connections_table
@@ -95,14 +100,8 @@ def test_insert_reaches_every_live_connection(
     assert got["live-2="] == got["live-1="]
 
 
-def test_modify_is_an_update_and_remove_is_ignored(
-    env: Any, context: Any, api: FakeManagementApi
-) -> None:
+def test_modify_is_an_update(env: Any, context: Any, api: FakeManagementApi) -> None:
     add_connection(env, "c1")
-    assert broadcaster.handler(load_event("stream-remove.json"), context) == {
-        "batchItemFailures": []
-    }
-    assert received(api) == {}
     broadcaster.handler(load_event("stream-modify.json"), context)
     (message,) = received(api)["c1"]
     assert message["type"] == "incident.updated"
@@ -114,9 +113,14 @@ def test_batch_is_delivered_in_stream_order(env: Any, context: Any, api: FakeMan
     assert broadcaster.handler(load_event("stream-batch.json"), context) == {
         "batchItemFailures": []
     }
-    sequences = [m["sequence"] for m in received(api)["c1"]]
-    # the REMOVE (...013) is not sent
-    assert sequences == ["100000000000000000010", "100000000000000000011", "100000000000000000012"]
+    got = received(api)["c1"]
+    assert [m["sequence"] for m in got] == [
+        "100000000000000000010",
+        "100000000000000000011",
+        "100000000000000000012",
+        "100000000000000000013",
+    ]
+    assert got[-1]["type"] == "incident.removed"  # the REMOVE, in its place
 
 
 def test_every_type_arrives_as_plain_json(env: Any, context: Any, api: FakeManagementApi) -> None:
@@ -234,6 +238,7 @@ def test_a_large_audience_goes_through_one_worker_per_scan_segment(
             "100000000000000000010",
             "100000000000000000011",
             "100000000000000000012",
+            "100000000000000000013",  # the REMOVE: incident.removed
         ]
     assert len(api.posts) == 30  # one batch frame per connection, no segment overlap
 
@@ -341,7 +346,7 @@ def test_a_batch_with_nothing_to_send_still_emits_zeros(
 
     add_connection(env, "ok")
     capsys.readouterr()
-    broadcaster.handler(load_event("stream-remove.json"), context)
+    broadcaster.handler({"Records": []}, context)
     (document,) = emf.documents(capsys.readouterr().out)
     assert set(emf.metrics(document).values()) == {0.0}
     assert len(emf.metrics(document)) == 8  # the seven fan-out metrics and RecordsFailed

@@ -104,7 +104,7 @@ def test_missing_table_variable_fails_naming_it(
 
 
 def test_table_failure_refuses_the_connection(
-    aws_env: None, context: Any, monkeypatch: pytest.MonkeyPatch
+    connect_environment: None, context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The table does not exist: the put fails and API Gateway answers 500 (connection refused),
     # rather than the handler pretending the client is registered.

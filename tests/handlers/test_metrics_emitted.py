@@ -12,7 +12,6 @@ import pytest
 
 import connection_manager
 import notifier
-from realtime_common.config import ConfigError
 from testing import emf
 
 pytestmark = pytest.mark.handler
@@ -66,15 +65,6 @@ def test_records_that_need_no_alert_still_report_zero_failures(
 ) -> None:
     notifier.handler(load_event("stream-remove.json"), context)
     assert emf.metrics(only_document(capsys)) == {"RecordsFailed": 0.0}
-
-
-def test_notifier_without_a_namespace_fails_naming_the_variable(
-    alerts: Any, context: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("POWERTOOLS_METRICS_NAMESPACE")
-    with pytest.raises(ConfigError, match="POWERTOOLS_METRICS_NAMESPACE"):
-        notifier.handler(load_event("stream-insert.json"), context)
-    assert alerts.read() == []
 
 
 @pytest.mark.parametrize(

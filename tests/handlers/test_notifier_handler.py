@@ -148,9 +148,12 @@ def test_every_record_failing_is_still_a_partial_response(
     assert alerts.idempotency.scan()["Items"] == []
 
 
-def test_missing_idempotency_table_variable_fails_naming_it(
-    alerts: Any, context: Any, monkeypatch: pytest.MonkeyPatch
+# The metrics namespace (realtime_common.metrics) and the idempotency table, both set by Terraform.
+@pytest.mark.parametrize("variable", ["IDEMPOTENCY_TABLE", "POWERTOOLS_METRICS_NAMESPACE"])
+def test_a_missing_variable_fails_naming_it_and_publishes_nothing(
+    alerts: Any, context: Any, monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:
-    monkeypatch.delenv("IDEMPOTENCY_TABLE")
-    with pytest.raises(ConfigError, match="IDEMPOTENCY_TABLE"):
+    monkeypatch.delenv(variable)
+    with pytest.raises(ConfigError, match=variable):
         notifier.handler(load_event("stream-insert.json"), context)
+    assert alerts.read() == []

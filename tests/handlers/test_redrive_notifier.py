@@ -15,6 +15,7 @@ import notifier
 from realtime_common import aws
 from testing import emf
 from testing.fake_lambda import FakeLambda
+from tools.localenv import resources
 from tools.redrive.run import Clients, Target, redrive
 from tools.redrive.stream import stream_event
 
@@ -32,13 +33,7 @@ class BrokenSns:
 def incidents(alerts: Any) -> dict[str, Any]:
     """An Incidents table with a stream, one urgent incident written, its record, and a DLQ."""
     dynamodb = boto3.client("dynamodb")
-    stream_arn = dynamodb.create_table(
-        TableName="Incidents",
-        KeySchema=[{"AttributeName": "incidentId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "incidentId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]["LatestStreamArn"]
+    stream_arn = resources.ensure_incidents_table(dynamodb, [])  # the local stack's demo table
     dynamodb.put_item(
         TableName="Incidents",
         Item={

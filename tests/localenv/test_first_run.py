@@ -12,7 +12,6 @@ import pytest
 from tools.localenv import board, cli, stack, terraform
 from tools.localenv.log import log, to_file
 from tools.localenv.progress import Progress, tail
-from tools.localenv.state import StackState
 
 pytestmark = pytest.mark.unit
 
@@ -135,33 +134,21 @@ def test_the_provider_source_is_checked_before_anything_slow(tmp_path):
     terraform.check_provider_source({}, data_dir, home, reachable=never_asked)
 
 
-def state(**extra: object) -> StackState:
-    fields: dict[str, object] = {
-        "port": 4566,
-        "endpoint": "http://127.0.0.1:4566",
-        "emulator_pid": 7,
-        "started_emulator": True,
-        "ws_url": "ws://127.0.0.1:4566/_aws/execute-api/abc/prod",
-        "board_base_url": "http://127.0.0.1:4580",
-    }
-    return StackState(**{**fields, **extra})  # type: ignore[arg-type]
-
-
-def test_the_board_url_carries_the_websocket_url_and_the_local_identity():
-    url = urlsplit(stack.board_link(state()))
+def test_the_board_url_carries_the_websocket_url_and_the_local_identity(stack_state):
+    url = urlsplit(stack.board_link(stack_state()))
     assert (url.scheme, url.netloc, url.path) == ("http", "127.0.0.1:4580", "/board/index.html")
     [ws] = parse_qs(url.query)["url"]
     ws_url = urlsplit(ws)
     assert ws.startswith("ws://127.0.0.1:4566/_aws/execute-api/abc/prod?")
     assert parse_qs(ws_url.query) == {"userId": [stack.BOARD_USER], "role": [stack.BOARD_ROLE]}
-    assert "not served" in stack.board_link(state(board_base_url=""))
+    assert "not served" in stack.board_link(stack_state(board_base_url=""))
 
 
-def test_up_ends_with_the_two_urls_and_the_next_commands(tmp_path):
-    lines = stack.summary(state(), 112.4, tmp_path).splitlines()
+def test_up_ends_with_the_two_urls_and_the_next_commands(tmp_path, stack_state):
+    lines = stack.summary(stack_state(), 112.4, tmp_path).splitlines()
     assert lines[0] == f"Local stack is up (1 m 52 s; logs in {tmp_path}/)."
     assert lines[1] == "  WebSocket URL  ws://127.0.0.1:4566/_aws/execute-api/abc/prod"
-    assert lines[2] == f"  Board          {stack.board_link(state())}"
+    assert lines[2] == f"  Board          {stack.board_link(stack_state())}"
     commands = [line.split()[1] for line in lines[5:]]
     assert commands == ["board", "listen", "token", "incident", "alerts", "status", "down"]
     assert len(lines) <= 12

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from testing.waits import wait_until
-from tools.localenv import cli, emulator, terraform
+from tools import terraform_rc
+from tools.localenv import cli, emulator, process, terraform
 from tools.localenv.config import DEFAULT_PORT, ROOT, LocalEnv
 from tools.localenv.rootmodule import copy_root_module
 
@@ -47,7 +48,7 @@ def test_emulator_sdk_environment_points_at_the_endpoint_in_the_stacks_region():
 def test_no_emulator_is_found_or_stopped_in_an_empty_state_directory(tmp_path):
     assert emulator.running(tmp_path) is None
     assert emulator.stop(tmp_path) is False
-    files = emulator.EmulatorFiles(tmp_path)
+    files = emulator.files(tmp_path)
     files.pid_file.write_text("not a pid\n")
     assert emulator.running(tmp_path) is None
     assert emulator.stop(tmp_path) is False
@@ -58,7 +59,7 @@ def test_a_port_in_use_is_refused_with_the_next_one_suggested(tmp_path):
     import socket  # noqa: PLC0415
 
     with socket.socket() as busy:
-        busy.bind((emulator.HOST, 0))
+        busy.bind((process.HOST, 0))
         busy.listen()
         port = busy.getsockname()[1]
         with pytest.raises(emulator.EmulatorError, match=f"EMULATOR_PORT={port + 1}"):
@@ -98,8 +99,7 @@ def test_the_real_root_module_copies_with_every_root_file(tmp_path):
 
 
 def test_terraform_environment_adds_the_mirror_config_only_when_asked(tmp_path):
-    rc = tmp_path / "terraform.rc"
-    rc.write_text("")
+    rc = tmp_path / "cache" / "terraform.rc"
     sdk = emulator.sdk_env("http://127.0.0.1:1")
 
     plain = terraform.terraform_env({"PATH": "/bin"}, sdk, tmp_path / "data", rc)
@@ -107,9 +107,12 @@ def test_terraform_environment_adds_the_mirror_config_only_when_asked(tmp_path):
     assert plain["TF_DATA_DIR"] == str(tmp_path / "data")
     assert plain["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
     assert plain["TF_INPUT"] == "0"
+    assert not rc.exists()  # online: nobody writes it
 
     mirrored = terraform.terraform_env({"TF_PLUGIN_DIR": "/m"}, sdk, tmp_path, rc)
     assert mirrored["TF_CLI_CONFIG_FILE"] == str(rc)
+    assert rc.read_text() == terraform_rc.render("/m")  # written without make, as make writes it
+    assert 'path    = "/m"' in rc.read_text()
     own = tmp_path / "own.rc"
     own.write_text("")
     explicit = {"TF_PLUGIN_DIR": "/m", "TF_CLI_CONFIG_FILE": str(own)}

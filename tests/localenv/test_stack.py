@@ -45,12 +45,10 @@ def test_an_unchanged_layer_is_not_built_again(tmp_path):
     assert layer.build_layer_zip(tmp_path).read_bytes() == b"kept"
 
 
-def test_terraform_vars_are_what_the_root_module_expects():
-    state = StackState(
+def test_terraform_vars_are_what_the_root_module_expects(stack_state):
+    state = stack_state(
         port=4633,
         endpoint="http://127.0.0.1:4633",
-        emulator_pid=1,
-        started_emulator=True,
         incidents_stream_arn=STREAM_ARN,
         layer_arn="arn:aws:lambda:us-east-1:000000000000:layer:local-boto3:3",
         alerts_queue_arn="arn:aws:sqs:us-east-1:000000000000:realtime-local-alerts-inbox",
@@ -87,12 +85,10 @@ def test_a_backend_setting_that_is_missing_is_named(tmp_path):
         resources.backend_setting(backend, "key")
 
 
-def test_recorded_state_round_trips_and_down_without_a_record_does_nothing(tmp_path):
+def test_recorded_state_round_trips_and_down_without_a_record_does_nothing(tmp_path, stack_state):
     config = LocalEnv(state_dir=tmp_path)
     assert stack.down(config) == []
-    state = StackState(
-        port=4566,
-        endpoint="http://127.0.0.1:4566",
+    state = stack_state(
         emulator_pid=42,
         started_emulator=False,
         created=["incidents_table"],
@@ -105,14 +101,15 @@ def test_recorded_state_round_trips_and_down_without_a_record_does_nothing(tmp_p
         stack.require_stack(config)
 
 
-def test_the_local_plan_preview_plans_with_what_make_up_recorded(tmp_path, monkeypatch):
+def test_the_local_plan_preview_plans_with_what_make_up_recorded(
+    tmp_path, monkeypatch, stack_state
+):
     """`make plan-preview ENV=local` plans with the environment and -vars of the running stack."""
     config = LocalEnv(state_dir=tmp_path)
-    state = StackState(
+    state = stack_state(
         port=4599,
         endpoint="http://127.0.0.1:4599",
         emulator_pid=1,
-        started_emulator=True,
         incidents_stream_arn=STREAM_ARN,
         layer_arn="arn:aws:lambda:us-east-1:000000000000:layer:local-boto3:1",
         applied=True,
@@ -128,12 +125,8 @@ def test_the_local_plan_preview_plans_with_what_make_up_recorded(tmp_path, monke
     assert f"-var=incidents_stream_arn={state.incidents_stream_arn}" in variables
 
 
-def test_functions_resolve_by_role_or_name_and_unknown_ones_are_named():
-    state = StackState(
-        port=1,
-        endpoint="",
-        emulator_pid=1,
-        started_emulator=False,
+def test_functions_resolve_by_role_or_name_and_unknown_ones_are_named(stack_state):
+    state = stack_state(
         outputs={"function_names": {"notifier": "realtime-local-notifier"}},
     )
     assert commands.resolve_function(state, "notifier") == "realtime-local-notifier"
@@ -164,22 +157,15 @@ def test_ws_url_is_the_emulators_path_style_endpoint():
     assert LocalEnv().tfvars.name == "local.tfvars"
 
 
-def test_connect_url_carries_the_identity_in_the_query_string():
-    state = StackState(
-        port=1, endpoint="", emulator_pid=1, started_emulator=True, ws_url="ws://h:1/_aws/a/prod"
-    )
+def test_connect_url_carries_the_identity_in_the_query_string(stack_state):
+    state = stack_state(ws_url="ws://h:1/_aws/a/prod")
     assert commands.connect_url(state, "al ice", "dispatcher") == (
         "ws://h:1/_aws/a/prod?userId=al+ice&role=dispatcher"
     )
 
 
-def test_the_summary_names_every_endpoint_and_the_next_steps():
-    state = StackState(
-        port=4566,
-        endpoint="http://127.0.0.1:4566",
-        emulator_pid=7,
-        started_emulator=True,
-        ws_url="ws://127.0.0.1:4566/_aws/execute-api/abc/prod",
+def test_the_summary_names_every_endpoint_and_the_next_steps(stack_state):
+    state = stack_state(
         outputs={"function_names": {"notifier": "n", "connect": "c"}, "api_id": "abc"},
     )
     lines = stack.describe(state).splitlines()

@@ -8,9 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from botocore.exceptions import ClientError
 
-from authorizer import AuthorizerConfig, UnauthorizedError, verify_token
+from realtime_common.auth.errors import UnauthorizedError
+from realtime_common.auth.settings import AuthorizerConfig
+from realtime_common.auth.verify import verify_token
 from tools.localenv import board, commands, tokens
-from tools.localenv.state import StackState
 
 pytestmark = pytest.mark.unit
 
@@ -21,6 +22,7 @@ FUNCTION_ENV = {
     "JWT_AUDIENCE": "realtime-local-clients",
     "JWT_SECRET_PARAMETER": "/realtime/local/connect-authorizer/hs256-secret",
     "CONNECT_ROUTE_ARN": "arn:aws:execute-api:us-east-1:000000000000:abc/prod/$connect",
+    "JWT_ALGORITHMS": "HS256",
     "USER_ID_CLAIM": "sub",
     "ROLE_CLAIM": "role",
     "ALLOWED_ROLES": "dispatcher,responder,supervisor,viewer",
@@ -123,10 +125,8 @@ def test_a_missing_secret_says_to_run_make_up():
         tokens.read_secret(FakeSsm(), "/missing")  # type: ignore[arg-type]
 
 
-def test_without_the_authorizer_clients_fall_back_to_query_identity():
-    state = StackState(
-        port=1, endpoint="http://h:1", emulator_pid=1, started_emulator=True, ws_url="ws://h:1/s"
-    )
+def test_without_the_authorizer_clients_fall_back_to_query_identity(stack_state):
+    state = stack_state(ws_url="ws://h:1/s")
     assert commands.identity(state, "al ice", "viewer") == (
         "ws://h:1/s?userId=al+ice&role=viewer",
         None,

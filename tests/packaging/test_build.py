@@ -117,47 +117,9 @@ def test_each_zip_holds_only_what_its_function_needs(built: Built) -> None:
             if "__pycache__/" not in i.filename
         }
 
-    common = {
-        "realtime_common/__init__.py",
-        "realtime_common/aws.py",
-        "realtime_common/config.py",
-        "realtime_common/logs.py",
-        "realtime_common/metrics.py",
-    }
-    connections = "realtime_common/connections.py"
-    assert ours("authorizer") == {
-        "authorizer.py",
-        "realtime_common/__init__.py",
-        "realtime_common/config.py",
-        "realtime_common/logs.py",
-        connections,
-    }
-    assert ours("connection_manager") == {"connection_manager.py", connections, *common}
-    fanout = {
-        f"realtime_common/fanout/{module}.py"
-        for module in (
-            "__init__",
-            "config",
-            "engine",
-            "frames",
-            "rate",
-            "schedule",
-            "sigv4",
-            "table",
-            "views",
-            "wire",
-            "workers",
-        )
-    }
-    assert ours("broadcaster") == {
-        "broadcaster.py",
-        "fanout_worker.py",
-        connections,
-        "realtime_common/stream.py",
-        *common,
-        *fanout,
-    }
-    assert ours("notifier") == {"notifier.py", "realtime_common/stream.py", *common}
+    for artifact in ARTIFACTS:
+        assert ours(artifact.name) == set(artifact.sources(FUNCTIONS))
+    assert "realtime_common/stream.py" not in ours("connection_manager")  # nobody of it imports it
     aiohttp_and_deps = {"aiohttp", "multidict", "yarl", "frozenlist", "propcache", "aiosignal"}
     for name in NAMES:
         packages = tops(out, name)
@@ -242,6 +204,8 @@ print(json.dumps(report))
 @pytest.mark.parametrize(
     ("name", "missing"),
     [
+        # Every module the authorizer imports (realtime_common.auth) must be in its zip.
+        ("authorizer", "JWKS_URL"),
         ("connection_manager", "CONNECTIONS_TABLE"),
         ("broadcaster", "WS_CALLBACK_URL"),
         ("notifier", "SNS_TOPIC_ARN"),
@@ -300,6 +264,64 @@ def _copy_sources(tmp_path: Path) -> Path:
     source = tmp_path / "functions"
     shutil.copytree(FUNCTIONS, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return source
+
+
+def test_a_module_a_handler_starts_importing_ships_in_its_zip_and_only_there(
+    tmp_path: Path,
+) -> None:
+    """The zips' project modules come from the handlers' imports (tools.importgraph), not from a
+    list: a new module reaches the zip of the handler that imports it (with the modules and
+    packages it imports in turn, inside functions too); a module nobody imports ships nowhere."""
+    source = _copy_sources(tmp_path)
+    common = source / "realtime_common"
+    (common / "extra").mkdir()
+    (common / "extra" / "__init__.py").write_text("")
+    (common / "extra" / "first.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from realtime_common import typed_only\n"
+        "def later() -> None:\n    from . import second  # noqa: PLC0415\n"
+    )
+    (common / "extra" / "second.py").write_text("")
+    (common / "typed_only.py").write_text("")
+    (common / "orphan.py").write_text("")
+    with (source / "notifier.py").open("a") as handle:
+        handle.write("\nfrom realtime_common.extra import first  # noqa: E402\n")
+    added = {
+        "realtime_common/extra/__init__.py",
+        "realtime_common/extra/first.py",
+        "realtime_common/extra/second.py",
+    }
+    before = {a.name: set(a.sources(FUNCTIONS)) for a in ARTIFACTS}
+    after = {a.name: set(a.sources(source)) for a in ARTIFACTS}
+    assert after == {**before, "notifier": before["notifier"] | added}
+    # and the zip itself carries them
+    (notifier,) = [a for a in ARTIFACTS if a.name == "notifier"]
+    (result,) = build(
+        tmp_path / "out", source_dir=source, target=DEFAULT, cache=CACHE, artifacts=[notifier]
+    )
+    with zipfile.ZipFile(result.path) as archive:
+        shipped = set(archive.namelist())
+    assert added <= shipped
+    assert not {"realtime_common/orphan.py", "realtime_common/typed_only.py"} & shipped
+
+
+def test_an_import_of_a_missing_project_module_fails_the_build_with_its_place(
+    tmp_path: Path,
+) -> None:
+    source = _copy_sources(tmp_path)
+    with (source / "notifier.py").open("a") as handle:
+        handle.write("\nfrom realtime_common.nowhere import thing  # noqa: E402\n")
+    with pytest.raises(
+        BuildError, match=r"notifier: .*notifier\.py:\d+: imports realtime_common\.nowhere"
+    ):
+        build(tmp_path / "out", source_dir=source, target=DEFAULT, cache=CACHE)
+
+
+def test_a_missing_handler_module_is_named(tmp_path: Path) -> None:
+    source = _copy_sources(tmp_path)
+    (source / "notifier.py").unlink()
+    with pytest.raises(BuildError, match=r"notifier: handler module notifier has no source file"):
+        build(tmp_path / "out", source_dir=source, target=DEFAULT, cache=CACHE)
 
 
 @pytest.mark.parametrize(

@@ -126,7 +126,9 @@ def test_outputs(outputs: dict[str, Any], stack_inputs: Any) -> None:
         "disconnect": f"{prefix}-disconnect",
         "broadcaster": f"{prefix}-broadcaster",
         "notifier": f"{prefix}-notifier",
+        "fanout-worker": f"{prefix}-fanout-worker",
     }
+    assert outputs["fanout_worker_function_name"] == f"{prefix}-fanout-worker"
     assert outputs["stage_name"] == "prod"
     assert outputs["websocket_wss_endpoint"].endswith(f"/{outputs['stage_name']}")
     assert outputs["websocket_management_url"] == (
@@ -252,18 +254,22 @@ def test_functions_configuration(outputs: dict[str, Any]) -> None:
         "connection_manager.on_disconnect",
         "broadcaster.handler",
         "notifier.handler",
+        "fanout_worker.handler",
     }
     for config in configs.values():
         assert config["Runtime"] == "python3.12"
         assert config["Architectures"] == ["x86_64"]
     # Every function runs with a role of its own.
-    assert len({c["Role"] for c in configs.values()}) == 4
+    assert len({c["Role"] for c in configs.values()}) == 5
 
     env = {key: c["Environment"]["Variables"] for key, c in configs.items()}
     assert env["connect"]["CONNECTIONS_TABLE"] == outputs["connections_table_name"]
     assert env["connect"]["ALLOW_QUERY_IDENTITY"] == "false"
     assert env["disconnect"] == env["connect"]
     assert env["broadcaster"]["WS_CALLBACK_URL"] == outputs["websocket_management_url"]
+    worker = outputs["function_names"]["fanout-worker"]
+    assert env["broadcaster"]["FANOUT_WORKER_FUNCTION"] == worker
+    assert env["fanout-worker"]["WS_CALLBACK_URL"] == outputs["websocket_management_url"]
     assert env["notifier"]["SNS_TOPIC_ARN"] == outputs["alerts_topic_arn"]
     assert env["notifier"]["IDEMPOTENCY_TABLE"] == outputs["idempotency_table_name"]
 

@@ -5,19 +5,11 @@
 # Run: make tftest (terraform test -test-directory=tests/tftest)
 
 mock_provider "aws" {
-  # Mocked computed values (tests/tftest/mocks) are known at plan time, so
-  # policies and outputs built from ARNs can be asserted in plan-mode runs.
+  # Mocked computed values and per-resource overrides (tests/tftest/mocks) are
+  # known at plan time, so policies and outputs built from ARNs can be
+  # asserted in plan-mode runs.
   source          = "./tests/tftest/mocks"
   override_during = plan
-}
-
-override_resource {
-  target          = module.function["authorizer"].aws_lambda_function.this
-  override_during = plan
-  values = {
-    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-prod-authorizer"
-    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-prod-authorizer/invocations"
-  }
 }
 
 variables {
@@ -38,7 +30,7 @@ run "jwks_authorizer_is_built_and_attached" {
   }
   assert {
     condition = (
-      local.connect_authorizer.function_arn == "arn:aws:lambda:us-east-1:123456789012:function:realtime-prod-authorizer" &&
+      local.connect_authorizer.function_arn == module.function["authorizer"].arn &&
       local.connect_authorizer.identity_sources == tolist(["route.request.querystring.token"])
     )
     error_message = "$connect must use the stack's authorizer, requiring the token query parameter."
@@ -55,6 +47,7 @@ run "jwks_authorizer_is_built_and_attached" {
       ALLOWED_ROLES      = "dispatcher,responder,supervisor,viewer"
       JWT_LEEWAY_SECONDS = "30"
       AUTH_CACHE_SECONDS = "0"
+      JWT_ALGORITHMS     = "RS256"
     }))
     error_message = "The authorizer's environment does not match its contract (functions/README.md)."
   }
@@ -114,7 +107,8 @@ run "ssm_secret_authorizer_reads_exactly_its_parameter" {
       !contains(keys(module.function["authorizer"].environment_variables), "JWKS_URL") &&
       module.function["authorizer"].environment_variables.JWT_AUDIENCE == "realtime-dev-clients,realtime-dev-tools" &&
       module.function["authorizer"].environment_variables.ROLE_CLAIM == "cognito:groups" &&
-      module.function["authorizer"].environment_variables.AUTH_CACHE_SECONDS == "60"
+      module.function["authorizer"].environment_variables.AUTH_CACHE_SECONDS == "60" &&
+      module.function["authorizer"].environment_variables.JWT_ALGORITHMS == "HS256"
     )
     error_message = "The SSM key source, audiences, role claim and cache must reach the function."
   }

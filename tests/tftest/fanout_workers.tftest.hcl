@@ -7,67 +7,11 @@
 # Run: make tftest (terraform test -test-directory=tests/tftest)
 
 mock_provider "aws" {
-  # Mocked computed values (tests/tftest/mocks) are known at plan time, so
-  # policies and outputs built from ARNs can be asserted in plan-mode runs.
+  # Mocked computed values and per-resource overrides (tests/tftest/mocks) are
+  # known at plan time, so policies and outputs built from ARNs can be
+  # asserted in plan-mode runs.
   source          = "./tests/tftest/mocks"
   override_during = plan
-}
-
-override_resource {
-  target          = module.connections_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections" }
-}
-
-override_resource {
-  target          = module.idempotency_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency" }
-}
-
-override_resource {
-  target          = module.function["connect"].aws_lambda_function.this
-  override_during = plan
-  values = {
-    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-connect"
-    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-connect/invocations"
-  }
-}
-
-override_resource {
-  target          = module.function["disconnect"].aws_lambda_function.this
-  override_during = plan
-  values = {
-    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-disconnect"
-    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-disconnect/invocations"
-  }
-}
-
-override_resource {
-  target          = module.stream_consumer["broadcaster"].aws_sqs_queue.dead_letter
-  override_during = plan
-  values = {
-    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-broadcaster-dlq"
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-broadcaster-dlq"
-  }
-}
-
-override_resource {
-  target          = module.stream_consumer["notifier"].aws_sqs_queue.dead_letter
-  override_during = plan
-  values = {
-    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-notifier-dlq"
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-notifier-dlq"
-  }
-}
-
-override_resource {
-  target          = module.fanout_worker.aws_lambda_function.this
-  override_during = plan
-  values = {
-    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-fanout-worker"
-    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-fanout-worker/invocations"
-  }
 }
 
 variables {
@@ -82,11 +26,11 @@ run "worker_wiring" {
   command = plan
 
   assert {
-    condition     = module.fanout_worker.function_name == "realtime-test-fanout-worker" && output.fanout_worker_function_name == "realtime-test-fanout-worker"
+    condition     = module.function["fanout-worker"].function_name == "realtime-test-fanout-worker" && output.fanout_worker_function_name == "realtime-test-fanout-worker" && output.function_names["fanout-worker"] == "realtime-test-fanout-worker"
     error_message = "The worker must be named <project>-<environment>-fanout-worker and exported."
   }
   assert {
-    condition = [for s in jsondecode(module.fanout_worker.policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
+    condition = [for s in jsondecode(module.function["fanout-worker"].policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
       { a = toset(["dynamodb:Scan", "dynamodb:DeleteItem"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections"]) },
       { a = toset(["execute-api:ManageConnections"]), r = toset(["arn:aws:execute-api:us-east-1:123456789012:abc123def4/prod/POST/@connections/*"]) },
     ]
@@ -104,7 +48,7 @@ run "worker_wiring" {
     error_message = "The worker-path policy belongs to the Broadcaster's role."
   }
   assert {
-    condition = module.fanout_worker.environment_variables == tomap({
+    condition = module.function["fanout-worker"].environment_variables == tomap({
       LOG_LEVEL                    = "INFO"
       POWERTOOLS_SERVICE_NAME      = "realtime"
       POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
@@ -120,9 +64,9 @@ run "worker_wiring" {
       module.function["broadcaster"].environment_variables["FANOUT_WORKER_FUNCTION"] == "realtime-test-fanout-worker" &&
       module.function["broadcaster"].environment_variables["FANOUT_WORKER_THRESHOLD"] == "10000" &&
       module.function["broadcaster"].environment_variables["FANOUT_MAX_WORKERS"] == "10" &&
-      module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "8000"
+      module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "1250"
     )
-    error_message = "The Broadcaster must name the worker and carry the default threshold (10000), max workers (10) and rate (8000)."
+    error_message = "The Broadcaster must name the worker and carry the default threshold (10000), max workers (10) and its share of the default rate (half of us-east-1's 10,000/s over 4 shards: 1250)."
   }
 }
 
@@ -130,23 +74,29 @@ run "limits_are_variables" {
   command = plan
 
   variables {
-    fanout_rate = 2500
-    fanout_workers = {
-      threshold            = 20000
-      max_workers          = 40
-      reserved_concurrency = 80
-      memory_size          = 1769
-      timeout              = 120
+    fanout = {
+      concurrency       = 128
+      rate              = 2500
+      post_max_attempts = 6
+      worker_threshold  = 20000
+      max_workers       = 40
     }
+    functions = {
+      fanout-worker = { memory_size = 1769, timeout = 120, reserved_concurrency = 80 }
+    }
+    account_quotas = { lambda_concurrent_executions = 1000 }
   }
 
   assert {
     condition = (
+      module.function["broadcaster"].environment_variables["FANOUT_CONCURRENCY"] == "128" &&
+      module.function["broadcaster"].environment_variables["POST_MAX_ATTEMPTS"] == "6" &&
       module.function["broadcaster"].environment_variables["FANOUT_WORKER_THRESHOLD"] == "20000" &&
       module.function["broadcaster"].environment_variables["FANOUT_MAX_WORKERS"] == "40" &&
-      module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "2500"
+      module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "625" &&
+      module.function["fanout-worker"].environment_variables["FANOUT_CONCURRENCY"] == "128"
     )
-    error_message = "fanout_workers and fanout_rate must reach the Broadcaster's environment."
+    error_message = "fanout must reach the Broadcaster's environment (the rate as each of the 4 shards' share), and its concurrency the worker's."
   }
 }
 
@@ -154,40 +104,88 @@ run "reserved_concurrency_below_max_workers_is_refused" {
   command = plan
 
   variables {
-    fanout_workers = { max_workers = 10, reserved_concurrency = 5 }
+    fanout    = { max_workers = 10 }
+    functions = { fanout-worker = { reserved_concurrency = 5 } }
   }
 
-  expect_failures = [var.fanout_workers]
+  expect_failures = [var.functions]
 }
 
 run "one_worker_is_refused" {
   command = plan
 
   variables {
-    fanout_workers = { max_workers = 1 }
+    fanout = { max_workers = 1 }
   }
 
-  expect_failures = [var.fanout_workers]
+  expect_failures = [var.fanout]
 }
 
 run "zero_threshold_is_refused" {
   command = plan
 
   variables {
-    fanout_workers = { threshold = 0 }
+    fanout = { worker_threshold = 0 }
   }
 
-  expect_failures = [var.fanout_workers]
+  expect_failures = [var.fanout]
 }
 
 run "rate_over_the_maximum_is_refused" {
   command = plan
 
   variables {
-    fanout_rate = 100001
+    fanout = { rate = 100001 }
   }
 
-  expect_failures = [var.fanout_rate]
+  expect_failures = [var.fanout]
+}
+
+run "concurrency_over_the_pool_is_refused" {
+  command = plan
+
+  variables {
+    fanout = { concurrency = 257 }
+  }
+
+  expect_failures = [var.fanout]
+}
+
+run "attempts_over_ten_are_refused" {
+  command = plan
+
+  variables {
+    fanout = { post_max_attempts = 11 }
+  }
+
+  expect_failures = [var.fanout]
+}
+
+# ---------------------------------------------------------------------------
+# The variables fanout replaced: tfvars that still set them fail at plan with
+# what to write instead (the messages: tests/unit/test_removed_variables.py)
+# ---------------------------------------------------------------------------
+run "removed_fanout_variables_are_refused" {
+  command = plan
+
+  variables {
+    fanout_concurrency = 128
+    post_max_attempts  = 6
+    fanout_rate        = 2500
+    fanout_workers     = { threshold = 20000, memory_size = 1769 }
+  }
+
+  expect_failures = [var.fanout_concurrency, var.post_max_attempts, var.fanout_rate, var.fanout_workers]
+}
+
+run "an_empty_fanout_workers_is_refused_too" {
+  command = plan
+
+  variables {
+    fanout_workers = {}
+  }
+
+  expect_failures = [var.fanout_workers]
 }
 
 # ---------------------------------------------------------------------------
@@ -207,7 +205,7 @@ run "role_views_reach_the_broadcaster_as_json" {
     error_message = "The Broadcaster's ROLE_VIEWS must be var.role_views as JSON (the defaults here)."
   }
   assert {
-    condition     = !contains(keys(module.fanout_worker.environment_variables), "ROLE_VIEWS")
+    condition     = !contains(keys(module.function["fanout-worker"].environment_variables), "ROLE_VIEWS")
     error_message = "Workers get the views as frames in their job, not from the environment."
   }
 }

@@ -5,32 +5,9 @@
 # SNS lambda subscriptions, name lengths, readers of a global table's stream.
 
 mock_provider "aws" {
+  # The shared mocks and per-resource overrides keep ARNs known at plan time.
   source          = "./tests/tftest/mocks"
   override_during = plan
-}
-
-override_resource {
-  target          = module.connections_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections" }
-}
-
-override_resource {
-  target          = module.idempotency_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency" }
-}
-
-override_resource {
-  target          = module.stream_consumer["broadcaster"].aws_sqs_queue.dead_letter
-  override_during = plan
-  values          = { arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-broadcaster-dlq" }
-}
-
-override_resource {
-  target          = module.stream_consumer["notifier"].aws_sqs_queue.dead_letter
-  override_during = plan
-  values          = { arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-notifier-dlq" }
 }
 
 variables {
@@ -151,7 +128,7 @@ run "a_table_key_is_granted_to_every_role_that_uses_a_table_through_dynamodb" {
   }
 
   assert {
-    # connect, disconnect, broadcaster (Connections), notifier (idempotency).
+    # connect, disconnect, broadcaster (Connections, state), notifier (idempotency).
     condition = alltrue([for k in ["connect", "disconnect", "broadcaster", "notifier"] :
       length([for s in jsondecode(module.function[k].policy).Statement : s
         if s.Sid == "UseTableKey" && jsonencode(s.Resource) == jsonencode([var.kms_key_arn]) &&
@@ -162,7 +139,7 @@ run "a_table_key_is_granted_to_every_role_that_uses_a_table_through_dynamodb" {
     error_message = "Every role that uses a table needs the table key, through DynamoDB only (kms:ViaService)."
   }
   assert {
-    condition     = length([for s in jsondecode(module.fanout_worker.policy).Statement : s if s.Sid == "UseTableKey"]) == 1
+    condition     = length([for s in jsondecode(module.function["fanout-worker"].policy).Statement : s if s.Sid == "UseTableKey"]) == 1
     error_message = "The fan-out worker reads Connections: it needs the table key too."
   }
   assert {
@@ -284,4 +261,83 @@ run "a_single_region_table_has_room_for_both_readers" {
     condition     = local.stream_readers == 2 && local.stream_readers_per_shard == 2
     error_message = "Broadcaster and Notifier are the two readers a single-Region table's shard allows."
   }
+}
+
+# ---------------------------------------------------------------------------
+# 18.4 fanout.rate is the stack's total, split over the invocations that run
+# ---------------------------------------------------------------------------
+run "the_default_rate_is_half_the_regions_throttle_split_over_the_shards" {
+  command = plan
+  assert {
+    condition     = output.api_request_budget.account_throttle == 10000 && output.api_request_budget.sources.fanout == 5000
+    error_message = "In us-east-1 the default fan-out total is half the 10,000/s account throttle."
+  }
+  assert {
+    # 4 shards x parallelization_factor 1 invocations share it.
+    condition     = output.api_request_budget.broadcaster_invocations == 4 && module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "1250"
+    error_message = "Each Broadcaster invocation must get its share of the total as FANOUT_RATE."
+  }
+}
+
+run "a_2500_region_gets_a_default_within_its_throttle" {
+  command = plan
+  variables {
+    region = "eu-south-2"
+  }
+  assert {
+    condition     = output.api_request_budget.account_throttle == 2500 && output.api_request_budget.sources.fanout == 1250 && module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "312"
+    error_message = "In a 2,500/s Region the default total must be 1250/s, 312/s for each of 4 invocations."
+  }
+  assert {
+    condition     = output.api_request_budget.total <= output.api_request_budget.account_throttle
+    error_message = "The default budget must fit a 2,500/s Region's throttle."
+  }
+}
+
+run "parallelization_multiplies_the_invocations_and_a_reservation_caps_them" {
+  command = plan
+  variables {
+    fanout                  = { rate = 6000 }
+    incidents_stream_shards = 3
+    stream_consumer         = { parallelization_factor = 4 }
+    functions               = { broadcaster = { reserved_concurrency = 5 } }
+    account_quotas          = { lambda_concurrent_executions = 1000 }
+  }
+  assert {
+    # min(3 x 4, 5) = 5 invocations: 6000 / 5.
+    condition     = output.api_request_budget.broadcaster_invocations == 5 && module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "1200"
+    error_message = "A reservation below shards x parallelization_factor must cap the invocations the rate is split over."
+  }
+}
+
+run "a_budget_over_the_accounts_throttle_is_refused" {
+  command = plan
+  variables {
+    # 8000 + the stage's 1000 > 2500 in Milan.
+    region = "eu-south-1"
+    fanout = { rate = 8000 }
+  }
+  expect_failures = [output.api_request_budget]
+}
+
+run "a_raised_quota_admits_a_higher_rate" {
+  command = plan
+  variables {
+    region         = "eu-south-1"
+    fanout         = { rate = 8000 }
+    account_quotas = { api_requests_per_second = 10000 }
+  }
+  assert {
+    condition     = output.api_request_budget.total == 9000
+    error_message = "A quota raised through Service Quotas (account_quotas) must be what the budget is checked against."
+  }
+}
+
+run "a_rate_below_one_post_per_invocation_is_refused" {
+  command = plan
+  variables {
+    fanout                  = { rate = 3 }
+    incidents_stream_shards = 4
+  }
+  expect_failures = [output.api_request_budget]
 }

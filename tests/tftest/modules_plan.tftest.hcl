@@ -47,6 +47,10 @@ run "stream_consumer_defaults" {
     error_message = "The mapping must filter on INSERT and MODIFY only."
   }
   assert {
+    condition     = output.event_names == ["INSERT", "MODIFY"]
+    error_message = "event_names must report the filter's event names."
+  }
+  assert {
     condition = (
       aws_lambda_event_source_mapping.this.function_response_types == toset(["ReportBatchItemFailures"]) &&
       aws_lambda_event_source_mapping.this.bisect_batch_on_function_error == true &&
@@ -281,6 +285,67 @@ run "connections_table" {
     condition     = aws_dynamodb_table.this.server_side_encryption[0].enabled && aws_dynamodb_table.this.point_in_time_recovery[0].enabled
     error_message = "SSE and point-in-time recovery must be on by default."
   }
+  assert {
+    condition     = length(aws_dynamodb_table.this.global_secondary_index) == 0
+    error_message = "A table without global_secondary_indexes must have no index."
+  }
+}
+
+run "state_table_with_index" {
+  command = plan
+  module {
+    source = "./modules/dynamodb_table"
+  }
+
+  variables {
+    name          = "state"
+    hash_key      = "pk"
+    range_key     = "sk"
+    ttl_attribute = "expiresAt"
+    global_secondary_indexes = {
+      byChange = { hash_key = "feed", range_key = "changedAt", range_key_type = "N" }
+    }
+  }
+
+  override_resource {
+    target          = aws_dynamodb_table.this
+    override_during = plan
+    values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/state" }
+  }
+
+  assert {
+    condition = aws_dynamodb_table.this.attribute == toset([
+      { name = "pk", type = "S" }, { name = "sk", type = "S" },
+      { name = "feed", type = "S" }, { name = "changedAt", type = "N" },
+    ])
+    error_message = "Every key of the table and of the index must be declared once, with its type (changedAt a number)."
+  }
+  assert {
+    condition = [for i in aws_dynamodb_table.this.global_secondary_index : {
+      name = i.name, hash_key = i.hash_key, range_key = i.range_key, projection_type = i.projection_type
+    }] == [{ name = "byChange", hash_key = "feed", range_key = "changedAt", projection_type = "ALL" }]
+    error_message = "The byChange index must be hashed on feed, ranged on changedAt, projecting ALL."
+  }
+  assert {
+    condition     = keys(output.index_arns) == ["byChange"] && output.index_arns["byChange"] == "arn:aws:dynamodb:us-east-1:123456789012:table/state/index/byChange"
+    error_message = "index_arns must give each index's ARN by name."
+  }
+}
+
+run "index_key_type_conflicts_with_table_key" {
+  command = plan
+  module {
+    source = "./modules/dynamodb_table"
+  }
+
+  variables {
+    name                     = "state"
+    hash_key                 = "pk"
+    ttl_attribute            = "expiresAt"
+    global_secondary_indexes = { byPk = { hash_key = "pk", hash_key_type = "N" } }
+  }
+
+  expect_failures = [var.global_secondary_indexes]
 }
 
 run "idempotency_table_without_pitr" {

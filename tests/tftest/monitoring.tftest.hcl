@@ -5,49 +5,11 @@
 # Run: make tftest (terraform test -test-directory=tests/tftest)
 
 mock_provider "aws" {
-  # Mocked computed values (tests/tftest/mocks) are known at plan time, so
-  # policies and outputs built from ARNs can be asserted in plan-mode runs.
+  # Mocked computed values and per-resource overrides (tests/tftest/mocks) are
+  # known at plan time, so policies and outputs built from ARNs can be
+  # asserted in plan-mode runs.
   source          = "./tests/tftest/mocks"
   override_during = plan
-}
-
-override_resource {
-  target          = module.alerts_topic.aws_sns_topic.this
-  override_during = plan
-  values          = { arn = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" }
-}
-
-override_resource {
-  target          = module.operators_topic.aws_sns_topic.this
-  override_during = plan
-  values          = { arn = "arn:aws:sns:us-east-1:123456789012:realtime-test-operators" }
-}
-
-
-override_resource {
-  target          = module.idempotency_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency" }
-}
-
-
-override_resource {
-  target          = module.stream_consumer["broadcaster"].aws_sqs_queue.dead_letter
-  override_during = plan
-  values = {
-    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-broadcaster-dlq"
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-broadcaster-dlq"
-  }
-}
-
-
-override_resource {
-  target          = module.stream_consumer["notifier"].aws_sqs_queue.dead_letter
-  override_during = plan
-  values = {
-    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-notifier-dlq"
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-notifier-dlq"
-  }
 }
 
 variables {
@@ -70,24 +32,24 @@ run "without_stream" {
     error_message = "Without the stream: errors and throttles per function and the API's two error alarms, nothing that watches a stream or a queue."
   }
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.iterator_age) + length(aws_cloudwatch_metric_alarm.dead_letter) + length(aws_cloudwatch_metric_alarm.records_failed) + length(aws_cloudwatch_metric_alarm.fanout_duration) + length(aws_cloudwatch_metric_alarm.duplicate_alerts) + length(aws_cloudwatch_metric_alarm.no_alerts) == 0
+    condition     = length(aws_cloudwatch_metric_alarm.no_alerts) == 0 && alltrue([for a in aws_cloudwatch_metric_alarm.this : contains(["AWS/Lambda", "AWS/ApiGateway"], a.namespace) && a.metric_name != "IteratorAge"])
     error_message = "Without the stream there is nothing to lag, park, fail or fan out."
   }
   assert {
-    condition = alltrue([for a in aws_cloudwatch_metric_alarm.function_errors :
-      a.namespace == "AWS/Lambda" && a.dimensions == tomap({ FunctionName = trimsuffix(a.alarm_name, "-errors") })
-    ])
-    error_message = "Each errors alarm must watch its own function of this stack."
+    condition = alltrue([for k, name in output.function_names : alltrue([for kind, metric in { errors = "Errors", throttles = "Throttles" } :
+      aws_cloudwatch_metric_alarm.this["${k}-${kind}"].namespace == "AWS/Lambda" && aws_cloudwatch_metric_alarm.this["${k}-${kind}"].metric_name == metric && aws_cloudwatch_metric_alarm.this["${k}-${kind}"].dimensions == tomap({ FunctionName = name })
+    ])])
+    error_message = "Every function of the stack (the fan-out worker included) has an errors and a throttles alarm watching exactly it."
   }
   assert {
-    condition = alltrue([for k, a in aws_cloudwatch_metric_alarm.api_errors :
-      a.namespace == "AWS/ApiGateway" && a.metric_name == k && a.dimensions == tomap({ ApiId = "abc123def4", Stage = "prod" })
+    condition = alltrue([for k, metric in { websocket-integration-errors = "IntegrationError", websocket-execution-errors = "ExecutionError" } :
+      aws_cloudwatch_metric_alarm.this[k].namespace == "AWS/ApiGateway" && aws_cloudwatch_metric_alarm.this[k].metric_name == metric && aws_cloudwatch_metric_alarm.this[k].dimensions == tomap({ ApiId = "abc123def4", Stage = "prod" })
     ])
     error_message = "The API alarms must watch IntegrationError and ExecutionError of this API's stage."
   }
   assert {
-    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.function_errors), values(aws_cloudwatch_metric_alarm.function_throttles), values(aws_cloudwatch_metric_alarm.api_errors)) :
-      a.alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:realtime-test-operators"]) && a.ok_actions == a.alarm_actions && a.treat_missing_data == "notBreaching"
+    condition = alltrue([for a in aws_cloudwatch_metric_alarm.this :
+      a.alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:realtime-test-operators"]) && a.ok_actions == a.alarm_actions && a.treat_missing_data == "notBreaching" && a.period == 300 && a.evaluation_periods == 1
     ])
     error_message = "Every alarm notifies the operators' topic (alarm and OK), and no traffic is no alarm."
   }
@@ -111,7 +73,9 @@ run "without_stream" {
     error_message = "The namespace defaults to <project>-<environment> and every function is told it and its environment."
   }
   assert {
-    condition     = alltrue([for a in aws_cloudwatch_metric_alarm.function_errors : strcontains(a.alarm_description, "docs/operations.md#function-errors")]) && alltrue([for a in aws_cloudwatch_metric_alarm.api_errors : strcontains(a.alarm_description, "docs/operations.md#api-errors")])
+    condition = alltrue([for k, a in aws_cloudwatch_metric_alarm.this : endswith(a.alarm_description, " Runbook: docs/operations.md#${
+      endswith(k, "-throttles") ? "function-throttles" : startswith(k, "websocket-") ? "api-errors" : "function-errors"
+    }")])
     error_message = "Every alarm description links its runbook section."
   }
   assert {
@@ -141,45 +105,70 @@ run "with_stream" {
   }
   assert {
     condition = alltrue([for k in ["broadcaster", "notifier"] :
-      aws_cloudwatch_metric_alarm.iterator_age[k].dimensions == tomap({ FunctionName = "realtime-test-${k}" }) && aws_cloudwatch_metric_alarm.iterator_age[k].statistic == "Maximum" && aws_cloudwatch_metric_alarm.iterator_age[k].threshold == 300000
+      aws_cloudwatch_metric_alarm.this["${k}-iterator-age"].dimensions == tomap({ FunctionName = "realtime-test-${k}" }) && aws_cloudwatch_metric_alarm.this["${k}-iterator-age"].statistic == "Maximum" && aws_cloudwatch_metric_alarm.this["${k}-iterator-age"].threshold == 300000
     ])
     error_message = "IteratorAge alarms must watch each consumer function's maximum against monitoring.iterator_age_ms."
   }
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.dead_letter["broadcaster"].dimensions == tomap({ QueueName = "realtime-test-broadcaster-dlq" })
-      && aws_cloudwatch_metric_alarm.dead_letter["notifier"].dimensions == tomap({ QueueName = "realtime-test-notifier-dlq" })
-      && alltrue([for a in aws_cloudwatch_metric_alarm.dead_letter : a.metric_name == "ApproximateNumberOfMessagesVisible" && a.threshold == 1 && a.comparison_operator == "GreaterThanOrEqualToThreshold"])
+      aws_cloudwatch_metric_alarm.this["broadcaster-dead-letter"].dimensions == tomap({ QueueName = "realtime-test-broadcaster-dlq" })
+      && aws_cloudwatch_metric_alarm.this["notifier-dead-letter"].dimensions == tomap({ QueueName = "realtime-test-notifier-dlq" })
+      && alltrue([for k in ["broadcaster", "notifier"] : aws_cloudwatch_metric_alarm.this["${k}-dead-letter"].metric_name == "ApproximateNumberOfMessagesVisible" && aws_cloudwatch_metric_alarm.this["${k}-dead-letter"].threshold == 1 && aws_cloudwatch_metric_alarm.this["${k}-dead-letter"].comparison_operator == "GreaterThanOrEqualToThreshold"])
     )
     error_message = "Any message visible in a consumer's own dead-letter queue must alarm."
   }
   assert {
     condition = alltrue([for k in ["broadcaster", "notifier"] :
-      aws_cloudwatch_metric_alarm.records_failed[k].namespace == "realtime-test" && aws_cloudwatch_metric_alarm.records_failed[k].metric_name == "RecordsFailed" && aws_cloudwatch_metric_alarm.records_failed[k].dimensions == tomap({ function = k, environment = "test" })
+      aws_cloudwatch_metric_alarm.this["${k}-records-failed"].namespace == "realtime-test" && aws_cloudwatch_metric_alarm.this["${k}-records-failed"].metric_name == "RecordsFailed" && aws_cloudwatch_metric_alarm.this["${k}-records-failed"].dimensions == tomap({ function = k, environment = "test" })
     ])
     error_message = "RecordsFailed alarms must read the custom metric with exactly the contract's dimensions (function, environment)."
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.fanout_duration[0].threshold == 48000 && aws_cloudwatch_metric_alarm.fanout_duration[0].metric_name == "FanoutDuration" && aws_cloudwatch_metric_alarm.fanout_duration[0].dimensions == tomap({ function = "broadcaster", environment = "test" })
+    condition     = aws_cloudwatch_metric_alarm.this["broadcaster-fanout-duration"].threshold == 48000 && aws_cloudwatch_metric_alarm.this["broadcaster-fanout-duration"].metric_name == "FanoutDuration" && aws_cloudwatch_metric_alarm.this["broadcaster-fanout-duration"].dimensions == tomap({ function = "broadcaster", environment = "test" })
     error_message = "The fan-out duration alarm fires at 80% of the broadcaster's timeout (60 s -> 48000 ms)."
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.duplicate_alerts[0].metric_name == "DuplicateAlertsSuppressed" && aws_cloudwatch_metric_alarm.duplicate_alerts[0].threshold == 20 && aws_cloudwatch_metric_alarm.duplicate_alerts[0].dimensions == tomap({ function = "notifier", environment = "test" })
+    condition     = aws_cloudwatch_metric_alarm.this["notifier-duplicate-alerts"].metric_name == "DuplicateAlertsSuppressed" && aws_cloudwatch_metric_alarm.this["notifier-duplicate-alerts"].threshold == 20 && aws_cloudwatch_metric_alarm.this["notifier-duplicate-alerts"].dimensions == tomap({ function = "notifier", environment = "test" })
     error_message = "The duplicate alerts alarm reads the notifier's DuplicateAlertsSuppressed."
   }
   assert {
-    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.iterator_age), values(aws_cloudwatch_metric_alarm.dead_letter), values(aws_cloudwatch_metric_alarm.records_failed), aws_cloudwatch_metric_alarm.fanout_duration, aws_cloudwatch_metric_alarm.duplicate_alerts) :
+    condition = alltrue([for a in aws_cloudwatch_metric_alarm.this :
       a.alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:realtime-test-operators"]) && a.treat_missing_data == "notBreaching"
     ])
     error_message = "Stream alarms notify the operators' topic, and a stream without traffic is not an outage."
   }
   assert {
-    condition     = strcontains(aws_cloudwatch_metric_alarm.iterator_age["notifier"].alarm_description, "docs/operations.md#iterator-age") && strcontains(aws_cloudwatch_metric_alarm.dead_letter["notifier"].alarm_description, "docs/operations.md#dead-letter")
+    condition = alltrue([for k, section in {
+      notifier-iterator-age       = "iterator-age", broadcaster-dead-letter = "dead-letter", notifier-records-failed = "records-failed",
+      broadcaster-fanout-duration = "fan-out-duration", notifier-duplicate-alerts = "duplicate-alerts",
+    } : endswith(aws_cloudwatch_metric_alarm.this[k].alarm_description, " Runbook: docs/operations.md#${section}")])
     error_message = "Stream alarm descriptions link their runbook sections."
   }
   assert {
     condition     = strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "realtime-test-broadcaster-dlq") && strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "IteratorAge")
     error_message = "With the stream the dashboard shows stream lag and the dead-letter queues."
+  }
+  # The dashboard and the outputs come from the same alarms, not from lists of their own.
+  assert {
+    condition     = length(one([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : w.properties.alarms if w.type == "alarm"])) == length(output.alarm_names)
+    error_message = "The dashboard's alarm widget must list every alarm of the stack, exactly as many as alarm_names."
+  }
+  assert {
+    condition     = output.alarm_names == sort([for a in aws_cloudwatch_metric_alarm.this : a.alarm_name])
+    error_message = "alarm_names must be the names of the alarms the map creates (no_alerts is off here)."
+  }
+  assert {
+    condition = {
+      for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : w.properties.title => length(w.properties.metrics)
+      if w.type == "metric" && contains(["Function errors (sum)", "Function throttles (sum)", "Stream lag: IteratorAge (ms, max)", "Dead-letter messages visible (max)", "Records failed (sum)"], w.properties.title)
+      } == {
+      "Function errors (sum)"              = length(output.function_names)
+      "Function throttles (sum)"           = length(output.function_names)
+      "Stream lag: IteratorAge (ms, max)"  = 2
+      "Dead-letter messages visible (max)" = 2
+      "Records failed (sum)"               = 2
+    }
+    error_message = "Each alarmed metric must be drawn once in its graph: one line per function, per consumer."
   }
 }
 
@@ -223,7 +212,7 @@ run "no_alerts_alarm_and_own_key" {
     error_message = "operator_subscriptions must never subscribe to the alerts topic."
   }
   assert {
-    condition     = module.function["broadcaster"].environment_variables.POWERTOOLS_METRICS_NAMESPACE == "Realtime/Prod" && strcontains(aws_cloudwatch_metric_alarm.dead_letter["broadcaster"].alarm_description, "https://runbooks.example.org/realtime#dead-letter")
+    condition     = module.function["broadcaster"].environment_variables.POWERTOOLS_METRICS_NAMESPACE == "Realtime/Prod" && strcontains(aws_cloudwatch_metric_alarm.this["broadcaster-dead-letter"].alarm_description, "https://runbooks.example.org/realtime#dead-letter")
     error_message = "monitoring.namespace reaches the functions and runbook_url the descriptions."
   }
 }

@@ -4,58 +4,11 @@
 # Run: make tftest (terraform test -test-directory=tests/tftest)
 
 mock_provider "aws" {
-  # Mocked computed values (tests/tftest/mocks) are known at plan time, so
-  # policies and outputs built from ARNs can be asserted in plan-mode runs.
+  # Mocked computed values and per-resource overrides (tests/tftest/mocks) are
+  # known at plan time, so policies and outputs built from ARNs can be
+  # asserted in plan-mode runs.
   source          = "./tests/tftest/mocks"
   override_during = plan
-}
-
-override_resource {
-  target          = module.connections_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections" }
-}
-
-override_resource {
-  target          = module.idempotency_table.aws_dynamodb_table.this
-  override_during = plan
-  values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency" }
-}
-
-override_resource {
-  target          = module.function["connect"].aws_lambda_function.this
-  override_during = plan
-  values = {
-    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-connect"
-    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-connect/invocations"
-  }
-}
-
-override_resource {
-  target          = module.function["disconnect"].aws_lambda_function.this
-  override_during = plan
-  values = {
-    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-disconnect"
-    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-disconnect/invocations"
-  }
-}
-
-override_resource {
-  target          = module.stream_consumer["broadcaster"].aws_sqs_queue.dead_letter
-  override_during = plan
-  values = {
-    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-broadcaster-dlq"
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-broadcaster-dlq"
-  }
-}
-
-override_resource {
-  target          = module.stream_consumer["notifier"].aws_sqs_queue.dead_letter
-  override_during = plan
-  values = {
-    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-notifier-dlq"
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-notifier-dlq"
-  }
 }
 
 variables {
@@ -122,8 +75,9 @@ run "without_stream" {
     condition = [for s in jsondecode(module.function["broadcaster"].policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
       { a = toset(["dynamodb:Scan", "dynamodb:DeleteItem"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections"]) },
       { a = toset(["execute-api:ManageConnections"]), r = toset(["arn:aws:execute-api:us-east-1:123456789012:abc123def4/prod/POST/@connections/*"]) },
+      { a = toset(["dynamodb:PutItem"]), r = toset(["arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-state"]) },
     ]
-    error_message = "broadcaster may only Scan/DeleteItem on Connections and ManageConnections on <execution_arn>/prod/POST/@connections/*."
+    error_message = "broadcaster may only Scan/DeleteItem on Connections, ManageConnections on <execution_arn>/prod/POST/@connections/* and PutItem on the state table."
   }
   assert {
     condition = [for s in jsondecode(module.function["notifier"].policy).Statement : { a = toset(s.Action), r = toset(s.Resource) } if s.Sid != "WriteOwnLogGroup"] == [
@@ -133,7 +87,7 @@ run "without_stream" {
     error_message = "notifier may only Publish to the topic and Get/Put/Update/DeleteItem on the idempotency table."
   }
   assert {
-    condition = length(module.function) == 4 && alltrue([for m in values(module.function) :
+    condition = length(module.function) == 5 && alltrue([for m in values(module.function) :
       one([for s in jsondecode(m.policy).Statement : s if s.Sid == "WriteOwnLogGroup"]) == {
         Sid      = "WriteOwnLogGroup"
         Effect   = "Allow"
@@ -174,10 +128,13 @@ run "without_stream" {
       WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
       FANOUT_CONCURRENCY           = "256"
       POST_MAX_ATTEMPTS            = "4"
-      FANOUT_RATE                  = "8000"
+      FANOUT_RATE                  = "1250"
       FANOUT_WORKER_FUNCTION       = "realtime-test-fanout-worker"
       FANOUT_WORKER_THRESHOLD      = "10000"
       FANOUT_MAX_WORKERS           = "10"
+      STATE_TABLE                  = "realtime-test-state"
+      STATE_RETENTION_SECONDS      = "86400"
+      CLOSED_STATUSES              = "[\"closed\",\"resolved\"]"
     })
     error_message = "broadcaster environment does not match the handlers' contract."
   }
@@ -208,8 +165,8 @@ run "without_stream" {
 
   # Outputs' shapes.
   assert {
-    condition     = output.function_names == { connect = "realtime-test-connect", disconnect = "realtime-test-disconnect", broadcaster = "realtime-test-broadcaster", notifier = "realtime-test-notifier" }
-    error_message = "function_names must map connect, disconnect, broadcaster and notifier to their names."
+    condition     = output.function_names == { connect = "realtime-test-connect", disconnect = "realtime-test-disconnect", broadcaster = "realtime-test-broadcaster", notifier = "realtime-test-notifier", fanout-worker = "realtime-test-fanout-worker" }
+    error_message = "function_names must map connect, disconnect, broadcaster, notifier and fanout-worker to their names."
   }
   assert {
     condition     = output.connections_table_name == "realtime-test-connections" && output.idempotency_table_name == "realtime-test-idempotency" && output.alerts_topic_arn == "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" && output.api_id == "abc123def4"
@@ -290,7 +247,7 @@ run "with_stream" {
   }
   # The function roles themselves are unchanged by the stream.
   assert {
-    condition     = length(jsondecode(module.function["broadcaster"].policy).Statement) == 3 && length(jsondecode(module.function["notifier"].policy).Statement) == 3
+    condition     = length(jsondecode(module.function["broadcaster"].policy).Statement) == 4 && length(jsondecode(module.function["notifier"].policy).Statement) == 3
     error_message = "Stream permissions belong to the consumer's own policy, not the function's base policy."
   }
 }

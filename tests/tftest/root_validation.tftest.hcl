@@ -46,8 +46,7 @@ run "handler_settings" {
     management_endpoint_override = "127.0.0.1:4566/_aws/execute-api/{api_id}/{stage}"
     allowed_roles                = ["dispatcher,viewer"]
     connection_ttl_seconds       = 7201
-    fanout_concurrency           = 0
-    post_max_attempts            = 11
+    fanout                       = { concurrency = 0, post_max_attempts = 11 }
     alert_urgencies              = ["urgent"]
     escalation_statuses          = ["Escalated,Open"]
     idempotency_ttl_seconds      = 3600
@@ -57,8 +56,7 @@ run "handler_settings" {
     var.management_endpoint_override,
     var.allowed_roles,
     var.connection_ttl_seconds,
-    var.fanout_concurrency,
-    var.post_max_attempts,
+    var.fanout,
     var.alert_urgencies,
     var.escalation_statuses,
     var.idempotency_ttl_seconds,

@@ -14,18 +14,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from authorizer import (
-    AuthorizerConfig,
-    DecisionCache,
-    ForbiddenRoleError,
-    JwksKeys,
-    KeySourceError,
-    UnauthorizedError,
-    authorize,
-    extract_token,
-    role_from_claim,
-    verify_token,
-)
+from authorizer import authorize
+from realtime_common.auth.claims import role_from_claim
+from realtime_common.auth.decisions import DecisionCache
+from realtime_common.auth.errors import ForbiddenRoleError, KeySourceError, UnauthorizedError
+from realtime_common.auth.jwks import JwksKeys
+from realtime_common.auth.request import extract_token
+from realtime_common.auth.settings import AuthorizerConfig
+from realtime_common.auth.verify import verify_token
 from realtime_common.config import ConfigError
 
 pytestmark = pytest.mark.unit
@@ -39,12 +35,18 @@ ENV = {
     "JWT_AUDIENCE": AUDIENCE,
     "JWKS_URL": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example/.well-known/jwks.json",
     "CONNECT_ROUTE_ARN": ROUTE_ARN,
+    "JWT_ALGORITHMS": "RS256",
+    "USER_ID_CLAIM": "sub",
+    "ROLE_CLAIM": "role",
     "ALLOWED_ROLES": "dispatcher,viewer",
+    "JWT_LEEWAY_SECONDS": "30",
+    "AUTH_CACHE_SECONDS": "0",
 }
 CFG = AuthorizerConfig.from_env(ENV)
 HS_SECRET = b"s" * 32
 HS_CFG = AuthorizerConfig.from_env(
-    {k: v for k, v in ENV.items() if k != "JWKS_URL"} | {"JWT_SECRET_PARAMETER": "/rt/secret"}
+    {k: v for k, v in ENV.items() if k != "JWKS_URL"}
+    | {"JWT_SECRET_PARAMETER": "/rt/secret", "JWT_ALGORITHMS": "HS256"}
 )
 
 SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -370,13 +372,24 @@ def test_token_from_query_or_subprotocol() -> None:
         {"JWT_ISSUER": ""},
         {"JWT_AUDIENCE": " , "},
         {"CONNECT_ROUTE_ARN": "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/*"},
-        {"JWT_LEEWAY_SECONDS": "301"},
-        {"AUTH_CACHE_SECONDS": "3601"},
+        {"JWT_ALGORITHMS": ""},
+        {"ALLOWED_ROLES": ""},
+        {"USER_ID_CLAIM": " "},
+        # Terraform owns the ranges (authorizer.tftest.hcl); here a value must parse.
+        {"JWT_LEEWAY_SECONDS": "30s"},
+        {"AUTH_CACHE_SECONDS": ""},
     ],
 )
 def test_configuration_errors(env: dict[str, str]) -> None:
-    with pytest.raises(ConfigError):
+    [name] = env
+    with pytest.raises(ConfigError, match=name):
         AuthorizerConfig.from_env(ENV | env)
+
+
+@pytest.mark.parametrize("name", [n for n in ENV if n != "JWKS_URL"])
+def test_every_variable_terraform_sets_is_required(name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        AuthorizerConfig.from_env({k: v for k, v in ENV.items() if k != name})
 
 
 def test_http_jwks_only_on_loopback() -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from broadcaster import MAX_PAYLOAD_BYTES, build_message, deadline_for, encode_message
+from realtime_common.fanout.delivery import deadline_for
+from realtime_common.fanout.messages import MAX_PAYLOAD_BYTES, build_message, encode_message
 from realtime_common.fanout.table import scan_connection_ids
 from realtime_common.stream import StreamRecord
 

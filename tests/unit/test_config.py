@@ -16,9 +16,17 @@ TOPIC = "arn:aws:sns:us-east-1:123456789012:realtime-alerts"
 CALLBACK = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod"
 
 
-def test_connect_defaults() -> None:
-    cfg = ConnectConfig.from_env({"CONNECTIONS_TABLE": "conns"})
-    assert cfg == ConnectConfig(
+# What Terraform sets on connect and disconnect (main.tf: local.connection_environment).
+CONNECT = {
+    "CONNECTIONS_TABLE": "conns",
+    "ALLOWED_ROLES": "dispatcher,responder,supervisor,viewer",
+    "ALLOW_QUERY_IDENTITY": "false",
+    "CONNECTION_TTL_SECONDS": "7200",
+}
+
+
+def test_connect_reads_what_terraform_sets() -> None:
+    assert ConnectConfig.from_env(CONNECT) == ConnectConfig(
         table="conns",
         allowed_roles=frozenset({"dispatcher", "responder", "supervisor", "viewer"}),
         allow_query_identity=False,
@@ -38,6 +46,12 @@ def test_connect_overrides() -> None:
     assert cfg.allowed_roles == frozenset({"dispatcher", "viewer"})
     assert cfg.allow_query_identity is True
     assert cfg.ttl_seconds == 600
+
+
+@pytest.mark.parametrize("name", list(CONNECT))
+def test_connect_requires_every_variable_terraform_sets(name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        ConnectConfig.from_env({k: v for k, v in CONNECT.items() if k != name})
 
 
 def test_broadcast_defaults_and_trailing_slash() -> None:
@@ -82,29 +96,15 @@ def test_notifier_defaults() -> None:
 @pytest.mark.parametrize(
     ("factory", "env", "variable"),
     [
-        (ConnectConfig.from_env, {}, "CONNECTIONS_TABLE"),
-        (ConnectConfig.from_env, {"CONNECTIONS_TABLE": "  "}, "CONNECTIONS_TABLE"),
+        (ConnectConfig.from_env, CONNECT | {"CONNECTIONS_TABLE": "  "}, "CONNECTIONS_TABLE"),
+        # Terraform owns the TTL's range (root_validation.tftest.hcl); here it must parse.
         (
             ConnectConfig.from_env,
-            {"CONNECTIONS_TABLE": "t", "CONNECTION_TTL_SECONDS": "7201"},
+            CONNECT | {"CONNECTION_TTL_SECONDS": "2h"},
             "CONNECTION_TTL_SECONDS",
         ),
-        (
-            ConnectConfig.from_env,
-            {"CONNECTIONS_TABLE": "t", "CONNECTION_TTL_SECONDS": "59"},
-            "CONNECTION_TTL_SECONDS",
-        ),
-        (
-            ConnectConfig.from_env,
-            {"CONNECTIONS_TABLE": "t", "CONNECTION_TTL_SECONDS": "2h"},
-            "CONNECTION_TTL_SECONDS",
-        ),
-        (
-            ConnectConfig.from_env,
-            {"CONNECTIONS_TABLE": "t", "ALLOW_QUERY_IDENTITY": "yes"},
-            "ALLOW_QUERY_IDENTITY",
-        ),
-        (ConnectConfig.from_env, {"CONNECTIONS_TABLE": "t", "ALLOWED_ROLES": ","}, "ALLOWED_ROLES"),
+        (ConnectConfig.from_env, CONNECT | {"ALLOW_QUERY_IDENTITY": "yes"}, "ALLOW_QUERY_IDENTITY"),
+        (ConnectConfig.from_env, CONNECT | {"ALLOWED_ROLES": ","}, "ALLOWED_ROLES"),
         (BroadcastConfig.from_env, {"CONNECTIONS_TABLE": "t"}, "WS_CALLBACK_URL"),
         (BroadcastConfig.from_env, {"WS_CALLBACK_URL": CALLBACK}, "CONNECTIONS_TABLE"),
         (

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from realtime_common.fanout import engine
+from realtime_common.fanout import engine, transport
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES, Frame, batch_frame, pack
 from realtime_common.fanout.rate import RateLimiter
 from realtime_common.fanout.schedule import (
@@ -202,9 +202,9 @@ class Scripted:
         step = script.pop(0) if script else 200
         if step == "hang":
             await asyncio.sleep(timeout)
-            raise engine.TransportError("TimeoutError")
+            raise transport.TransportError("TimeoutError")
         if step == "reset":
-            raise engine.TransportError("ClientOSError")
+            raise transport.TransportError("ClientOSError")
         if self.latency:
             await asyncio.sleep(self.latency)
         codes = {410: "GoneException", 429: "LimitExceededException", 403: "ForbiddenException"}
@@ -399,7 +399,7 @@ class CallbackSender:
         self.posts: list[tuple[str, int]] = []
         self.tasks_seen = 0
 
-    def send(self, connection_id: str, slot: int, timeout: float, done: engine.Done) -> None:
+    def send(self, connection_id: str, slot: int, timeout: float, done: transport.Done) -> None:
         self.posts.append((connection_id, slot))
         if len(self.posts) == self.fail_at:
             raise RuntimeError("a bug in the transport")

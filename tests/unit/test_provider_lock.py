@@ -3,77 +3,150 @@
 A lock file written from the linux_amd64-only offline mirror holds one `h1:` hash, and
 `terraform init` elsewhere (a Mac, an ARM runner) then refuses the registry's package. The `zh:`
 hashes are the SHA-256 of each platform's release zip from the release's SHA256SUMS.
+
+Nothing here restates the lock: the tests read it, and check it against what owns each part of
+it: the `required_providers` constraints of every versions.tf, the platforms `make providers-lock`
+records, and the provider package installed on this machine (its `h1:` hash, computed here).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tools.paths import ROOT
+
 pytestmark = pytest.mark.unit
 
-LOCK_FILE = Path(__file__).resolve().parents[2] / ".terraform.lock.hcl"
-PROVIDER = "registry.terraform.io/hashicorp/aws"
-VERSION = "5.100.0"
-# The linux_amd64 package, as the offline mirror installs it.
-H1 = "h1:edXOJWE4ORX8Fm+dpVpICzMZJat4AX0VRCAy/xkcOc0="
-# One per platform of the 5.100.0 release.
-ZH = frozenset(
-    {
-        "zh:054b8dd49f0549c9a7cc27d159e45327b7b65cf404da5e5a20da154b90b8a644",
-        "zh:0b97bf8d5e03d15d83cc40b0530a1f84b459354939ba6f135a0086c20ebbe6b2",
-        "zh:1589a2266af699cbd5d80737a0fe02e54ec9cf2ca54e7e00ac51c7359056f274",
-        "zh:6330766f1d85f01ae6ea90d1b214b8b74cc8c1badc4696b165b36ddd4cc15f7b",
-        "zh:7c8c2e30d8e55291b86fcb64bdf6c25489d538688545eb48fd74ad622e5d3862",
-        "zh:99b1003bd9bd32ee323544da897148f46a527f622dc3971af63ea3e251596342",
-        "zh:9b12af85486a96aedd8d7984b0ff811a4b42e3d88dad1a3fb4c0b580d04fa425",
-        "zh:9f8b909d3ec50ade83c8062290378b1ec553edef6a447c56dadc01a99f4eaa93",
-        "zh:aaef921ff9aabaf8b1869a86d692ebd24fbd4e12c21205034bb679b9caf883a2",
-        "zh:ac882313207aba00dd5a76dbd572a0ddc818bb9cbf5c9d61b28fe30efaec951e",
-        "zh:bb64e8aff37becab373a1a0cc1080990785304141af42ed6aa3dd4913b000421",
-        "zh:dfe495f6621df5540d9c92ad40b8067376350b005c637ea6efac5dc15028add4",
-        "zh:f0ddf0eaf052766cfe09dea8200a946519f653c384ab4336e2a4a64fdd6310e9",
-        "zh:f1b7e684f4c7ae1eed272b6de7d2049bb87a0275cb04dbb7cda6636f600699c9",
-        "zh:ff461571e3f233699bf690db319dfe46aec75e58726636a0d97dd9ac6e32fb70",
-    }
-)
+LOCK_FILE = ROOT / ".terraform.lock.hcl"
 
 
-def locked_provider(text: str, source: str) -> tuple[str, list[str]]:
-    """The version and hashes a lock file records for one provider."""
-    block = re.search(rf'provider "{re.escape(source)}" \{{(.*?)\n\}}', text, re.DOTALL)
-    if block is None:
-        raise AssertionError(f"{source} is not in the lock file")
-    version = re.search(r'^\s*version\s*=\s*"([^"]+)"', block.group(1), re.MULTILINE)
-    hashes = re.search(r"^\s*hashes\s*=\s*\[(.*?)\]", block.group(1), re.MULTILINE | re.DOTALL)
-    if version is None or hashes is None:
-        raise AssertionError(f"{source} has no version or no hashes in the lock file")
-    return version.group(1), re.findall(r'"([^"]+)"', hashes.group(1))
+@dataclass(frozen=True)
+class Locked:
+    source: str
+    version: str
+    constraints: frozenset[str]
+    hashes: tuple[str, ...]
 
 
-def test_lock_pins_the_version_whose_hashes_are_known() -> None:
-    version, _ = locked_provider(LOCK_FILE.read_text(), PROVIDER)
-    assert version == VERSION, (
-        f"{PROVIDER} is locked at {version}: record its hashes for every platform "
-        "(make providers-lock, online) and update this test"
+def locked_providers(text: str) -> dict[str, Locked]:
+    """Every provider block of a lock file, by source address."""
+    found = {}
+    for block in re.finditer(r'^provider "([^"]+)" \{(.*?)\n\}', text, re.DOTALL | re.MULTILINE):
+        source, body = block.groups()
+        version = re.search(r'^\s*version\s*=\s*"([^"]+)"', body, re.MULTILINE)
+        constraints = re.search(r'^\s*constraints\s*=\s*"([^"]+)"', body, re.MULTILINE)
+        hashes = re.search(r"^\s*hashes\s*=\s*\[(.*?)\]", body, re.MULTILINE | re.DOTALL)
+        if version is None or hashes is None:
+            raise AssertionError(f"{source} has no version or no hashes in the lock file")
+        found[source] = Locked(
+            source,
+            version.group(1),
+            frozenset(constraints.group(1).split(", ")) if constraints else frozenset(),
+            tuple(re.findall(r'"([^"]+)"', hashes.group(1))),
+        )
+    return found
+
+
+def normalised(constraint: str) -> str:
+    """A version constraint as Terraform writes it into the lock: `>= 5.70` -> `>= 5.70.0`
+    (the pessimistic `~>` keeps its precision)."""
+    operator, version = constraint.split()
+    if operator != "~>":
+        version = ".".join([*version.split("."), "0", "0"][:3])
+    return f"{operator} {version}"
+
+
+def required_constraints() -> dict[str, set[str]]:
+    """Source address -> the version constraints the root module and its modules declare."""
+    found: dict[str, set[str]] = {}
+    for versions in [ROOT / "versions.tf", *sorted((ROOT / "modules").glob("*/versions.tf"))]:
+        text = versions.read_text()
+        for entry in re.finditer(r'source\s*=\s*"([^"]+)"\s*\n\s*version\s*=\s*"([^"]+)"', text):
+            source = entry.group(1)
+            address = source if source.count("/") == 2 else f"registry.terraform.io/{source}"
+            found.setdefault(address, set()).add(normalised(entry.group(2)))
+    return found
+
+
+def lock_platforms() -> list[str]:
+    """The platforms `make providers-lock` records hashes for."""
+    line = next(
+        line for line in (ROOT / "Makefile").read_text().splitlines() if "providers lock" in line
     )
+    return re.findall(r"-platform=(\S+)", line)
 
 
-def test_lock_holds_the_h1_and_every_platform_zh_hash() -> None:
-    _, hashes = locked_provider(LOCK_FILE.read_text(), PROVIDER)
-    assert H1 in hashes
-    missing = sorted(ZH - set(hashes))
-    assert not missing, f"zh: hashes missing from .terraform.lock.hcl: {missing}"
-    assert len([h for h in hashes if h.startswith("zh:")]) == len(ZH) == 15
-    assert len(hashes) == len(set(hashes)), "a hash is recorded twice"
+def h1(package: Path) -> str:
+    """Terraform's `h1:` hash of an unpacked provider package (Go's dirhash Hash1)."""
+    summary = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        summary.update(f"{digest.hexdigest()}  {path.relative_to(package).as_posix()}\n".encode())
+    return "h1:" + base64.b64encode(summary.digest()).decode()
 
 
-def test_reader_sees_a_lock_with_only_the_mirror_hash_as_incomplete() -> None:
-    lines = [f'provider "{PROVIDER}" {{', f'  version = "{VERSION}"', f'  hashes = ["{H1}"]', "}"]
-    single = "\n".join(lines) + "\n"
-    version, hashes = locked_provider(single, PROVIDER)
-    assert version == VERSION
-    assert hashes == [H1]
-    assert not ZH & set(hashes)
+def installed_packages(source: str, version: str) -> list[Path]:
+    """The linux_amd64 packages of this provider version on this machine: the offline mirror
+    (TF_PLUGIN_DIR) and what `terraform init` installed under .terraform/."""
+    tail = Path(source, version, "linux_amd64")
+    roots = [Path(d) for d in [os.environ.get("TF_PLUGIN_DIR")] if d]
+    roots += sorted(p for p in (ROOT / ".terraform").glob("*/providers") if p.is_dir())
+    return [root / tail for root in roots if (root / tail).is_dir()]
+
+
+def test_the_lock_records_every_provider_the_configuration_requires_with_its_constraints() -> None:
+    locked = locked_providers(LOCK_FILE.read_text())
+    required = required_constraints()
+    assert set(locked) == set(required)
+    for source, entry in locked.items():
+        assert entry.constraints == required[source], (
+            f"{source}: the lock's constraints are not those of the versions.tf files: run "
+            "terraform init (and make providers-lock, online) again"
+        )
+
+
+def test_the_lock_holds_hashes_for_every_platform_of_providers_lock() -> None:
+    platforms = lock_platforms()
+    assert {"linux_amd64", "darwin_arm64", "windows_amd64"} <= set(platforms)
+    for source, entry in locked_providers(LOCK_FILE.read_text()).items():
+        assert len(entry.hashes) == len(set(entry.hashes)), f"{source}: a hash recorded twice"
+        h1s = [h for h in entry.hashes if h.startswith("h1:")]
+        zhs = [h for h in entry.hashes if h.startswith("zh:")]
+        assert len(h1s) + len(zhs) == len(entry.hashes), entry.hashes
+        assert all(re.fullmatch(r"h1:[A-Za-z0-9+/]{43}=", h) for h in h1s), h1s
+        assert all(re.fullmatch(r"zh:[0-9a-f]{64}", h) for h in zhs), zhs
+        # one zh: per platform of the release, which has at least the platforms we lock for
+        assert h1s, f"{source}: no h1: hash"
+        assert len(zhs) >= len(platforms), (
+            f"{source}: {len(zhs)} zh: hashes for {len(platforms)} platforms: a lock written from "
+            "the offline mirror alone; run make providers-lock online"
+        )
+
+
+def test_the_installed_package_matches_the_locks_h1_hash() -> None:
+    checked = 0
+    for source, entry in locked_providers(LOCK_FILE.read_text()).items():
+        for package in installed_packages(source, entry.version):
+            assert h1(package) in entry.hashes, f"{package} is not the package the lock records"
+            checked += 1
+    if not checked:
+        pytest.skip("no installed provider package: set TF_PLUGIN_DIR or run make validate first")
+
+
+def test_the_reader_sees_a_mirror_only_lock_as_short_of_platforms() -> None:
+    source = "registry.terraform.io/hashicorp/aws"
+    lines = [f'provider "{source}" {{', '  version = "1.0.0"', '  hashes = ["h1:x"]', "}"]
+    (entry,) = locked_providers("\n".join(lines) + "\n").values()
+    assert entry.hashes == ("h1:x",)
+    assert entry.constraints == frozenset()
+    assert not [h for h in entry.hashes if h.startswith("zh:")]

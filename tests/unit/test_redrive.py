@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from testing.fake_lambda import FakeLambda
+from tools.localenv import resources
 from tools.redrive import cli, dead_letters, outputs, replay, stream
 from tools.redrive.run import Clients, Target, redrive
 
@@ -69,14 +70,7 @@ class World:
 @pytest.fixture
 def world(aws_env: None) -> World:
     dynamodb = boto3.client("dynamodb")
-    table = dynamodb.create_table(
-        TableName="Incidents",
-        KeySchema=[{"AttributeName": "incidentId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "incidentId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    stream_arn = table["TableDescription"]["LatestStreamArn"]
+    stream_arn = resources.ensure_incidents_table(dynamodb, [])  # the local stack's demo table
     for i in range(5):
         dynamodb.put_item(
             TableName="Incidents",

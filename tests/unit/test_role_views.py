@@ -14,7 +14,7 @@ import pytest
 
 import broadcaster
 from realtime_common.config import ConfigError
-from realtime_common.fanout import engine
+from realtime_common.fanout import delivery, engine, messages
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.schedule import FrameTally
 from realtime_common.fanout.views import DEFAULT_VIEWS, VIEWER_ATTRIBUTES, RoleViews, project
@@ -126,8 +126,8 @@ def test_each_record_is_encoded_once_per_view_and_each_connection_gets_its_roles
 
     event = json.loads((EVENTS / "stream-batch.json").read_text())
     with (
-        mock.patch.object(engine, "fan_out", fake_fan_out),
-        mock.patch.object(broadcaster, "encode_message", wraps=broadcaster.encode_message) as spy,
+        mock.patch.object(delivery, "fan_out", fake_fan_out),
+        mock.patch.object(messages, "encode_message", wraps=messages.encode_message) as spy,
     ):
         response = broadcaster.broadcast(event, cfg, clients, deadline=math.inf)
     assert response == {"batchItemFailures": []}
@@ -137,9 +137,13 @@ def test_each_record_is_encoded_once_per_view_and_each_connection_gets_its_roles
     by_id = dict(zip(seen["ids"], seen["audiences"], strict=True))
     assert set(by_id) == {f"d{n}" for n in range(50)} | {f"v{n}" for n in range(50)} | {"s1"}
     assert {by_id["d0"], by_id["s1"]} == {0} and by_id["v0"] == 1
+    removed = [m for m in json.loads(viewer[0])["messages"] if m["type"] == "incident.removed"]
+    assert len(removed) == 1 and "incident" not in removed[0]  # the batch's REMOVE, no body
     for message in json.loads(viewer[0])["messages"]:
+        if message["type"] == "incident.removed":
+            continue
         assert set(message["incident"]) <= set(VIEWER_ATTRIBUTES)
         assert "reportedBy" not in message["incident"] and "location" not in message["incident"]
-    assert any("location" in m["incident"] for m in json.loads(whole[0])["messages"])
+    assert any("location" in m.get("incident", {}) for m in json.loads(whole[0])["messages"])
     (warning,) = [r for r in caplog.records if "has no view" in r.getMessage()]
     assert warning.connections_by_role == {"auditor": 1, "": 1}  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tools.bench import report, scenarios
-from tools.bench.fakeapi import ROOT
+from tools.paths import ROOT
 
 
 def main(argv: list[str] | None = None) -> int:

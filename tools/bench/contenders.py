@@ -7,7 +7,9 @@ Contenders:
   pool    the previous broadcaster: a 32-thread pool sharing one pooled boto3 client, one task
           per connection posting the batch's messages in order
   ours    broadcaster.handler, the real entry point, with FANOUT_* from the scenario
-  session ours through aiohttp's ClientSession (FANOUT_TRANSPORT=session), the earlier path
+  session ours through aiohttp's ClientSession (tools/bench/session.py), the earlier path
+  nostate ours with the state-table write step off (what the writes add, side by side)
+  serialstate  ours with the state writes one after another (what their concurrency saves)
 The two boto3 contenders are time-boxed (they would take minutes at 50,000 connections); their
 time to the last client is projected from their measured rate and marked so.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import io
 import json
 import os
@@ -26,14 +29,14 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from tools.paths import ROOT
 
 if TYPE_CHECKING:
     from tools.bench.table import MemoryConnections
 
-ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 
 
@@ -46,8 +49,9 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def stream_event(records: int, title_bytes: int = 0) -> dict[str, Any]:
-    """``records`` MODIFY records of one incident, in stream order."""
+def stream_event(records: int, title_bytes: int = 0, *, distinct: bool = False) -> dict[str, Any]:
+    """``records`` MODIFY records of one incident (``distinct``: of as many incidents), in
+    stream order."""
     template = json.loads((EVENTS / "stream-modify.json").read_text())["Records"][0]
     out = []
     for n in range(records):
@@ -57,6 +61,9 @@ def stream_event(records: int, title_bytes: int = 0) -> dict[str, Any]:
         record["dynamodb"]["NewImage"]["version"] = {"N": str(n + 1)}
         if title_bytes:
             record["dynamodb"]["NewImage"]["title"] = {"S": "x" * title_bytes}
+        if distinct:
+            key = {"S": f"INCIDENT#BENCH-{n:05d}"}
+            record["dynamodb"]["Keys"]["pk"] = record["dynamodb"]["NewImage"]["pk"] = key
         out.append(record)
     return {"Records": out}
 
@@ -102,6 +109,9 @@ def set_environment(spec: dict[str, Any]) -> None:
             "ENVIRONMENT": "bench",
             "CONNECTIONS_TABLE": "bench-connections",
             "WS_CALLBACK_URL": spec["url"],
+            "STATE_TABLE": "bench-state",
+            "STATE_RETENTION_SECONDS": "86400",
+            "CLOSED_STATUSES": '["closed","resolved"]',
         }
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -205,14 +215,23 @@ class SubprocessLambda:
         return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
 
 
-def use_table(connections: int) -> MemoryConnections:
-    """An in-memory Connections table of ``connections`` rows, as the handlers' DynamoDB client."""
+def use_table(connections: int, spec: dict[str, Any]) -> MemoryConnections:
+    """An in-memory Connections table of ``connections`` rows, as the handlers' DynamoDB client
+    (its PutItem, the state table's, takes the spec's ``state_latency_ms``)."""
     from realtime_common import aws  # noqa: PLC0415
     from tools.bench.table import MemoryConnections  # noqa: PLC0415
 
-    table = MemoryConnections(connections)
+    table = MemoryConnections(connections, spec.get("state_latency_ms", 0) / 1000)
     aws.dynamodb_client = lambda *args: table  # type: ignore[assignment]
     return table
+
+
+def use_transport(spec: dict[str, Any]) -> None:
+    """The ``session`` contender: the handlers post through aiohttp's ClientSession."""
+    if spec.get("contender") == "session":
+        from tools.bench import session  # noqa: PLC0415
+
+        session.install()
 
 
 def warm_broadcaster(spec: dict[str, Any]) -> ModuleType:
@@ -220,19 +239,27 @@ def warm_broadcaster(spec: dict[str, Any]) -> ModuleType:
     a warm execution environment, imports done and the HTTP pool open, as on Lambda's second
     invocation. (The first, cold one is reported by the packaging benchmark, not here.)"""
     set_environment(spec)
+    use_transport(spec)
     import broadcaster  # noqa: PLC0415 (after the environment is set)
 
-    use_table(50)
+    use_table(50, spec)
     broadcaster.handler(stream_event(1), lambda_context(30))
+    contender = spec.get("contender")
+    if contender == "nostate":  # the same handler with the state write step off
+        broadcaster.get_state_writer = lambda: None  # type: ignore[assignment]
+    elif contender == "serialstate":  # the writes one after another (a pool of one thread)
+        serial = dataclasses.replace(broadcaster.get_state_writer(), executor=ThreadPoolExecutor(1))
+        broadcaster.get_state_writer = lambda: serial  # type: ignore[assignment]
     return broadcaster
 
 
 def run_worker(spec: dict[str, Any]) -> None:
     """A worker invocation in this process (called by SubprocessLambda)."""
     set_environment(spec)
+    use_transport(spec)
     import fanout_worker  # noqa: PLC0415
 
-    use_table(spec["connections"])
+    use_table(spec["connections"], spec)
     event = json.loads(sys.stdin.buffer.read())
     cpu = time.process_time()
     answer = fanout_worker.handler(event, lambda_context(spec.get("budget", 300)))
@@ -248,8 +275,13 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     lambda_client = SubprocessLambda(spec)
     aws.lambda_client = lambda *args: lambda_client  # type: ignore[assignment]
     reset_fake(spec["url"])  # the warm-up's posts are not the scenario's
-    table = use_table(spec["connections"])
-    event = stream_event(spec["records"], spec.get("title_bytes", 0))
+    from tools.bench.table import MemoryConnections  # noqa: PLC0415
+
+    table = use_table(spec["connections"], spec)
+    writes_before = MemoryConnections.writes
+    event = stream_event(
+        spec["records"], spec.get("title_bytes", 0), distinct=spec.get("distinct", False)
+    )
     base = rss_kb()
     started, cpu = time.monotonic(), time.process_time()
     checkpoints: list[int] = []
@@ -281,6 +313,7 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
         "rows_deleted_exactly_the_gone": table.deleted == gone,
         "worker_cpu_s": sum(lambda_client.worker_cpu_s),
         "workers": len(lambda_client.worker_cpu_s),
+        "state_writes": MemoryConnections.writes - writes_before,
     }
 
 
@@ -290,7 +323,8 @@ def main(argv: list[str]) -> int:
         return 0
     spec = json.loads(argv[0])
     contender = spec["contender"]
-    if contender in ("ours", "session"):  # session: FANOUT_TRANSPORT=session in spec["env"]
+    # session: the same handler over aiohttp; nostate: no state writes
+    if contender in ("ours", "session", "nostate", "serialstate"):
         result = run_ours(spec)
     else:
         set_environment(spec)

@@ -10,12 +10,10 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from testing import tls
-
-ROOT = Path(__file__).resolve().parents[2]
+from tools.paths import ROOT
 
 
 @dataclass
@@ -64,12 +62,7 @@ class FakeApiProcess:
             raise RuntimeError(f"the fake management API did not start (said {self.url!r})")
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exception: object) -> None:
         if self._process is not None and self._process.stdin is not None:
             self._process.stdin.close()
             self._process.wait(timeout=30)

@@ -64,7 +64,7 @@ def run(connections: int, runs: int, *, https: bool = False) -> None:
         logging.disable(logging.CRITICAL)
         with contextlib.redirect_stdout(io.StringIO()):  # the metrics' EMF lines
             broadcaster = contenders.warm_broadcaster(spec)
-            contenders.use_table(connections)
+            contenders.use_table(connections, spec)
             event = contenders.stream_event(1)
             for _ in range(runs):
                 broadcaster.handler(event, contenders.lambda_context(300))

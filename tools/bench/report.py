@@ -15,6 +15,8 @@ NAMES = {
     "pool": "boto3 pool (32)",
     "session": "ours, aiohttp ClientSession (before)",
     "ours": "ours",
+    "nostate": "ours, state writes off",
+    "serialstate": "ours, state writes one at a time",
 }
 
 
@@ -101,7 +103,31 @@ def rows(scenario: dict[str, Any]) -> list[str]:
                 f"{before['cpu_ms_per_post'] / ours['cpu_ms_per_post']:.1f}x less CPU per post"
             )
         lines += ["", "Ours: " + "; ".join(notes) + "."]
+        off = results.get("nostate")
+        if off is not None:
+            lines += ["", state_note(ours, off, results.get("serialstate"))]
     return [*lines, ""]
+
+
+def state_note(on: dict[str, Any], off: dict[str, Any], serial: dict[str, Any] | None) -> str:
+    """What the state table's writes add before the first post (issue 16), side by side."""
+    first_on, first_off = on["time_to_first_client_s"], off["time_to_first_client_s"]
+    last_on, last_off = on["time_to_last_client_s"], off["time_to_last_client_s"]
+    note = (
+        f"State writes: {on['state_writes']} conditional writes before the fan-out; time to the "
+        f"first client {first_on * 1000:.0f} ms with them against {first_off * 1000:.0f} ms "
+        f"without (+{(first_on - first_off) * 1000:.0f} ms, {first_on / first_off:.2f}x); "
+        f"to the last client {last_on:.2f} s against {last_off:.2f} s "
+        f"({last_on / last_off:.2f}x)."
+    )
+    if serial is not None:
+        added = serial["time_to_first_client_s"] - first_off
+        note += (
+            f" One write after another instead: first client after "
+            f"{serial['time_to_first_client_s'] * 1000:.0f} ms (+{added * 1000:.0f} ms; the "
+            f"concurrent writes add {added / max(first_on - first_off, 1e-6):.1f}x less)."
+        )
+    return note
 
 
 def _runs_note(ours: dict[str, Any]) -> str:
@@ -149,6 +175,16 @@ def targets(run: dict[str, Any]) -> list[str]:
     return [f"- {'met' if ok else 'NOT MET'}: {what} ({goal})" for what, ok, goal in checks]
 
 
+def _quick(run: dict[str, Any]) -> str:
+    return " (quick mode)" if run["quick"] else ""
+
+
+def _targets(run: dict[str, Any], detail: str = "") -> list[str]:
+    """The targets block (heading, one line per target, a blank line); none without targets."""
+    met = targets(run)
+    return [f"Targets (1 record to 10,000 connections{detail}):", *met, ""] if met else []
+
+
 def markdown(run: dict[str, Any]) -> str:
     m = run["machine"]
     head = [
@@ -159,23 +195,16 @@ def markdown(run: dict[str, Any]) -> str:
         "are the handler process's own. The two boto3 contenders are time-boxed and their time",
         "to the last client projected from their rate; deliveries are record x connection pairs",
         '(ours packs several records into one post). "ours, aiohttp ClientSession (before)" is',
-        "the same handler with FANOUT_TRANSPORT=session, the client path the wire client",
-        "replaced. One connection in ten is a viewer (two role views per record). Compare",
+        "the same handler posting through aiohttp's ClientSession (tools/bench/session.py), the",
+        "client path the wire client replaced. One connection in ten is a viewer (two role views",
+        "per record). Compare",
         "ratios: absolute numbers follow the machine's load.",
         "",
         f"Machine: {m['cpu']} x {m['cpus']} CPUs, load average {m['load_average_1m']} at the",
-        f"start, Python {m['python']}, {m['date']}, commit {m['commit']}"
-        + (" (quick mode)" if run["quick"] else "")
-        + ".",
+        f"start, Python {m['python']}, {m['date']}, commit {m['commit']}{_quick(run)}.",
         "",
+        *_targets(run, f", {run['latency_ms']:.0f} ms per post"),
     ]
-    met = targets(run)
-    if met:
-        head += [
-            f"Targets (1 record to 10,000 connections, {run['latency_ms']:.0f} ms per post):",
-            *met,
-            "",
-        ]
     body = [line for scenario in run["scenarios"] for line in rows(scenario)]
     return "\n".join(head + body)
 
@@ -195,14 +224,11 @@ def summary(run: dict[str, Any]) -> str:
     m = run["machine"]
     lines = [
         f"Last run: {m['date']}, {m['cpus']} CPUs ({m['cpu']}), load average "
-        f"{m['load_average_1m']} at the start, commit {m['commit']}"
-        + (" (quick mode)" if run["quick"] else "")
-        + ". Ratios are within that one run.",
+        f"{m['load_average_1m']} at the start, commit {m['commit']}{_quick(run)}. Ratios are "
+        "within that one run.",
         "",
+        *_targets(run),
     ]
-    met = targets(run)
-    if met:
-        lines += ["Targets (1 record to 10,000 connections):", *met, ""]
     lines += [
         "| scenario | ours: deliveries/s | time to last client | CPU ms/post (ours / pool / naive) "
         "| vs naive | vs pool | notes |",
@@ -238,6 +264,13 @@ def summary(run: dict[str, Any]) -> str:
             notes.append(
                 f"{ours['workers']} worker processes, {per_post:.2f} ms CPU/post in the workers "
                 "(the CPU column is the stream consumer's)"
+            )
+        off = results.get("nostate")
+        if off is not None:
+            added = ours["time_to_first_client_s"] - off["time_to_first_client_s"]
+            notes.append(
+                f"{ours['state_writes']} state writes add {added * 1000:.0f} ms before the first "
+                f"client ({ours['time_to_first_client_s'] / off['time_to_first_client_s']:.2f}x)"
             )
         before = results.get("session")
         if before is not None:

@@ -9,9 +9,11 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.bench.fakeapi import ROOT, FakeApiProcess
+from tools.bench.fakeapi import FakeApiProcess
+from tools.paths import ROOT
 
 LATENCY = 0.02  # seconds the fake waits before answering each post (API Gateway-like)
+STATE_LATENCY_MS = 5.0  # a DynamoDB PutItem from Lambda in the same Region: a few ms
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class Scenario:
     connections: int
     records: int = 1
     contenders: tuple[str, ...] = ("naive", "pool", "ours")
-    # "session": ours with FANOUT_TRANSPORT=session (aiohttp's ClientSession, the earlier path)
+    # "session": ours over aiohttp's ClientSession (tools/bench/session.py, the earlier path)
     title_bytes: int = 0  # pad each incident's title (records over ~64 KB never share a frame)
     gone_share: float = 0.0
     throttle_share: float = 0.0
@@ -34,6 +36,8 @@ class Scenario:
     # moves with the shared machine's load from one second to the next.
     repeats: int = 1
     tls: bool = False  # the fake serves HTTPS, as the real endpoint does
+    distinct: bool = False  # each record a different incident (one state write each)
+    state_latency_ms: float = 0.0  # the state table's PutItem round trip
 
 
 FULL = (
@@ -55,6 +59,16 @@ FULL = (
     ),
     Scenario("1x50k", "1 record to 50,000 connections", 50_000),
     Scenario("100x1k", "100 records to 1,000 connections", 1_000, records=100),
+    Scenario(
+        "state100x1k",
+        "100 records of 100 incidents to 1,000 connections: state writes (5 ms each) on and off",
+        1_000,
+        records=100,
+        contenders=("nostate", "serialstate", "ours"),
+        distinct=True,
+        state_latency_ms=STATE_LATENCY_MS,
+        repeats=3,
+    ),
     Scenario(
         "gone5",
         "1 record to 10,000 connections, 5% gone (410), 2% of posts throttled (429)",
@@ -128,9 +142,6 @@ QUICK = (
 
 def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> dict[str, Any]:
     fake.reset()
-    env = scenario.env
-    if contender == "session":
-        env = {**env, "FANOUT_TRANSPORT": "session"}
     spec = {
         "contender": contender,
         "url": fake.url,
@@ -140,8 +151,10 @@ def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> d
         "gone_share": scenario.gone_share,
         "budget": scenario.budget,
         "max_invocations": scenario.max_invocations,
-        "env": env,
+        "env": scenario.env,
         "time_box": scenario.naive_box if contender == "naive" else scenario.pool_box,
+        "distinct": scenario.distinct,
+        "state_latency_ms": scenario.state_latency_ms,
     }
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "functions"), str(ROOT)]))
     if fake.ca_file:
@@ -158,7 +171,7 @@ def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> d
         raise RuntimeError(f"{scenario.name}/{contender} failed:\n{child.stderr.decode()[-3000:]}")
     result: dict[str, Any] = json.loads(child.stdout.decode().strip().splitlines()[-1])
     stats = fake.stats()
-    if contender in ("ours", "session"):
+    if contender in ("ours", "session", "nostate", "serialstate"):
         posts = int(stats["posts"])
         deliveries = scenario.connections * scenario.records
         result.update(
@@ -168,6 +181,8 @@ def run_contender(scenario: Scenario, contender: str, fake: FakeApiProcess) -> d
                 "posts_per_s": posts / result["seconds"],
                 "deliveries_per_s": deliveries / result["seconds"],
                 "time_to_last_client_s": (stats["last_finished"] or 0.0)
+                - result["started_monotonic"],
+                "time_to_first_client_s": (stats["first_started"] or 0.0)
                 - result["started_monotonic"],
                 "projected": False,
                 "cpu_ms_per_post": result["cpu_s"] * 1000 / max(1, posts),
@@ -187,7 +202,7 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     ) as fake:
         results = {}
         for contender in scenario.contenders:
-            if contender == "ours" and scenario.repeats > 1:
+            if contender in ("ours", "nostate", "serialstate") and scenario.repeats > 1:
                 results[contender] = median_run(
                     [run_contender(scenario, contender, fake) for _ in range(scenario.repeats)]
                 )
@@ -202,4 +217,5 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     median = dict(ordered[len(ordered) // 2])
     median["cpu_ms_per_post_runs"] = [r["cpu_ms_per_post"] for r in runs]
     median["time_to_last_client_s_runs"] = [r["time_to_last_client_s"] for r in runs]
+    median["time_to_first_client_s_runs"] = [r.get("time_to_first_client_s") for r in runs]
     return median

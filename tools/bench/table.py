@@ -1,8 +1,12 @@
 """An in-memory Connections table: just enough of the DynamoDB client for the fan-out (paged and
-segmented Scan, DeleteItem, DescribeTable), so the benchmark measures posting, not DynamoDB."""
+segmented Scan, DeleteItem, DescribeTable), so the benchmark measures posting, not DynamoDB; and
+the state table's PutItem, with a simulated round trip (DynamoDB answers a single-item write in a
+few milliseconds from inside its Region)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,9 +21,21 @@ def connection_ids(count: int) -> list[str]:
 
 
 class MemoryConnections:
-    def __init__(self, count: int) -> None:
+    writes = 0  # state writes made by every instance (the handler keeps its first client)
+    _lock = threading.Lock()
+
+    def __init__(self, count: int, put_latency: float = 0.0) -> None:
         self.ids = connection_ids(count)
         self.deleted: set[str] = set()
+        self.put_latency = put_latency
+
+    def put_item(self, **kwargs: Any) -> dict[str, Any]:  # noqa: ANN401
+        """A state write: one round trip of ``put_latency`` (the thread sleeps, as it would
+        waiting for DynamoDB's answer); every condition holds."""
+        time.sleep(self.put_latency)
+        with MemoryConnections._lock:
+            MemoryConnections.writes += 1
+        return {}
 
     def get_paginator(self, name: str) -> MemoryConnections:
         if name != "scan":

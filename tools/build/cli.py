@@ -22,8 +22,7 @@ from tools.build import bytecode
 from tools.build.artifacts import Target
 from tools.build.contents import build
 from tools.build.errors import BuildError
-
-ROOT = Path(__file__).resolve().parents[2]
+from tools.paths import ROOT
 
 
 def parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:

@@ -39,12 +39,7 @@ class BuildResult:
 
 def artifact_files(artifact: Artifact, source_dir: Path, vendor: Path) -> list[tuple[str, Path]]:
     """(archive name, path) of the artifact's own sources and its vendored packages."""
-    files = []
-    for relative in artifact.sources:
-        path = source_dir / relative
-        if not path.is_file():
-            raise BuildError(f"{artifact.name}: source file {path} is missing")
-        files.append((relative, path))
+    files = [(relative, source_dir / relative) for relative in artifact.sources(source_dir)]
     return files + vendored_files(vendor)
 
 

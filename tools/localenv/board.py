@@ -7,53 +7,35 @@ The board's URL carries the WebSocket URL to connect to, identity included (``bo
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from tools.localenv import emulator
+from tools.localenv import process
+from tools.localenv.process import HOST
 
 DEFAULT_BOARD_PORT = 4580
 START_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 5.0
 BOARD_PAGE = "board/index.html"
 
 
-class BoardError(RuntimeError):
+class BoardError(process.ProcessError):
     """The board's web server cannot start; the message says what to do instead."""
 
 
 @dataclass(frozen=True)
-class BoardServer:
-    port: int
-    pid: int
-
+class BoardServer(process.Server):
     @property
     def base_url(self) -> str:
-        return f"http://{emulator.HOST}:{self.port}"
+        return f"http://{HOST}:{self.port}"
 
 
-@dataclass(frozen=True)
-class BoardFiles:
-    state_dir: Path
-
-    @property
-    def pid_file(self) -> Path:
-        return self.state_dir / "board.pid"
-
-    @property
-    def port_file(self) -> Path:
-        return self.state_dir / "board.port"
-
-    @property
-    def log_file(self) -> Path:
-        return self.state_dir / "board.log"
+def files(state_dir: Path) -> process.ProcessFiles:
+    return process.ProcessFiles(state_dir, "board")
 
 
 def board_url(base_url: str, ws_url: str, token: str | None = None) -> str:
@@ -63,7 +45,7 @@ def board_url(base_url: str, ws_url: str, token: str | None = None) -> str:
 
 
 def serves_board(port: int) -> bool:
-    url = f"http://{emulator.HOST}:{port}/{BOARD_PAGE}"
+    url = f"http://{HOST}:{port}/{BOARD_PAGE}"
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
             return bool(resp.status == 200)
@@ -73,29 +55,21 @@ def serves_board(port: int) -> bool:
 
 def running(state_dir: Path) -> BoardServer | None:
     """The board server started from ``state_dir``, if it is alive and serving the board."""
-    files = BoardFiles(state_dir)
-    try:
-        pid = int(files.pid_file.read_text().strip())
-        port = int(files.port_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    if emulator.pid_alive(pid) and serves_board(port):
-        return BoardServer(port=port, pid=pid)
-    return None
+    return process.running(files(state_dir), serves_board, BoardServer)
 
 
 def choose_port(asked: int | None) -> int:
     """``asked`` (BOARD_PORT) when given; else the default port, or a free one when it is taken."""
     if asked is not None:
-        if emulator.port_open(asked):
+        if process.port_open(asked):
             raise BoardError(
-                f"port {asked} on {emulator.HOST} is already in use: stop what holds it or "
+                f"port {asked} on {HOST} is already in use: stop what holds it or "
                 f"choose another, e.g. BOARD_PORT={asked + 1} make up"
             )
         return asked
-    if not emulator.port_open(DEFAULT_BOARD_PORT):
+    if not process.port_open(DEFAULT_BOARD_PORT):
         return DEFAULT_BOARD_PORT
-    return emulator.free_port()
+    return process.free_port()
 
 
 def start(state_dir: Path, directory: Path, port: int | None = None) -> BoardServer:
@@ -106,58 +80,20 @@ def start(state_dir: Path, directory: Path, port: int | None = None) -> BoardSer
     if current is not None:
         stop(state_dir)
     chosen = choose_port(port)
-    files = BoardFiles(state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "http.server", "--bind", emulator.HOST]
+    command = [sys.executable, "-m", "http.server", "--bind", HOST]
     command += ["--directory", str(directory), str(chosen)]
-    with files.log_file.open("wb") as log:
-        proc = subprocess.Popen(  # noqa: S603 - this interpreter, our own arguments
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    files.pid_file.write_text(f"{proc.pid}\n")
-    files.port_file.write_text(f"{chosen}\n")
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            _forget(files)
-            raise BoardError(
-                f"the board's web server exited with status {proc.returncode}; see {files.log_file}"
-            )
-        if serves_board(chosen):
-            return BoardServer(port=chosen, pid=proc.pid)
-        time.sleep(0.1)
-    stop(state_dir)
-    raise BoardError(
-        f"the board's web server did not answer on port {chosen}; see {files.log_file}"
+    return process.start(
+        files(state_dir),
+        command,
+        chosen,
+        serves_board,
+        BoardServer,
+        what="the board's web server",
+        error=BoardError,
+        timeout_s=START_TIMEOUT_S,
     )
 
 
 def stop(state_dir: Path) -> bool:
     """Stop the board server of ``state_dir``. Returns False when none was running."""
-    files = BoardFiles(state_dir)
-    try:
-        pid = int(files.pid_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        _forget(files)
-        return False
-    stopped = False
-    if emulator.pid_alive(pid):
-        try:
-            os.killpg(pid, signal.SIGTERM)
-            stopped = True
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and emulator.pid_alive(pid):
-            time.sleep(0.05)
-    _forget(files)
-    return stopped
-
-
-def _forget(files: BoardFiles) -> None:
-    files.pid_file.unlink(missing_ok=True)
-    files.port_file.unlink(missing_ok=True)
+    return process.stop(files(state_dir), STOP_TIMEOUT_S)

@@ -172,7 +172,10 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_board)
     sub.add_parser("down", help="destroy and stop what 'up' started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="show whether the stack is up").set_defaults(func=cmd_status)
-    p = sub.add_parser("listen", help="connect to the WebSocket and print every message")
+    p = sub.add_parser(
+        "listen",
+        help="connect to the WebSocket, sync, and print every message (reconnects and catches up)",
+    )
     p.add_argument("--user", required=True)
     p.add_argument("--role", required=True)
     p.set_defaults(func=cmd_listen)

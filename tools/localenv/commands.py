@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from tools.localenv import clients, tokens
+from tools.localenv import listen as listen_
 from tools.localenv.resources import INCIDENTS_KEY
 from tools.localenv.state import StackState
 
@@ -77,32 +79,33 @@ def with_token(url: str, jwt: str | None) -> str:
 
 
 async def listen(url: str, label: str) -> int:
-    """Print every message the WebSocket at ``url`` receives until it closes; an exit status."""
+    """Print what the WebSocket at ``url`` receives, syncing on every open and reconnecting after
+    a drop (``tools.localenv.listen``); an exit status (1: the handshake was refused)."""
     import websockets  # noqa: PLC0415 - only the listener needs it
     from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: PLC0415
 
-    try:
-        async with websockets.connect(url, open_timeout=30) as ws:
-            print(f"connected as {label}; waiting for messages (Ctrl-C to stop)", flush=True)
-            async for message in ws:
-                stamp = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
-                try:
-                    body = json.dumps(json.loads(message), indent=2, sort_keys=True)
-                except ValueError:
-                    body = str(message)
-                print(f"--- {stamp} ---\n{body}", flush=True)
-    except InvalidStatus as exc:
-        print(
-            f"connection refused (HTTP {exc.response.status_code}): $connect did not accept "
-            f"{label}; check the role against the allowed roles and that the token is still "
-            "valid (docs/troubleshooting.md)",
-            file=sys.stderr,
-        )
-        return 1
-    except ConnectionClosed as exc:
-        print(f"connection closed by the server ({exc})", file=sys.stderr)
-        return 1
-    return 0
+    @contextlib.asynccontextmanager
+    async def connect(target: str) -> AsyncIterator[Any]:
+        try:
+            async with websockets.connect(target, open_timeout=30) as ws:
+                yield ws
+        except InvalidStatus as exc:
+            print(
+                f"connection refused (HTTP {exc.response.status_code}): $connect did not accept "
+                f"{label}; check the role against the allowed roles and that the token is still "
+                "valid (docs/troubleshooting.md)",
+                file=sys.stderr,
+            )
+            raise listen_.Refused from None
+
+    listener = listen_.Listener(
+        url,
+        label,
+        connect=connect,
+        out=lambda line: print(line, flush=True),
+        is_closed_error=lambda exc: isinstance(exc, ConnectionClosed | OSError | TimeoutError),
+    )
+    return await listener.run()
 
 
 def set_incident_fields(

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tools import terraform_rc
+from tools.paths import ROOT
+
 DEFAULT_PORT = 4566
 ENV_NAME = "local"
 
@@ -69,8 +71,8 @@ class LocalEnv:
 
     @property
     def terraform_rc(self) -> Path:
-        """The provider-mirror CLI configuration the Makefile writes when TF_PLUGIN_DIR is set."""
-        return self.root / ".cache" / "terraform.rc"
+        """The provider-mirror CLI configuration (``tools.terraform_rc``), for TF_PLUGIN_DIR."""
+        return self.root / terraform_rc.RELATIVE_PATH
 
     @property
     def emulator_venv(self) -> Path:

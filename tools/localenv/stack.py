@@ -27,6 +27,7 @@ from tools.localenv import (
     commands,
     emulator,
     layer,
+    process,
     resources,
     terraform,
     tokens,
@@ -44,12 +45,12 @@ class StackError(RuntimeError):
 
 def ws_url(port: int, api_id: str, stage: str) -> str:
     """The emulator's WebSocket URL for a stage (also its management API base, over http)."""
-    return f"ws://{emulator.HOST}:{port}/_aws/execute-api/{api_id}/{stage}"
+    return f"ws://{process.HOST}:{port}/_aws/execute-api/{api_id}/{stage}"
 
 
 def management_endpoint_template(port: int) -> str:
     """The root's `management_endpoint_override`: WS_CALLBACK_URL, {api_id}/{stage} left open."""
-    return f"http://{emulator.HOST}:{port}/_aws/execute-api/{{api_id}}/{{stage}}"
+    return f"http://{process.HOST}:{port}/_aws/execute-api/{{api_id}}/{{stage}}"
 
 
 # ---------------------------------------------------------------------------
@@ -168,7 +169,7 @@ def up(  # noqa: PLR0915 - one statement list, step after step, reads best as on
         with steps.step("build", "Lambda zips (python -m tools.build)") as step:
             step.done(build_functions(config.root, step.log_file, build_args))
 
-    with steps.step("emulator", f"on {emulator.HOST}:{port}") as step, to_file(step.log_file):
+    with steps.step("emulator", f"on {process.HOST}:{port}") as step, to_file(step.log_file):
         if current is None:
             remove_worker_dirs(config.state_dir)
             try:
@@ -176,7 +177,7 @@ def up(  # noqa: PLR0915 - one statement list, step after step, reads best as on
             except emulator.EmulatorError as exc:
                 raise StackError(str(exc)) from None
             started = True
-            log_file = emulator.EmulatorFiles(config.state_dir).log_file
+            log_file = emulator.files(config.state_dir).log_file
             step.done(f"started at {emu.endpoint} (pid {emu.pid}, log {shown(log_file)})")
             previous = None  # a new emulator holds nothing of the last run
         else:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from tools import terraform_rc
+
 # Subcommands that take -no-color (not every one does: `fmt`, `providers lock`, `version`).
 COLOR_COMMANDS = frozenset(
     {"init", "plan", "apply", "destroy", "output", "show", "refresh", "validate", "test"}
@@ -89,17 +91,22 @@ def color_args(args: Sequence[str], destination: IO[str] | None) -> list[str]:
 
 
 def terraform_env(
-    base: Mapping[str, str], sdk_env: Mapping[str, str], data_dir: Path, cli_config: Path
+    base: Mapping[str, str],
+    sdk_env: Mapping[str, str],
+    data_dir: Path,
+    cli_config: Path = terraform_rc.DEFAULT_PATH,
 ) -> dict[str, str]:
     """``base`` with the emulator's SDK settings, TF_DATA_DIR and non-interactive Terraform.
 
     When TF_PLUGIN_DIR is set but TF_CLI_CONFIG_FILE is not, or names no file (a bare
-    ``pytest``, not ``make``), ``cli_config`` (the provider-mirror configuration the Makefile
-    writes) is used if it exists.
+    ``pytest``, not ``make``), the provider-mirror configuration is written to ``cli_config``
+    (``tools.terraform_rc``, as the Makefile does) and used.
     """
     env = {**base, **sdk_env}
     given = env.get("TF_CLI_CONFIG_FILE")
-    if env.get("TF_PLUGIN_DIR") and not (given and Path(given).is_file()) and cli_config.exists():
+    plugin_dir = env.get("TF_PLUGIN_DIR")
+    if plugin_dir and not (given and Path(given).is_file()):
+        terraform_rc.write(cli_config, plugin_dir)
         env["TF_CLI_CONFIG_FILE"] = str(cli_config)
     env.update(
         {

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 SECRET_BYTES = 48
 DEFAULT_TTL_S = 3600
 MAX_TTL_S = 7 * 24 * 3600
-# The algorithm the SSM key source takes (JWT_ALGORITHMS unset: HS256).
+# The algorithm an SSM key source takes unless authorizer.algorithms says otherwise (authorizer.tf).
 ALGORITHM = "HS256"
 
 

@@ -34,7 +34,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from tools.plan_preview.cli import ENV_NAME_RE, EXIT_BAD_INPUT, EXIT_OK, write_outputs
+from tools.plan_preview.cli import (
+    ENV_NAME_RE,
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    append_outputs,
+    write_outputs,
+)
 from tools.plan_preview.model import PlanInputError
 from tools.plan_preview.parse import load_plan
 from tools.plan_preview.render import RenderOptions, render, render_failure
@@ -140,8 +146,7 @@ def _publish(options: CiOptions, comment: str, stdout: TextIO) -> None:
 
 def _output(options: CiOptions, values: dict[str, str]) -> None:
     if options.github_output:
-        with options.github_output.open("a", encoding="utf-8") as fh:
-            fh.writelines(f"{k}={v}\n" for k, v in values.items())
+        append_outputs(options.github_output, values)
 
 
 def _error(options: CiOptions, message: str) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tools.plan_preview.model import COUNTED_ACTIONS, Plan, PlanInputError
@@ -51,7 +51,12 @@ def write_outputs(path: str, plan: Plan, env: str, exit_code: int) -> None:
         **{name: plan.count(action) for name, action in COUNTED_ACTIONS},
         "exit_code": exit_code,
     }
-    with Path(path).open("a", encoding="utf-8") as fh:
+    append_outputs(Path(path), values)
+
+
+def append_outputs(path: Path, values: Mapping[str, object]) -> None:
+    """Append ``key=value`` lines to a GitHub Actions step-output file (``$GITHUB_OUTPUT``)."""
+    with path.open("a", encoding="utf-8") as fh:
         fh.writelines(f"{k}={v}\n" for k, v in values.items())
 
 

@@ -36,8 +36,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from tools.localenv import clients, emulator, resources, terraform
-from tools.localenv.config import ROOT
 from tools.localenv.rootmodule import copy_root_module
+from tools.paths import ROOT
 from tools.plan_preview import cli as plan_preview_cli
 from tools.reprozip import write_zip
 
@@ -173,9 +173,7 @@ def record(workdir: Path, port: int) -> None:
         zips = workdir / "zips"
         copy_zips(ROOT / "build", zips, workdir / "notifier-changed.zip")
         stream_arn = resources.ensure_incidents_table(clients.dynamodb(emu.endpoint), [])
-        env = terraform.terraform_env(
-            os.environ, emu.sdk_env(), workdir / "tfdata", ROOT / ".cache" / "terraform.rc"
-        )
+        env = terraform.terraform_env(os.environ, emu.sdk_env(), workdir / "tfdata")
         recorder = Recorder(workdir, env)
         recorder.terraform("init", "-input=false", "-no-color")
         replacements = {

@@ -14,10 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from tools.paths import ROOT
 from tools.redrive import outputs
 from tools.redrive.run import DEFAULT_VISIBILITY_TIMEOUT, Clients, Report, redrive
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -83,6 +83,33 @@ export function fakeWebSocketClass() {
       this.onmessage?.({ data: typeof frame === "string" ? frame : JSON.stringify(frame) });
     }
 
+    /** The last sync request this socket sent (undefined when none). */
+    lastSync() {
+      return this.sentJson()
+        .filter((m) => m.action === "sync")
+        .at(-1);
+    }
+
+    /**
+     * Answers the last sync request as the sync route does: the messages (one frame, a batch
+     * when several), then sync.complete. `reset` defaults to what the server says for the
+     * request: true for a full sync, false for a catch-up or a fetch by id.
+     */
+    serverSync(messages = [], { cursor = "cursor-1", reset, count } = {}) {
+      const request = this.lastSync();
+      if (!request) throw new Error("serverSync without a sync request");
+      const full = request.since === undefined && request.incidents === undefined;
+      if (messages.length === 1) this.serverSend(messages[0]);
+      if (messages.length > 1) this.serverSend({ version: 1, type: "batch", messages });
+      this.serverSend({
+        version: 1,
+        type: "sync.complete",
+        cursor,
+        reset: reset ?? full,
+        count: count ?? messages.length,
+      });
+    }
+
     serverClose(code = 1006, reason = "", wasClean = false) {
       this.readyState = 3;
       this.onerror?.({});

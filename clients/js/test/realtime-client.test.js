@@ -202,6 +202,7 @@ describe("events", () => {
     const { client, sockets, named } = setup();
     client.connect();
     sockets[0].serverOpen();
+    sockets[0].serverSync();
     sockets[0].serverSend({ type: "error", error: "unknown_action", message: "no route" });
     sockets[0].serverSend("not json");
     sockets[0].serverSend(message("INC-1", "10"));
@@ -222,6 +223,7 @@ describe("events", () => {
     client.on("message", (m) => got.push(m.eventId));
     client.connect();
     sockets[0].serverOpen();
+    sockets[0].serverSync();
     sockets[0].serverSend(message("INC-1", "10"));
     assert.deepEqual(got, ["ev-INC-1-10"]);
     assert.equal(named("error")[0].kind, "listener");
@@ -251,12 +253,15 @@ describe("keep-alive and connection lifetime", () => {
     assert.deepEqual(sockets[0].sent, []);
     sockets[0].serverOpen();
     const live = sockets.at(-1);
+    assert.deepEqual(live.sentJson(), [{ action: "sync" }]);
+    live.serverSync();
+    const pings = () => live.sentJson().filter((m) => m.action === "ping");
     clock.advance(4 * MINUTE - 1);
-    assert.deepEqual(live.sentJson(), []);
+    assert.deepEqual(pings(), []);
     clock.advance(1);
-    assert.deepEqual(live.sentJson(), [{ action: "ping" }]);
+    assert.deepEqual(pings(), [{ action: "ping" }]);
     clock.advance(8 * MINUTE);
-    assert.equal(live.sentJson().length, 3);
+    assert.equal(pings().length, 3);
     live.serverSend({ type: "pong" });
     assert.equal(named("pong").length, 1);
   });
@@ -288,6 +293,7 @@ describe("keep-alive and connection lifetime", () => {
     const { client, sockets, clock, named } = setup();
     client.connect();
     sockets[0].serverOpen();
+    sockets[0].serverSync([], { cursor: "c1" });
     // random() = 0.5: rotation at 110 min * 0.95 = 104.5 min.
     clock.advance(104.5 * MINUTE - 1);
     assert.equal(sockets.length, 1);
@@ -297,6 +303,9 @@ describe("keep-alive and connection lifetime", () => {
     // Both deliver during the overlap; the duplicate is dropped.
     sockets[0].serverSend(message("INC-1", "5"));
     sockets[1].serverOpen();
+    // The replacement catches up from the last cursor (what the overlap may have missed).
+    assert.deepEqual(sockets[1].sentJson(), [{ action: "sync", since: "c1" }]);
+    sockets[1].serverSync([], { cursor: "c2" });
     sockets[1].serverSend(message("INC-1", "5"));
     assert.deepEqual(sockets[0].closedWith, { code: CLOSE_ROTATED, reason: "rotated before the 2-hour limit" });
     sockets[0].serverClose(CLOSE_ROTATED, "", true);
@@ -309,7 +318,7 @@ describe("keep-alive and connection lifetime", () => {
     assert.equal(connected.gapMs, 0);
     // The new connection pings and rotates in its turn.
     clock.advance(4 * MINUTE);
-    assert.deepEqual(sockets[1].sentJson(), [{ action: "ping" }]);
+    assert.deepEqual(sockets[1].sentJson().at(-1), { action: "ping" });
     clock.advance(101 * MINUTE);
     assert.equal(sockets.length, 3);
   });
@@ -318,6 +327,7 @@ describe("keep-alive and connection lifetime", () => {
     const { client, sockets, clock, named } = setup();
     client.connect();
     sockets[0].serverOpen();
+    sockets[0].serverSync();
     clock.advance(104.5 * MINUTE);
     sockets[1].serverClose(1006);
     assert.equal(named("refused")[0].rotation, true);
@@ -334,6 +344,7 @@ describe("keep-alive and connection lifetime", () => {
     sockets[0].serverClose(1001, "going away", true);
     assert.equal(named("reconnecting").length, 0);
     sockets[1].serverOpen();
+    sockets[1].serverSync();
     assert.equal(sockets.length, 2);
     assert.equal(client.state, "open");
     sockets[1].serverSend(message("INC-1", "5"));
@@ -380,6 +391,7 @@ describe("messages", () => {
     const t = setup(options);
     t.client.connect();
     t.sockets[0].serverOpen();
+    t.sockets[0].serverSync();
     t.send = (frame) => t.sockets[0].serverSend(frame);
     return t;
   }
@@ -512,6 +524,7 @@ describe("messages", () => {
     sockets[0].serverOpen();
     clock.advance(104.5 * MINUTE);
     sockets[1].serverOpen();
+    sockets[1].serverSync();
     const retired = sockets[0];
     assert.equal(retired.onmessage, null);
     sockets[1].serverSend(message("INC-1", "1"));

@@ -21,7 +21,6 @@ class FanoutConfig:
     callback_url: str
     concurrency: int
     max_attempts: int
-    transport: str = "wire"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FanoutConfig:
@@ -36,20 +35,4 @@ class FanoutConfig:
             callback_url=callback_url.rstrip("/"),
             concurrency=config.bounded_int(env, "FANOUT_CONCURRENCY", 256, 1, 1024),
             max_attempts=config.bounded_int(env, "POST_MAX_ATTEMPTS", 4, 1, 10),
-            transport=_transport(env),
         )
-
-
-TRANSPORTS = ("wire", "session")
-
-
-def _transport(env: Mapping[str, str]) -> str:
-    """``FANOUT_TRANSPORT``: ``wire`` (default, the lean client) or ``session`` (aiohttp's
-    ClientSession, the earlier path; kept to benchmark one against the other)."""
-    value = config.optional_str(env, "FANOUT_TRANSPORT", "wire")
-    if value not in TRANSPORTS:
-        raise config.ConfigError(
-            f"environment variable FANOUT_TRANSPORT={value!r} must be one of "
-            f"{', '.join(TRANSPORTS)}"
-        )
-    return value

@@ -1,8 +1,9 @@
-"""Asynchronous delivery of frames to connections over one keep-alive HTTP pool.
+"""The fan-out's scheduler: asynchronous delivery of frames to connections through a transport.
 
 ``deliver`` keeps up to ``concurrency`` posts active, taken from a :class:`Schedule` (frame-major,
-per-connection order) and paced by a :class:`RateLimiter`, and hands them to a :class:`Sender`
-(the wire client, which signs them with the cached-key :class:`Signer`). It runs on callbacks: a
+per-connection order) and paced by a :class:`RateLimiter`, and hands them to a ``Sender`` (the
+contract in ``transport``; in production the wire client, composed with its pool and signer in
+``delivery``). It runs on callbacks: a
 post's answer is handled, and the next post started, inside the transport's ``data_received``,
 so there is no task, future or coroutine switch per post (tests may still pass an awaitable
 :class:`Poster`; it runs as a task per attempt).
@@ -18,29 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-from urllib.parse import urlsplit
+from typing import Any
 
 from realtime_common.fanout.rate import RateLimiter
 from realtime_common.fanout.schedule import FrameTally, Outcome, Schedule
-from realtime_common.fanout.sigv4 import (
-    CredentialsSource,
-    Signer,
-    canonical_host,
-    connection_path,
-    payload_hash,
-)
-
-if TYPE_CHECKING:
-    import aiohttp
-
-    from realtime_common.fanout import wire
+from realtime_common.fanout.transport import Done, Poster, Sender, TransportError
 
 # One attempt of one post, connect included. API Gateway answers a post in milliseconds; an
 # attempt that takes seconds is a sick client or network, and must not hold a slot for long.
@@ -53,41 +41,6 @@ LOGGED_FAILURES = 20
 _AUTH_CODES = frozenset(
     {"ForbiddenException", "AccessDeniedException", "UnrecognizedClientException"}
 )
-
-
-class TransportError(Exception):
-    """The post got no HTTP answer (connection refused or reset, timeout)."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
-
-
-class Poster(Protocol):
-    """Sends frame slot ``frame`` to ``connection_id``; returns (HTTP status, AWS error code).
-
-    With role-based views the slot is ``audience * frame_count + frame`` (each audience's frames
-    one after the other); without, it is the frame index.
-    """
-
-    def __call__(
-        self, connection_id: str, frame: int, timeout: float
-    ) -> Awaitable[tuple[int, str]]: ...
-
-
-Done = Callable[[int, str], None]
-
-
-@runtime_checkable
-class Sender(Protocol):
-    """A callback transport: starts one attempt and reports its answer through ``done``.
-
-    ``done(status, error_code)`` is called exactly once, never from inside ``send``, with the
-    HTTP status, or with status 0 and the kind of failure (``TimeoutError``, a reset) when no
-    answer came within ``timeout`` seconds. ``slot`` is what ``Poster`` calls ``frame``.
-    """
-
-    def send(self, connection_id: str, slot: int, timeout: float, done: Done) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -140,9 +93,6 @@ class Settings:
     rate: float  # posts per second, all attempts counted
     policy: RetryPolicy
     attempt_timeout: float = ATTEMPT_TIMEOUT_SECONDS
-    # "wire": the lean client (realtime_common.fanout.wire); "session": aiohttp's ClientSession,
-    # the earlier path, kept selectable (FANOUT_TRANSPORT) to measure one against the other.
-    transport: str = "wire"
 
 
 @dataclass
@@ -487,188 +437,3 @@ async def deliver(
     finally:
         executor.shutdown(wait=False)
     return Result(run.schedule.tallies, run.stats, run.done)
-
-
-# --------------------------------------------------------------------------------------------
-# aiohttp ClientSession transport (FANOUT_TRANSPORT=session; the default is wire.WireSender)
-# --------------------------------------------------------------------------------------------
-class HttpPoster:
-    """Posts frames with a shared aiohttp session, signed for ``execute-api``."""
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        callback_url: str,
-        frames: Sequence[bytes],
-        signer: Signer,
-    ) -> None:
-        import aiohttp  # noqa: PLC0415 (kept out of module import for the pure-logic tests)
-        import yarl  # noqa: PLC0415
-
-        self._aiohttp = aiohttp
-        self._yarl = yarl
-        self._session = session
-        self._base = callback_url.rstrip("/")
-        self._base_path = urlsplit(self._base).path
-        self._origin = self._base[: len(self._base) - len(self._base_path)]
-        self._frames = list(frames)
-        self._hashes = [payload_hash(data) for data in self._frames]
-        self._signer = signer
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-        self._errors = (aiohttp.ClientError, OSError, TimeoutError)
-
-    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
-        timeout = self._timeouts.get(seconds)
-        if timeout is None:
-            timeout = self._aiohttp.ClientTimeout(total=seconds)
-            if len(self._timeouts) < 8:
-                self._timeouts[seconds] = timeout
-        return timeout
-
-    async def __call__(self, connection_id: str, frame: int, timeout: float) -> tuple[int, str]:
-        path = connection_path(self._base_path, connection_id)
-        headers = self._signer.headers(path, self._hashes[frame])
-        url = self._yarl.URL(self._origin + path, encoded=True)
-        try:
-            async with self._session.post(
-                url, data=self._frames[frame], headers=headers, timeout=self._timeout(timeout)
-            ) as response:
-                await response.read()
-                if response.status < 300:
-                    return response.status, ""
-                code = response.headers.get("x-amzn-ErrorType", "").split(":", 1)[0]
-                return response.status, code
-        except self._errors as error:
-            raise TransportError(type(error).__name__) from error
-
-
-class Runtime:
-    """One event loop and one HTTP pool per execution environment (kept while warm)."""
-
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._session_limit = 0
-        self._pool: wire.Pool | None = None
-        self._pool_key: tuple[str, int] = ("", 0)
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None or self._loop.is_closed():
-            self._loop = asyncio.new_event_loop()
-            self._session = None
-            self._pool = None
-        return self._loop
-
-    def pool(self, callback_url: str, limit: int) -> wire.Pool:
-        from realtime_common.fanout import wire  # noqa: PLC0415 (imports aiohttp's parser)
-
-        if self._pool is None or self._pool_key != (callback_url, limit):
-            if self._pool is not None:
-                self._pool.close()
-            self._pool = wire.Pool(callback_url, limit)
-            self._pool_key = (callback_url, limit)
-        return self._pool
-
-    async def session(self, limit: int) -> aiohttp.ClientSession:
-        import aiohttp  # noqa: PLC0415
-
-        if self._session is None or self._session.closed or self._session_limit != limit:
-            if self._session is not None and not self._session.closed:
-                await self._session.close()
-            connector = aiohttp.TCPConnector(limit=limit, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                # No cookies, no auto headers, no decompression: each costs CPU on every post.
-                cookie_jar=aiohttp.DummyCookieJar(),
-                skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
-                auto_decompress=False,
-            )
-            self._session_limit = limit
-        return self._session
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-        if self._loop is not None and not self._loop.is_closed():
-            if self._session is not None and not self._session.closed:
-                self._loop.run_until_complete(self._session.close())
-            self._loop.close()
-        self._loop = None
-        self._session = None
-
-
-_RUNTIMES = threading.local()
-
-
-def current_runtime() -> Runtime:
-    """This thread's runtime (Lambda runs one thread; in-process workers in tests run several)."""
-    runtime: Runtime | None = getattr(_RUNTIMES, "runtime", None)
-    if runtime is None:
-        runtime = _RUNTIMES.runtime = Runtime()
-    return runtime
-
-
-def region_of(callback_url: str, default: str) -> str:
-    """The Region of an ``execute-api`` endpoint; ``default`` for other hosts (emulators)."""
-    host = urlsplit(callback_url).hostname or ""
-    parts = host.split(".")
-    if len(parts) >= 5 and parts[1] == "execute-api":
-        return parts[2]
-    return default
-
-
-def fan_out(
-    connection_ids: Sequence[str],
-    frames: Sequence[Sequence[bytes]],
-    settings: Settings,
-    *,
-    callback_url: str,
-    credentials: CredentialsSource,
-    region: str,
-    deadline: float,
-    delete_row: DeleteRow,
-    log_failure: LogFailure,
-    runtime: Runtime | None = None,
-    clock: Callable[[], float] = time.time,
-    already: Sequence[frozenset[str]] = (),
-    audiences: Sequence[int] | None = None,
-) -> Result:
-    """Deliver ``frames`` to ``connection_ids`` over HTTP; ``deadline`` is ``time.monotonic()``.
-
-    ``frames``: one list of frames per audience, all of the same length; ``audiences`` (one
-    audience index per connection) is needed when there is more than one.
-    """
-    active = runtime or current_runtime()
-    frame_count = len(frames[0]) if frames else 0
-    if any(len(group) != frame_count for group in frames):
-        raise ValueError("every audience needs the same number of frames")
-    if audiences is None and len(frames) > 1:
-        raise ValueError("several audiences' frames need the audience of each connection")
-    flat = [frame for group in frames for frame in group]
-
-    async def run() -> Result:
-        signer = Signer(credentials, region, canonical_host(callback_url), clock=clock)
-        poster: Poster | Sender
-        if settings.transport == "session":
-            session = await active.session(settings.concurrency)
-            poster = HttpPoster(session, callback_url, flat, signer)
-        else:
-            from realtime_common.fanout import wire  # noqa: PLC0415
-
-            pool = active.pool(callback_url, settings.concurrency)
-            poster = wire.WireSender(pool, callback_url, flat, signer)
-        return await deliver(
-            connection_ids,
-            frame_count,
-            poster,
-            settings,
-            deadline=deadline,
-            delete_row=delete_row,
-            log_failure=log_failure,
-            already=already,
-            audiences=audiences,
-        )
-
-    return active.loop.run_until_complete(run())

@@ -1,11 +1,13 @@
-"""The Connections table as the fan-out reads it: ids (one Scan segment or all) and 410 clean-up."""
+"""The Connections table as the fan-out reads it: ids (one Scan segment or all) and 410 clean-up
+(never of a row younger than the ``$connect`` window)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from realtime_common.connections import connection_id_from_pk, connection_key
+from realtime_common.connections import connecting_cutoff, connection_id_from_pk, connection_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -64,15 +66,37 @@ def scan_connections(
 
 
 def row_deleter(
-    dynamodb: DynamoDBClient, table: str, warn: Callable[[str, dict[str, Any]], None]
+    dynamodb: DynamoDBClient,
+    table: str,
+    warn: Callable[[str, dict[str, Any]], None],
+    clock: Callable[[], float] = time.time,
 ) -> Callable[[str], bool]:
-    """A function deleting one gone connection's row (plain DeleteItem: already gone is fine)."""
+    """A function deleting the row of a connection that answered 410; True if it deleted one.
+
+    The delete is conditional: a row younger than the ``$connect`` window
+    (``connections.CONNECTING_WINDOW_SECONDS``) may belong to a connection whose handshake is
+    still under way, which API Gateway also answers with 410, so it is kept (the connection
+    gets the next message; a later 410 once the row is old enough, or the TTL, removes it).
+    A row without ``connectedAt`` is deleted, and a row already gone is fine.
+    """
     from botocore.exceptions import ClientError  # noqa: PLC0415
 
     def delete(connection_id: str) -> bool:
+        cutoff = connecting_cutoff(clock())
         try:
-            dynamodb.delete_item(TableName=table, Key=connection_key(connection_id))
+            dynamodb.delete_item(
+                TableName=table,
+                Key=connection_key(connection_id),
+                ConditionExpression="attribute_not_exists(connectedAt) OR connectedAt <= :cutoff",
+                ExpressionAttributeValues={":cutoff": {"S": cutoff}},
+            )
         except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                warn(
+                    "410 from a connection still within the $connect window: row kept",
+                    {"connection_id": connection_id, "connected_after": cutoff},
+                )
+                return False
             warn(
                 "could not delete a gone connection's row; TTL will",
                 {"connection_id": connection_id, "error": str(error)},

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 from aiohttp.http_parser import HttpResponseParser
 
-from realtime_common.fanout.engine import Done
 from realtime_common.fanout.sigv4 import Signer, payload_hash
+from realtime_common.fanout.transport import Done
 
 _READ_LIMIT = 2**16
 # How often requests in flight are checked for their timeout.

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from realtime_common.fanout.audience import Warn
 from realtime_common.fanout.schedule import FrameTally, first_failure, merge
 
 if TYPE_CHECKING:
@@ -26,8 +28,10 @@ if TYPE_CHECKING:
 WORKER_EVENT_KEY = "fanoutWorker"
 MAX_WORKER_EVENT_BYTES = 5_000_000  # under the 6 MB synchronous payload limit, with room
 
+# Workers answer this long before the stream consumer's own deadline: time for the reply.
+REPLY_SECONDS = 0.5
+
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
-Warn = Callable[[str, dict[str, Any]], None]
 
 
 class WorkerError(RuntimeError):
@@ -57,6 +61,10 @@ class WorkerJob:
     rate: float
     deadline_epoch: float  # wall clock (time.time()) by which the worker must have answered
     max_attempts: int
+
+    def deadline(self, deadline: float) -> float:
+        """The worker's ``time.monotonic()`` deadline: its own, or the job's if that is sooner."""
+        return min(deadline, time.monotonic() + self.deadline_epoch - time.time())
 
     @property
     def frame_count(self) -> int:
@@ -102,6 +110,12 @@ class WorkerJob:
             deadline_epoch=float(body["deadlineEpoch"]),
             max_attempts=int(body["maxAttempts"]),
         )
+
+
+def answer_by(deadline: float) -> float:
+    """The ``deadlineEpoch`` (wall clock) of workers invoked by a consumer whose own deadline is
+    ``deadline`` (``time.monotonic()``)."""
+    return time.time() + (deadline - time.monotonic()) - REPLY_SECONDS
 
 
 def rounds(frames: Sequence[Sequence[bytes]], limit: int = MAX_WORKER_EVENT_BYTES) -> list[range]:

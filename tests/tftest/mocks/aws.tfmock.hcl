@@ -1,6 +1,6 @@
 # Mocked AWS values shared by the root module's plan-mode test files (root_plan,
 # monitoring, fanout_workers, authorizer): fixed ARNs and ids, so policies and
-# outputs built from them can be asserted at plan time.
+# outputs built from them can be asserted at plan time, said once here.
 
 mock_data "aws_partition" {
   defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
@@ -42,5 +42,85 @@ mock_resource "aws_kms_key" {
   defaults = {
     arn    = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
     key_id = "11111111-2222-3333-4444-555555555555"
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Per-resource values: where one default per resource type is not enough (two
+# tables, one ARN each; the functions' ARNs). Overrides in a mock data file
+# apply to the resources this mock provider plans, in every file that uses it
+# (https://developer.hashicorp.com/terraform/language/tests/mocking).
+# The names are those of environment "test".
+# ---------------------------------------------------------------------------
+override_resource {
+  target = module.connections_table.aws_dynamodb_table.this
+  values = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections" }
+}
+
+override_resource {
+  target = module.idempotency_table.aws_dynamodb_table.this
+  values = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency" }
+}
+
+override_resource {
+  target = module.state_table.aws_dynamodb_table.this
+  values = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-state" }
+}
+
+override_resource {
+  target = module.alerts_topic.aws_sns_topic.this
+  values = { arn = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" }
+}
+
+override_resource {
+  target = module.operators_topic.aws_sns_topic.this
+  values = { arn = "arn:aws:sns:us-east-1:123456789012:realtime-test-operators" }
+}
+
+override_resource {
+  target = module.stream_consumer["broadcaster"].aws_sqs_queue.dead_letter
+  values = {
+    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-broadcaster-dlq"
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-broadcaster-dlq"
+  }
+}
+
+override_resource {
+  target = module.stream_consumer["notifier"].aws_sqs_queue.dead_letter
+  values = {
+    arn = "arn:aws:sqs:us-east-1:123456789012:realtime-test-notifier-dlq"
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/realtime-test-notifier-dlq"
+  }
+}
+
+override_resource {
+  target = module.function["authorizer"].aws_lambda_function.this
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-authorizer"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-authorizer/invocations"
+  }
+}
+
+override_resource {
+  target = module.function["connect"].aws_lambda_function.this
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-connect"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-connect/invocations"
+  }
+}
+
+override_resource {
+  target = module.function["disconnect"].aws_lambda_function.this
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-disconnect"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-disconnect/invocations"
+  }
+}
+
+override_resource {
+  target = module.function["fanout-worker"].aws_lambda_function.this
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-fanout-worker"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-fanout-worker/invocations"
   }
 }

@@ -1,0 +1,178 @@
+"""The state as one execution environment serves it: every incident's latest state, kept
+current by one ``byChange`` Query per sync, and each role's full-sync frames built once per
+state version.
+
+A reconnect storm (thousands of full syncs within a minute) then costs one small Query per sync
+(the changes since the last one, plus the overlap) instead of a read of the whole table, and one
+encoding of the state per view and version instead of one per client.
+
+Exactness: each sync refreshes the cache before it answers, reading every item whose
+``changedAt`` is at least the previous refresh's start minus the overlap. An item is therefore
+served by every sync that starts after it became visible in the index, provided it became
+visible no later than ``overlap`` after its ``changedAt`` (clock skew, in-flight writes, index
+propagation: see cursor.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from realtime_common.fanout.sigv4 import payload_hash
+from realtime_common.fanout.views import View
+from realtime_common.sync import messages
+from realtime_common.sync.store import (
+    Entry,
+    MalformedStateError,
+    changes_since,
+    parse_item,
+    pk_of,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Frames ready to post, with each body's SigV4 payload hash (computed once)."""
+
+    frames: list[bytes]
+    hashes: list[str]
+    count: int  # incident messages they carry
+
+
+def prepare(frames: list[bytes], count: int) -> Prepared:
+    return Prepared(frames, [payload_hash(frame) for frame in frames], count)
+
+
+class StateCache:
+    def __init__(
+        self,
+        audiences: list[View],
+        *,
+        overlap_ms: int,
+        retention_ms: int,
+        warn: Callable[[str, dict[str, Any]], None] = lambda _m, _e: None,
+    ) -> None:
+        self.audiences = audiences
+        self.overlap_ms = overlap_ms
+        self.retention_ms = retention_ms
+        self.warn = warn
+        self.entries: dict[str, Entry] = {}
+        self.watermark: int | None = None  # epoch ms: when the last refresh started
+        self.version = 0
+        self._next_expiry = math.inf  # epoch s: the earliest expiry of a live entry
+        self._full: dict[int, Prepared] = {}
+        self._full_version = -1
+
+    # ---------------------------------------------------------------------------------------
+    # Refresh
+    # ---------------------------------------------------------------------------------------
+    def refresh(self, dynamodb: DynamoDBClient, table: str, now_ms: int) -> int:
+        """Read what changed since the last refresh (everything, the first time); the number
+        of items DynamoDB read."""
+        since = None if self.watermark is None else self.watermark - self.overlap_ms
+        read = 0
+        for page in changes_since(dynamodb, table, since):
+            read += page.read
+            self.merge(page.items)
+        self.watermark = now_ms
+        self.expire(now_ms)
+        return read
+
+    def merge(self, items: Iterable[dict[str, Any]]) -> None:
+        """Take each item whose sequence is newer than what the cache holds for its incident."""
+        entries = self.entries
+        for item in items:
+            current = entries.get(item.get("pk", {}).get("S", ""))
+            if current is not None and current.sequence == item.get("sequence", {}).get("S"):
+                continue  # the overlap read it again: nothing to parse
+            try:
+                entry = parse_item(item)
+            except MalformedStateError as error:
+                self.warn("state item skipped", {"error": str(error)})
+                continue
+            if current is not None and current.order >= entry.order:
+                continue
+            entries[entry.pk] = entry
+            self.version += 1
+            if entry.expires_at is not None and not entry.removed:
+                self._next_expiry = min(self._next_expiry, entry.expires_at)
+
+    def expire(self, now_ms: int) -> None:
+        """Bump the version when a live entry's retention ended (full-sync frames change), and
+        forget entries no cursor can still need."""
+        now_s = now_ms / 1000
+        if now_s < self._next_expiry:
+            return
+        self.version += 1
+        forget_before = (now_ms - self.retention_ms - 2 * self.overlap_ms) / 1000
+        upcoming = math.inf
+        for pk, entry in list(self.entries.items()):
+            if entry.expires_at is None:
+                continue
+            if entry.expires_at <= forget_before:
+                del self.entries[pk]
+            elif entry.expires_at > now_s and not entry.removed:
+                upcoming = min(upcoming, entry.expires_at)
+        self._next_expiry = upcoming
+
+    # ---------------------------------------------------------------------------------------
+    # Answers
+    # ---------------------------------------------------------------------------------------
+    def message(self, entry: Entry, audience: int, now_s: float) -> bytes:
+        """The entry's message for ``audience``: a snapshot, or a removal once it is not live."""
+        if not entry.live(now_s):
+            return messages.removed(entry)
+        data = entry.encoded.get(audience)
+        if data is None:
+            data = entry.encoded[audience] = messages.snapshot(entry, self.audiences[audience])
+        return data
+
+    def full(self, audience: int, now_ms: int) -> Prepared:
+        """Every live incident in ``audience``'s view, as frames (built once per version)."""
+        if self._full_version != self.version:
+            self._full.clear()
+            self._full_version = self.version
+        prepared = self._full.get(audience)
+        if prepared is None:
+            now_s = now_ms / 1000
+            live = [entry for entry in self.entries.values() if entry.live(now_s)]
+            encoded = [self.message(entry, audience, now_s) for entry in live]
+            part_ids = [f"{entry.sequence}.{audience}" for entry in live]
+            prepared = self._full[audience] = prepare(
+                messages.frames(encoded, part_ids), len(encoded)
+            )
+        return prepared
+
+    def since(self, from_ms: int, now_ms: int) -> list[Entry] | None:
+        """The entries changed at or after ``from_ms``; None when one expired since then (its
+        removal is not a change the client can apply by sequence: the caller resets)."""
+        now_s = now_ms / 1000
+        from_s = from_ms / 1000
+        changed = []
+        for entry in self.entries.values():
+            if (
+                entry.expires_at is not None
+                and not entry.removed
+                and from_s < entry.expires_at <= now_s
+            ):
+                return None
+            if entry.changed_at >= from_ms:
+                changed.append(entry)
+        return changed
+
+    def by_ids(self, incident_ids: Iterable[str]) -> list[Entry]:
+        """The entries of ``incident_ids`` the state knows (unknown ids are left out)."""
+        found = (self.entries.get(pk_of(incident_id)) for incident_id in incident_ids)
+        return [entry for entry in found if entry is not None]
+
+    def answer(self, entries: list[Entry], audience: int, now_ms: int, tail: bytes) -> Prepared:
+        """``entries`` in ``audience``'s view followed by ``tail`` (sync.complete), as frames."""
+        now_s = now_ms / 1000
+        encoded = [self.message(entry, audience, now_s) for entry in entries]
+        part_ids = [f"{entry.sequence}.{audience}" for entry in entries]
+        return prepare(messages.frames([*encoded, tail], [*part_ids, ""]), len(encoded))

@@ -1,0 +1,107 @@
+"""``python -m tools.backfill --env ENV [--table NAME] [--dry-run] [--segments N]``.
+
+Exit status: 0 when every incident's state is stored (or already was), 1 when some could not be
+written (each is listed), 2 on a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from tools.backfill import scan, target
+from tools.backfill.progress import Bar
+from tools.backfill.run import MAX_REPORTED_FAILURES, Options, Report, backfill
+from tools.paths import ROOT
+from tools.redrive import outputs
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="backfill",
+        description="Write each incident of the Incidents table into the state table where it has "
+        "no state yet (a stream record always wins). Run it after the stream is bound.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--env", help="environment whose terraform outputs name the tables")
+    source.add_argument(
+        "--outputs", type=Path, help="a file holding `terraform output -json` instead of --env"
+    )
+    parser.add_argument(
+        "--table", help="the Incidents table (default: the table of the bound incidents stream)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="count what would be written")
+    parser.add_argument(
+        "--segments", type=int, default=4, help="parallel Scan segments (1-1000; default 4)"
+    )
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not 1 <= args.segments <= 1000:
+        parser.error("--segments must be between 1 and 1000")
+    return args
+
+
+def default_client() -> DynamoDBClient:
+    import boto3  # noqa: PLC0415 - a client (and credentials) only when a real run needs one
+    from botocore.config import Config  # noqa: PLC0415
+
+    return boto3.client(
+        "dynamodb", config=Config(max_pool_connections=64, retries={"mode": "standard"})
+    )
+
+
+def summary(report: Report) -> str:
+    lines = [f"{name}: {value:,}" for name, value in report.counts().items()]
+    lines += [
+        f"FAILED {incident}: {error}" for incident, error in report.failed[:MAX_REPORTED_FAILURES]
+    ]
+    if len(report.failed) > MAX_REPORTED_FAILURES:
+        lines.append(f"... and {len(report.failed) - MAX_REPORTED_FAILURES} more failed")
+    if report.failed:
+        lines.append("run it again to retry them: what is already stored is skipped")
+    return "\n".join(lines)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    client: Callable[[], DynamoDBClient] = default_client,
+    runner: outputs.Runner = outputs.run_command,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = parse_args(argv)
+    try:
+        raw = (
+            json.loads(args.outputs.read_text())
+            if args.outputs
+            else outputs.terraform_outputs(args.root, args.env, runner)
+        )
+        chosen = target.from_outputs(raw, args.table)
+    except (outputs.OutputsError, target.TargetError, OSError, ValueError) as error:
+        print(f"backfill: {error}", file=err)
+        return 2
+    dynamodb = client()
+    print(
+        f"backfill: {chosen.incidents_table} -> {chosen.settings.table}"
+        + (" (dry run: nothing is written)" if args.dry_run else ""),
+        file=err,
+    )
+    bar = Bar(err, scan.item_count(dynamodb, chosen.incidents_table))
+    report = backfill(
+        dynamodb,
+        chosen,
+        Options(segments=args.segments, dry_run=args.dry_run),
+        progress=lambda current: bar.show(current.counts()),
+    )
+    bar.show(report.counts(), final=True)
+    print(summary(report), file=out)
+    return 0 if report.ok else 1
