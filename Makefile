@@ -337,7 +337,7 @@ DRY_RUN ?=
 TABLE ?=
 
 .PHONY: backfill
-backfill: setup init ## Fill ENV's state table from the Incidents table where it has no state (TABLE=name DRY_RUN=1); after the stream is bound
+backfill: setup $(if $(filter local,$(ENV)),,init) ## Fill ENV's state table from the Incidents table where it has no state (TABLE=name DRY_RUN=1); after the stream is bound
 	PYTHONPATH=functions:. $(PY) -m tools.backfill --env $(ENV) $(if $(strip $(TABLE)),--table $(TABLE)) $(if $(strip $(DRY_RUN)),--dry-run)
 
 .PHONY: redrive

@@ -36,26 +36,31 @@ locals {
   # The most Broadcaster invocations that run at once: one per shard and
   # parallelization factor, fewer if a reservation caps them.
   # https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html#services-ddb-params
-  stream_invocations         = var.incidents_stream_shards * var.stream_consumer.parallelization_factor
-  broadcaster_reservation    = coalesce(var.functions.broadcaster.reserved_concurrency, -1)
-  broadcaster_invocations    = local.broadcaster_reservation > 0 ? min(local.stream_invocations, local.broadcaster_reservation) : local.stream_invocations
-  fanout_rate_total          = coalesce(var.fanout.rate, floor(local.api_requests_per_second / 2))
+  stream_invocations      = var.incidents_stream_shards * var.stream_consumer.parallelization_factor
+  broadcaster_reservation = coalesce(var.functions.broadcaster.reserved_concurrency, -1)
+  broadcaster_invocations = local.broadcaster_reservation > 0 ? min(local.stream_invocations, local.broadcaster_reservation) : local.stream_invocations
+  # Left out, the fan-out takes half of what the stack's other sources leave
+  # of the throttle: safe in the 2,500/s Regions too, with room for the
+  # account's other APIs.
+  fanout_rate_total          = coalesce(var.fanout.rate, max(1, floor((local.api_requests_per_second - var.sync.post_rate - var.throttling.rate_limit) / 2)))
   fanout_rate_per_invocation = floor(local.fanout_rate_total / local.broadcaster_invocations)
 
   # Requests per second the stack may send through API Gateway at most, by
-  # source. Another source of @connections posts (a sync route's answers)
-  # adds its entry here; the sum must stay within the account's throttle.
+  # source: the fan-out's posts, the sync route's answers (var.sync.post_rate)
+  # and the clients' own messages. Another source of @connections posts adds
+  # its entry here; the sum must stay within the account's throttle.
   # Clients' own messages ($connect, ping, ...) are capped by the stage's
   # throttling.rate_limit. Other APIs of the account share what is left:
   # lower account_quotas.api_requests_per_second to this stack's share.
   api_request_budget = {
     fanout  = local.fanout_rate_total
+    sync    = var.sync.post_rate # the sync route's answers (sync.tf)
     clients = var.throttling.rate_limit
   }
 }
 
 output "api_request_budget" {
-  description = "Requests per second the stack may send through API Gateway's account throttle, by source (fanout: every Broadcaster invocation together; clients: the stage's rate limit), the throttle they share, and each Broadcaster invocation's FANOUT_RATE."
+  description = "Requests per second the stack may send through API Gateway's account throttle, by source (fanout: every Broadcaster invocation together; sync: the sync route's answers; clients: the stage's rate limit), the throttle they share, and each Broadcaster invocation's FANOUT_RATE."
   value = {
     sources                    = local.api_request_budget
     total                      = sum(values(local.api_request_budget))

@@ -51,15 +51,16 @@ locals {
   )
 
   # Replies API Gateway sends itself (MOCK), keyed by route. Clients mostly
-  # listen: the only action is ping, a keep-alive, because API Gateway closes
-  # a connection after 10 minutes without traffic (and after 2 hours in any
-  # case). Any other message gets the $default error frame.
+  # listen: besides sync (a Lambda route, sync.tf) the only action is ping, a
+  # keep-alive, because API Gateway closes a connection after 10 minutes
+  # without traffic (and after 2 hours in any case). Any other message gets
+  # the $default error frame.
   # https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html#apigateway-execution-service-websocket-limits-table
   mock_routes = {
     "$default" = jsonencode({
       type    = "error"
       error   = "unknown_action"
-      message = "This API accepts only the ping action (answered with pong); it pushes incident updates. Connect and listen."
+      message = "This API accepts the ping action (answered with pong) and the sync action (answered with the incidents); it pushes incident updates. Connect, sync and listen."
     })
     ping = jsonencode({ type = "pong" })
   }
@@ -171,6 +172,12 @@ locals {
       handler     = "notifier.handler"
       package     = "notifier"
     }
+    # The same zip as the broadcaster: the same wire client and role views.
+    sync = {
+      description = "WebSocket sync route: the incidents on open, exact catch-up after a gap"
+      handler     = "sync.handler"
+      package     = "broadcaster"
+    }
   })
 
   # Known from the configuration alone (limits.tf checks the lengths).
@@ -203,6 +210,15 @@ locals {
       ROLE_VIEWS = jsonencode(var.role_views)
     }, local.state_environment)
     fanout-worker = local.fanout_delivery_environment
+    sync = merge({
+      CONNECTIONS_TABLE      = module.connections_table.name
+      WS_CALLBACK_URL        = local.management_url
+      POST_MAX_ATTEMPTS      = tostring(var.fanout.post_max_attempts)
+      ROLE_VIEWS             = jsonencode(var.role_views)
+      SYNC_FULL_INTERVAL_MS  = tostring(floor(var.sync.full_sync_interval_seconds * 1000))
+      SYNC_CURSOR_OVERLAP_MS = tostring(floor(var.sync.cursor_overlap_seconds * 1000))
+      SYNC_POST_RATE         = tostring(local.sync_post_rate_per_environment)
+    }, local.state_environment)
     notifier = {
       SNS_TOPIC_ARN           = module.alerts_topic.arn
       IDEMPOTENCY_TABLE       = module.idempotency_table.name
@@ -232,6 +248,7 @@ locals {
       resources = [module.state_table.arn]
     }])
     fanout-worker = local.fanout_delivery_statements
+    sync          = local.sync_policy_statements # sync.tf
     notifier = concat(
       [
         {
@@ -332,7 +349,12 @@ module "websocket_api" {
       function_name = module.function["disconnect"].function_name
       invoke_arn    = module.function["disconnect"].invoke_arn
     }
+    sync = {
+      function_name = module.function["sync"].function_name
+      invoke_arn    = module.function["sync"].invoke_arn
+    }
   }
+  route_throttling = local.route_throttling # sync.tf
 }
 
 # ---------------------------------------------------------------------------

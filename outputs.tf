@@ -52,7 +52,7 @@ output "alerts_topic_arn" {
 }
 
 output "function_names" {
-  description = "Function names keyed by role: connect, disconnect, broadcaster, notifier, fanout-worker and (when this stack builds it) authorizer."
+  description = "Function names keyed by role: connect, disconnect, broadcaster, notifier, fanout-worker, sync and (when this stack builds it) authorizer."
   value       = { for k, f in module.function : k => f.function_name }
 }
 

@@ -129,14 +129,21 @@ variable "functions" {
       timeout              = optional(number, 60)
       reserved_concurrency = optional(number)
     }), {})
+    # The sync route's function (sync.handler). Unreserved by default; a reservation also
+    # makes the sync's post rate a hard bound (var.sync.post_rate is split over it).
+    sync = optional(object({
+      memory_size          = optional(number, 512)
+      timeout              = optional(number, 10)
+      reserved_concurrency = optional(number)
+    }), {})
   })
   default = {}
 
   validation {
     # API Gateway gives up on an integration after 29 s.
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
-    condition     = var.functions.connect.timeout <= 29 && var.functions.disconnect.timeout <= 29 && var.functions.authorizer.timeout <= 29
-    error_message = "functions.authorizer.timeout, functions.connect.timeout and functions.disconnect.timeout must be at most 29 seconds, API Gateway's integration timeout."
+    condition     = var.functions.connect.timeout <= 29 && var.functions.disconnect.timeout <= 29 && var.functions.authorizer.timeout <= 29 && var.functions.sync.timeout <= 29
+    error_message = "functions.authorizer.timeout, functions.connect.timeout, functions.disconnect.timeout and functions.sync.timeout must be at most 29 seconds, API Gateway's integration timeout."
   }
 
   validation {
@@ -347,7 +354,7 @@ variable "fanout" {
   description = <<-EOT
     How the Broadcaster delivers a record to every connection (functions/README.md, "Broadcaster delivery semantics"):
     concurrency (posts in flight per Broadcaster or worker invocation, its HTTP connection pool: FANOUT_CONCURRENCY; at 20 ms per post 256 allow about 12,800 posts/s),
-    rate (posts per second, retries included, the whole stack's fan-out may make: every Broadcaster invocation that can run at once with its workers together; callbacks count toward API Gateway's account-level throttle, shared with every API of the account in the Region. null: half that throttle (account_quotas.api_requests_per_second, or the Region's default: 10,000/s, 2,500/s in the newer Regions). Terraform splits it evenly over the Broadcaster invocations that can run at once, incidents_stream_shards x stream_consumer.parallelization_factor, or functions.broadcaster.reserved_concurrency when that is lower, and gives each its share as FANOUT_RATE; limits.tf checks the stack's total against the throttle),
+    rate (posts per second, retries included, the whole stack's fan-out may make: every Broadcaster invocation that can run at once with its workers together; callbacks count toward API Gateway's account-level throttle, shared with every API of the account in the Region. null: half of what the stack's other sources (sync.post_rate, throttling.rate_limit) leave of that throttle (account_quotas.api_requests_per_second, or the Region's default: 10,000/s, 2,500/s in the newer Regions): 4,000/s with the other defaults, 250/s in a 2,500/s Region. Terraform splits it evenly over the Broadcaster invocations that can run at once, incidents_stream_shards x stream_consumer.parallelization_factor, or functions.broadcaster.reserved_concurrency when that is lower, and gives each its share as FANOUT_RATE; limits.tf checks the stack's total against the throttle),
     post_max_attempts (attempts per post_to_connection on throttling or server errors: POST_MAX_ATTEMPTS),
     worker_threshold (above this many connections the Broadcaster splits the audience into parallel-Scan segments of about that many connections each, one synchronous fan-out worker invocation per segment: FANOUT_WORKER_THRESHOLD) and
     max_workers (at most this many segments: FANOUT_MAX_WORKERS).
@@ -390,6 +397,44 @@ variable "fanout" {
 # ---------------------------------------------------------------------------
 # Incident state (the state table the sync route reads)
 # ---------------------------------------------------------------------------
+variable "sync" {
+  description = <<-EOT
+    The sync route (functions/README.md, "Sync"): full_sync_interval_seconds, at most one full sync per connection per this many seconds (SYNC_FULL_INTERVAL_MS; more get sync_throttled with retryAfterMs); cursor_overlap_seconds, how far before a client's cursor a since sync reads again, covering clock skew, writes in flight and the byChange index's propagation (SYNC_CURSOR_OVERLAP_MS); post_rate, the posts per second the sync function may make in total (split evenly over functions.sync.reserved_concurrency, or over expected_concurrency when unreserved: SYNC_POST_RATE per execution environment), which count against the account's API Gateway throttle together with fanout.rate (limits.tf adds them up); route_rate_limit and route_burst_limit, the stage's throttle of the sync route (requests per second, burst).
+  EOT
+  type = object({
+    full_sync_interval_seconds = optional(number, 5)
+    cursor_overlap_seconds     = optional(number, 15)
+    post_rate                  = optional(number, 1000)
+    expected_concurrency       = optional(number, 10)
+    route_rate_limit           = optional(number, 500)
+    route_burst_limit          = optional(number, 1000)
+  })
+  default = {}
+
+  validation {
+    condition     = var.sync.full_sync_interval_seconds >= 0 && var.sync.full_sync_interval_seconds <= 3600
+    error_message = "sync.full_sync_interval_seconds must be between 0 (no throttle) and 3600 seconds, e.g. 5."
+  }
+  validation {
+    # Below a second, a write whose changedAt was taken just before a slow conditional put, or
+    # an index update that lags, could land behind a client's cursor and be missed.
+    condition     = var.sync.cursor_overlap_seconds >= 1 && var.sync.cursor_overlap_seconds <= 300
+    error_message = "sync.cursor_overlap_seconds must be between 1 and 300 seconds, e.g. 15: it must cover clock skew, writes in flight and the byChange index's propagation."
+  }
+  validation {
+    condition     = var.sync.post_rate >= 1 && var.sync.post_rate <= 100000 && floor(var.sync.post_rate) == var.sync.post_rate
+    error_message = "sync.post_rate must be a whole number of posts per second between 1 and 100000; with fanout_rate it must stay under the account's API Gateway throttle (10,000/s in most Regions, 2,500/s in some), e.g. 1000."
+  }
+  validation {
+    condition     = var.sync.expected_concurrency >= 1 && floor(var.sync.expected_concurrency) == var.sync.expected_concurrency
+    error_message = "sync.expected_concurrency must be a whole number of concurrent sync invocations, at least 1, e.g. 10."
+  }
+  validation {
+    condition     = var.sync.route_rate_limit > 0 && var.sync.route_burst_limit >= 1 && floor(var.sync.route_burst_limit) == var.sync.route_burst_limit
+    error_message = "sync.route_rate_limit must be above 0 requests per second and sync.route_burst_limit a whole number of at least 1, e.g. route_rate_limit = 500, route_burst_limit = 1000."
+  }
+}
+
 variable "incident_state" {
   description = "The state table: how long removed and closed incidents stay (retention_seconds; STATE_RETENTION_SECONDS) and which statuses close an incident (closed_statuses, compared case-insensitively; CLOSED_STATUSES). A client away for longer than the retention gets a full sync (reset)."
   type = object({
@@ -725,14 +770,17 @@ variable "fanout_workers" {
     condition = var.fanout_workers == null
     # The new objects with only the attributes that were set (a validation
     # cannot read a local built from its own variable: a cycle).
-    error_message = "fanout_workers was split between fanout (when and how wide to fan out) and functions.fanout-worker (the worker's sizing, like every other function's): ${join("", [
-      for lines in [[
-        for line in [
-          { object = "fanout = { %s }", attributes = { worker_threshold = try(var.fanout_workers.threshold, null), max_workers = try(var.fanout_workers.max_workers, null) } },
-          { object = "functions = { fanout-worker = { %s } }", attributes = { memory_size = try(var.fanout_workers.memory_size, null), timeout = try(var.fanout_workers.timeout, null), reserved_concurrency = try(var.fanout_workers.reserved_concurrency, null) } },
-        ] : format(line.object, join(", ", [for k, v in line.attributes : "${k} = ${v}" if v != null]))
-        if length([for v in values(line.attributes) : v if v != null]) > 0
-      ]] : length(lines) > 0 ? "write ${join(" and ", lines)} (merged into your fanout and functions objects if you have them) and remove fanout_workers" : "remove fanout_workers (an empty one sets nothing)"
-    ])}."
+    error_message = format(
+      "fanout_workers was split between fanout (when and how wide to fan out) and functions.fanout-worker (the worker's sizing, like every other function's): %s.",
+      join("", [
+        for lines in [[
+          for line in [
+            { object = "fanout = { %s }", attributes = { worker_threshold = try(var.fanout_workers.threshold, null), max_workers = try(var.fanout_workers.max_workers, null) } },
+            { object = "functions = { fanout-worker = { %s } }", attributes = { memory_size = try(var.fanout_workers.memory_size, null), timeout = try(var.fanout_workers.timeout, null), reserved_concurrency = try(var.fanout_workers.reserved_concurrency, null) } },
+          ] : format(line.object, join(", ", [for k, v in line.attributes : format("%s = %s", k, v) if v != null]))
+          if length([for v in values(line.attributes) : v if v != null]) > 0
+        ]] : length(lines) > 0 ? format("write %s (merged into your fanout and functions objects if you have them) and remove fanout_workers", join(" and ", lines)) : "remove fanout_workers (an empty one sets nothing)"
+      ]),
+    )
   }
 }

@@ -43,7 +43,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +51,7 @@ from realtime_common import aws, config, metrics, state
 from realtime_common.fanout import delivery, engine
 from realtime_common.fanout.audience import split, warner
 from realtime_common.fanout.batch import Batch, BroadcastResult, Delivery
-from realtime_common.fanout.config import DEFAULT_RATE, MAX_RATE, FanoutConfig
+from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES, batch_frame, spans
 from realtime_common.fanout.ledger import FrameKey, RetryLedger
 from realtime_common.fanout.messages import build_message, encode_for_views, encode_message
@@ -90,12 +90,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class BroadcastConfig:
+    """Terraform sets every variable (its ``fanout`` and ``role_views`` variables own the
+    defaults, ranges and allowed values): required here, checked to parse."""
+
     fanout: FanoutConfig
+    views: RoleViews
     rate: int
+    max_attempts: int
     worker_function: str | None
     worker_threshold: int
     max_workers: int
-    views: RoleViews = field(default_factory=lambda: RoleViews.from_env({}))
 
     @property
     def table(self) -> str:
@@ -103,16 +107,14 @@ class BroadcastConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BroadcastConfig:
-        worker = config.optional_str(env, "FANOUT_WORKER_FUNCTION", "")
         return cls(
             fanout=FanoutConfig.from_env(env),
-            rate=config.bounded_int(env, "FANOUT_RATE", DEFAULT_RATE, 1, MAX_RATE),
-            worker_function=worker or None,
-            worker_threshold=config.bounded_int(
-                env, "FANOUT_WORKER_THRESHOLD", 10_000, 1, 10_000_000
-            ),
-            max_workers=config.bounded_int(env, "FANOUT_MAX_WORKERS", 10, 2, 1000),
             views=RoleViews.from_env(env),
+            rate=config.required_int(env, "FANOUT_RATE"),
+            max_attempts=config.required_int(env, "POST_MAX_ATTEMPTS"),
+            worker_function=config.required_str(env, "FANOUT_WORKER_FUNCTION"),
+            worker_threshold=config.required_int(env, "FANOUT_WORKER_THRESHOLD"),
+            max_workers=config.required_int(env, "FANOUT_MAX_WORKERS"),
         )
 
 
@@ -127,7 +129,7 @@ def get_state_writer() -> state.Writer:
     """The state table's writer: settings read once, the client and the thread pool of the
     concurrent writes created once per execution environment."""
     return state.Writer(
-        client=aws.dynamodb_client(state.WRITE_CONCURRENCY),
+        client=aws.state_client(state.WRITE_CONCURRENCY),
         settings=state.incident_state(os.environ),
         executor=ThreadPoolExecutor(state.WRITE_CONCURRENCY, thread_name_prefix="state"),
     )
@@ -186,7 +188,7 @@ def broadcast(
         cfg,
         clients,
         deadline=deadline,
-        policy=policy or engine.RetryPolicy(max_attempts=cfg.fanout.max_attempts),
+        policy=policy or engine.RetryPolicy(max_attempts=cfg.max_attempts),
         stored=stored,
     )
     if emitter is not None:
@@ -385,7 +387,7 @@ def _deliver_with_workers(
         roles=roles,
         rate=cfg.rate,
         deadline_epoch=workers.answer_by(deadline),
-        max_attempts=cfg.fanout.max_attempts,
+        max_attempts=cfg.max_attempts,
         warn=warn,
     )
     stats = engine.Stats()

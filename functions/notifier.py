@@ -74,8 +74,6 @@ if TYPE_CHECKING:  # the stub packages are development dependencies, never in a 
 logger = make_logger()
 
 URGENCY_ORDER = ("low", "medium", "high", "critical")
-DEFAULT_ALERT_URGENCIES = ("high", "critical")
-DEFAULT_ESCALATION_STATUSES = ("escalated",)
 
 CREATED_URGENT = "created_urgent"
 URGENCY_RAISED = "urgency_raised"
@@ -127,17 +125,12 @@ class NotifierConfig:
         return cls(
             topic_arn=topic_arn,
             idempotency_table=config.required_str(env, "IDEMPOTENCY_TABLE"),
-            alert_urgencies=config.csv_set(
-                env, "ALERT_URGENCIES", DEFAULT_ALERT_URGENCIES, allowed=URGENCY_ORDER
-            ),
-            escalation_statuses=config.csv_set(
-                env, "ESCALATION_STATUSES", DEFAULT_ESCALATION_STATUSES
-            ),
-            # At least the stream's 24 h retention, so any retry of a record finds its key;
-            # at most 30 days.
-            idempotency_ttl_seconds=config.bounded_int(
-                env, "IDEMPOTENCY_TTL_SECONDS", 172800, 86400, 2592000
-            ),
+            # Terraform's alert_urgencies, escalation_statuses and idempotency_ttl_seconds own
+            # the defaults, the allowed urgencies and the range (at least the stream's 24 h
+            # retention, so any retry of a record finds its key).
+            alert_urgencies=config.csv_set(env, "ALERT_URGENCIES"),
+            escalation_statuses=config.csv_set(env, "ESCALATION_STATUSES"),
+            idempotency_ttl_seconds=config.required_int(env, "IDEMPOTENCY_TTL_SECONDS"),
         )
 
 

@@ -87,7 +87,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             credentials=credentials,
             region=region,
             rate=cfg.post_rate,
-            max_attempts=cfg.fanout.max_attempts,
+            max_attempts=cfg.max_attempts,
             deadline=deadline,
             log_failure=_warn,
         )

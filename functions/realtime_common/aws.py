@@ -33,6 +33,25 @@ def dynamodb_client(max_pool_connections: int = 10) -> DynamoDBClient:
 
 
 @functools.cache
+def state_client(max_pool_connections: int) -> DynamoDBClient:
+    """The DynamoDB client the broadcaster writes the state table with, before it sends.
+
+    Short timeouts and five attempts (botocore's standard retries back off on throttling): a
+    write that does not land within seconds fails its records, which Lambda retries, instead of
+    holding the whole batch's fan-out until the function's timeout.
+    """
+    return boto3.client(
+        "dynamodb",
+        config=Config(
+            max_pool_connections=max_pool_connections,
+            retries={"mode": "standard", "total_max_attempts": 5},
+            connect_timeout=2,
+            read_timeout=5,
+        ),
+    )
+
+
+@functools.cache
 def sns_client() -> SNSClient:
     return boto3.client("sns", config=Config(retries={"mode": "standard"}))
 
@@ -113,6 +132,7 @@ def region(default: str = "us-east-1") -> str:
 def reset_clients() -> None:
     """Forget every cached client (tests; never needed in Lambda)."""
     dynamodb_client.cache_clear()
+    state_client.cache_clear()
     sns_client.cache_clear()
     ssm_client.cache_clear()
     lambda_client.cache_clear()

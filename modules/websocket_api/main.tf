@@ -305,6 +305,18 @@ resource "aws_apigatewayv2_stage" "this" {
     data_trace_enabled     = false
   }
 
+  # A route's own throttle replaces the stage-wide one for that route.
+  dynamic "route_settings" {
+    for_each = var.route_throttling
+    content {
+      route_key              = route_settings.key
+      throttling_burst_limit = route_settings.value.burst_limit
+      throttling_rate_limit  = route_settings.value.rate_limit
+      logging_level          = var.execution_logging_level
+      data_trace_enabled     = false
+    }
+  }
+
   dynamic "access_log_settings" {
     for_each = var.access_logs_enabled ? [1] : []
     content {

@@ -72,3 +72,11 @@ output "names" {
     access_log_group = var.access_logs_enabled ? local.access_log_group_name : null
   }
 }
+
+output "route_throttling" {
+  description = "Per route key with a throttle of its own: burst_limit and rate_limit, as the stage has them."
+  value = { for r in aws_apigatewayv2_stage.this.route_settings : r.route_key => {
+    burst_limit = r.throttling_burst_limit
+    rate_limit  = r.throttling_rate_limit
+  } }
+}

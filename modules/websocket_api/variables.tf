@@ -91,6 +91,20 @@ variable "throttling_rate_limit" {
   default     = 1000
 }
 
+variable "route_throttling" {
+  description = "Throttles of particular routes, keyed by route key (one of lambda_routes or mock_routes): burst_limit (requests) and rate_limit (requests per second). Routes not listed get the stage-wide throttling_* limits."
+  type = map(object({
+    burst_limit = number
+    rate_limit  = number
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.route_throttling) : contains(concat(keys(var.lambda_routes), keys(var.mock_routes)), k)])
+    error_message = "route_throttling keys must be route keys of lambda_routes or mock_routes, e.g. { sync = { burst_limit = 1000, rate_limit = 500 } }."
+  }
+}
+
 variable "execution_logging_level" {
   description = "Stage execution logging: \"OFF\", \"ERROR\" or \"INFO\". Anything but OFF needs the account-level API Gateway CloudWatch Logs role."
   type        = string

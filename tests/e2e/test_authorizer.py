@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from testing.events import load_event
 from tools.localenv import commands
-from tools.paths import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -88,7 +88,7 @@ ATTACKS: dict[str, tuple[Attack, int, str]] = {
 
 def authorizer_event(stack, token: str | None) -> dict[str, Any]:
     """events/authorizer-request.json for this stack's $connect, carrying ``token``."""
-    event: dict[str, Any] = json.loads((ROOT / "events" / "authorizer-request.json").read_text())
+    event = load_event("authorizer-request.json")
     lam = stack.client("lambda")
     function = stack.outputs["function_names"]["authorizer"]
     env = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]

@@ -18,7 +18,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -32,13 +31,15 @@ from realtime_common.connections import connected_at
 from realtime_common.fanout import delivery
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.engine import RetryPolicy
+from realtime_common.fanout.views import RoleViews
 from realtime_common.fanout.workers import WorkerJob
+from testing import terraform_defaults
+from testing.events import EVENTS
 from testing.lambda_context import LambdaContext
 from tools.bench import session
 
 pytestmark = pytest.mark.fanout
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 TABLE = "realtime-connections"
 FAST_RETRY = {"base_delay": 0.005, "max_delay": 0.02}
 
@@ -109,13 +110,10 @@ def messages(api: Any, connection_id: str) -> list[dict[str, Any]]:
 
 def config(url: str, concurrency: int = 8, max_attempts: int = 4, **kwargs: Any) -> BroadcastConfig:
     return BroadcastConfig(
-        FanoutConfig(
-            TABLE,
-            url,
-            concurrency=concurrency,
-            max_attempts=max_attempts,
-        ),
+        FanoutConfig(TABLE, url, concurrency=concurrency),
+        views=RoleViews.parse(terraform_defaults.ROLE_VIEWS),  # variables.tf's default
         rate=kwargs.pop("rate", 100_000),
+        max_attempts=max_attempts,
         worker_function=None,
         worker_threshold=kwargs.pop("worker_threshold", 10_000),
         max_workers=kwargs.pop("max_workers", 10),
@@ -367,6 +365,9 @@ def test_handler_entry_point_against_the_fake(
     monkeypatch.setenv("STATE_TABLE", "state")
     monkeypatch.setenv("STATE_RETENTION_SECONDS", "86400")
     monkeypatch.setenv("CLOSED_STATUSES", "[]")
+    for name, value in terraform_defaults.BROADCASTER.items():  # variables.tf's defaults
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FANOUT_WORKER_FUNCTION", "realtime-fanout-worker")
 
     context = LambdaContext(function_name="broadcaster", remaining_ms=30_000)
     event = updates("A", "A")
@@ -432,7 +433,7 @@ def in_process_worker(
             jobs.append(job)
         return fanout_worker.work(
             job,
-            FanoutConfig(TABLE, url, concurrency=8, max_attempts=4),
+            FanoutConfig(TABLE, url, concurrency=8),
             dynamodb=aws.dynamodb_client(),
             credentials=aws.credentials_source(),
             region="us-east-1",

@@ -5,7 +5,9 @@ split across writes, carry an error body or ask to close), ``"hang"`` (never ans
 ``"reset"`` (drop the connection). The pool must: answer every request exactly once and never
 from inside ``request``; keep connections alive and reuse them; parse answers split across reads
 and error bodies between answers; open at most ``limit`` connections and serve waiting requests
-oldest first; and turn hangs, resets, refused connects and unparsable answers into (0, why).
+oldest first; turn hangs, resets, refused connects and unparsable answers into (0, why); and,
+across invocations (the loop standing still in between, as in a frozen Lambda environment),
+neither post on a connection the server closed meanwhile nor reuse one idle past its limit.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import pytest
 
@@ -77,6 +82,7 @@ class Server:
 
 
 Answers = list[tuple[int, str]]
+T = TypeVar("T")
 
 
 def run(
@@ -96,37 +102,49 @@ def run(
     server = Server(list(script))
 
     async def go() -> Answers:
-        loop = asyncio.get_running_loop()
         listener = await asyncio.start_server(
             server.handle, "127.0.0.1", 0, ssl=tls[0] if tls else None
         )
         port = listener.sockets[0].getsockname()[1]
         scheme = "https" if tls else "http"
         pool = wire.Pool(url or f"{scheme}://127.0.0.1:{port}/prod", limit, tls[1] if tls else None)
-        answers: dict[int, tuple[int, str]] = {}
-        finished = loop.create_future()
-
-        def done_for(index: int) -> Callable[[int, str], None]:
-            def done(status: int, code: str) -> None:
-                assert index not in answers, f"request {index} answered twice"
-                answers[index] = (status, code)
-                if len(answers) == requests and not finished.done():
-                    finished.set_result(None)
-
-            return done
-
-        for index in range(requests):
-            pool.request(loop, REQUEST, loop.time() + timeout, done_for(index))
-            assert index not in answers, "answered from inside request()"
-            if between is not None:
-                await between(index)
-        await asyncio.wait_for(finished, timeout + 5)
+        answers = await send_all(pool, requests, timeout=timeout, between=between)
         pool.close()
         listener.close()
         await listener.wait_closed()
-        return [answers[index] for index in range(requests)]
+        return answers
 
     return asyncio.run(go()), server
+
+
+async def send_all(
+    pool: wire.Pool,
+    requests: int,
+    *,
+    timeout: float = 2.0,
+    between: Callable[[int], Awaitable[None]] | None = None,
+) -> Answers:
+    """Send ``requests`` requests at once through ``pool``; the answers in order."""
+    loop = asyncio.get_running_loop()
+    answers: dict[int, tuple[int, str]] = {}
+    finished = loop.create_future()
+
+    def done_for(index: int) -> Callable[[int, str], None]:
+        def done(status: int, code: str) -> None:
+            assert index not in answers, f"request {index} answered twice"
+            answers[index] = (status, code)
+            if len(answers) == requests and not finished.done():
+                finished.set_result(None)
+
+        return done
+
+    for index in range(requests):
+        pool.request(loop, REQUEST, loop.time() + timeout, done_for(index))
+        assert index not in answers, "answered from inside request()"
+        if between is not None:
+            await between(index)
+    await asyncio.wait_for(finished, timeout + 5)
+    return [answers[index] for index in range(requests)]
 
 
 def test_connections_are_kept_alive_and_reused() -> None:
@@ -233,3 +251,136 @@ def test_an_untrusted_certificate_is_a_failed_post_not_a_silent_one(
     answers, server = run([], 2, limit=1, tls=(server_context, None))  # the system's CAs
     assert answers == [(0, "SSLCertVerificationError")] * 2
     assert server.requests == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Idle connections across invocations (Lambda freezes the environment between them: the pool's
+# loop does not run, so a connection the server closes meanwhile is not seen closing)
+# ---------------------------------------------------------------------------------------------
+class ThreadedServer:
+    """The scripted server on its own loop in a thread, so the pool's loop can stand still
+    between invocations (``run_until_complete`` returns) while the server goes on."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.server = Server([])
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        listener = self.call(asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=tls))
+        self.listener = listener
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{listener.sockets[0].getsockname()[1]}/prod"
+
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.add(writer)
+        try:
+            await self.server.handle(reader, writer)
+        finally:
+            self.writers.discard(writer)
+
+    def close_idle_connections(self) -> None:
+        """What a server's keep-alive timeout does: close every connection (none is busy)."""
+
+        async def close() -> None:
+            for writer in list(self.writers):
+                writer.close()
+            await asyncio.sleep(0.05)  # the FINs (and TLS close_notify) are on their way
+
+        self.call(close())
+        time.sleep(0.05)  # and in the client's socket buffers, nobody reading them
+
+    def stop(self) -> None:
+        self.listener.close()
+        self.call(self.listener.wait_closed())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+class Clock:
+    """The pool's idle clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["http", "https"])
+def threaded(
+    request: pytest.FixtureRequest, tls_contexts: tuple[ssl.SSLContext, str]
+) -> Iterator[tuple[ThreadedServer, ssl.SSLContext | None]]:
+    """A threaded server, plain or over TLS, and the client context that trusts it."""
+    server_context, ca = tls_contexts
+    https = request.param == "https"
+    server = ThreadedServer(server_context if https else None)
+    yield server, ssl.create_default_context(cadata=ca) if https else None
+    server.stop()
+
+
+def invocations(
+    server: ThreadedServer,
+    client_tls: ssl.SSLContext | None,
+    *,
+    pause: float,
+    close_while_idle: bool,
+) -> tuple[Answers, Answers]:
+    """Two invocations of 6 posts on one pool and one loop, ``pause`` seconds apart on the
+    pool's clock, the loop standing still in between (and the server closing its connections
+    meanwhile, with ``close_while_idle``)."""
+    clock = Clock()
+    pool = wire.Pool(server.url, 3, client_tls, clock=clock)
+    loop = asyncio.new_event_loop()
+    try:
+        first = loop.run_until_complete(send_all(pool, 6))
+        if close_while_idle:
+            server.close_idle_connections()
+        clock.now += pause
+        second = loop.run_until_complete(send_all(pool, 6))
+        pool.close()
+        loop.run_until_complete(asyncio.sleep(0.05))  # the aborted transports finish closing
+    finally:
+        loop.close()
+    return first, second
+
+
+def test_connections_the_server_closed_while_the_pool_was_frozen_are_not_posted_on(
+    threaded: tuple[ThreadedServer, ssl.SSLContext | None],
+) -> None:
+    server, client_tls = threaded
+    first, second = invocations(server, client_tls, pause=5.0, close_while_idle=True)
+    assert first == [(200, "")] * 6
+    assert second == [(200, "")] * 6  # no reset, no "ConnectionClosed", nothing to retry
+    assert server.server.connections == 6  # three new ones for the second invocation
+    assert server.server.requests == 12
+
+
+def test_live_connections_idle_within_the_limit_are_reused(
+    threaded: tuple[ThreadedServer, ssl.SSLContext | None],
+) -> None:
+    server, client_tls = threaded
+    first, second = invocations(
+        server, client_tls, pause=wire.IDLE_LIMIT_SECONDS - 1, close_while_idle=False
+    )
+    assert first == second == [(200, "")] * 6
+    assert server.server.connections == 3  # probed, found alive, kept
+
+
+def test_connections_idle_past_the_limit_are_closed_not_reused(
+    threaded: tuple[ThreadedServer, ssl.SSLContext | None],
+) -> None:
+    server, client_tls = threaded
+    first, second = invocations(
+        server, client_tls, pause=wire.IDLE_LIMIT_SECONDS + 1, close_while_idle=False
+    )
+    assert first == second == [(200, "")] * 6
+    assert server.server.connections == 6  # alive, but past the limit: new ones
+    deadline = time.monotonic() + 5
+    while server.writers and time.monotonic() < deadline:  # the pool closed every one
+        time.sleep(0.02)
+    assert not server.writers

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from testing import terraform_defaults
 from testing.lambda_context import LambdaContext
 
 REGION = "us-east-1"
@@ -27,6 +28,15 @@ CONNECT_ENVIRONMENT = {
 @pytest.fixture
 def context() -> LambdaContext:
     return LambdaContext()
+
+
+@pytest.fixture
+def broadcaster_environment(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What Terraform sets on the broadcaster besides names of resources (main.tf and
+    fanout_workers.tf, with variables.tf's defaults): its reader requires it."""
+    for name, value in terraform_defaults.BROADCASTER.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FANOUT_WORKER_FUNCTION", "realtime-fanout-worker")
 
 
 @pytest.fixture
@@ -104,5 +114,7 @@ def alerts(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Alerts:
     )
     monkeypatch.setenv("SNS_TOPIC_ARN", topic_arn)
     monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
+    for name, value in terraform_defaults.NOTIFIER.items():  # variables.tf's defaults
+        monkeypatch.setenv(name, value)
     table = boto3.resource("dynamodb", region_name=REGION).Table(IDEMPOTENCY_TABLE)
     return Alerts(topic_arn, queue_url, table)

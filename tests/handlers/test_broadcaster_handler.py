@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -17,15 +16,10 @@ import pytest
 
 import broadcaster
 from realtime_common.config import ConfigError
+from testing.events import load_event
 from testing.fake_management_api import FakeManagementApi
 
 pytestmark = pytest.mark.handler
-
-EVENTS = Path(__file__).resolve().parents[2] / "events"
-
-
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())
 
 
 @pytest.fixture
@@ -40,6 +34,7 @@ def env(
     state_table: Any,
     api: FakeManagementApi,
     monkeypatch: pytest.MonkeyPatch,
+    broadcaster_environment: None,
 ) -> Any:
     monkeypatch.setenv("WS_CALLBACK_URL", api.url)
     monkeypatch.setenv("FANOUT_CONCURRENCY", "8")

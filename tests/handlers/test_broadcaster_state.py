@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,11 +19,11 @@ import pytest
 
 import broadcaster
 from realtime_common import state
+from testing.events import EVENTS
 from testing.fake_management_api import FakeManagementApi
 
 pytestmark = pytest.mark.handler
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 VIEWER_FIELDS = {"incidentId", "title", "status", "urgency", "type", "area", "createdAt"}
 
 
@@ -40,6 +39,7 @@ def env(
     state_table: Any,
     api: FakeManagementApi,
     monkeypatch: pytest.MonkeyPatch,
+    broadcaster_environment: None,
 ) -> Any:
     monkeypatch.setenv("WS_CALLBACK_URL", api.url)
     monkeypatch.setenv("FANOUT_CONCURRENCY", "8")

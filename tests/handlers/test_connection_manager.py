@@ -5,22 +5,17 @@ from __future__ import annotations
 import json
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import connection_manager
 from realtime_common.config import ConfigError
+from testing.events import load_event
 
 pytestmark = pytest.mark.handler
 
 CONNECTION_ID = "Q0nLdeAaIAMCJ1A="
-EVENTS = Path(__file__).resolve().parents[2] / "events"
-
-
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())
 
 
 def rows(table: Any) -> list[dict[str, Any]]:

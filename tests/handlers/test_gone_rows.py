@@ -7,9 +7,7 @@ nothing. The fan-out's own test (tests/fanout) shows the kept connection getting
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,11 +16,11 @@ import pytest
 import broadcaster
 from realtime_common.connections import CONNECTING_WINDOW_SECONDS, connected_at, connection_key
 from realtime_common.fanout.table import row_deleter, scan_connection_ids
+from testing.events import load_event
 from testing.fake_management_api import FakeManagementApi
 
 pytestmark = pytest.mark.handler
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 NOW = 1_796_000_000.0
 TABLE = "realtime-connections"
 
@@ -93,6 +91,7 @@ def test_a_kept_row_still_expires_by_its_ttl(connections_table: Any) -> None:
     assert list(scan_connection_ids(dynamodb, TABLE, NOW + 60)) == []
 
 
+@pytest.mark.usefixtures("broadcaster_environment")
 def test_the_broadcaster_keeps_a_connecting_row_and_deletes_an_old_gone_one(
     connections_table: Any, state_table: Any, context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -100,7 +99,7 @@ def test_the_broadcaster_keeps_a_connecting_row_and_deletes_an_old_gone_one(
     put_row("gone=", time.time() - CONNECTING_WINDOW_SECONDS - 5)
     with FakeManagementApi(default="gone") as api:
         monkeypatch.setenv("WS_CALLBACK_URL", api.url)
-        event = json.loads((EVENTS / "stream-insert.json").read_text())
+        event = load_event("stream-insert.json")
         assert broadcaster.handler(event, context) == {"batchItemFailures": []}
         assert sorted(p.connection_id for p in api.posts) == ["connecting=", "gone="]
     assert row("connecting=") is not None

@@ -4,8 +4,6 @@ the alarms and the dashboard (monitoring.tf) are built on."""
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,14 +11,9 @@ import pytest
 import connection_manager
 import notifier
 from testing import emf
+from testing.events import load_event
 
 pytestmark = pytest.mark.handler
-
-EVENTS = Path(__file__).resolve().parents[2] / "events"
-
-
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())
 
 
 def only_document(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:

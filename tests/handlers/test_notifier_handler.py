@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,14 +13,9 @@ from botocore.exceptions import ClientError
 import notifier
 from realtime_common import aws
 from realtime_common.config import ConfigError
+from testing.events import load_event
 
 pytestmark = pytest.mark.handler
-
-EVENTS = Path(__file__).resolve().parents[2] / "events"
-
-
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())
 
 
 def test_urgent_insert_publishes_one_alert(alerts: Any, context: Any) -> None:

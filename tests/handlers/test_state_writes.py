@@ -7,7 +7,6 @@ import copy
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,10 +14,10 @@ import pytest
 
 from realtime_common import state
 from realtime_common.stream import parse_record
+from testing.events import EVENTS
 
 pytestmark = pytest.mark.handler
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 TABLE = "realtime-test-state"
 SETTINGS = state.IncidentState(TABLE, 86400, frozenset({"closed", "resolved"}))
 

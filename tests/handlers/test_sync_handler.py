@@ -18,8 +18,8 @@ import pytest
 import sync
 from realtime_common.config import ConfigError
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES
-from realtime_common.fanout.views import VIEWER_ATTRIBUTES
 from realtime_common.sync import cursor
+from testing import terraform_defaults
 from testing.fake_management_api import FakeManagementApi
 from testing.state_items import state_item, sync_id
 
@@ -54,6 +54,10 @@ def env(
         "SYNC_FULL_INTERVAL_MS": str(INTERVAL_MS),
         "SYNC_CURSOR_OVERLAP_MS": str(OVERLAP_MS),
         "SYNC_POST_RATE": "1000",
+        # What Terraform sets from its fanout and role_views variables (their defaults).
+        "FANOUT_CONCURRENCY": terraform_defaults.BROADCASTER["FANOUT_CONCURRENCY"],
+        "POST_MAX_ATTEMPTS": terraform_defaults.BROADCASTER["POST_MAX_ATTEMPTS"],
+        "ROLE_VIEWS": terraform_defaults.ROLE_VIEWS,
     }.items():
         monkeypatch.setenv(name, value)
     return connections_table
@@ -289,7 +293,8 @@ def test_roles_get_their_view_and_a_viewer_no_hidden_field(env: Any, context: An
     dispatcher = json.loads(whole[0])
     viewer = json.loads(seen[0])
     assert dispatcher["incident"]["reportedBy"] == "caller-555-0100"
-    assert set(viewer["incident"]) == set(VIEWER_ATTRIBUTES) & set(dispatcher["incident"])
+    viewer_attributes = json.loads(terraform_defaults.ROLE_VIEWS)["viewer"]["attributes"]
+    assert set(viewer["incident"]) == set(viewer_attributes) & set(dispatcher["incident"])
     raw = b"".join(seen)
     for hidden in (b"reportedBy", b"caller-555", b"location", b"40.4168", b"units", b"AMB-3"):
         assert hidden not in raw

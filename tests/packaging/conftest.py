@@ -13,8 +13,8 @@ import boto3
 import pytest
 
 from tools.build import BuildResult, Target, build, find_compiler
+from tools.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 CACHE = ROOT / ".cache" / "build"  # shared with `make build`: wheels and bytecode are made once
 DEFAULT = Target("x86_64", "3.12")  # what `make build` builds (Makefile LAMBDA_ARCH/PYTHON)

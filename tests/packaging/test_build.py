@@ -17,10 +17,10 @@ import pytest
 
 from tools.build import ARTIFACTS, BuildError, BuildResult, Target, build, find_compiler, zipcache
 from tools.build import vendor as vendoring
+from tools.paths import ROOT
 
 pytestmark = pytest.mark.packaging
 
-ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 CACHE = ROOT / ".cache" / "build"  # shared with `make build` and conftest.built
 NAMES = ["authorizer", "connection_manager", "broadcaster", "notifier"]

@@ -17,10 +17,10 @@ import pytest
 
 from tools import build as building
 from tools.build import BuildError, Target, bytecode, cli
+from tools.paths import ROOT
 
 pytestmark = pytest.mark.packaging
 
-ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 CACHE = ROOT / ".cache" / "build"
 HOST = f"{sys.version_info.major}.{sys.version_info.minor}"  # 3.11 here: a valid Lambda target

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tools.build import ARTIFACTS, Artifact
+from tools.paths import ROOT
 
 pytestmark = pytest.mark.packaging
 
-ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", re.MULTILINE)
 

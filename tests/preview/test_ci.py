@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from tools.paths import ROOT
 from tools.plan_preview import parse, render
 
 pytestmark = pytest.mark.preview
 
-ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
 RUN_URL = "https://ci.example/run/7"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tools.paths import ROOT
 from tools.plan_preview import cli, masking, parse, render
 from tools.plan_preview import markdown as md
 from tools.plan_preview.model import Action
@@ -588,7 +589,7 @@ def test_failed_plan_comment_keeps_the_marker_and_the_error(tmp_path: Path) -> N
 
 def test_documented_example_is_what_the_renderer_produces() -> None:
     """docs/plan-preview-example.md stays true: tools.plan_preview.record rewrites it."""
-    example = Path(__file__).resolve().parents[2] / "docs" / "plan-preview-example.md"
+    example = ROOT / "docs" / "plan-preview-example.md"
     assert example.read_text(encoding="utf-8") == render_fixture("update")
 
 
@@ -623,7 +624,7 @@ def test_limit_counts_utf16_units_not_just_characters() -> None:
 
 def test_make_plan_preview_renders_a_saved_plan_to_stdout_only() -> None:
     """`make plan-preview PLAN_JSON=...` prints exactly the comment: nothing else on stdout."""
-    root = Path(__file__).resolve().parents[2]
+    root = ROOT
     make = shutil.which("make")
     assert make, "GNU make is a prerequisite (README)"
     result = subprocess.run(  # noqa: S603 - our own argument list

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]  # PyYAML: no stubs in the venv
 
+from tools.paths import ROOT
 from tools.plan_preview.render import MARKER_TEMPLATE
 
 pytestmark = pytest.mark.preview
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 BIN = Path(sys.executable).parent
 

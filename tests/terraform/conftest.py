@@ -32,9 +32,9 @@ from pytest_terraform import tf
 
 from tools.localenv import clients, emulator, resources
 from tools.localenv.rootmodule import copy_root_module
+from tools.paths import ROOT
 from tools.reprozip import write_zip
 
-ROOT = Path(__file__).resolve().parents[2]
 STACK_DIR_NAME = "stack"
 PACKAGES = ("authorizer", "connection_manager", "broadcaster", "notifier")
 ENDPOINT_SERVICES = (

@@ -24,10 +24,10 @@ import pytest
 
 from testing import iam_audit
 from tools.localenv import terraform
+from tools.paths import ROOT
 
 pytestmark = pytest.mark.terraform
 
-ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "docs" / "deploying.md"  # the one permission table
 PROJECT = "realtime"
 ENVIRONMENT = "tfaudit"

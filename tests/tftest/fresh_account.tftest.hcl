@@ -266,15 +266,16 @@ run "a_single_region_table_has_room_for_both_readers" {
 # ---------------------------------------------------------------------------
 # 18.4 fanout.rate is the stack's total, split over the invocations that run
 # ---------------------------------------------------------------------------
-run "the_default_rate_is_half_the_regions_throttle_split_over_the_shards" {
+run "the_default_rate_is_half_what_the_other_sources_leave_split_over_the_shards" {
   command = plan
   assert {
-    condition     = output.api_request_budget.account_throttle == 10000 && output.api_request_budget.sources.fanout == 5000
-    error_message = "In us-east-1 the default fan-out total is half the 10,000/s account throttle."
+    # (10,000 - sync 1,000 - clients 1,000) / 2
+    condition     = output.api_request_budget.account_throttle == 10000 && output.api_request_budget.sources.fanout == 4000 && output.api_request_budget.total == 6000
+    error_message = "In us-east-1 the default fan-out total is half of what sync and the clients leave of the 10,000/s account throttle."
   }
   assert {
     # 4 shards x parallelization_factor 1 invocations share it.
-    condition     = output.api_request_budget.broadcaster_invocations == 4 && module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "1250"
+    condition     = output.api_request_budget.broadcaster_invocations == 4 && module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "1000"
     error_message = "Each Broadcaster invocation must get its share of the total as FANOUT_RATE."
   }
 }
@@ -285,8 +286,9 @@ run "a_2500_region_gets_a_default_within_its_throttle" {
     region = "eu-south-2"
   }
   assert {
-    condition     = output.api_request_budget.account_throttle == 2500 && output.api_request_budget.sources.fanout == 1250 && module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "312"
-    error_message = "In a 2,500/s Region the default total must be 1250/s, 312/s for each of 4 invocations."
+    # (2,500 - 1,000 - 1,000) / 2 = 250, 62 for each of 4 invocations.
+    condition     = output.api_request_budget.account_throttle == 2500 && output.api_request_budget.sources.fanout == 250 && module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "62"
+    error_message = "In a 2,500/s Region the default total must be 250/s, 62/s for each of 4 invocations."
   }
   assert {
     condition     = output.api_request_budget.total <= output.api_request_budget.account_throttle
@@ -313,7 +315,7 @@ run "parallelization_multiplies_the_invocations_and_a_reservation_caps_them" {
 run "a_budget_over_the_accounts_throttle_is_refused" {
   command = plan
   variables {
-    # 8000 + the stage's 1000 > 2500 in Milan.
+    # 8000 + sync 1000 + the stage's 1000 > 2500 in Milan.
     region = "eu-south-1"
     fanout = { rate = 8000 }
   }
@@ -328,7 +330,7 @@ run "a_raised_quota_admits_a_higher_rate" {
     account_quotas = { api_requests_per_second = 10000 }
   }
   assert {
-    condition     = output.api_request_budget.total == 9000
+    condition     = output.api_request_budget.total == 10000
     error_message = "A quota raised through Service Quotas (account_quotas) must be what the budget is checked against."
   }
 }

@@ -30,8 +30,8 @@ run "without_stream" {
 
   # Routes -> integrations -> functions.
   assert {
-    condition     = toset(keys(module.websocket_api.integrations)) == toset(["$connect", "$disconnect", "$default", "ping"])
-    error_message = "The API must have exactly the $connect, $disconnect, $default and ping routes."
+    condition     = toset(keys(module.websocket_api.integrations)) == toset(["$connect", "$disconnect", "$default", "ping", "sync"])
+    error_message = "The API must have exactly the $connect, $disconnect, $default, ping and sync routes."
   }
   assert {
     condition     = module.websocket_api.integrations["$connect"].uri == module.function["connect"].invoke_arn && module.websocket_api.integrations["$connect"].type == "AWS_PROXY"
@@ -87,7 +87,7 @@ run "without_stream" {
     error_message = "notifier may only Publish to the topic and Get/Put/Update/DeleteItem on the idempotency table."
   }
   assert {
-    condition = length(module.function) == 5 && alltrue([for m in values(module.function) :
+    condition = length(module.function) == 6 && alltrue([for m in values(module.function) :
       one([for s in jsondecode(m.policy).Statement : s if s.Sid == "WriteOwnLogGroup"]) == {
         Sid      = "WriteOwnLogGroup"
         Effect   = "Allow"
@@ -128,7 +128,7 @@ run "without_stream" {
       WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
       FANOUT_CONCURRENCY           = "256"
       POST_MAX_ATTEMPTS            = "4"
-      FANOUT_RATE                  = "1250"
+      FANOUT_RATE                  = "1000"
       FANOUT_WORKER_FUNCTION       = "realtime-test-fanout-worker"
       FANOUT_WORKER_THRESHOLD      = "10000"
       FANOUT_MAX_WORKERS           = "10"
@@ -165,8 +165,8 @@ run "without_stream" {
 
   # Outputs' shapes.
   assert {
-    condition     = output.function_names == { connect = "realtime-test-connect", disconnect = "realtime-test-disconnect", broadcaster = "realtime-test-broadcaster", notifier = "realtime-test-notifier", fanout-worker = "realtime-test-fanout-worker" }
-    error_message = "function_names must map connect, disconnect, broadcaster, notifier and fanout-worker to their names."
+    condition     = output.function_names == { connect = "realtime-test-connect", disconnect = "realtime-test-disconnect", broadcaster = "realtime-test-broadcaster", notifier = "realtime-test-notifier", fanout-worker = "realtime-test-fanout-worker", sync = "realtime-test-sync" }
+    error_message = "function_names must map connect, disconnect, broadcaster, notifier, fanout-worker and sync to their names."
   }
   assert {
     condition     = output.connections_table_name == "realtime-test-connections" && output.idempotency_table_name == "realtime-test-idempotency" && output.alerts_topic_arn == "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" && output.api_id == "abc123def4"

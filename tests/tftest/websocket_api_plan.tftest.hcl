@@ -438,3 +438,38 @@ run "trigger_covers_every_field_the_stage_serves" {
     error_message = "The redeployment trigger must be the hash of exactly deployment_fields."
   }
 }
+
+run "route_throttling_sets_that_route_only" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    route_throttling = { ping = { burst_limit = 20, rate_limit = 10 } }
+  }
+
+  assert {
+    condition = [for r in aws_apigatewayv2_stage.this.route_settings : {
+      key = r.route_key, burst = r.throttling_burst_limit, rate = r.throttling_rate_limit
+    }] == [{ key = "ping", burst = 20, rate = 10 }]
+    error_message = "route_throttling must become one route_settings block per listed route, with its own limits."
+  }
+  assert {
+    condition     = aws_apigatewayv2_stage.this.default_route_settings[0].throttling_rate_limit == 1000
+    error_message = "The other routes keep the stage-wide throttle."
+  }
+}
+
+run "route_throttling_names_an_existing_route" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    route_throttling = { subscribe = { burst_limit = 20, rate_limit = 10 } }
+  }
+
+  expect_failures = [var.route_throttling]
+}

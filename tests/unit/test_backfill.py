@@ -123,3 +123,12 @@ def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
 
 def _no_client() -> Any:
     raise AssertionError("no AWS client for a usage error")
+
+
+def test_env_local_without_a_running_stack_says_to_make_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path))
+    err = io.StringIO()
+    assert cli.main(["--env", "local"], client=_no_client, err=err, out=io.StringIO()) == 2
+    assert "make up" in err.getvalue()

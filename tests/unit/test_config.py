@@ -1,4 +1,5 @@
-"""Configuration: defaults, and errors that name the variable at fault."""
+"""Configuration: what the readers make of what Terraform sets, and errors that name the
+variable at fault."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from connection_manager import ConnectConfig
 from notifier import NotifierConfig
 from realtime_common.config import ConfigError, log_level
 from realtime_common.fanout.config import FanoutConfig
+from realtime_common.fanout.views import RoleViews
+from testing import terraform_defaults
 
 pytestmark = pytest.mark.unit
 
@@ -54,14 +57,25 @@ def test_connect_requires_every_variable_terraform_sets(name: str) -> None:
         ConnectConfig.from_env({k: v for k, v in CONNECT.items() if k != name})
 
 
-def test_broadcast_defaults_and_trailing_slash() -> None:
-    cfg = BroadcastConfig.from_env(
-        {"CONNECTIONS_TABLE": "conns", "WS_CALLBACK_URL": CALLBACK + "/"}
-    )
+# What Terraform sets on the broadcaster and the notifier (main.tf, fanout_workers.tf), with
+# variables.tf's defaults (testing/terraform_defaults.py, checked against terraform console).
+BROADCAST = {
+    "CONNECTIONS_TABLE": "conns",
+    "WS_CALLBACK_URL": CALLBACK,
+    "FANOUT_WORKER_FUNCTION": "realtime-dev-fanout-worker",
+    **terraform_defaults.BROADCASTER,
+}
+NOTIFY = {"SNS_TOPIC_ARN": TOPIC, "IDEMPOTENCY_TABLE": "idem", **terraform_defaults.NOTIFIER}
+
+
+def test_broadcast_reads_what_terraform_sets_and_drops_a_trailing_slash() -> None:
+    cfg = BroadcastConfig.from_env(BROADCAST | {"WS_CALLBACK_URL": CALLBACK + "/"})
     assert cfg == BroadcastConfig(
-        FanoutConfig("conns", CALLBACK, concurrency=256, max_attempts=4),
+        FanoutConfig("conns", CALLBACK, concurrency=256),
+        views=RoleViews.parse(terraform_defaults.ROLE_VIEWS),
         rate=8000,
-        worker_function=None,
+        max_attempts=4,
+        worker_function="realtime-dev-fanout-worker",
         worker_threshold=10_000,
         max_workers=10,
     )
@@ -69,11 +83,9 @@ def test_broadcast_defaults_and_trailing_slash() -> None:
 
 def test_broadcast_worker_settings() -> None:
     cfg = BroadcastConfig.from_env(
-        {
-            "CONNECTIONS_TABLE": "conns",
-            "WS_CALLBACK_URL": CALLBACK,
+        BROADCAST
+        | {
             "FANOUT_RATE": "2500",
-            "FANOUT_WORKER_FUNCTION": "realtime-dev-fanout-worker",
             "FANOUT_WORKER_THRESHOLD": "20000",
             "FANOUT_MAX_WORKERS": "50",
         }
@@ -86,11 +98,23 @@ def test_broadcast_worker_settings() -> None:
     )
 
 
-def test_notifier_defaults() -> None:
-    cfg = NotifierConfig.from_env({"SNS_TOPIC_ARN": TOPIC, "IDEMPOTENCY_TABLE": "idem"})
+@pytest.mark.parametrize("name", list(BROADCAST))
+def test_broadcast_requires_every_variable_terraform_sets(name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        BroadcastConfig.from_env({k: v for k, v in BROADCAST.items() if k != name})
+
+
+def test_notifier_reads_what_terraform_sets() -> None:
+    cfg = NotifierConfig.from_env(NOTIFY)
     assert cfg.alert_urgencies == frozenset({"high", "critical"})
     assert cfg.escalation_statuses == frozenset({"escalated"})
     assert cfg.idempotency_ttl_seconds == 172800
+
+
+@pytest.mark.parametrize("name", list(NOTIFY))
+def test_notifier_requires_every_variable_terraform_sets(name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        NotifierConfig.from_env({k: v for k, v in NOTIFY.items() if k != name})
 
 
 @pytest.mark.parametrize(
@@ -105,53 +129,32 @@ def test_notifier_defaults() -> None:
         ),
         (ConnectConfig.from_env, CONNECT | {"ALLOW_QUERY_IDENTITY": "yes"}, "ALLOW_QUERY_IDENTITY"),
         (ConnectConfig.from_env, CONNECT | {"ALLOWED_ROLES": ","}, "ALLOWED_ROLES"),
-        (BroadcastConfig.from_env, {"CONNECTIONS_TABLE": "t"}, "WS_CALLBACK_URL"),
-        (BroadcastConfig.from_env, {"WS_CALLBACK_URL": CALLBACK}, "CONNECTIONS_TABLE"),
         (
             BroadcastConfig.from_env,
-            {"CONNECTIONS_TABLE": "t", "WS_CALLBACK_URL": "a1b2.execute-api/prod"},
+            BROADCAST | {"WS_CALLBACK_URL": "a1b2.execute-api/prod"},
             "WS_CALLBACK_URL",
         ),
+        # Terraform owns the ranges (root_validation.tftest.hcl); here each must parse.
         (
             BroadcastConfig.from_env,
-            {"CONNECTIONS_TABLE": "t", "WS_CALLBACK_URL": CALLBACK, "FANOUT_CONCURRENCY": "0"},
+            BROADCAST | {"FANOUT_CONCURRENCY": "lots"},
             "FANOUT_CONCURRENCY",
         ),
+        (BroadcastConfig.from_env, BROADCAST | {"POST_MAX_ATTEMPTS": "4.5"}, "POST_MAX_ATTEMPTS"),
+        (BroadcastConfig.from_env, BROADCAST | {"FANOUT_RATE": "8k"}, "FANOUT_RATE"),
+        (BroadcastConfig.from_env, BROADCAST | {"FANOUT_MAX_WORKERS": "ten"}, "FANOUT_MAX_WORKERS"),
         (
             BroadcastConfig.from_env,
-            {"CONNECTIONS_TABLE": "t", "WS_CALLBACK_URL": CALLBACK, "POST_MAX_ATTEMPTS": "11"},
-            "POST_MAX_ATTEMPTS",
+            BROADCAST | {"FANOUT_WORKER_THRESHOLD": "1e4"},
+            "FANOUT_WORKER_THRESHOLD",
         ),
-        (
-            BroadcastConfig.from_env,
-            {"CONNECTIONS_TABLE": "t", "WS_CALLBACK_URL": CALLBACK, "FANOUT_RATE": "0"},
-            "FANOUT_RATE",
-        ),
-        (
-            BroadcastConfig.from_env,
-            {"CONNECTIONS_TABLE": "t", "WS_CALLBACK_URL": CALLBACK, "FANOUT_MAX_WORKERS": "1"},
-            "FANOUT_MAX_WORKERS",
-        ),
-        (NotifierConfig.from_env, {"IDEMPOTENCY_TABLE": "i"}, "SNS_TOPIC_ARN"),
-        (NotifierConfig.from_env, {"SNS_TOPIC_ARN": TOPIC}, "IDEMPOTENCY_TABLE"),
+        (BroadcastConfig.from_env, BROADCAST | {"ROLE_VIEWS": "{}"}, "ROLE_VIEWS"),
+        (NotifierConfig.from_env, NOTIFY | {"SNS_TOPIC_ARN": "realtime-alerts"}, "SNS_TOPIC_ARN"),
+        (NotifierConfig.from_env, NOTIFY | {"SNS_TOPIC_ARN": TOPIC + ".fifo"}, "SNS_TOPIC_ARN"),
+        (NotifierConfig.from_env, NOTIFY | {"ALERT_URGENCIES": " , "}, "ALERT_URGENCIES"),
         (
             NotifierConfig.from_env,
-            {"SNS_TOPIC_ARN": "realtime-alerts", "IDEMPOTENCY_TABLE": "i"},
-            "SNS_TOPIC_ARN",
-        ),
-        (
-            NotifierConfig.from_env,
-            {"SNS_TOPIC_ARN": TOPIC + ".fifo", "IDEMPOTENCY_TABLE": "i"},
-            "SNS_TOPIC_ARN",
-        ),
-        (
-            NotifierConfig.from_env,
-            {"SNS_TOPIC_ARN": TOPIC, "IDEMPOTENCY_TABLE": "i", "ALERT_URGENCIES": "high,urgent"},
-            "ALERT_URGENCIES",
-        ),
-        (
-            NotifierConfig.from_env,
-            {"SNS_TOPIC_ARN": TOPIC, "IDEMPOTENCY_TABLE": "i", "IDEMPOTENCY_TTL_SECONDS": "3600"},
+            NOTIFY | {"IDEMPOTENCY_TTL_SECONDS": "2 days"},
             "IDEMPOTENCY_TTL_SECONDS",
         ),
     ],

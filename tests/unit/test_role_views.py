@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -17,24 +16,16 @@ from realtime_common.config import ConfigError
 from realtime_common.fanout import delivery, engine, messages
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.schedule import FrameTally
-from realtime_common.fanout.views import DEFAULT_VIEWS, VIEWER_ATTRIBUTES, RoleViews, project
+from realtime_common.fanout.views import RoleViews, project
+from testing import terraform_defaults
+from testing.events import EVENTS
 
 pytestmark = pytest.mark.unit
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
-TERRAFORM_DEFAULT = json.dumps(
-    {  # what jsonencode(var.role_views) writes for the default (optional attributes filled in)
-        "dispatcher": {"whole": True, "attributes": []},
-        "responder": {"whole": True, "attributes": []},
-        "supervisor": {"whole": True, "attributes": []},
-        "viewer": {"whole": False, "attributes": list(VIEWER_ATTRIBUTES)},
-    }
-)
-
-
-def test_the_terraform_default_parses_to_the_built_in_default() -> None:
-    assert RoleViews.parse(TERRAFORM_DEFAULT).views == DEFAULT_VIEWS
-    assert RoleViews.from_env({}).views == DEFAULT_VIEWS
+# What jsonencode(var.role_views) writes for the default (tests/unit/test_settings_from_terraform.py
+# reads the real one from the Terraform and feeds it to the readers).
+TERRAFORM_DEFAULT = terraform_defaults.ROLE_VIEWS
+VIEWER_ATTRIBUTES = json.loads(TERRAFORM_DEFAULT)["viewer"]["attributes"]
 
 
 def test_roles_with_the_same_view_share_one_audience() -> None:
@@ -65,10 +56,18 @@ def test_a_bad_role_views_variable_is_refused_naming_it(text: str, complaint: st
 
 
 def test_the_broadcaster_validates_role_views_at_cold_start() -> None:
-    env = {"CONNECTIONS_TABLE": "t", "WS_CALLBACK_URL": "https://x.example.com/prod"}
-    assert broadcaster.BroadcastConfig.from_env(env).views.views == DEFAULT_VIEWS
+    env = {
+        "CONNECTIONS_TABLE": "t",
+        "WS_CALLBACK_URL": "https://x.example.com/prod",
+        "FANOUT_WORKER_FUNCTION": "worker",
+        **terraform_defaults.BROADCASTER,
+    }
+    views = broadcaster.BroadcastConfig.from_env(env).views
+    assert views == RoleViews.parse(TERRAFORM_DEFAULT)
     with pytest.raises(ConfigError, match="ROLE_VIEWS"):
         broadcaster.BroadcastConfig.from_env({**env, "ROLE_VIEWS": '{"viewer": {}}'})
+    with pytest.raises(ConfigError, match="ROLE_VIEWS"):  # Terraform always sets it
+        broadcaster.BroadcastConfig.from_env({k: v for k, v in env.items() if k != "ROLE_VIEWS"})
 
 
 def test_a_view_keeps_only_its_attributes() -> None:
@@ -106,8 +105,9 @@ def test_each_record_is_encoded_once_per_view_and_each_connection_gets_its_roles
     rows += [(f"v{n}", "viewer") for n in range(50)]
     rows += [("s1", "supervisor"), ("a1", "auditor"), ("none", None)]
     cfg = broadcaster.BroadcastConfig(
-        FanoutConfig("t", "https://x.example.com/prod", concurrency=4, max_attempts=1),
+        FanoutConfig("t", "https://x.example.com/prod", concurrency=4),
         rate=1000,
+        max_attempts=1,
         worker_function=None,
         worker_threshold=10_000,
         max_workers=2,

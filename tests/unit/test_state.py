@@ -12,10 +12,10 @@ import pytest
 from realtime_common import state
 from realtime_common.config import ConfigError
 from realtime_common.stream import MalformedRecordError, parse_record
+from testing.events import EVENTS
 
 pytestmark = pytest.mark.unit
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 SETTINGS = state.IncidentState("realtime-test-state", 86400, frozenset({"closed", "resolved"}))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from pathlib import Path
 
 import pytest
 
@@ -17,10 +16,9 @@ from realtime_common.stream import (
     parse_record,
     to_plain,
 )
+from testing.events import EVENTS
 
 pytestmark = pytest.mark.unit
-
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 def load(name: str) -> dict:

@@ -1,5 +1,8 @@
 """``python -m tools.backfill --env ENV [--table NAME] [--dry-run] [--segments N]``.
 
+``--env local`` backfills the stack `make up` runs (its recorded outputs, its emulator); any other
+environment reads ``terraform output -json`` of ``.terraform/<env>`` like tools.redrive.
+
 Exit status: 0 when every incident's state is stored (or already was), 1 when some could not be
 written (each is listed), 2 on a usage or configuration error.
 """
@@ -8,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from tools.backfill import scan, target
+from tools.backfill import local, scan, target
 from tools.backfill.progress import Bar
 from tools.backfill.run import MAX_REPORTED_FAILURES, Options, Report, backfill
 from tools.paths import ROOT
@@ -79,17 +83,26 @@ def main(
     out = out or sys.stdout
     err = err or sys.stderr
     args = parse_args(argv)
+    make_client = client
     try:
-        raw = (
-            json.loads(args.outputs.read_text())
-            if args.outputs
-            else outputs.terraform_outputs(args.root, args.env, runner)
-        )
+        if args.outputs:
+            raw = json.loads(args.outputs.read_text())
+        elif args.env == local.ENV_NAME:
+            raw, emulator_client = local.running_stack(os.environ)
+            make_client = lambda: emulator_client  # noqa: E731
+        else:
+            raw = outputs.terraform_outputs(args.root, args.env, runner)
         chosen = target.from_outputs(raw, args.table)
-    except (outputs.OutputsError, target.TargetError, OSError, ValueError) as error:
+    except (
+        outputs.OutputsError,
+        target.TargetError,
+        local.StackError,
+        OSError,
+        ValueError,
+    ) as error:
         print(f"backfill: {error}", file=err)
         return 2
-    dynamodb = client()
+    dynamodb = make_client()
     print(
         f"backfill: {chosen.incidents_table} -> {chosen.settings.table}"
         + (" (dry run: nothing is written)" if args.dry_run else ""),

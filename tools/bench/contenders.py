@@ -32,12 +32,12 @@ from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from testing import terraform_defaults
+from testing.events import load_event
 from tools.paths import ROOT
 
 if TYPE_CHECKING:
     from tools.bench.table import MemoryConnections
-
-EVENTS = ROOT / "events"
 
 
 def rss_kb() -> int:
@@ -52,7 +52,7 @@ def peak_rss_kb() -> int:
 def stream_event(records: int, title_bytes: int = 0, *, distinct: bool = False) -> dict[str, Any]:
     """``records`` MODIFY records of one incident (``distinct``: of as many incidents), in
     stream order."""
-    template = json.loads((EVENTS / "stream-modify.json").read_text())["Records"][0]
+    template = load_event("stream-modify.json")["Records"][0]
     out = []
     for n in range(records):
         record = copy.deepcopy(template)
@@ -112,6 +112,11 @@ def set_environment(spec: dict[str, Any]) -> None:
             "STATE_TABLE": "bench-state",
             "STATE_RETENTION_SECONDS": "86400",
             "CLOSED_STATUSES": '["closed","resolved"]',
+            # What Terraform sets with its defaults; the whole audience in one invocation
+            # unless the scenario sets a worker threshold.
+            **terraform_defaults.BROADCASTER,
+            "FANOUT_WORKER_FUNCTION": "bench-fanout-worker",
+            "FANOUT_WORKER_THRESHOLD": str(spec["connections"]),
         }
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -223,6 +228,7 @@ def use_table(connections: int, spec: dict[str, Any]) -> MemoryConnections:
 
     table = MemoryConnections(connections, spec.get("state_latency_ms", 0) / 1000)
     aws.dynamodb_client = lambda *args: table  # type: ignore[assignment]
+    aws.state_client = lambda *args: table  # type: ignore[assignment]
     return table
 
 

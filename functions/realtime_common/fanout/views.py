@@ -1,7 +1,7 @@
 """Role-based views: which attributes of an incident each connection's role receives.
 
-``ROLE_VIEWS`` (JSON, set by Terraform from ``var.role_views``) maps a role to
-``{"whole": true}`` (the whole incident, as the stream's new image has it) or
+``ROLE_VIEWS`` (JSON, set by Terraform from ``var.role_views``, which owns the default) maps a
+role to ``{"whole": true}`` (the whole incident, as the stream's new image has it) or
 ``{"attributes": ["incidentId", "title", ...]}`` (only those top-level attributes; absent ones
 are simply absent). A connection whose role has no view receives nothing. The message envelope
 (``version``, ``type``, ``keys``, ``eventId``, ``sequence``) is the same for every role: only
@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from realtime_common import config
 from realtime_common.config import ConfigError
 
 ENV_VARIABLE = "ROLE_VIEWS"
@@ -25,27 +26,6 @@ _ATTRIBUTE = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,63}")
 
 # What a view lets through: None is the whole incident.
 View = frozenset[str] | None
-
-# The Terraform defaults (variables.tf, role_views): the people who run incidents see them whole;
-# a viewer (a wall board, the public) sees what and where roughly, not who reported it, the exact
-# location, casualties or the units sent.
-VIEWER_ATTRIBUTES = (
-    "incidentId",
-    "title",
-    "status",
-    "urgency",
-    "type",
-    "area",
-    "createdAt",
-    "updatedAt",
-    "version",
-)
-DEFAULT_VIEWS: Mapping[str, View] = {
-    "dispatcher": None,
-    "supervisor": None,
-    "responder": None,
-    "viewer": frozenset(VIEWER_ATTRIBUTES),
-}
 
 
 @dataclass(frozen=True)
@@ -83,8 +63,8 @@ class RoleViews:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RoleViews:
-        text = env.get(ENV_VARIABLE, "").strip()
-        return cls(dict(DEFAULT_VIEWS)) if not text else cls.parse(text)
+        """``ROLE_VIEWS``, required: Terraform's ``role_views`` variable owns the default."""
+        return cls.parse(config.required_str(env, ENV_VARIABLE))
 
 
 def _view(role: str, spec: object) -> View:

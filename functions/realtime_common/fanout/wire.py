@@ -14,14 +14,23 @@ in the attempt's timeout), one ``transport.write``, one future resolved by the p
 status line and headers are in, one timer that fails the attempt at its timeout. A connection is
 reused unless the server asked to close it, the attempt timed out or it failed; bodies are never
 read (the status and the error header say all the engine needs).
+
+The pool outlives invocations, and between them the event loop does not run (Lambda freezes the
+execution environment): a connection the server closed meanwhile still looks open, and the first
+post on it would fail and be retried. So a connection idle longer than ``IDLE_LIMIT_SECONDS`` is
+dropped, and one idle longer than ``PROBE_AFTER_SECONDS`` is checked before reuse (readable while
+idle means the peer's FIN, a reset or a TLS close_notify is waiting: dead), as urllib3 checks a
+pooled connection with a zero-timeout poll before reusing it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from aiohttp.http_parser import HttpResponseParser
@@ -32,6 +41,18 @@ from realtime_common.fanout.transport import Done
 _READ_LIMIT = 2**16
 # How often requests in flight are checked for their timeout.
 SWEEP_SECONDS = 0.02
+# A kept-alive connection idle longer than this is closed instead of reused. Servers and load
+# balancers close idle keep-alive connections on their own schedule (API Gateway does not
+# document the management endpoint's; an Application Load Balancer's idle timeout is 60 s by
+# default, CloudFront keeps origin connections 5 s by default; the AWS SDK for Java's pool drops
+# connections idle for 60 s). 15 s keeps a pool warm across invocations a few seconds apart and
+# stays well inside the usual server-side limits; past it a post costs one new connection (a TLS
+# handshake) instead of a failed first attempt, a backoff and a retry. A Lambda environment frozen
+# longer than this thaws with its idle connections dropped.
+IDLE_LIMIT_SECONDS = 15.0
+# A connection idle longer than this is probed (a zero-timeout poll) before reuse; within one
+# fan-out connections come back every few milliseconds, so a busy pool makes no extra system call.
+PROBE_AFTER_SECONDS = 1.0
 
 
 class _Connection(asyncio.Protocol):
@@ -42,6 +63,7 @@ class _Connection(asyncio.Protocol):
         self.pool = pool
         self.done: Done | None = None  # the request in flight's callback
         self.expires = 0.0  # loop time at which the request in flight times out
+        self.idle_since = 0.0  # the pool's clock when it last came back idle
         self.closed = False
         # Read by aiohttp's StreamReader when an (error) body arrives: it may pause reading.
         self._reading_paused = False
@@ -113,16 +135,38 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
+    def readable_while_idle(self) -> bool:
+        """Whether the socket has something to read although no request is in flight: the
+        peer's FIN or reset, or (TLS) its close_notify, arrived while the loop was not running."""
+        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        if sock is None:
+            return True
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
+
 
 class Pool:
     """Keep-alive connections to one origin, at most ``limit`` open at once."""
 
-    def __init__(self, url: str, limit: int, ssl_context: ssl.SSLContext | None = None) -> None:
-        """``ssl_context`` for an ``https`` URL: the system's trust store by default."""
+    def __init__(
+        self,
+        url: str,
+        limit: int,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        idle_limit: float = IDLE_LIMIT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``ssl_context`` for an ``https`` URL: the system's trust store by default.
+        ``idle_limit``: seconds a connection may stay idle and still be reused; ``clock``
+        measures it (it keeps running while Lambda freezes the environment)."""
         parts = urlsplit(url)
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.limit = limit
+        self.idle_limit = idle_limit
+        self._clock = clock
         self._ssl = (
             (ssl_context or ssl.create_default_context()) if parts.scheme == "https" else None
         )
@@ -151,11 +195,18 @@ class Pool:
         self._serve_queued(loop)
 
     def _take_idle(self) -> _Connection | None:
-        """A kept-alive connection still open, or None; closed ones found on the way are gone."""
+        """A kept-alive connection still open, or None; closed, expired and dead ones found on
+        the way are gone (the most recently used comes first: once one is expired, all are)."""
+        now = self._clock()
         while self._idle:
             connection = self._idle.pop()
             if not connection.closed:
-                return connection
+                idle = now - connection.idle_since
+                if idle <= PROBE_AFTER_SECONDS or (
+                    idle <= self.idle_limit and not connection.readable_while_idle()
+                ):
+                    return connection
+                connection.abort()
             self._open -= 1
         return None
 
@@ -236,6 +287,7 @@ class Pool:
     def release(self, connection: _Connection, *, reuse: bool) -> None:
         self._busy.discard(connection)
         if reuse and not connection.closed:
+            connection.idle_since = self._clock()
             self._idle.append(connection)
         else:
             connection.abort()

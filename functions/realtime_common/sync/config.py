@@ -8,14 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from realtime_common import config
-from realtime_common.fanout.config import MAX_RATE, FanoutConfig
+from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.views import RoleViews
 from realtime_common.state import IncidentState, incident_state
 
 
 @dataclass(frozen=True)
 class SyncConfig:
-    fanout: FanoutConfig  # CONNECTIONS_TABLE, WS_CALLBACK_URL, POST_MAX_ATTEMPTS
+    fanout: FanoutConfig  # CONNECTIONS_TABLE, WS_CALLBACK_URL, FANOUT_CONCURRENCY
+    max_attempts: int  # POST_MAX_ATTEMPTS
     state: IncidentState  # STATE_TABLE, STATE_RETENTION_SECONDS, CLOSED_STATUSES
     views: RoleViews
     full_interval_ms: int  # at most one full sync per connection per this
@@ -41,7 +42,8 @@ class SyncConfig:
             fanout=FanoutConfig.from_env(env),
             state=incident_state(env),
             views=RoleViews.from_env(env),
+            max_attempts=config.required_int(env, "POST_MAX_ATTEMPTS"),
             full_interval_ms=config.bounded_int(env, "SYNC_FULL_INTERVAL_MS", 5000, 0, 2**31),
             overlap_ms=config.bounded_int(env, "SYNC_CURSOR_OVERLAP_MS", 15000, 0, 2**31),
-            post_rate=config.bounded_int(env, "SYNC_POST_RATE", 100, 1, MAX_RATE),
+            post_rate=config.bounded_int(env, "SYNC_POST_RATE", 100, 1, 100_000),
         )

@@ -124,3 +124,11 @@ override_resource {
     invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-fanout-worker/invocations"
   }
 }
+
+override_resource {
+  target = module.function["sync"].aws_lambda_function.this
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-sync"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-sync/invocations"
+  }
+}

@@ -1,0 +1,49 @@
+"""The settings Terraform sets on the functions with its variables' defaults, for handler and
+fan-out tests that build a function's environment.
+
+Terraform's variables own these values (variables.tf); this is a copy for tests only, and
+``tests/unit/test_settings_from_terraform.py`` compares it with what ``terraform console``
+evaluates from the root module, so it cannot drift alone.
+"""
+
+from __future__ import annotations
+
+import json
+
+# main.tf's broadcaster environment (fanout_workers.tf: var.fanout; var.role_views as JSON).
+ROLE_VIEWS = json.dumps(
+    {
+        "dispatcher": {"attributes": [], "whole": True},
+        "responder": {"attributes": [], "whole": True},
+        "supervisor": {"attributes": [], "whole": True},
+        "viewer": {
+            "attributes": [
+                "incidentId",
+                "title",
+                "status",
+                "urgency",
+                "type",
+                "area",
+                "createdAt",
+                "updatedAt",
+                "version",
+            ],
+            "whole": False,
+        },
+    },
+    separators=(",", ":"),
+)
+FANOUT_DELIVERY = {"FANOUT_CONCURRENCY": "256"}
+BROADCASTER = {
+    **FANOUT_DELIVERY,
+    "POST_MAX_ATTEMPTS": "4",
+    "FANOUT_RATE": "8000",
+    "FANOUT_WORKER_THRESHOLD": "10000",
+    "FANOUT_MAX_WORKERS": "10",
+    "ROLE_VIEWS": ROLE_VIEWS,
+}
+NOTIFIER = {
+    "ALERT_URGENCIES": "high,critical",
+    "ESCALATION_STATUSES": "escalated",
+    "IDEMPOTENCY_TTL_SECONDS": "172800",
+}
