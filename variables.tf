@@ -751,7 +751,7 @@ variable "fanout_rate" {
 
   validation {
     condition     = var.fanout_rate == null
-    error_message = "fanout_rate was replaced by fanout.rate: write fanout = { rate = ${coalesce(var.fanout_rate, 8000)} } (add it to your fanout object if you have one) and remove fanout_rate."
+    error_message = "fanout_rate was replaced by fanout.rate: write fanout = { rate = ${coalesce(var.fanout_rate, 8000)} } (add it to your fanout object if you have one) and remove fanout_rate. fanout.rate is the whole stack's rate, split over the Broadcaster invocations that can run at once (incidents_stream_shards x stream_consumer.parallelization_factor): to keep each invocation's old rate, multiply by their number, within the account's API Gateway throttle (output api_request_budget)."
   }
 }
 

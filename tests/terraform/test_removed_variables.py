@@ -30,11 +30,13 @@ from tools.reprozip import write_zip
 pytestmark = pytest.mark.terraform
 
 PACKAGES = ("authorizer", "connection_manager", "broadcaster", "notifier")
-# Enough for a valid configuration without the $connect authorizer.
+# Enough for a valid configuration without the $connect authorizer. The old settings reserve
+# concurrency for the worker, which the plan accepts only with the account's quota stated.
 BASE_TFVARS = """
 environment                 = "test"
 non_production_environments = ["test"]
 authorizer                  = { enabled = false }
+account_quotas              = { lambda_concurrent_executions = 1000 }
 """
 OLD_TFVARS = """
 fanout_concurrency = 128
