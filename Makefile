@@ -298,13 +298,13 @@ status: setup ## Show whether the local stack is up, with its endpoints
 	@$(LOCALENV) status
 
 .PHONY: listen
-listen: setup ## Print every WebSocket message as it arrives, syncing on open and after each reconnect (USER=alice ROLE=dispatcher)
-	@$(LOCALENV) listen --user "$${USER:-local-user}" --role "$${ROLE:-viewer}"
+listen: setup ## Print every WebSocket message as it arrives, syncing on open and after each reconnect (USER=alice ROLE=dispatcher AREAS=north,harbour FILTER='{"area":["north"]}')
+	@$(LOCALENV) listen --user "$${USER:-local-user}" --role "$${ROLE:-viewer}" --areas "$${AREAS:-}" --filter "$${FILTER:-}"
 
 TTL ?= 3600
 .PHONY: token
-token: setup ## Print a JWT the local stack's $connect authorizer accepts (USER=alice ROLE=viewer TTL=3600)
-	@$(LOCALENV) token --user "$${USER:-local-user}" --role "$${ROLE:-viewer}" --ttl "$(TTL)"
+token: setup ## Print a JWT the local stack's $connect authorizer accepts (USER=alice ROLE=viewer TTL=3600 AREAS=north,harbour)
+	@$(LOCALENV) token --user "$${USER:-local-user}" --role "$${ROLE:-viewer}" --ttl "$(TTL)" --areas "$${AREAS:-}"
 
 .PHONY: incident
 incident: setup ## Create or update an incident (ID=INC-1 URGENCY=high STATUS=open TITLE='...')

@@ -76,14 +76,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"statusCode": 400}
     logger.append_keys(connection_id=connection_id)
     deadline = deadline_for(context.get_remaining_time_in_millis() / 1000.0, time.monotonic())
-    region = delivery.region_of(cfg.fanout.callback_url, aws.region())
+    region = delivery.region_of(cfg.callback_url, aws.region())
     credentials = aws.credentials_source()
 
     def send(target: str, prepared: Prepared) -> post.Delivery:
         return post.post(
             target,
             prepared,
-            callback_url=cfg.fanout.callback_url,
+            callback_url=cfg.callback_url,
             credentials=credentials,
             region=region,
             rate=cfg.post_rate,

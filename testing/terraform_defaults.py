@@ -37,10 +37,16 @@ FANOUT_DELIVERY = {"FANOUT_CONCURRENCY": "256"}
 BROADCASTER = {
     **FANOUT_DELIVERY,
     "POST_MAX_ATTEMPTS": "4",
-    "FANOUT_RATE": "8000",
+    "FANOUT_RATE": "1000",
     "FANOUT_WORKER_THRESHOLD": "10000",
     "FANOUT_MAX_WORKERS": "10",
     "ROLE_VIEWS": ROLE_VIEWS,
+}
+# main.tf's connection_environment (connect and disconnect), besides the table's name.
+CONNECT = {
+    "ALLOWED_ROLES": "dispatcher,responder,supervisor,viewer",
+    "ALLOW_QUERY_IDENTITY": "false",
+    "CONNECTION_TTL_SECONDS": "7200",
 }
 NOTIFIER = {
     "ALERT_URGENCIES": "high,critical",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from testing.suites import suite_markers
+
+if TYPE_CHECKING:
+    from testing.fake_management_api import FakeManagementApi
 
 
 def _reset_handler_caches() -> None:
@@ -44,6 +47,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             f"tests without a suite marker ({', '.join(sorted(suites))}): {', '.join(unmarked)}"
         )
+
+
+@pytest.fixture
+def api() -> Iterator[FakeManagementApi]:
+    """A fake API Gateway management API on 127.0.0.1 (testing/fake_management_api.py)."""
+    from testing.fake_management_api import FakeManagementApi  # noqa: PLC0415 (aiohttp: its suites)
+
+    with FakeManagementApi() as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -65,6 +65,38 @@ export interface IncidentRemovedMessage {
 }
 
 /**
+ * The incident no longer matches this connection's filter (its area or urgency changed): sent
+ * once to a connection whose filter matched the old image and not the new one. No `incident`.
+ * Ordered like the other messages; a later change that matches again arrives as an update.
+ */
+export interface IncidentLeftMessage {
+  version: 1;
+  type: "incident.left";
+  keys: Record<string, JsonValue>;
+  eventId: string;
+  sequence: string;
+}
+
+/**
+ * A subscription filter: field -> exact values (any of them matches); a field left out matches
+ * anything; `{}` is everything the token allows. The filterable fields and the limits (values
+ * per field, size) are the stack's settings: a filter over them is answered with `bad_request`.
+ */
+export type Filter = Record<string, string[]>;
+
+/** The answer to {"action":"subscribe"}: what the connection now receives. */
+export interface SubscribedFrame {
+  version: 1;
+  type: "subscribed";
+  /** The effective filter: what was asked, intersected with what the token allows. */
+  filter: Filter;
+  /** true when the effective filter is narrower than what was asked. */
+  narrowed: boolean;
+  /** The token's area patterns: "*" (all), "north" (exact), "north/*" (north and below it). */
+  areas: string[];
+}
+
+/**
  * A sync answer's incident: the state the server holds (the connection's role view), with the
  * keys, eventId and sequence of the change that produced it. Backfilled state has sequence "0"
  * (any stream record is newer).
@@ -102,7 +134,11 @@ export interface SyncCompleteFrame {
   count: number;
 }
 
-export type AnyIncidentMessage = IncidentMessage | IncidentRemovedMessage | IncidentSnapshotMessage;
+export type AnyIncidentMessage =
+  | IncidentMessage
+  | IncidentRemovedMessage
+  | IncidentLeftMessage
+  | IncidentSnapshotMessage;
 
 /** Several messages in one frame, in order. */
 export interface BatchFrame {
@@ -124,7 +160,8 @@ export interface ErrorFrame {
   [field: string]: JsonValue;
 }
 
-/** The sync route's refusal: a malformed request, or more full syncs than it allows. */
+/** The sync or subscribe route's refusal: a malformed request (a filter over the limits), or
+ *  more full syncs than the stack allows. */
 export interface SyncErrorFrame {
   version: 1;
   type: "error";
@@ -139,6 +176,7 @@ export type ServerFrame =
   | BatchFrame
   | IncidentPartFrame
   | SyncCompleteFrame
+  | SubscribedFrame
   | PongFrame
   | ErrorFrame
   | SyncErrorFrame;
@@ -158,6 +196,12 @@ export type SyncRequest =
   | { action: "sync"; since: string }
   | { action: "sync"; incidents: string[] };
 
+/** Client -> server: receive only the incidents that match (the client sends it itself). */
+export interface SubscribeRequest {
+  action: "subscribe";
+  filter: Filter;
+}
+
 // ---------------------------------------------------------------------------
 // Client API
 // ---------------------------------------------------------------------------
@@ -170,6 +214,8 @@ export const CLOSE_CONNECT_TIMEOUT: 4002;
 export const MAX_SYNC_IDS: 100;
 /** Most parts of one message the client assembles. */
 export const MAX_PARTS: 64;
+/** The $connect query parameter that carries the filter (JSON). */
+export const FILTER_PARAM: "filter";
 
 export interface Clock {
   now(): number;
@@ -231,6 +277,9 @@ export interface RealtimeClientOptions {
   sync?: boolean;
   /** A sync with no progress for this long is given up (buffer applied) and retried (default 30000). */
   syncTimeoutMs?: number;
+  /** Subscribe to this filter from the first connection on (default: none sent, the server's
+   *  default: all the token allows). Same as calling subscribe() before connect(). */
+  filter?: Filter | null;
   /** Defaults to globalThis.WebSocket. */
   WebSocket?: WebSocketConstructor;
   clock?: Clock;
@@ -281,17 +330,20 @@ export interface ClientEvents {
   synced: { kind: SyncKind; reset: boolean; count: number; changes: number; cursor: string | null };
   /** An incident was stored: a live change or a sync answer's snapshot newer than what was held. */
   message: Delivered<FullIncidentMessage | IncidentSnapshotMessage>;
-  /** An incident was dropped: removed (a REMOVE record or tombstone), or not in a reset answer.
-   *  `incident` is the last one held. */
+  /** An incident was dropped: removed (a REMOVE record or tombstone), left the filter
+   *  (incident.left), or not in a reset answer. `incident` is the last one held. */
   removed: {
     id: string;
     key: string | null;
     keys?: Record<string, JsonValue>;
-    reason: "removed" | "reset";
+    reason: "removed" | "left" | "reset";
     incident: Incident | null;
     eventId?: string;
     sequence?: string;
   };
+  /** The server answered a subscribe: the effective filter, whether it was narrowed, and the
+   *  areas the token allows. `requested`: the filter that was asked. */
+  subscribed: { filter: Filter; narrowed: boolean; areas: string[]; requested: Filter | null };
   /** A live change too large to send; the client fetches it with a sync by id. */
   truncated: Delivered<TruncatedIncidentMessage>;
   /** An update older than the newest known for its incident, dropped. */
@@ -314,14 +366,19 @@ export interface ClientEvents {
       | "connect"
       | "listener"
       | "part"
-      | "sync";
+      | "sync"
+      | "subscribe";
     frame?: unknown;
     error?: unknown;
     data?: string;
     event?: string;
-    /** kind "sync": why the sync in flight ended without sync.complete. */
+    /** kind "sync": why the sync in flight ended without sync.complete. kind "subscribe": why
+     *  the subscribe got no `subscribed` (bad_request: refused, the previous filter stays;
+     *  unsupported: the stack has no subscribe route; timeout, server-error: no answer). */
     reason?: "throttled" | "bad_request" | "unsupported" | "timeout" | "server-error";
     request?: SyncRequest;
+    /** kind "subscribe": the filter that was asked. */
+    filter?: Filter | null;
     /** kind "sync": when it is asked again (null: not again on this connection). */
     retryInMs?: number | null;
   };
@@ -336,6 +393,8 @@ export interface ClientStats {
   stale: number;
   truncated: number;
   removed: number;
+  /** Incidents dropped because they left the filter (incident.left). */
+  left: number;
   syncs: number;
 }
 
@@ -347,6 +406,14 @@ export class RealtimeClient {
   readonly incidents: ReadonlyMap<string, IncidentEntry>;
   /** The cursor of the last full or catch-up sync (null before the first). */
   readonly cursor: string | null;
+  /** The filter asked for (null: none). */
+  readonly filter: Filter | null;
+  /** The last `subscribed` answer (null before one). */
+  readonly subscription: { filter: Filter; narrowed: boolean; areas: string[] } | null;
+  /** Receive only what matches `filter` (shape checked here, limits by the server). Sent now
+   *  when open (then a full sync replaces what is held) and on every later open before the
+   *  sync; true when sent (or queued behind the request in flight) now. */
+  subscribe(filter: Filter): boolean;
   connect(): this;
   close(code?: number, reason?: string): void;
   /** Sends a JSON message on the open connection; false when none is open. */
@@ -365,12 +432,20 @@ export class BoundedSet<T> {
   readonly size: number;
 }
 
-export const DEFAULTS: Readonly<Required<Omit<RealtimeClientOptions, "url" | "token" | "protocols" | "WebSocket" | "clock" | "random">>>;
+export const DEFAULTS: Readonly<Required<Omit<RealtimeClientOptions, "url" | "token" | "protocols" | "filter" | "WebSocket" | "clock" | "random">>>;
 
 export function incidentId(message: { keys?: Record<string, JsonValue>; incident?: Incident }): string | null;
 export function incidentKey(message: { keys?: Record<string, JsonValue>; incident?: Incident }): string | null;
 export function parseSequence(sequence: unknown): bigint | null;
-export function connectionUrl(url: string, token?: string, tokenIn?: "query" | "protocol", tokenParam?: string): string;
+export function connectionUrl(
+  url: string,
+  token?: string,
+  tokenIn?: "query" | "protocol",
+  tokenParam?: string,
+  filter?: Filter | null,
+): string;
+/** A copy of the filter; throws RealtimeClientError when it is not field -> list of strings. */
+export function checkFilter(filter: unknown): Filter;
 export function connectionProtocols(
   token: string | undefined,
   tokenIn?: "query" | "protocol",

@@ -7,6 +7,9 @@
 // It holds the incidents themselves (`incidents`, a Map by incident id): on every open it asks
 // the `sync` route for the state (everything the first time, the changes since its last cursor
 // after that), buffers live messages until `sync.complete`, and merges both by `sequence`.
+// With a filter (`subscribe(filter)`, or the `filter` option) it asks the server for only the
+// incidents that match it: the filter goes in the connect URL and as a `subscribe` message sent
+// on every open before the sync, and a changed filter is followed by a full sync.
 // The message contract is in functions/README.md and docs/handlers.md; the types in
 // realtime-client.d.ts.
 
@@ -51,7 +54,9 @@ export const MAX_SYNC_IDS = 100;
 export const MAX_PARTS = 64;
 const MAX_OPEN_PART_SETS = 8;
 
-const LIVE_TYPES = new Set(["incident.created", "incident.updated", "incident.removed"]);
+const LIVE_TYPES = new Set(["incident.created", "incident.updated", "incident.removed", "incident.left"]);
+// The incident is gone from this connection's view: removed, or no longer matching its filter.
+const REMOVAL_TYPES = new Set(["incident.removed", "incident.left"]);
 const ANSWER_TYPES = new Set(["incident.snapshot", "incident.removed"]);
 
 // A subprotocol must be an HTTP token (RFC 6455 section 4.1, RFC 7230 section 3.2.6).
@@ -151,14 +156,47 @@ export function parseSequence(sequence) {
   return BigInt(sequence);
 }
 
-/** The URL to open: `url` with the token in the query string when tokenIn is "query". */
-export function connectionUrl(url, token, tokenIn = DEFAULTS.tokenIn, tokenParam = DEFAULTS.tokenParam) {
+// The $connect query parameter that carries a filter (URL-encoded JSON), so a connection is
+// subscribed from its first message on.
+export const FILTER_PARAM = "filter";
+
+/**
+ * The URL to open: `url` with the token in the query string when tokenIn is "query", and the
+ * filter (when not null) as JSON in the `filter` parameter.
+ */
+export function connectionUrl(
+  url,
+  token,
+  tokenIn = DEFAULTS.tokenIn,
+  tokenParam = DEFAULTS.tokenParam,
+  filter = null,
+) {
   const parsed = new URL(url);
   if (!/^wss?:$/.test(parsed.protocol)) {
     throw new RealtimeClientError(`url must start with wss:// or ws://, not ${parsed.protocol}//`);
   }
   if (token && tokenIn === "query") parsed.searchParams.set(tokenParam, token);
+  if (filter !== null && filter !== undefined) parsed.searchParams.set(FILTER_PARAM, JSON.stringify(filter));
   return parsed.toString();
+}
+
+/**
+ * A copy of a subscription filter (field -> list of exact string values; `{}` = everything the
+ * token allows), or a RealtimeClientError saying what is wrong with its shape. Which fields are
+ * filterable and how many values fit are the server's to say: it answers `bad_request`.
+ */
+export function checkFilter(filter) {
+  if (!filter || typeof filter !== "object" || Array.isArray(filter)) {
+    throw new RealtimeClientError('a filter is an object of field -> list of values, like {"area": ["north"]}');
+  }
+  const copy = {};
+  for (const [field, values] of Object.entries(filter)) {
+    if (!Array.isArray(values) || !values.every((value) => typeof value === "string")) {
+      throw new RealtimeClientError(`filter field ${JSON.stringify(field)} must be a list of strings, like ["north"]`);
+    }
+    copy[field] = [...values];
+  }
+  return copy;
 }
 
 /** The subprotocols to offer: `protocols` (a list, or a function of the token), plus the token. */
@@ -214,6 +252,7 @@ export class RealtimeClient {
     if (typeof WebSocketImpl !== "function") {
       throw new RealtimeClientError("no WebSocket implementation: pass options.WebSocket");
     }
+    const filter = options.filter === undefined || options.filter === null ? null : checkFilter(options.filter);
     if (options.tokenIn !== undefined && !["query", "protocol"].includes(options.tokenIn)) {
       throw new RealtimeClientError('tokenIn must be "query" or "protocol"');
     }
@@ -247,6 +286,9 @@ export class RealtimeClient {
     this.cursor = null; // from the last sync.complete of a full or since sync
     this.syncing = null; // the sync in flight: at most one per connection at a time
     this.wantedIds = new Set(); // ids to fetch with {"action":"sync","incidents":[...]}
+    this.filter = filter; // what the app asked for (null: no filter sent, the server's default)
+    this.subscription = null; // the last `subscribed` answer: { filter, narrowed, areas }
+    this.acceptedFilter = null; // the filter that answer was for
     this.state = "idle";
     this.socket = null; // the connection messages are read from
     this.standby = null; // a replacement being opened before the 2-hour cut
@@ -262,6 +304,7 @@ export class RealtimeClient {
       stale: 0,
       truncated: 0,
       removed: 0,
+      left: 0,
       syncs: 0,
     };
   }
@@ -324,6 +367,25 @@ export class RealtimeClient {
     return true;
   }
 
+  /**
+   * Asks for only the incidents that match `filter` (field -> list of values; `{}` = all the
+   * token allows). Sent now when a connection is open (then a full sync replaces what is held),
+   * and on every later open before the sync. Returns true when sent now.
+   */
+  subscribe(filter) {
+    if (this.state === "closed") throw new RealtimeClientError("this client was closed; make a new one");
+    this.filter = checkFilter(filter);
+    const conn = this.socket;
+    if (!conn || !conn.opened || conn.ws.readyState !== 1) return false;
+    if (conn.subscribing || this.syncing) {
+      // One request at a time, so answers cannot be confused: sent when the one in flight ends.
+      conn.subscribeQueued = true;
+      return true;
+    }
+    this.sendSubscribe(conn, true);
+    return true;
+  }
+
   open(role) {
     if (role === "primary") this.setState(this.connectedCount ? "reconnecting" : "connecting");
     const { token } = this.options;
@@ -351,7 +413,7 @@ export class RealtimeClient {
     let ws;
     try {
       const { tokenIn, tokenParam, protocols } = this.options;
-      const url = connectionUrl(this.options.url, token, tokenIn, tokenParam);
+      const url = connectionUrl(this.options.url, token, tokenIn, tokenParam, this.filter);
       const offered = connectionProtocols(token, tokenIn, protocols);
       ws = offered.length ? new this.WebSocket(url, offered) : new this.WebSocket(url);
     } catch (error) {
@@ -368,6 +430,11 @@ export class RealtimeClient {
       parts: new Map(), // partId -> { count, chunks, got }
       syncFailures: 0,
       syncGaveUp: false,
+      subscribing: null, // the subscribe in flight: { filter, changed, timer }
+      subscribeQueued: false, // subscribe() was called while a request was in flight
+      subscribeGaveUp: false, // the stack has no subscribe route
+      resync: false, // a full sync is due once the sync in flight ends (the filter changed)
+      owesSync: false, // opened (or a sync failed) and no full or catch-up sync sent since
     };
     if (role === "primary") this.socket = conn;
     else this.standby = conn;
@@ -455,7 +522,115 @@ export class RealtimeClient {
       protocol: conn.ws.protocol || "",
       at: conn.openedAt,
     });
-    if (this.options.sync && conn === this.socket && this.state === "open") this.startSync(conn);
+    if (conn !== this.socket || this.state !== "open") return;
+    // The subscription first: the sync must be answered for this filter.
+    conn.owesSync = true;
+    if (this.filter !== null) this.sendSubscribe(conn, false);
+    else if (this.options.sync) this.startSync(conn);
+  }
+
+  // -- subscription -----------------------------------------------------------------------------
+
+  /**
+   * Sends {"action":"subscribe","filter":...}; the sync waits for its answer (or its timeout).
+   * `changed`: the filter differs from what this connection's state was synced for, so what is
+   * held is replaced by a full sync (a catch-up would miss incidents that now match).
+   */
+  sendSubscribe(conn, changed) {
+    if (conn.subscribeGaveUp) {
+      this.emit("error", { kind: "subscribe", reason: "unsupported", filter: this.filter });
+      this.nextRequest(conn, false);
+      return;
+    }
+    const filter = this.filter;
+    const pending = { filter, changed, timer: null };
+    conn.subscribing = pending;
+    conn.subscribeQueued = false;
+    conn.ws.send(JSON.stringify({ action: "subscribe", filter }));
+    pending.timer = this.later(conn, this.options.syncTimeoutMs, () => {
+      pending.timer = null;
+      if (conn.subscribing !== pending) return;
+      this.emit("error", { kind: "subscribe", reason: "timeout", filter });
+      this.subscribeEnded(conn, pending);
+    });
+  }
+
+  handleSubscribed(conn, message) {
+    const pending = conn.subscribing;
+    this.subscription = {
+      filter: message.filter && typeof message.filter === "object" ? message.filter : {},
+      narrowed: message.narrowed === true,
+      areas: Array.isArray(message.areas) ? message.areas : [],
+    };
+    this.acceptedFilter = pending ? pending.filter : this.filter;
+    this.emit("subscribed", { ...this.subscription, requested: this.acceptedFilter });
+    if (pending) this.subscribeEnded(conn, pending);
+  }
+
+  /** An error frame while a subscribe is in flight (and so no sync is): the subscribe's answer. */
+  subscribeError(conn, frame) {
+    const pending = conn.subscribing;
+    if (frame.type !== "error") {
+      // API Gateway's "Internal server error": the subscribe's answer is not coming.
+      this.emit("error", { kind: "subscribe", reason: "server-error", frame, filter: pending.filter });
+    } else if (frame.error === "unknown_action") {
+      // The $default route's reply: this stack has no subscribe route (everything is sent).
+      conn.subscribeGaveUp = true;
+      this.emit("error", { kind: "subscribe", reason: "unsupported", frame, filter: pending.filter });
+    } else {
+      // Refused (a filter over the server's limits): the connection keeps its previous
+      // subscription, and so does the client, so the next connect does not carry it again.
+      this.filter = this.acceptedFilter;
+      this.emit("error", { kind: "subscribe", reason: "bad_request", frame, filter: pending.filter });
+    }
+    this.subscribeEnded(conn, pending, false);
+  }
+
+  subscribeEnded(conn, pending, accepted = true) {
+    if (pending.timer !== null) {
+      this.clock.clearTimeout(pending.timer);
+      conn.timers.delete(pending.timer);
+    }
+    conn.subscribing = null;
+    if (conn.subscribeQueued) {
+      // subscribe() was called meanwhile: that filter now (the sync still waits for it).
+      this.sendSubscribe(conn, true);
+      return;
+    }
+    this.nextRequest(conn, pending.changed && accepted);
+  }
+
+  /**
+   * After a subscribe: the sync this connection owes. A changed filter gets a full sync (its
+   * reset drops what no longer matches; a catch-up would miss what now matches).
+   */
+  nextRequest(conn, changed) {
+    if (conn !== this.socket || this.state !== "open" || !this.options.sync) return;
+    if (changed) {
+      this.cursor = null;
+      conn.owesSync = true;
+    }
+    if (this.syncing) {
+      if (changed) conn.resync = true;
+      return;
+    }
+    if (conn.owesSync) this.startSync(conn);
+    else this.requestWanted(conn);
+  }
+
+  /** A sync ended on this connection: what was waiting for it (a subscribe, a resync, ids). */
+  afterSync(conn) {
+    if (conn !== this.socket || this.state !== "open" || this.syncing) return;
+    if (conn.subscribeQueued && !conn.subscribing) {
+      this.sendSubscribe(conn, true);
+      return;
+    }
+    if ((conn.resync || conn.owesSync) && !conn.subscribing) {
+      conn.resync = false;
+      this.startSync(conn);
+      return;
+    }
+    this.requestWanted(conn);
   }
 
   schedulePing(conn) {
@@ -538,6 +713,9 @@ export class RealtimeClient {
       frame = JSON.parse(data);
     } catch (error) {
       this.emit("error", { kind: "parse", error, data: data.slice(0, 200) });
+      // A route whose integration failed may answer in plain text (the local emulator sends the
+      // Lambda's error message): the sync in flight is not coming.
+      if (this.syncing && this.syncing.conn === conn) this.syncFailed(conn, "server-error");
       return;
     }
     this.handleParsed(conn, frame);
@@ -558,16 +736,20 @@ export class RealtimeClient {
       this.emit("pong", { frame });
       return;
     }
+    // A subscribe and a sync are never in flight together on a connection, so an error
+    // answers whichever is.
     if (frame.type === "error") {
       this.emit("error", { kind: "server", frame });
-      this.syncError(conn, frame);
+      if (conn.subscribing) this.subscribeError(conn, frame);
+      else this.syncError(conn, frame);
       return;
     }
     if (frame.type === undefined && typeof frame.message === "string") {
       // API Gateway's own reply when a route's integration failed ({"message": "Internal server
-      // error", "connectionId": ..., "requestId": ...}): the sync in flight is not coming.
+      // error", "connectionId": ..., "requestId": ...}): the request in flight is not coming.
       this.emit("error", { kind: "server", frame });
-      if (this.syncing && this.syncing.conn === conn) this.syncFailed(conn, "server-error");
+      if (conn.subscribing) this.subscribeError(conn, frame);
+      else if (this.syncing && this.syncing.conn === conn) this.syncFailed(conn, "server-error");
       return;
     }
     if (frame.type === "batch") {
@@ -595,12 +777,16 @@ export class RealtimeClient {
       this.completeSync(conn, message);
       return;
     }
+    if (message.type === "subscribed") {
+      this.handleSubscribed(conn, message);
+      return;
+    }
     const sync = this.syncing && this.syncing.conn === conn ? this.syncing : null;
     if (ANSWER_TYPES.has(message.type) && sync && message.type !== "incident.removed") {
       this.applyAnswer(sync, message);
       return;
     }
-    if (message.type === "incident.removed" && sync && sync.kind !== "incidents") {
+    if (REMOVAL_TYPES.has(message.type) && sync && sync.kind !== "incidents") {
       // A tombstone of the answer, or a live removal meanwhile: a removal either way.
       this.applyAnswer(sync, message);
       return;
@@ -706,15 +892,18 @@ export class RealtimeClient {
   /** Stores (or removes) an incident and tells the app; true when what is held changed. */
   applyChange(id, key, message, sequence) {
     const detail = { ...message, key, id };
-    if (message.type === "incident.removed") {
+    if (REMOVAL_TYPES.has(message.type)) {
+      // Removed, or left this connection's filter: the same order rules (a later change that
+      // matches again is newer, so it comes back).
       if (id === null) return false;
       this.removedAt.set(id, sequence);
       this.wantedIds.delete(id);
       const entry = this.incidents.get(id);
       if (!entry) return false;
       this.incidents.delete(id);
-      this.stats.removed += 1;
-      this.emit("removed", { ...detail, reason: "removed", incident: entry.incident });
+      const left = message.type === "incident.left";
+      this.stats[left ? "left" : "removed"] += 1;
+      this.emit("removed", { ...detail, reason: left ? "left" : "removed", incident: entry.incident });
       return true;
     }
     if (id !== null) {
@@ -796,6 +985,7 @@ export class RealtimeClient {
     const kind = request.incidents ? "incidents" : request.since !== undefined ? "since" : "full";
     const sync = { conn, request, kind, buffer: [], answered: new Set(), changes: 0, timer: null };
     this.syncing = sync;
+    if (kind !== "incidents") conn.owesSync = false;
     this.stats.syncs += 1;
     conn.ws.send(JSON.stringify(request));
     this.touchSync(conn, sync);
@@ -871,7 +1061,7 @@ export class RealtimeClient {
       changes: sync.changes,
       cursor: this.cursor,
     });
-    this.requestWanted(conn);
+    this.afterSync(conn);
   }
 
   /** An error frame: the answer to the sync in flight when it is about syncs. */
@@ -918,20 +1108,22 @@ export class RealtimeClient {
     }
     this.emit("error", { kind: "sync", reason, request: sync.request, retryInMs: delayMs });
     if (delayMs === null) {
-      this.requestWanted(conn);
+      this.afterSync(conn);
       return;
     }
+    if (sync.kind !== "incidents") conn.owesSync = true;
+    if (conn.subscribeQueued) this.afterSync(conn); // the subscribe's sync replaces the retry
     this.later(conn, delayMs, () => {
-      if (conn !== this.socket || this.state !== "open" || this.syncing) return;
+      if (conn !== this.socket || this.state !== "open" || this.syncing || conn.subscribing) return;
       // A failed catch-up is asked again as a whole (the cursor may have moved on meanwhile).
       if (sync.kind === "incidents") this.requestWanted(conn);
-      else this.startSync(conn);
+      else if (conn.owesSync) this.startSync(conn);
     });
   }
 
   /** Fetches the incidents whose live message was truncated, up to 100 ids per request. */
   requestWanted(conn) {
-    if (!this.options.sync || this.wantedIds.size === 0 || this.syncing) return;
+    if (!this.options.sync || this.wantedIds.size === 0 || this.syncing || conn.subscribing) return;
     if (conn !== this.socket || this.state !== "open" || conn.syncGaveUp) return;
     const ids = [...this.wantedIds].slice(0, MAX_SYNC_IDS);
     for (const id of ids) this.wantedIds.delete(id);

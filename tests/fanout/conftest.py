@@ -3,12 +3,10 @@ Connections table in moto (moto passes requests for 127.0.0.1 through to the rea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from testing.fake_management_api import FakeManagementApi
 
 TABLE = "realtime-connections"
 
@@ -16,9 +14,3 @@ TABLE = "realtime-connections"
 @pytest.fixture
 def table(aws_env: None, create_connections_table: Callable[[str], Any]) -> Any:
     return create_connections_table(TABLE)
-
-
-@pytest.fixture
-def api() -> Iterator[FakeManagementApi]:
-    with FakeManagementApi() as fake:
-        yield fake

@@ -12,17 +12,13 @@ import boto3
 import pytest
 
 from testing import terraform_defaults
+from testing.fake_management_api import FakeManagementApi
 from testing.lambda_context import LambdaContext
 
 REGION = "us-east-1"
 CONNECTIONS_TABLE = "realtime-connections"
 IDEMPOTENCY_TABLE = "realtime-idempotency"
 TOPIC_NAME = "realtime-alerts"
-CONNECT_ENVIRONMENT = {
-    "ALLOWED_ROLES": "dispatcher,responder,supervisor,viewer",
-    "ALLOW_QUERY_IDENTITY": "false",
-    "CONNECTION_TTL_SECONDS": "7200",
-}
 
 
 @pytest.fixture
@@ -43,7 +39,7 @@ def broadcaster_environment(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> N
 def connect_environment(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """What Terraform sets on connect and disconnect besides the table name (main.tf's
     connection_environment, with variables.tf's defaults): their reader requires it."""
-    for name, value in CONNECT_ENVIRONMENT.items():
+    for name, value in terraform_defaults.CONNECT.items():
         monkeypatch.setenv(name, value)
 
 
@@ -73,6 +69,21 @@ def state_table(
     monkeypatch.setenv("STATE_RETENTION_SECONDS", "86400")
     monkeypatch.setenv("CLOSED_STATUSES", '["closed","resolved"]')
     return table
+
+
+@pytest.fixture
+def env(
+    connections_table: Any,
+    state_table: Any,
+    api: FakeManagementApi,
+    monkeypatch: pytest.MonkeyPatch,
+    broadcaster_environment: None,
+) -> Any:
+    """The Broadcaster's environment: its tables, what Terraform sets on it, the fake management
+    API as WS_CALLBACK_URL and 8 concurrent posts; the Connections table."""
+    monkeypatch.setenv("WS_CALLBACK_URL", api.url)
+    monkeypatch.setenv("FANOUT_CONCURRENCY", "8")
+    return connections_table
 
 
 @dataclass

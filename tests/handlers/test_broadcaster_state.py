@@ -10,7 +10,6 @@ import functools
 import json
 import os
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 
 import broadcaster
 from realtime_common import state
+from testing.connections import add_connection
 from testing.events import EVENTS
 from testing.fake_management_api import FakeManagementApi
 
@@ -28,32 +28,10 @@ VIEWER_FIELDS = {"incidentId", "title", "status", "urgency", "type", "area", "cr
 
 
 @pytest.fixture
-def api() -> Iterator[FakeManagementApi]:
-    with FakeManagementApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def env(
-    connections_table: Any,
-    state_table: Any,
-    api: FakeManagementApi,
-    monkeypatch: pytest.MonkeyPatch,
-    broadcaster_environment: None,
-) -> Any:
-    monkeypatch.setenv("WS_CALLBACK_URL", api.url)
-    monkeypatch.setenv("FANOUT_CONCURRENCY", "8")
-    for connection_id, role in (("disp", "dispatcher"), ("view", "viewer")):
-        connections_table.put_item(
-            Item={
-                "pk": f"CONN#{connection_id}",
-                "sk": "META#",
-                "userId": "u",
-                "role": role,
-                "connectedAt": "2026-11-27T14:40:00Z",
-                "expiresAt": int(time.time()) + 3600,
-            }
-        )
+def env(env: Any, connections_table: Any, state_table: Any) -> Any:
+    """The Broadcaster's environment (conftest) with a dispatcher and a viewer connected."""
+    add_connection(connections_table, "disp", role="dispatcher")
+    add_connection(connections_table, "view", role="viewer")
     return state_table
 
 

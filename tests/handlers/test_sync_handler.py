@@ -8,8 +8,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,42 +18,33 @@ from realtime_common.config import ConfigError
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES
 from realtime_common.sync import cursor
 from testing import terraform_defaults
+from testing.connections import add_connection
+from testing.events import load_event
 from testing.fake_management_api import FakeManagementApi
 from testing.state_items import state_item, sync_id
 
 pytestmark = pytest.mark.handler
 
-EVENT = json.loads((Path(__file__).resolve().parents[2] / "events" / "sync.json").read_text())
+EVENT = load_event("sync.json")
 CONNECTION = EVENT["requestContext"]["connectionId"]
-STATE_TABLE = "realtime-state"
+STATE_TABLE = "realtime-state"  # the handlers' conftest creates it (state_table)
 OVERLAP_MS = 1000
 INTERVAL_MS = 5000
 
 
 @pytest.fixture
-def api() -> Iterator[FakeManagementApi]:
-    with FakeManagementApi() as fake:
-        yield fake
-
-
-@pytest.fixture
 def env(
     connections_table: Any,
-    create_state_table: Any,
+    state_table: Any,
     api: FakeManagementApi,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
-    create_state_table(STATE_TABLE)
     for name, value in {
-        "STATE_TABLE": STATE_TABLE,
-        "STATE_RETENTION_SECONDS": "86400",
-        "CLOSED_STATUSES": '["closed", "resolved"]',
         "WS_CALLBACK_URL": api.url,
         "SYNC_FULL_INTERVAL_MS": str(INTERVAL_MS),
         "SYNC_CURSOR_OVERLAP_MS": str(OVERLAP_MS),
         "SYNC_POST_RATE": "1000",
         # What Terraform sets from its fanout and role_views variables (their defaults).
-        "FANOUT_CONCURRENCY": terraform_defaults.BROADCASTER["FANOUT_CONCURRENCY"],
         "POST_MAX_ATTEMPTS": terraform_defaults.BROADCASTER["POST_MAX_ATTEMPTS"],
         "ROLE_VIEWS": terraform_defaults.ROLE_VIEWS,
     }.items():
@@ -68,17 +57,7 @@ def now_ms() -> int:
 
 
 def connect(table: Any, connection_id: str = CONNECTION, role: str = "dispatcher", **extra: Any):
-    table.put_item(
-        Item={
-            "pk": f"CONN#{connection_id}",
-            "sk": "META#",
-            "userId": "user-42",
-            "role": role,
-            "connectedAt": "2026-11-27T14:40:00Z",
-            "expiresAt": int(time.time()) + 3600,
-            **extra,
-        }
-    )
+    add_connection(table, connection_id, role=role, user="user-42", **extra)
 
 
 def incident(n: int, **extra: Any) -> dict[str, Any]:

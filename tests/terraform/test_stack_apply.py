@@ -235,6 +235,28 @@ def test_connections_table(outputs: dict[str, Any]) -> None:
     assert pitr["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
+def test_state_table(outputs: dict[str, Any]) -> None:
+    ddb = boto3.client("dynamodb")
+    name = outputs["state_table_name"]
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]] == [
+        ("pk", "HASH"),
+        ("sk", "RANGE"),
+    ]
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "byChange"
+    assert [(k["AttributeName"], k["KeyType"]) for k in index["KeySchema"]] == [
+        ("feed", "HASH"),
+        ("changedAt", "RANGE"),
+    ]
+    assert index["Projection"]["ProjectionType"] == "ALL"
+    types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+    assert types == {"pk": "S", "sk": "S", "feed": "S", "changedAt": "N"}
+    assert table["SSEDescription"]["Status"] == "ENABLED"
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAt"}
+
+
 def test_idempotency_table(outputs: dict[str, Any]) -> None:
     ddb = boto3.client("dynamodb")
     table = ddb.describe_table(TableName=outputs["idempotency_table_name"])["Table"]
@@ -269,6 +291,9 @@ def test_functions_configuration(outputs: dict[str, Any]) -> None:
     assert env["broadcaster"]["WS_CALLBACK_URL"] == outputs["websocket_management_url"]
     worker = outputs["function_names"]["fanout-worker"]
     assert env["broadcaster"]["FANOUT_WORKER_FUNCTION"] == worker
+    assert env["broadcaster"]["STATE_TABLE"] == outputs["state_table_name"]
+    assert env["broadcaster"]["STATE_RETENTION_SECONDS"] == "86400"
+    assert json.loads(env["broadcaster"]["CLOSED_STATUSES"]) == ["closed", "resolved"]
     assert env["fanout-worker"]["WS_CALLBACK_URL"] == outputs["websocket_management_url"]
     assert env["notifier"]["SNS_TOPIC_ARN"] == outputs["alerts_topic_arn"]
     assert env["notifier"]["IDEMPOTENCY_TABLE"] == outputs["idempotency_table_name"]
@@ -307,9 +332,11 @@ def test_roles_grant_only_what_each_function_uses(
 
     broadcaster = _policy_actions(role_of("broadcaster"))
     execution_arn = f"arn:aws:execute-api:us-east-1:000000000000:{outputs['api_id']}"
+    state_arn = ddb.describe_table(TableName=outputs["state_table_name"])["Table"]["TableArn"]
     assert without_logs(broadcaster["least-privilege"]) == {
         connections_arn: {"dynamodb:Scan", "dynamodb:DeleteItem"},
         f"{execution_arn}/prod/POST/@connections/*": {"execute-api:ManageConnections"},
+        state_arn: {"dynamodb:PutItem"},
     }
     notifier = _policy_actions(role_of("notifier"))
     assert without_logs(notifier["least-privilege"]) == {
@@ -347,7 +374,11 @@ def test_stream_mappings(outputs: dict[str, Any], stack_inputs: Any) -> None:
         assert mapping["FunctionArn"].endswith(f":function:{outputs['function_names'][function]}")
         assert mapping["EventSourceArn"] == stack_inputs.stream_arn
         patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
-        assert patterns == [{"eventName": ["INSERT", "MODIFY"]}]
+        # REMOVE records reach the Broadcaster only (tombstones, incident.removed).
+        events = (
+            ["INSERT", "MODIFY", "REMOVE"] if function == "broadcaster" else ["INSERT", "MODIFY"]
+        )
+        assert patterns == [{"eventName": events}]
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert mapping["BisectBatchOnFunctionError"] is True
         assert mapping["MaximumRetryAttempts"] == 5

@@ -38,7 +38,7 @@ run "defaults" {
     condition = alltrue([for k, m in module.function : k == "broadcaster" || !anytrue([
       for s in jsondecode(m.policy).Statement : contains(s.Resource, "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-state")
     ])])
-    error_message = "No function but the Broadcaster may touch the state table."
+    error_message = "No function but the Broadcaster may act on the state table itself (the sync function may only Query its byChange index)."
   }
   assert {
     condition = (

@@ -20,12 +20,7 @@ CALLBACK = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod"
 
 
 # What Terraform sets on connect and disconnect (main.tf: local.connection_environment).
-CONNECT = {
-    "CONNECTIONS_TABLE": "conns",
-    "ALLOWED_ROLES": "dispatcher,responder,supervisor,viewer",
-    "ALLOW_QUERY_IDENTITY": "false",
-    "CONNECTION_TTL_SECONDS": "7200",
-}
+CONNECT = {"CONNECTIONS_TABLE": "conns", **terraform_defaults.CONNECT}
 
 
 def test_connect_reads_what_terraform_sets() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -211,17 +210,3 @@ def test_settings_read() -> None:
 def test_settings_errors_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         state.incident_state({**ENV, name: value})
-
-
-def test_terraform_defaults_parse() -> None:
-    """The defaults of variables.tf's incident_state, as Terraform writes them, read back."""
-    text = (Path(__file__).resolve().parents[2] / "variables.tf").read_text()
-    block = text[text.index('variable "incident_state"') :]
-    block = block[: block.index("\n}\n")]
-    retention = block.split("retention_seconds = optional(number, ")[1].split(")")[0]
-    statuses = block.split("closed_statuses   = optional(list(string), ")[1].split(")")[0]
-    settings = state.incident_state(
-        {"STATE_TABLE": "t", "STATE_RETENTION_SECONDS": retention, "CLOSED_STATUSES": statuses}
-    )
-    assert settings.retention_seconds >= 86400  # the issue: at least 24 h by default
-    assert settings.closed_statuses == frozenset({"closed", "resolved"})

@@ -1,7 +1,7 @@
 """``python -m tools.backfill --env ENV [--table NAME] [--dry-run] [--segments N]``.
 
 ``--env local`` backfills the stack `make up` runs (its recorded outputs, its emulator); any other
-environment reads ``terraform output -json`` of ``.terraform/<env>`` like tools.redrive.
+environment reads ``terraform output -json`` of ``.terraform/<env>`` (tools.tfoutputs).
 
 Exit status: 0 when every incident's state is stored (or already was), 1 when some could not be
 written (each is listed), 2 on a usage or configuration error.
@@ -10,18 +10,15 @@ written (each is listed), 2 on a usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from tools import tfoutputs
 from tools.backfill import local, scan, target
 from tools.backfill.progress import Bar
 from tools.backfill.run import MAX_REPORTED_FAILURES, Options, Report, backfill
-from tools.paths import ROOT
-from tools.redrive import outputs
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,11 +30,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Write each incident of the Incidents table into the state table where it has "
         "no state yet (a stream record always wins). Run it after the stream is bound.",
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--env", help="environment whose terraform outputs name the tables")
-    source.add_argument(
-        "--outputs", type=Path, help="a file holding `terraform output -json` instead of --env"
-    )
+    tfoutputs.add_arguments(parser, "the tables")
     parser.add_argument(
         "--table", help="the Incidents table (default: the table of the bound incidents stream)"
     )
@@ -45,7 +38,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--segments", type=int, default=4, help="parallel Scan segments (1-1000; default 4)"
     )
-    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not 1 <= args.segments <= 1000:
         parser.error("--segments must be between 1 and 1000")
@@ -76,7 +68,7 @@ def summary(report: Report) -> str:
 def main(
     argv: Sequence[str] | None = None,
     client: Callable[[], DynamoDBClient] = default_client,
-    runner: outputs.Runner = outputs.run_command,
+    runner: tfoutputs.Runner = tfoutputs.run_command,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -85,16 +77,14 @@ def main(
     args = parse_args(argv)
     make_client = client
     try:
-        if args.outputs:
-            raw = json.loads(args.outputs.read_text())
-        elif args.env == local.ENV_NAME:
+        if args.env == local.ENV_NAME:
             raw, emulator_client = local.running_stack(os.environ)
             make_client = lambda: emulator_client  # noqa: E731
         else:
-            raw = outputs.terraform_outputs(args.root, args.env, runner)
+            raw = tfoutputs.read(args, runner)
         chosen = target.from_outputs(raw, args.table)
     except (
-        outputs.OutputsError,
+        tfoutputs.OutputsError,
         target.TargetError,
         local.StackError,
         OSError,

@@ -8,13 +8,11 @@ Exit status: 0 when every parked batch was replayed and its message deleted (or,
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TextIO
 
-from tools.paths import ROOT
+from tools import tfoutputs
 from tools.redrive import outputs
 from tools.redrive.run import DEFAULT_VISIBILITY_TIMEOUT, Clients, Report, redrive
 
@@ -25,11 +23,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Replay the Incidents stream records parked in the consumers' dead-letter "
         "queues, while the stream still retains them (24 h).",
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--env", help="environment whose terraform outputs name the queues")
-    source.add_argument(
-        "--outputs", type=Path, help="a file holding `terraform output -json` instead of --env"
-    )
+    tfoutputs.add_arguments(parser, "the queues")
     parser.add_argument("--function", choices=outputs.CONSUMERS, help="only this consumer")
     parser.add_argument(
         "--dry-run", action="store_true", help="list what would be replayed; change nothing"
@@ -43,7 +37,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--visibility-timeout", type=int, default=DEFAULT_VISIBILITY_TIMEOUT, help=argparse.SUPPRESS
     )
-    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -75,7 +68,7 @@ def summary(report: Report, dry_run: bool) -> str:
 def main(
     argv: Sequence[str] | None = None,
     clients: Callable[[], Clients] = default_clients,
-    runner: outputs.Runner = outputs.run_command,
+    runner: tfoutputs.Runner = tfoutputs.run_command,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -83,13 +76,8 @@ def main(
     err = err or sys.stderr
     args = parse_args(argv)
     try:
-        raw = (
-            json.loads(args.outputs.read_text())
-            if args.outputs
-            else outputs.terraform_outputs(args.root, args.env, runner)
-        )
-        chosen = outputs.targets(raw, args.function)
-    except (outputs.OutputsError, OSError, ValueError) as error:
+        chosen = outputs.targets(tfoutputs.read(args, runner), args.function)
+    except (tfoutputs.OutputsError, OSError, ValueError) as error:
         print(f"redrive: {error}", file=err)
         return 2
 

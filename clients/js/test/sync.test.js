@@ -390,6 +390,11 @@ describe("sync failures", () => {
     assert.equal(named("error").at(-1).reason, "server-error");
     clock.advance(named("error").at(-1).retryInMs);
     assert.equal(socket().sentJson().filter((m) => m.action === "sync").length, 3);
+    // The local emulator answers a failed integration with the error's text, not JSON.
+    socket().serverSend("environment variable X is required and must not be empty");
+    assert.equal(named("error").at(-1).reason, "server-error");
+    clock.advance(named("error").at(-1).retryInMs);
+    assert.equal(socket().sentJson().filter((m) => m.action === "sync").length, 4);
   });
 
   it("with sync: false, sends no sync and applies live messages at once", () => {
