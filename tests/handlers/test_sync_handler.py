@@ -46,7 +46,6 @@ def env(
         "SYNC_CURSOR_OVERLAP_MS": str(OVERLAP_MS),
         "SYNC_POST_RATE": "1000",
         # What Terraform sets from its fanout and role_views variables (their defaults).
-        "FANOUT_CONCURRENCY": terraform_defaults.BROADCASTER["FANOUT_CONCURRENCY"],
         "POST_MAX_ATTEMPTS": terraform_defaults.BROADCASTER["POST_MAX_ATTEMPTS"],
         "ROLE_VIEWS": terraform_defaults.ROLE_VIEWS,
         "DEFAULT_AREAS": terraform_defaults.FILTERS["DEFAULT_AREAS"],
