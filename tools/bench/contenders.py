@@ -49,9 +49,11 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def stream_event(records: int, title_bytes: int = 0, *, distinct: bool = False) -> dict[str, Any]:
+def stream_event(
+    records: int, title_bytes: int = 0, *, distinct: bool = False, area: str | None = None
+) -> dict[str, Any]:
     """``records`` MODIFY records of one incident (``distinct``: of as many incidents), in
-    stream order."""
+    stream order; ``area``: the incident's area, before and after (subscriptions)."""
     template = load_event("stream-modify.json")["Records"][0]
     out = []
     for n in range(records):
@@ -64,8 +66,18 @@ def stream_event(records: int, title_bytes: int = 0, *, distinct: bool = False) 
         if distinct:
             key = {"S": f"INCIDENT#BENCH-{n:05d}"}
             record["dynamodb"]["Keys"]["pk"] = record["dynamodb"]["NewImage"]["pk"] = key
+        if area is not None:
+            record["dynamodb"]["NewImage"]["area"] = {"S": area}
+            record["dynamodb"]["OldImage"]["area"] = {"S": area}
         out.append(record)
     return {"Records": out}
+
+
+def area_name(n: int) -> str:
+    """The benchmark's areas (tools/bench/table.py spreads connections over them)."""
+    from tools.bench.table import area_name as name  # noqa: PLC0415
+
+    return name(n)
 
 
 class Context:
@@ -226,7 +238,9 @@ def use_table(connections: int, spec: dict[str, Any]) -> MemoryConnections:
     from realtime_common import aws  # noqa: PLC0415
     from tools.bench.table import MemoryConnections  # noqa: PLC0415
 
-    table = MemoryConnections(connections, spec.get("state_latency_ms", 0) / 1000)
+    table = MemoryConnections(
+        connections, spec.get("state_latency_ms", 0) / 1000, areas=spec.get("areas", 0)
+    )
     aws.dynamodb_client = lambda *args: table  # type: ignore[assignment]
     aws.state_client = lambda *args: table  # type: ignore[assignment]
     return table
@@ -286,7 +300,10 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     table = use_table(spec["connections"], spec)
     writes_before = MemoryConnections.writes
     event = stream_event(
-        spec["records"], spec.get("title_bytes", 0), distinct=spec.get("distinct", False)
+        spec["records"],
+        spec.get("title_bytes", 0),
+        distinct=spec.get("distinct", False),
+        area=area_name(0) if spec.get("areas") else None,
     )
     base = rss_kb()
     started, cpu = time.monotonic(), time.process_time()

@@ -5,6 +5,7 @@ few milliseconds from inside its Region)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +14,10 @@ from typing import Any
 from realtime_common.connections import connection_id_from_pk
 
 PAGE = 1000
+
+
+def area_name(n: int) -> str:
+    return f"district-{n:02d}"
 
 
 def connection_ids(count: int) -> list[str]:
@@ -24,8 +29,13 @@ class MemoryConnections:
     writes = 0  # state writes made by every instance (the handler keeps its first client)
     _lock = threading.Lock()
 
-    def __init__(self, count: int, put_latency: float = 0.0) -> None:
+    def __init__(self, count: int, put_latency: float = 0.0, areas: int = 0) -> None:
+        """``areas``: spread the connections over that many areas, one permission each
+        (connection n sees ``area_name(n % areas)``); 0: rows without subscriptions."""
         self.ids = connection_ids(count)
+        self.areas = {
+            cid: {"S": json.dumps([area_name(n % areas)])} for n, cid in enumerate(self.ids)
+        } if areas else {}
         self.deleted: set[str] = set()
         self.put_latency = put_latency
 
@@ -54,6 +64,7 @@ class MemoryConnections:
                         "expiresAt": {"N": "9999999999"},
                         # One connection in ten is a viewer: two views, two encodings per record.
                         "role": {"S": "viewer" if cid[-5] == "9" else "dispatcher"},
+                        **({"areas": self.areas[cid]} if cid in self.areas else {}),
                     }
                     for cid in mine[start : start + PAGE]
                     if cid not in self.deleted
