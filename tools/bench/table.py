@@ -33,9 +33,11 @@ class MemoryConnections:
         """``areas``: spread the connections over that many areas, one permission each
         (connection n sees ``area_name(n % areas)``); 0: rows without subscriptions."""
         self.ids = connection_ids(count)
-        self.areas = {
-            cid: {"S": json.dumps([area_name(n % areas)])} for n, cid in enumerate(self.ids)
-        } if areas else {}
+        self.areas = (
+            {cid: {"S": json.dumps([area_name(n % areas)])} for n, cid in enumerate(self.ids)}
+            if areas
+            else {}
+        )
         self.deleted: set[str] = set()
         self.put_latency = put_latency
 
