@@ -50,6 +50,7 @@ def config(role_views: str) -> SyncConfig:
             "SYNC_FULL_INTERVAL_MS": "0",
             "SYNC_CURSOR_OVERLAP_MS": str(OVERLAP_MS),
             "SYNC_POST_RATE": "1000",
+            "DEFAULT_AREAS": terraform_defaults.FILTERS["DEFAULT_AREAS"],  # everything
         }
     )
 
