@@ -51,3 +51,10 @@ alert_subscriptions = [
   # { protocol = "email", endpoint = "duty-officer@example.com" },
   # { protocol = "sms", endpoint = "+15555550100", filter_policy = "{\"urgency\":[\"critical\"]}" },
 ]
+
+# Area-scoped access: a token without the areas claim sees nothing (the
+# default, ["*"], lets it see every area, for compatibility). Cognito user
+# pools carry it as a custom attribute: areas_claim = "custom:areas".
+subscriptions = {
+  default_areas = []
+}

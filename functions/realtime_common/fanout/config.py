@@ -19,14 +19,19 @@ class FanoutConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FanoutConfig:
-        callback_url = config.required_str(env, "WS_CALLBACK_URL")
-        if not callback_url.startswith(("https://", "http://")):
-            raise config.ConfigError(
-                f"environment variable WS_CALLBACK_URL={callback_url!r} must be the management "
-                "API endpoint, https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
-            )
         return cls(
             table=config.required_str(env, "CONNECTIONS_TABLE"),
-            callback_url=callback_url.rstrip("/"),
+            callback_url=callback_url(env),
             concurrency=config.required_int(env, "FANOUT_CONCURRENCY"),
         )
+
+
+def callback_url(env: Mapping[str, str]) -> str:
+    """``WS_CALLBACK_URL``, the management API endpoint, without a trailing slash."""
+    url = config.required_str(env, "WS_CALLBACK_URL")
+    if not url.startswith(("https://", "http://")):
+        raise config.ConfigError(
+            f"environment variable WS_CALLBACK_URL={url!r} must be the management "
+            "API endpoint, https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
+        )
+    return url.rstrip("/")
