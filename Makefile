@@ -199,8 +199,15 @@ board-screenshot: setup setup-browser ## Re-take docs/images/board.png (the READ
 # BENCH_ARGS=--quick for a smoke run (docs/benchmarks/fanout-quick.md), --only NAME... for some.
 BENCH_ARGS ?=
 .PHONY: bench
-bench: setup ## Fan-out benchmark: ours vs naive loop vs boto3 pool; writes docs/benchmarks/fanout.md
+bench: setup ## Fan-out and sync-storm benchmarks, ours vs naive side by side; docs/benchmarks/fanout.md, sync.md
 	PYTHONPATH=functions:. $(PY) -m tools.bench $(BENCH_ARGS)
+	PYTHONPATH=functions:. $(PY) -m tools.bench.storm $(STORM_ARGS)
+
+# STORM_ARGS=--clients 400 --naive-clients 40 for a smoke run (the default: 5,000 clients).
+STORM_ARGS ?=
+.PHONY: bench-sync
+bench-sync: setup ## Sync reconnect storm alone: 5,000 full syncs of 1,000 incidents, ours vs naive; docs/benchmarks/sync.md
+	PYTHONPATH=functions:. $(PY) -m tools.bench.storm $(STORM_ARGS)
 
 PY_SPY ?= py-spy
 PROFILE_ARGS ?=
@@ -298,13 +305,13 @@ status: setup ## Show whether the local stack is up, with its endpoints
 	@$(LOCALENV) status
 
 .PHONY: listen
-listen: setup ## Print every WebSocket message as it arrives, syncing on open and after each reconnect (USER=alice ROLE=dispatcher)
-	@$(LOCALENV) listen --user "$${USER:-local-user}" --role "$${ROLE:-viewer}"
+listen: setup ## Print every WebSocket message as it arrives, syncing on open and after each reconnect (USER=alice ROLE=dispatcher AREAS=north,harbour FILTER='{"area":["north"]}')
+	@$(LOCALENV) listen --user "$${USER:-local-user}" --role "$${ROLE:-viewer}" --areas "$${AREAS:-}" --filter "$${FILTER:-}"
 
 TTL ?= 3600
 .PHONY: token
-token: setup ## Print a JWT the local stack's $connect authorizer accepts (USER=alice ROLE=viewer TTL=3600)
-	@$(LOCALENV) token --user "$${USER:-local-user}" --role "$${ROLE:-viewer}" --ttl "$(TTL)"
+token: setup ## Print a JWT the local stack's $connect authorizer accepts (USER=alice ROLE=viewer TTL=3600 AREAS=north,harbour)
+	@$(LOCALENV) token --user "$${USER:-local-user}" --role "$${ROLE:-viewer}" --ttl "$(TTL)" --areas "$${AREAS:-}"
 
 .PHONY: incident
 incident: setup ## Create or update an incident (ID=INC-1 URGENCY=high STATUS=open TITLE='...')

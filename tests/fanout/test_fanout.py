@@ -34,6 +34,7 @@ from realtime_common.fanout.engine import RetryPolicy
 from realtime_common.fanout.views import RoleViews
 from realtime_common.fanout.workers import WorkerJob
 from testing import terraform_defaults
+from testing.connections import connection_row
 from testing.events import EVENTS
 from testing.lambda_context import LambdaContext
 from tools.bench import session
@@ -84,16 +85,7 @@ def add_connections(
 ) -> None:
     with table.batch_writer() as batch:
         for cid in ids:
-            batch.put_item(
-                Item={
-                    "pk": f"CONN#{cid}",
-                    "sk": "META#",
-                    "userId": "u",
-                    "role": role,
-                    "connectedAt": stored_at,
-                    "expiresAt": int(time.time()) + 3600,
-                }
-            )
+            batch.put_item(Item=connection_row(cid, role=role, connected_at=stored_at))
 
 
 def stored(table: Any) -> set[str]:

@@ -6,7 +6,6 @@ moto's Lambda client. Failure modes (410, 429, 5xx, concurrency) are in tests/fa
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 from unittest import mock
 
@@ -15,30 +14,11 @@ import pytest
 
 import broadcaster
 from realtime_common.config import ConfigError
+from testing.connections import add_connection
 from testing.events import load_event
 from testing.fake_management_api import FakeManagementApi
 
 pytestmark = pytest.mark.handler
-
-
-def add_connection(
-    table: Any,
-    connection_id: str,
-    expires_in: int = 3600,
-    role: str = "dispatcher",  # the whole incident (the default ROLE_VIEWS)
-    **extra: Any,
-) -> None:
-    table.put_item(
-        Item={
-            "pk": f"CONN#{connection_id}",
-            "sk": "META#",
-            "userId": "u",
-            "role": role,
-            "connectedAt": "2026-11-27T14:40:00Z",
-            "expiresAt": int(time.time()) + expires_in,
-            **extra,
-        }
-    )
 
 
 def received(api: FakeManagementApi) -> dict[str, list[dict[str, Any]]]:

@@ -18,6 +18,7 @@ import pytest
 
 import broadcaster
 from realtime_common import state
+from testing.connections import add_connection
 from testing.events import EVENTS
 from testing.fake_management_api import FakeManagementApi
 
@@ -29,17 +30,8 @@ VIEWER_FIELDS = {"incidentId", "title", "status", "urgency", "type", "area", "cr
 @pytest.fixture
 def env(env: Any, connections_table: Any, state_table: Any) -> Any:
     """The Broadcaster's environment (conftest) with a dispatcher and a viewer connected."""
-    for connection_id, role in (("disp", "dispatcher"), ("view", "viewer")):
-        connections_table.put_item(
-            Item={
-                "pk": f"CONN#{connection_id}",
-                "sk": "META#",
-                "userId": "u",
-                "role": role,
-                "connectedAt": "2026-11-27T14:40:00Z",
-                "expiresAt": int(time.time()) + 3600,
-            }
-        )
+    add_connection(connections_table, "disp", role="dispatcher")
+    add_connection(connections_table, "view", role="viewer")
     return state_table
 
 

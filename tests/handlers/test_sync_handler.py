@@ -18,6 +18,7 @@ from realtime_common.config import ConfigError
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES
 from realtime_common.sync import cursor
 from testing import terraform_defaults
+from testing.connections import add_connection
 from testing.events import load_event
 from testing.fake_management_api import FakeManagementApi
 from testing.state_items import state_item, sync_id
@@ -44,7 +45,6 @@ def env(
         "SYNC_CURSOR_OVERLAP_MS": str(OVERLAP_MS),
         "SYNC_POST_RATE": "1000",
         # What Terraform sets from its fanout and role_views variables (their defaults).
-        "FANOUT_CONCURRENCY": terraform_defaults.BROADCASTER["FANOUT_CONCURRENCY"],
         "POST_MAX_ATTEMPTS": terraform_defaults.BROADCASTER["POST_MAX_ATTEMPTS"],
         "ROLE_VIEWS": terraform_defaults.ROLE_VIEWS,
     }.items():
@@ -57,17 +57,7 @@ def now_ms() -> int:
 
 
 def connect(table: Any, connection_id: str = CONNECTION, role: str = "dispatcher", **extra: Any):
-    table.put_item(
-        Item={
-            "pk": f"CONN#{connection_id}",
-            "sk": "META#",
-            "userId": "user-42",
-            "role": role,
-            "connectedAt": "2026-11-27T14:40:00Z",
-            "expiresAt": int(time.time()) + 3600,
-            **extra,
-        }
-    )
+    add_connection(table, connection_id, role=role, user="user-42", **extra)
 
 
 def incident(n: int, **extra: Any) -> dict[str, Any]:

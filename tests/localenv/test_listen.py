@@ -212,3 +212,73 @@ def test_listener_syncs_on_open_and_catches_up_after_a_drop() -> None:
     assert "=== the whole message:" in text
     assert "=== reconnected: caught up on 2 changes made meanwhile; 2 incidents held" in text
     assert statuses(listener.view) == {"INC-1": "open", "INC-3": "open"}
+
+
+def left(incident_id: str, sequence: str) -> dict[str, Any]:
+    return removed(incident_id, sequence) | {"type": "incident.left"}
+
+
+def test_incident_left_drops_it_like_a_removal_and_a_newer_match_brings_it_back() -> None:
+    view = IncidentView()
+    view.sync_request()
+    view.handle(snapshot("INC-1", "10"))
+    view.handle(complete("c1", reset=True, count=1))
+    view.handle(left("INC-1", "12"))
+    assert statuses(view) == {}
+    view.handle(live("INC-1", "11", "open"))  # older than the leave: stays out
+    assert statuses(view) == {}
+    view.handle(live("INC-1", "14", "moved back"))
+    assert statuses(view) == {"INC-1": "moved back"}
+    # During a catch-up a leave is applied at once, like a tombstone.
+    view.sync_request()
+    view.handle(left("INC-1", "15"))
+    assert statuses(view) == {}
+
+
+def test_listener_subscribes_before_every_sync_and_syncs_once_answered() -> None:
+    north = {"area": ["north"]}
+    subscribed = {
+        "version": 1,
+        "type": "subscribed",
+        "filter": north,
+        "narrowed": True,
+        "areas": ["north", "harbour/*"],
+    }
+    refused = {"version": 1, "type": "error", "code": "bad_request", "message": "too many values"}
+    conns = [
+        _Conn(lambda _: [subscribed, snapshot("INC-1", "10"), complete("c1", reset=True, count=1)]),
+        _Conn(lambda _: [refused, left("INC-1", "12"), complete("c2", reset=False, count=1)]),
+    ]
+    queue: Iterator[_Conn] = iter(conns)
+
+    @contextlib.asynccontextmanager
+    async def connect(url: str) -> AsyncIterator[_Conn]:
+        yield next(queue)
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    out: list[str] = []
+    listener = Listener(
+        "ws://local",
+        "alice (dispatcher)",
+        connect=connect,
+        out=out.append,
+        sleep=sleep,
+        is_closed_error=lambda exc: isinstance(exc, _Closed),
+        max_reconnects=1,
+        subscription=north,
+    )
+    asyncio.run(listener.run())
+    assert conns[0].sent == [{"action": "subscribe", "filter": north}, {"action": "sync"}]
+    assert conns[1].sent == [
+        {"action": "subscribe", "filter": north},
+        {"action": "sync", "since": "c1"},
+    ]
+    text = "\n".join(out)
+    assert (
+        '=== subscribed: {"area": ["north"]} (narrowed to what the token allows); '
+        "the token allows areas: north, harbour/*; syncing"
+    ) in text
+    assert "=== the filter was refused (too many values); syncing" in text
+    assert statuses(listener.view) == {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 from botocore.exceptions import ClientError
 
@@ -147,3 +148,50 @@ def test_the_board_url_carries_the_token_beside_the_websocket_url():
     url = urlsplit(board.board_url("http://127.0.0.1:4580", "ws://h:1/s", "a.b-c_d"))
     assert parse_qs(url.query) == {"url": ["ws://h:1/s"], "token": ["a.b-c_d"]}
     assert "token" not in board.board_url("http://127.0.0.1:4580", "ws://h:1/s")
+
+
+def test_areas_go_in_the_areas_claim_the_authorizer_is_configured_with():
+    plain = jwt.decode(
+        tokens.mint(issuer(), SECRET, "a", "viewer", now=NOW, areas=["north", "harbour/*"]),
+        SECRET,
+        algorithms=["HS256"],
+        audience="realtime-local-clients",
+        options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
+    )
+    assert plain["areas"] == ["north", "harbour/*"]
+    cognito = tokens.Issuer.from_function_env(FUNCTION_ENV | {"AREAS_CLAIM": "custom:areas"})
+    assert cognito is not None
+    assert tokens.Issuer.from_state(cognito.to_state()) == cognito
+    claims = jwt.decode(
+        tokens.mint(cognito, SECRET, "a", "viewer", now=NOW, areas=["*"]),
+        options={"verify_signature": False},
+    )
+    assert claims["custom:areas"] == ["*"]
+    assert "areas" not in claims
+    no_claim = jwt.decode(
+        tokens.mint(issuer(), SECRET, "a", "viewer", now=NOW), options={"verify_signature": False}
+    )
+    assert "areas" not in no_claim
+
+
+def test_areas_and_filter_from_make_variables():
+    assert commands.parse_areas(" north, harbour ,,") == ["north", "harbour"]
+    assert commands.parse_areas(" ") is None
+    assert commands.parse_filter("") is None
+    assert commands.parse_filter('{"area":["north"]}') == {"area": ["north"]}
+    with pytest.raises(commands.CommandError, match="not JSON"):
+        commands.parse_filter("area=north")
+    with pytest.raises(commands.CommandError, match="list of strings"):
+        commands.parse_filter('{"area":"north"}')
+
+
+def test_the_filter_travels_in_the_connect_url(stack_state):
+    state = stack_state(ws_url="ws://h:1/s")
+    url = commands.connect_url(state, "alice", "viewer", subscription={"area": ["north"]})
+    assert parse_qs(urlsplit(url).query) == {
+        "userId": ["alice"],
+        "role": ["viewer"],
+        "filter": ['{"area":["north"]}'],
+    }
+    with pytest.raises(commands.CommandError, match="AREAS needs the \\$connect authorizer"):
+        commands.connect_url(state, "alice", "viewer", areas=["north"])

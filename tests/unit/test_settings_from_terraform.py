@@ -30,6 +30,7 @@ from realtime_common import metrics, state
 from realtime_common.auth.settings import AuthorizerConfig
 from realtime_common.config import log_level
 from realtime_common.fanout.config import FanoutConfig
+from realtime_common.sync.config import SyncConfig
 from subscribe import SubscribeConfig
 from testing import terraform_defaults
 from tools.build.artifacts import ARTIFACTS
@@ -81,6 +82,7 @@ READERS: dict[str, tuple[Reader, ...]] = {
     "fanout_worker.handler": (FanoutConfig.from_env, log_level),
     "subscribe.handler": (SubscribeConfig.from_env, log_level),
     "notifier.handler": (NotifierConfig.from_env, _metrics, log_level),
+    "sync.handler": (SyncConfig.from_env, log_level),
 }
 # Read by the Lambda runtime's libraries, not by our readers.
 READ_BY_POWERTOOLS = frozenset({"POWERTOOLS_SERVICE_NAME"})

@@ -103,15 +103,20 @@ def cmd_status(config: LocalEnv, _: argparse.Namespace) -> int:
 
 def cmd_listen(config: LocalEnv, args: argparse.Namespace) -> int:
     state = stack.require_stack(config)
-    url = commands.connect_url(state, args.user, args.role)
+    areas = commands.parse_areas(args.areas)
+    subscription = commands.parse_filter(args.filter)
+    url = commands.connect_url(state, args.user, args.role, areas=areas, subscription=subscription)
+    scope = f", areas {','.join(areas)}" if areas else ""
+    label = f"{args.user} ({args.role}{scope}) at {state.ws_url}"
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(commands.listen(url, f"{args.user} ({args.role}) at {state.ws_url}"))
+        return asyncio.run(commands.listen(url, label, subscription))
     return 0
 
 
 def cmd_token(config: LocalEnv, args: argparse.Namespace) -> int:
     state = stack.require_stack(config)
-    print(commands.token(state, args.user, args.role, args.ttl))
+    areas = commands.parse_areas(args.areas)
+    print(commands.token(state, args.user, args.role, args.ttl, areas=areas))
     return 0
 
 
@@ -156,6 +161,12 @@ def cmd_invoke(config: LocalEnv, args: argparse.Namespace) -> int:
 Command = Callable[[LocalEnv, argparse.Namespace], int]
 
 
+AREAS_HELP = (
+    "area patterns for the token's areas claim, comma-separated: north,harbour or north/* or * "
+    "(empty: no claim, the stack's default areas)"
+)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="python -m tools.localenv", description=(__doc__ or "").splitlines()[0]
@@ -178,11 +189,18 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--user", required=True)
     p.add_argument("--role", required=True)
+    p.add_argument("--areas", default="", help=AREAS_HELP)
+    p.add_argument(
+        "--filter",
+        default="",
+        help='subscribe to this filter (JSON), e.g. \'{"area":["north"],"urgency":["high"]}\'',
+    )
     p.set_defaults(func=cmd_listen)
     p = sub.add_parser("token", help="print a JWT the local $connect authorizer accepts")
     p.add_argument("--user", required=True)
     p.add_argument("--role", required=True)
     p.add_argument("--ttl", type=int, default=tokens.DEFAULT_TTL_S, help="lifetime in seconds")
+    p.add_argument("--areas", default="", help=AREAS_HELP)
     p.set_defaults(func=cmd_token)
     p = sub.add_parser("incident", help="create or update an incident in the demo table")
     p.add_argument("--id", required=True)

@@ -7,7 +7,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -34,9 +34,12 @@ def token(
     user: str,
     role: str,
     ttl_s: int = tokens.DEFAULT_TTL_S,
+    *,
     now: float | None = None,
+    areas: Sequence[str] | None = None,
 ) -> str:
-    """A JWT the running stack's ``$connect`` authorizer accepts for ``user`` in ``role``."""
+    """A JWT the running stack's ``$connect`` authorizer accepts for ``user`` in ``role``
+    (with ``areas`` in its areas claim; None: no claim)."""
     issuer = tokens.Issuer.from_state(state.authorizer)
     if issuer is None:
         raise CommandError(
@@ -46,29 +49,86 @@ def token(
     secret = tokens.read_secret(clients.ssm(state.endpoint), issuer.secret_parameter)
     try:
         return tokens.mint(
-            issuer, secret, user, role, now=time.time() if now is None else now, ttl_s=ttl_s
+            issuer,
+            secret,
+            user,
+            role,
+            now=time.time() if now is None else now,
+            ttl_s=ttl_s,
+            areas=areas,
         )
     except tokens.TokenError as exc:
         raise CommandError(str(exc)) from None
 
 
 def identity(
-    state: StackState, user: str, role: str, ttl_s: int = tokens.DEFAULT_TTL_S
+    state: StackState,
+    user: str,
+    role: str,
+    ttl_s: int = tokens.DEFAULT_TTL_S,
+    areas: Sequence[str] | None = None,
 ) -> tuple[str, str | None]:
     """How a client connects as ``user`` in ``role``: the WebSocket URL and a token for it.
 
     With the authorizer (the default) the URL is the stage's and the token travels as ``token=``;
-    without it (authorizer off in envs/local.tfvars) the identity is in the URL, and no token.
+    without it (authorizer off in envs/local.tfvars) the identity is in the URL, and no token
+    (nor areas: without a token every connection gets the stack's default areas).
     """
     if not state.authorizer:
+        if areas is not None:
+            raise CommandError(
+                "AREAS needs the $connect authorizer (the areas travel in the token), and the "
+                "local stack runs without it (authorizer.enabled = false in envs/local.tfvars)"
+            )
         return f"{state.ws_url}?{urlencode({'userId': user, 'role': role})}", None
-    return state.ws_url, token(state, user, role, ttl_s)
+    return state.ws_url, token(state, user, role, ttl_s, areas=areas)
 
 
-def connect_url(state: StackState, user: str, role: str) -> str:
-    """The WebSocket URL a client connects with: ``?token=<jwt>`` (or the local query identity)."""
-    url, jwt = identity(state, user, role)
-    return url if jwt is None else with_token(url, jwt)
+def connect_url(
+    state: StackState,
+    user: str,
+    role: str,
+    *,
+    areas: Sequence[str] | None = None,
+    subscription: Mapping[str, list[str]] | None = None,
+) -> str:
+    """The WebSocket URL a client connects with: ``?token=<jwt>`` (or the local query identity),
+    and the filter as ``filter=<JSON>`` (subscribed from the first message on)."""
+    url, jwt = identity(state, user, role, areas=areas)
+    url = with_token(url, jwt)
+    if subscription is None:
+        return url
+    encoded = urlencode({listen_.FILTER_PARAM: json.dumps(subscription, separators=(",", ":"))})
+    return f"{url}{'&' if '?' in url else '?'}{encoded}"
+
+
+def parse_areas(text: str) -> list[str] | None:
+    """``AREAS=north,harbour``: the area patterns for a token's claim; None when blank."""
+    areas = [item.strip() for item in text.split(",") if item.strip()]
+    return areas or None
+
+
+def parse_filter(text: str) -> dict[str, list[str]] | None:
+    """``FILTER='{"area":["north"]}'``: a subscription filter (field -> list of values); None
+    when blank. Only the shape is checked here: the stack judges fields and limits."""
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise CommandError(
+            f"FILTER={text!r} is not JSON: write an object of field -> list of values, like "
+            'FILTER=\'{"area":["north"],"urgency":["high","critical"]}\''
+        ) from None
+    if not isinstance(value, dict) or not all(
+        isinstance(values, list) and all(isinstance(v, str) for v in values)
+        for values in value.values()
+    ):
+        raise CommandError(
+            f"FILTER={text!r} must be an object of field -> list of strings, like "
+            'FILTER=\'{"area":["north"]}\''
+        )
+    return value
 
 
 def with_token(url: str, jwt: str | None) -> str:
@@ -78,7 +138,7 @@ def with_token(url: str, jwt: str | None) -> str:
     return f"{url}{'&' if '?' in url else '?'}{urlencode({'token': jwt})}"
 
 
-async def listen(url: str, label: str) -> int:
+async def listen(url: str, label: str, subscription: Mapping[str, list[str]] | None = None) -> int:
     """Print what the WebSocket at ``url`` receives, syncing on every open and reconnecting after
     a drop (``tools.localenv.listen``); an exit status (1: the handshake was refused)."""
     import websockets  # noqa: PLC0415 - only the listener needs it
@@ -104,6 +164,7 @@ async def listen(url: str, label: str) -> int:
         connect=connect,
         out=lambda line: print(line, flush=True),
         is_closed_error=lambda exc: isinstance(exc, ConnectionClosed | OSError | TimeoutError),
+        subscription=dict(subscription) if subscription is not None else None,
     )
     return await listener.run()
 

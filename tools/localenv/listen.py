@@ -7,6 +7,11 @@ and after ``sync.complete`` a line saying what it holds and how many changes the
 :class:`IncidentView` is the client model behind that line (merge by sequence, buffer live
 messages until ``sync.complete``, honour ``reset``, removals, parts), the same rules as
 clients/js.
+
+With a filter (``make listen FILTER='{"area":["north"]}'``) it subscribes as clients/js does:
+the filter in the connect URL (``filter=<JSON>``) and ``{"action": "subscribe", "filter": ...}``
+sent on every open before the sync, which waits for the ``subscribed`` answer (or a refusal, then
+it syncs anyway). ``incident.left`` drops an incident like a removal.
 """
 
 from __future__ import annotations
@@ -20,7 +25,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-LIVE_TYPES = frozenset({"incident.created", "incident.updated", "incident.removed"})
+LIVE_TYPES = frozenset(
+    {"incident.created", "incident.updated", "incident.removed", "incident.left"}
+)
+# Gone from this connection's view: removed, or no longer matching its filter.
+REMOVAL_TYPES = frozenset({"incident.removed", "incident.left"})
+# The $connect query parameter carrying the filter (clients/js: FILTER_PARAM).
+FILTER_PARAM = "filter"
 MAX_PARTS = 64  # a DynamoDB item is at most 400 KB: a handful of 128 KB parts at most
 BACKOFF_INITIAL_S = 0.5
 BACKOFF_MAX_S = 30.0
@@ -144,11 +155,11 @@ class IncidentView:
         sync = self._sync
         if kind == "sync.complete":
             return self._complete(sync, message) if sync else None
-        live = kind in LIVE_TYPES - {"incident.removed"}
+        live = kind in LIVE_TYPES - REMOVAL_TYPES
         if sync is not None and live and sync.kind != "incidents":
             sync.buffer.append(dict(message))
             return None
-        if kind == "incident.snapshot" or (kind == "incident.removed" and sync is not None):
+        if kind == "incident.snapshot" or (kind in REMOVAL_TYPES and sync is not None):
             key = _key(message)
             if sync is not None and key is not None:
                 sync.answered.add(key)
@@ -167,7 +178,7 @@ class IncidentView:
         known = [s for s in (self._sequences.get(key), self._removed.get(key)) if s is not None]
         if sequence is not None and known and sequence <= max(known):
             return False
-        if message.get("type") == "incident.removed":
+        if message.get("type") in REMOVAL_TYPES:
             self._removed[key] = sequence
             self._sequences.pop(key, None)
             return self.incidents.pop(key, None) is not None
@@ -212,6 +223,19 @@ def describe(synced: Synced, reconnect: bool) -> str:
     return f"reconnected: caught up on {changes} made meanwhile; {held}"
 
 
+def describe_subscription(frame: Mapping[str, Any]) -> str:
+    """What ``make listen`` prints for the answer to its subscribe."""
+    if frame.get("type") == "subscribed":
+        areas = frame.get("areas")
+        allowed = ", ".join(areas) if isinstance(areas, list) and areas else "none"
+        narrowed = " (narrowed to what the token allows)" if frame.get("narrowed") is True else ""
+        effective = json.dumps(frame.get("filter"), sort_keys=True)
+        return f"subscribed: {effective}{narrowed}; the token allows areas: {allowed}"
+    if frame.get("error") == "unknown_action":
+        return "this stack has no subscribe route: every incident the token allows comes"
+    return f"the filter was refused ({frame.get('message') or frame.get('code')})"
+
+
 class Connection(Protocol):
     """What the listener needs of a client connection (websockets' ClientConnection)."""
 
@@ -238,8 +262,10 @@ class Listener:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     is_closed_error: Callable[[BaseException], bool] = lambda _: False
     max_reconnects: int | None = None  # None: until stopped
+    subscription: dict[str, list[str]] | None = None  # the filter to subscribe to on every open
     view: IncidentView = field(default_factory=IncidentView)
     parts: PartAssembler = field(default_factory=PartAssembler)
+    _subscribing: bool = field(default=False, init=False)  # the sync waits for the answer
 
     async def run(self) -> int:
         opened = 0
@@ -273,7 +299,12 @@ class Listener:
             await self.sleep(delay)
 
     async def _session(self, ws: Connection, *, reconnect: bool) -> None:
-        await ws.send(json.dumps(self.view.sync_request()))
+        # The subscription first: the sync waits for its answer, so it is answered for it.
+        self._subscribing = self.subscription is not None
+        if self.subscription is not None:
+            await ws.send(json.dumps({"action": "subscribe", "filter": self.subscription}))
+        else:
+            await ws.send(json.dumps(self.view.sync_request()))
         async for raw in ws:
             stamp = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
             try:
@@ -290,17 +321,9 @@ class Listener:
         if not isinstance(frame, dict):
             return []
         if frame.get("type") == "incident.part":
-            try:
-                whole = self.parts.add(frame)
-            except PartError as exc:
-                return [f"!!! {exc}"]
-            if whole is None:
-                return [f"(part {frame['index'] + 1} of {frame['count']})"]
-            return [
-                "=== the whole message:",
-                json.dumps(whole, indent=2, sort_keys=True),
-                *await self._handle(ws, whole, reconnect),
-            ]
+            return await self._part(ws, frame, reconnect)
+        if self._subscribing and frame.get("type") in ("subscribed", "error"):
+            return await self._subscription_answer(ws, frame)
         if frame.get("type") == "error" and self.view.syncing:
             return await self._sync_error(ws, frame)
         lines = []
@@ -312,6 +335,25 @@ class Listener:
             if synced is not None:
                 lines.append(f"=== {describe(synced, reconnect)}")
         return lines
+
+    async def _part(self, ws: Connection, frame: Mapping[str, Any], reconnect: bool) -> list[str]:
+        try:
+            whole = self.parts.add(frame)
+        except PartError as exc:
+            return [f"!!! {exc}"]
+        if whole is None:
+            return [f"(part {frame['index'] + 1} of {frame['count']})"]
+        return [
+            "=== the whole message:",
+            json.dumps(whole, indent=2, sort_keys=True),
+            *await self._handle(ws, whole, reconnect),
+        ]
+
+    async def _subscription_answer(self, ws: Connection, frame: Mapping[str, Any]) -> list[str]:
+        """``subscribed`` or a refusal: either way the sync the connection owes goes now."""
+        self._subscribing = False
+        await ws.send(json.dumps(self.view.sync_request()))
+        return [f"=== {describe_subscription(frame)}; syncing"]
 
     async def _sync_error(self, ws: Connection, frame: Mapping[str, Any]) -> list[str]:
         self.view.abandon()

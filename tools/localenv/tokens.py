@@ -11,7 +11,7 @@ secret stays in the emulator: the local state records the parameter's name only.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,8 @@ class Issuer:
     secret_parameter: str
     user_id_claim: str = "sub"
     role_claim: str = "role"
+    # The claim holding the areas a user may see (Terraform: subscriptions.areas_claim).
+    areas_claim: str = "areas"
     algorithm: str = ALGORITHM
 
     @classmethod
@@ -56,6 +58,7 @@ class Issuer:
             secret_parameter=parameter,
             user_id_claim=env.get("USER_ID_CLAIM") or "sub",
             role_claim=env.get("ROLE_CLAIM") or "role",
+            areas_claim=env.get("AREAS_CLAIM") or "areas",
             algorithm=algorithms[0] if algorithms else ALGORITHM,
         )
 
@@ -125,12 +128,15 @@ def mint(
     *,
     now: float,
     ttl_s: int = DEFAULT_TTL_S,
+    areas: Sequence[str] | None = None,
     **overrides: Any,  # noqa: ANN401 - any JSON claim value
 ) -> str:
     """A signed JWT the local authorizer accepts for ``user`` in ``role``.
 
-    ``overrides`` replace or add claims (a claim set to None is left out), for tests that need a
-    token that fails one check.
+    ``areas`` (area patterns: ``*``, ``north``, ``north/*``) goes in the issuer's areas claim as
+    a JSON list; None leaves the claim out (the stack's ``subscriptions.default_areas`` applies).
+    The authorizer judges the patterns. ``overrides`` replace or add claims (a claim set to None
+    is left out), for tests that need a token that fails one check.
     """
     import jwt  # noqa: PLC0415 - PyJWT: a dev dependency, needed only to sign
 
@@ -146,6 +152,8 @@ def mint(
         "nbf": issued,
         "exp": issued + ttl_s,
     }
+    if areas is not None:
+        claims[issuer.areas_claim] = list(areas)
     claims.update(overrides)
     claims = {k: v for k, v in claims.items() if v is not None}
     return jwt.encode(claims, secret.encode(), algorithm=issuer.algorithm)

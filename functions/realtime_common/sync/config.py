@@ -1,6 +1,6 @@
 """The sync function's settings, read from the environment Terraform sets (Terraform's
-``sync`` and ``incident_state`` variables own the defaults and ranges; these readers check that
-the values parse)."""
+``sync``, ``fanout`` and ``incident_state`` variables own the defaults and ranges: the readers
+require each variable and check that it parses)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from realtime_common import config
-from realtime_common.fanout.config import FanoutConfig
+from realtime_common.fanout.config import callback_url
 from realtime_common.fanout.views import RoleViews
 from realtime_common.state import IncidentState, incident_state
 
 
 @dataclass(frozen=True)
 class SyncConfig:
-    fanout: FanoutConfig  # CONNECTIONS_TABLE, WS_CALLBACK_URL, FANOUT_CONCURRENCY
+    connections_table: str  # CONNECTIONS_TABLE
+    callback_url: str  # WS_CALLBACK_URL
     max_attempts: int  # POST_MAX_ATTEMPTS
     state: IncidentState  # STATE_TABLE, STATE_RETENTION_SECONDS, CLOSED_STATUSES
     views: RoleViews
     full_interval_ms: int  # at most one full sync per connection per this
     overlap_ms: int  # how far before a cursor a since sync reads again
     post_rate: int  # posts per second of one execution environment
-
-    @property
-    def connections_table(self) -> str:
-        return self.fanout.table
 
     @property
     def state_table(self) -> str:
@@ -39,11 +36,12 @@ class SyncConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SyncConfig:
         return cls(
-            fanout=FanoutConfig.from_env(env),
+            connections_table=config.required_str(env, "CONNECTIONS_TABLE"),
+            callback_url=callback_url(env),
             state=incident_state(env),
             views=RoleViews.from_env(env),
             max_attempts=config.required_int(env, "POST_MAX_ATTEMPTS"),
-            full_interval_ms=config.bounded_int(env, "SYNC_FULL_INTERVAL_MS", 5000, 0, 2**31),
-            overlap_ms=config.bounded_int(env, "SYNC_CURSOR_OVERLAP_MS", 15000, 0, 2**31),
-            post_rate=config.bounded_int(env, "SYNC_POST_RATE", 100, 1, 100_000),
+            full_interval_ms=config.required_int(env, "SYNC_FULL_INTERVAL_MS"),
+            overlap_ms=config.required_int(env, "SYNC_CURSOR_OVERLAP_MS"),
+            post_rate=config.required_int(env, "SYNC_POST_RATE"),
         )
