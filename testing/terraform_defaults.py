@@ -51,11 +51,18 @@ FILTERS = {
 # main.tf's broadcaster environment carries filter_environment too: its audiences are grouped by
 # effective filter, and a worker job carries the images cut to the filterable fields.
 BROADCASTER = {**BROADCASTER, **FILTERS}
+# authorizer.tf's share of var.subscriptions.
+AUTHORIZER_AREAS = {
+    "AREAS_CLAIM": "areas",
+    "DEFAULT_AREAS": FILTERS["DEFAULT_AREAS"],
+    "FILTER_LIMITS": FILTERS["FILTER_LIMITS"],
+}
 # main.tf's connection_environment (connect and disconnect), besides the table's name.
 CONNECT = {
     "ALLOWED_ROLES": "dispatcher,responder,supervisor,viewer",
     "ALLOW_QUERY_IDENTITY": "false",
     "CONNECTION_TTL_SECONDS": "7200",
+    **FILTERS,
 }
 NOTIFIER = {
     "ALERT_URGENCIES": "high,critical",
