@@ -220,10 +220,11 @@ locals {
     authorizer = local.authorizer_environment
     connect    = local.connection_environment
     disconnect = local.connection_environment
-    # fanout_workers.tf; the workers get the role views as frames in their job.
+    # fanout_workers.tf; the workers get the role views' messages, the default
+    # areas and the images cut to the filterable fields in their job.
     broadcaster = merge(local.fanout_delivery_environment, local.fanout_broadcaster_environment, {
       ROLE_VIEWS = jsonencode(var.role_views)
-    }, local.state_environment)
+    }, local.state_environment, local.filter_environment)
     fanout-worker = local.fanout_delivery_environment
     # Its answer is one small post per request, paced like the sync's answers.
     subscribe = merge({
@@ -240,6 +241,8 @@ locals {
       SYNC_FULL_INTERVAL_MS  = tostring(floor(var.sync.full_sync_interval_seconds * 1000))
       SYNC_CURSOR_OVERLAP_MS = tostring(floor(var.sync.cursor_overlap_seconds * 1000))
       SYNC_POST_RATE         = tostring(local.sync_post_rate_per_environment)
+      # A row without areas (written before subscriptions) gets the default.
+      DEFAULT_AREAS = jsonencode(var.subscriptions.default_areas)
     }, local.state_environment)
     notifier = {
       SNS_TOPIC_ARN           = module.alerts_topic.arn

@@ -37,12 +37,14 @@ run "defaults" {
       SYNC_CURSOR_OVERLAP_MS  = "15000"
       # 1,000 posts/s over 10 expected concurrent executions.
       SYNC_POST_RATE = "100"
+      # var.subscriptions: a connection row without areas gets the default (everything).
+      DEFAULT_AREAS = jsonencode(["*"])
     }
-    error_message = "The sync function's settings must come from var.sync, var.incident_state and the tables, with the post rate split over its concurrency."
+    error_message = "The sync function's settings must come from var.sync, var.incident_state, var.subscriptions and the tables, with the post rate split over its concurrency."
   }
   assert {
-    condition     = module.function["sync"].environment_variables["ROLE_VIEWS"] == module.function["broadcaster"].environment_variables["ROLE_VIEWS"] && module.function["sync"].environment_variables["WS_CALLBACK_URL"] == module.function["broadcaster"].environment_variables["WS_CALLBACK_URL"]
-    error_message = "Sync answers and live messages must use the same role views and management endpoint."
+    condition     = module.function["sync"].environment_variables["ROLE_VIEWS"] == module.function["broadcaster"].environment_variables["ROLE_VIEWS"] && module.function["sync"].environment_variables["WS_CALLBACK_URL"] == module.function["broadcaster"].environment_variables["WS_CALLBACK_URL"] && module.function["sync"].environment_variables["DEFAULT_AREAS"] == module.function["broadcaster"].environment_variables["DEFAULT_AREAS"]
+    error_message = "Sync answers and live messages must use the same role views, default areas and management endpoint."
   }
   assert {
     condition = [for s in jsondecode(module.function["sync"].policy).Statement : { a = s.Action, r = s.Resource } if s.Sid != "WriteOwnLogGroup"] == [
