@@ -62,20 +62,19 @@ run "jwks_authorizer_is_built_and_attached" {
   }
 }
 
-run "connect_path_reserves_concurrency" {
+run "no_function_reserves_concurrency_by_default" {
   command = plan
 
-  # main.tf passes functions.<name>.reserved_concurrency to each function
-  # (modules_plan.tftest.hcl checks that the module sets it).
+  # Reservations are opt-in (issue 18.1): Lambda refuses one that leaves fewer
+  # than 100 of the account's concurrency unreserved, and new accounts often
+  # have far less than 1,000. fresh_account.tftest.hcl covers opting in.
   assert {
-    condition = alltrue([for k in ["authorizer", "connect", "disconnect"] :
-      var.functions[k].reserved_concurrency == 50
-    ])
-    error_message = "authorizer, connect and disconnect must reserve (and so cap) 50 concurrent executions by default."
+    condition     = alltrue([for k, f in var.functions : f.reserved_concurrency == null])
+    error_message = "No function may reserve concurrency by default."
   }
   assert {
-    condition     = var.functions.broadcaster.reserved_concurrency == -1 && var.functions.notifier.reserved_concurrency == -1
-    error_message = "The stream consumers stay unreserved by default."
+    condition     = alltrue([for k, f in module.function : f.reserved_concurrent_executions == -1])
+    error_message = "Every function must reach Lambda unreserved (-1) by default."
   }
 }
 
