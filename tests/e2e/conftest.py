@@ -105,6 +105,11 @@ class Stack:
     def client(self, service: str) -> Any:
         return CLIENTS[service](self.state.endpoint)
 
+    def drop_connection(self, connection_id: str) -> None:
+        """Drop a client's socket from the API side, as API Gateway does (DeleteConnection)."""
+        management = aws.management_api(self.outputs["websocket_management_url"])
+        management.delete_connection(ConnectionId=connection_id)
+
     # -- WebSocket clients ------------------------------------------------------
     def connect(self, user: str, role: str) -> WsClient:
         """A client with a valid token for ``user`` in ``role`` (as `make listen` connects)."""

@@ -15,11 +15,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import boto3
 import pytest
 
 from testing.browser import rows
-from tools.localenv import board, commands, emulator
+from tools.localenv import board, commands
 from tools.localenv.resources import INCIDENTS_KEY
 
 pytestmark = pytest.mark.e2e
@@ -97,14 +96,7 @@ def test_board_syncs_on_open_catches_up_after_a_drop_and_drops_removed_incidents
         f"c.options.backoff = {{ initialMs: {GAP_S * 1000}, maxMs: {GAP_S * 1000}, factor: 1 }};"
         "c.random = () => 1; return null",
     )
-    management = boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=stack.outputs["websocket_management_url"],
-        region_name=emulator.REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",  # the emulator's fixed local credentials
-    )
-    management.delete_connection(ConnectionId=connection)
+    stack.drop_connection(connection)
     stack.wait_until(
         lambda: board_js(browser, "return c.state") == "reconnecting",
         TIMEOUT_S,
