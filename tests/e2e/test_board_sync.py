@@ -35,19 +35,6 @@ def connection_ids(stack: Any, user: str) -> set[str]:
     return {row["pk"]["S"].removeprefix("CONN#") for row in stack.connection_rows(user)}
 
 
-def state_item(stack: Any, incident_id: str) -> dict[str, Any] | None:
-    item: dict[str, Any] | None = (
-        stack.client("dynamodb")
-        .get_item(
-            TableName=stack.outputs["state_table_name"],
-            Key={"pk": {"S": f"INC#{incident_id}"}, "sk": {"S": "STATE#"}},
-            ConsistentRead=True,
-        )
-        .get("Item")
-    )
-    return item
-
-
 def delete_incident(stack: Any, incident_id: str) -> None:
     stack.client("dynamodb").delete_item(
         TableName=stack.state.incidents_table, Key={INCIDENTS_KEY: {"S": incident_id}}
@@ -65,7 +52,7 @@ def test_board_syncs_on_open_catches_up_after_a_drop_and_drops_removed_incidents
     stack.write_incident(first, urgency="low", status="open", title="Smoke at the depot")
     stack.write_incident(second, urgency="medium", status="open", title="Fallen tree")
     stack.wait_until(
-        lambda: state_item(stack, first) and state_item(stack, second),
+        lambda: stack.state_item(first) and stack.state_item(second),
         TIMEOUT_S,
         "both incidents in the state table",
     )
@@ -107,10 +94,10 @@ def test_board_syncs_on_open_catches_up_after_a_drop_and_drops_removed_incidents
     delete_incident(stack, second)  # removed
     stack.wait_until(
         lambda: (
-            (a := state_item(stack, first))
+            (a := stack.state_item(first))
             and a["image"]["M"]["status"]["S"] == "escalated"
-            and state_item(stack, third)
-            and (b := state_item(stack, second))
+            and stack.state_item(third)
+            and (b := stack.state_item(second))
             and b.get("removed", {}).get("BOOL") is True
         ),
         TIMEOUT_S,
