@@ -14,12 +14,23 @@ import {
   incidentKey,
   parseSequence,
 } from "../realtime-client.js";
-import { URL_, clientHarness } from "./fakes.js";
+import { FakeClock, fakeWebSocketClass } from "./fakes.js";
 
+const URL_ = "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod";
 const MINUTE = 60_000;
 
 function setup(options = {}) {
-  const names = [
+  const clock = new FakeClock();
+  const { FakeWebSocket, sockets } = fakeWebSocketClass();
+  const events = [];
+  const client = new RealtimeClient({
+    url: URL_,
+    WebSocket: FakeWebSocket,
+    clock,
+    random: () => 0.5,
+    ...options,
+  });
+  for (const name of [
     "connected",
     "message",
     "truncated",
@@ -30,8 +41,11 @@ function setup(options = {}) {
     "error",
     "stale",
     "closed",
-  ];
-  return clientHarness(RealtimeClient, names, options);
+  ]) {
+    client.on(name, (detail) => events.push([name, detail]));
+  }
+  const named = (name) => events.filter(([n]) => n === name).map(([, d]) => d);
+  return { client, clock, sockets, events, named };
 }
 
 function message(id, sequence, overrides = {}) {

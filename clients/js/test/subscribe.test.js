@@ -5,17 +5,39 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { FILTER_PARAM, RealtimeClient, RealtimeClientError, checkFilter } from "../realtime-client.js";
-import { URL_, clientHarness, fakeWebSocketClass } from "./fakes.js";
+import { FakeClock, fakeWebSocketClass } from "./fakes.js";
 
+const URL_ = "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod";
 const NORTH = { area: ["north"] };
 const HARBOUR = { area: ["harbour"], urgency: ["high", "critical"] };
 
 function setup(options = {}) {
-  const names = ["message", "removed", "stale", "syncing", "synced", "subscribed", "error"];
-  const harness = clientHarness(RealtimeClient, names, { token: "tok", ...options });
+  const clock = new FakeClock();
+  const { FakeWebSocket, sockets } = fakeWebSocketClass();
+  const events = [];
+  const client = new RealtimeClient({
+    url: URL_,
+    token: "tok",
+    WebSocket: FakeWebSocket,
+    clock,
+    random: () => 0.5,
+    ...options,
+  });
+  const reconnecting = [];
+  client.on("reconnecting", (detail) => reconnecting.push(detail));
+  for (const name of ["message", "removed", "stale", "syncing", "synced", "subscribed", "error"]) {
+    client.on(name, (detail) => events.push([name, detail]));
+  }
+  const named = (name) => events.filter(([n]) => n === name).map(([, d]) => d);
+  const socket = () => sockets.at(-1);
   const held = () =>
-    Object.fromEntries([...harness.client.incidents].map(([id, entry]) => [id, entry.incident && entry.incident.area]));
-  return { ...harness, held };
+    Object.fromEntries([...client.incidents].map(([id, entry]) => [id, entry.incident && entry.incident.area]));
+  const reconnect = () => {
+    socket().serverClose(1006);
+    clock.advance(reconnecting.at(-1).delayMs);
+    socket().serverOpen();
+  };
+  return { client, clock, sockets, socket, named, held, reconnect };
 }
 
 const subscribed = (filter, { narrowed = false, areas = ["*"] } = {}) => ({
@@ -92,6 +114,45 @@ describe("subscribe on open", () => {
       narrowed: true,
       areas: ["harbour"],
     });
+  });
+
+  it("leaves {} out of the URL ($connect's default) but still subscribes, to learn the areas", () => {
+    const { client, socket } = setup({ filter: {} });
+    client.connect();
+    assert.equal(new URL(socket().url).searchParams.has(FILTER_PARAM), false);
+    socket().serverOpen();
+    assert.deepEqual(socket().sentJson(), [{ action: "subscribe", filter: {} }]);
+    socket().serverSend(subscribed({}, { areas: ["north/*"] }));
+    assert.deepEqual(socket().sentJson().at(-1), { action: "sync" });
+  });
+
+  it("after a refused handshake offers a filter not yet accepted by message only, then syncs in full", () => {
+    const { client, clock, socket, named } = setup({ filter: NORTH });
+    const delays = [];
+    client.on("reconnecting", ({ delayMs }) => delays.push(delayMs));
+    client.connect();
+    socket().serverOpen();
+    socket().serverSend(subscribed(NORTH));
+    socket().serverSync([], { cursor: "c1" });
+    client.subscribe(HARBOUR); // sent, but the connection drops before the answer
+    socket().serverClose(1006);
+    clock.advance(delays.at(-1));
+    assert.deepEqual(JSON.parse(new URL(socket().url).searchParams.get(FILTER_PARAM)), HARBOUR);
+    // $connect may have refused the filter (400, which a browser sees as any refusal).
+    socket().serverClose(1006);
+    assert.equal(client.refusals, 1);
+    clock.advance(delays.at(-1));
+    assert.equal(new URL(socket().url).searchParams.has(FILTER_PARAM), false);
+    socket().serverOpen();
+    assert.deepEqual(socket().sentJson(), [{ action: "subscribe", filter: HARBOUR }]);
+    socket().serverSend(subscribed(HARBOUR));
+    // Live messages from outside the filter may have come meanwhile: the whole state again.
+    assert.deepEqual(socket().sentJson().at(-1), { action: "sync" });
+    assert.equal(named("subscribed").length, 2);
+    // Once accepted, the filter is offered at connect again.
+    socket().serverClose(1006);
+    clock.advance(delays.at(-1));
+    assert.deepEqual(JSON.parse(new URL(socket().url).searchParams.get(FILTER_PARAM)), HARBOUR);
   });
 
   it("without a filter sends none and syncs at once (the server's default: all the token allows)", () => {
