@@ -15,11 +15,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import boto3
 import pytest
 
 from testing.browser import rows
-from tools.localenv import board, commands, emulator
+from tools.localenv import board, commands
 from tools.localenv.resources import INCIDENTS_KEY
 
 pytestmark = pytest.mark.e2e
@@ -34,19 +33,6 @@ def row_of(driver: Any, incident_id: str) -> dict[str, Any] | None:
 
 def connection_ids(stack: Any, user: str) -> set[str]:
     return {row["pk"]["S"].removeprefix("CONN#") for row in stack.connection_rows(user)}
-
-
-def state_item(stack: Any, incident_id: str) -> dict[str, Any] | None:
-    item: dict[str, Any] | None = (
-        stack.client("dynamodb")
-        .get_item(
-            TableName=stack.outputs["state_table_name"],
-            Key={"pk": {"S": f"INC#{incident_id}"}, "sk": {"S": "STATE#"}},
-            ConsistentRead=True,
-        )
-        .get("Item")
-    )
-    return item
 
 
 def delete_incident(stack: Any, incident_id: str) -> None:
@@ -66,7 +52,7 @@ def test_board_syncs_on_open_catches_up_after_a_drop_and_drops_removed_incidents
     stack.write_incident(first, urgency="low", status="open", title="Smoke at the depot")
     stack.write_incident(second, urgency="medium", status="open", title="Fallen tree")
     stack.wait_until(
-        lambda: state_item(stack, first) and state_item(stack, second),
+        lambda: stack.state_item(first) and stack.state_item(second),
         TIMEOUT_S,
         "both incidents in the state table",
     )
@@ -97,14 +83,7 @@ def test_board_syncs_on_open_catches_up_after_a_drop_and_drops_removed_incidents
         f"c.options.backoff = {{ initialMs: {GAP_S * 1000}, maxMs: {GAP_S * 1000}, factor: 1 }};"
         "c.random = () => 1; return null",
     )
-    management = boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=stack.outputs["websocket_management_url"],
-        region_name=emulator.REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",  # the emulator's fixed local credentials
-    )
-    management.delete_connection(ConnectionId=connection)
+    stack.drop_connection(connection)
     stack.wait_until(
         lambda: board_js(browser, "return c.state") == "reconnecting",
         TIMEOUT_S,
@@ -115,10 +94,10 @@ def test_board_syncs_on_open_catches_up_after_a_drop_and_drops_removed_incidents
     delete_incident(stack, second)  # removed
     stack.wait_until(
         lambda: (
-            (a := state_item(stack, first))
+            (a := stack.state_item(first))
             and a["image"]["M"]["status"]["S"] == "escalated"
-            and state_item(stack, third)
-            and (b := state_item(stack, second))
+            and stack.state_item(third)
+            and (b := stack.state_item(second))
             and b.get("removed", {}).get("BOOL") is True
         ),
         TIMEOUT_S,

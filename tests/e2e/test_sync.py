@@ -18,19 +18,6 @@ pytestmark = pytest.mark.e2e
 TIMEOUT_S = 45.0  # a first Lambda invocation on the emulator takes a few seconds
 
 
-def state_of(stack: Any, incident_id: str) -> dict[str, Any] | None:
-    item: dict[str, Any] | None = (
-        stack.client("dynamodb")
-        .get_item(
-            TableName=stack.outputs["state_table_name"],
-            Key={"pk": {"S": f"INC#{incident_id}"}, "sk": {"S": "STATE#"}},
-            ConsistentRead=True,
-        )
-        .get("Item")
-    )
-    return item
-
-
 def by_incident(messages: list[dict[str, Any]], ids: set[str]) -> dict[str, dict[str, Any]]:
     """The answer's messages about ``ids`` (other tests' incidents may share the stack)."""
     out = {}
@@ -47,7 +34,7 @@ def test_a_new_connection_syncs_and_gets_the_incidents_that_exist(stack: Any, cl
         stack.write_incident(incident_id, title=f"existing {incident_id}", status="open")
     for incident_id in ids:
         stack.wait_until(
-            lambda i=incident_id: state_of(stack, i), TIMEOUT_S, f"state of {incident_id}"
+            lambda i=incident_id: stack.state_item(i), TIMEOUT_S, f"state of {incident_id}"
         )
 
     client = clients(stack.new_id("sync-user"), "dispatcher")
@@ -67,7 +54,7 @@ def test_a_since_sync_after_a_drop_brings_exactly_what_changed_meanwhile(
     for incident_id in (changed, removed):
         stack.write_incident(incident_id, title=f"before {incident_id}", status="open")
         stack.wait_until(
-            lambda i=incident_id: state_of(stack, i), TIMEOUT_S, f"state of {incident_id}"
+            lambda i=incident_id: stack.state_item(i), TIMEOUT_S, f"state of {incident_id}"
         )
     user = stack.new_id("sync-user")
     first_client = clients(user, "dispatcher")
@@ -86,7 +73,7 @@ def test_a_since_sync_after_a_drop_brings_exactly_what_changed_meanwhile(
     stack.wait_until(first_client.closed.is_set, TIMEOUT_S, "the client to see the drop")
 
     # While it is away: an escalation, a new incident, a removal.
-    before = state_of(stack, changed)
+    before = stack.state_item(changed)
     stack.write_incident(changed, status="escalated")
     stack.write_incident(created, title=f"new {created}", status="open")
     stack.client("dynamodb").delete_item(
@@ -94,9 +81,9 @@ def test_a_since_sync_after_a_drop_brings_exactly_what_changed_meanwhile(
     )
     stack.wait_until(
         lambda: (
-            (state_of(stack, changed) or {}).get("sequence") != (before or {}).get("sequence")
-            and state_of(stack, created)
-            and (state_of(stack, removed) or {}).get("removed", {}).get("BOOL")
+            (stack.state_item(changed) or {}).get("sequence") != (before or {}).get("sequence")
+            and stack.state_item(created)
+            and (stack.state_item(removed) or {}).get("removed", {}).get("BOOL")
         ),
         TIMEOUT_S,
         "the gap's changes in the state table",

@@ -244,12 +244,7 @@ run "two_key_sources_are_refused" {
   command = plan
 
   variables {
-    authorizer = {
-      issuer                = "x"
-      audience              = ["y"]
-      jwks_url              = "https://issuer.example.com/jwks.json"
-      secret_parameter_name = "/realtime/prod/secret"
-    }
+    authorizer = merge(var.authorizer, { secret_parameter_name = "/realtime/prod/secret" })
   }
 
   expect_failures = [var.authorizer]
@@ -259,12 +254,7 @@ run "alg_none_is_refused" {
   command = plan
 
   variables {
-    authorizer = {
-      issuer     = "x"
-      audience   = ["y"]
-      jwks_url   = "https://issuer.example.com/jwks.json"
-      algorithms = ["none"]
-    }
+    authorizer = merge(var.authorizer, { algorithms = ["none"] })
   }
 
   expect_failures = [var.authorizer]
@@ -274,12 +264,7 @@ run "hmac_with_a_jwks_is_refused" {
   command = plan
 
   variables {
-    authorizer = {
-      issuer     = "x"
-      audience   = ["y"]
-      jwks_url   = "https://issuer.example.com/jwks.json"
-      algorithms = ["RS256", "HS256"]
-    }
+    authorizer = merge(var.authorizer, { algorithms = ["RS256", "HS256"] })
   }
 
   expect_failures = [var.authorizer]
@@ -318,12 +303,7 @@ run "cache_seconds_bound" {
   command = plan
 
   variables {
-    authorizer = {
-      issuer        = "x"
-      audience      = ["y"]
-      jwks_url      = "https://issuer.example.com/jwks.json"
-      cache_seconds = 3601
-    }
+    authorizer = merge(var.authorizer, { cache_seconds = 3601 })
   }
 
   expect_failures = [var.authorizer]
@@ -333,12 +313,7 @@ run "leeway_seconds_bound" {
   command = plan
 
   variables {
-    authorizer = {
-      issuer         = "x"
-      audience       = ["y"]
-      jwks_url       = "https://issuer.example.com/jwks.json"
-      leeway_seconds = 301
-    }
+    authorizer = merge(var.authorizer, { leeway_seconds = 301 })
   }
 
   expect_failures = [var.authorizer]
@@ -348,12 +323,7 @@ run "token_source_is_query_or_subprotocol" {
   command = plan
 
   variables {
-    authorizer = {
-      issuer       = "x"
-      audience     = ["y"]
-      jwks_url     = "https://issuer.example.com/jwks.json"
-      token_source = "header"
-    }
+    authorizer = merge(var.authorizer, { token_source = "header" })
   }
 
   expect_failures = [var.authorizer]
