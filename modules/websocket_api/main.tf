@@ -258,15 +258,15 @@ locals {
         template_selection_expression = local.escaped_default
       } },
     )
-    integration_responses = { for k, r in aws_apigatewayv2_integration_response.mock : k => {
-      integration_response_key      = r.integration_response_key
-      response_templates            = r.response_templates
-      template_selection_expression = r.template_selection_expression
+    # MOCK responses as configured (the local emulator reads some of them
+    # back differently, which would redeploy on every plan there).
+    integration_responses = { for k, reply in var.mock_routes : k => {
+      integration_response_key      = local.default_route_key
+      response_templates            = { (local.default_route_key) = reply }
+      template_selection_expression = local.escaped_default
     } }
-    route_responses = { for k, r in aws_apigatewayv2_route_response.mock : k => {
-      route_response_key         = r.route_response_key
-      model_selection_expression = r.model_selection_expression
-      response_models            = r.response_models
+    route_responses = { for k in keys(var.mock_routes) : k => {
+      route_response_key = local.default_route_key
     } }
     authorizer = var.authorizer == null ? null : {
       id               = aws_apigatewayv2_authorizer.this[0].id

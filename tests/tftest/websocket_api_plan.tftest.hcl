@@ -413,7 +413,7 @@ run "trigger_covers_every_field_the_stage_serves" {
     condition = alltrue([for k in keys(var.mock_routes) :
       output.deployment_fields.integrations[k].request_templates == tomap({ "$default" = "{\"statusCode\":200}" }) &&
       output.deployment_fields.integrations[k].template_selection_expression == "\\$default" &&
-      output.deployment_fields.integration_responses[k].response_templates == tomap({ "$default" = var.mock_routes[k] }) &&
+      output.deployment_fields.integration_responses[k].response_templates == { "$default" = var.mock_routes[k] } &&
       output.deployment_fields.integration_responses[k].template_selection_expression == "\\$default" &&
       output.deployment_fields.integration_responses[k].integration_response_key == "$default" &&
       output.deployment_fields.route_responses[k].route_response_key == "$default" &&
