@@ -162,7 +162,7 @@ export const FILTER_PARAM = "filter";
 
 /**
  * The URL to open: `url` with the token in the query string when tokenIn is "query", and the
- * filter (when not null) as JSON in the `filter` parameter.
+ * filter as JSON in the `filter` parameter (left out when null or `{}`, which $connect assumes).
  */
 export function connectionUrl(
   url,
@@ -176,7 +176,7 @@ export function connectionUrl(
     throw new RealtimeClientError(`url must start with wss:// or ws://, not ${parsed.protocol}//`);
   }
   if (token && tokenIn === "query") parsed.searchParams.set(tokenParam, token);
-  if (filter !== null && filter !== undefined) parsed.searchParams.set(FILTER_PARAM, JSON.stringify(filter));
+  if (filter && Object.keys(filter).length > 0) parsed.searchParams.set(FILTER_PARAM, JSON.stringify(filter));
   return parsed.toString();
 }
 
@@ -219,6 +219,8 @@ export function connectionProtocols(token, tokenIn = DEFAULTS.tokenIn, protocols
   }
   return list;
 }
+
+const isEmpty = (filter) => Object.keys(filter).length === 0;
 
 /** Backoff delay for the n-th consecutive failed attempt (n >= 1): "equal jitter". */
 export function backoffDelay(attempt, backoff, random) {
@@ -411,9 +413,15 @@ export class RealtimeClient {
   openWith(role, token) {
     if (this.state === "closed") return;
     let ws;
+    let connFilter = null;
     try {
       const { tokenIn, tokenParam, protocols } = this.options;
-      const url = connectionUrl(this.options.url, token, tokenIn, tokenParam, this.filter);
+      // $connect refuses a filter it cannot take (400), which a browser cannot tell from any
+      // other refusal: after a refusal, a filter the server has not accepted yet is left out of
+      // the URL, so the subscribe message is what carries it (and its bad_request is reported).
+      const urlFilter = this.refusals > 0 && this.filter !== this.acceptedFilter ? null : this.filter;
+      const url = connectionUrl(this.options.url, token, tokenIn, tokenParam, urlFilter);
+      connFilter = urlFilter;
       const offered = connectionProtocols(token, tokenIn, protocols);
       ws = offered.length ? new this.WebSocket(url, offered) : new this.WebSocket(url);
     } catch (error) {
@@ -433,6 +441,7 @@ export class RealtimeClient {
       subscribing: null, // the subscribe in flight: { filter, changed, timer }
       subscribeQueued: false, // subscribe() was called while a request was in flight
       subscribeGaveUp: false, // the stack has no subscribe route
+      urlFilter: connFilter, // the filter $connect was given (the row starts with it)
       resync: false, // a full sync is due once the sync in flight ends (the filter changed)
       owesSync: false, // opened (or a sync failed) and no full or catch-up sync sent since
     };
@@ -525,7 +534,9 @@ export class RealtimeClient {
     if (conn !== this.socket || this.state !== "open") return;
     // The subscription first: the sync must be answered for this filter.
     conn.owesSync = true;
-    if (this.filter !== null) this.sendSubscribe(conn, false);
+    // Subscribed without the filter at connect (left out after a refusal): live messages from
+    // outside it may have arrived, so the state is synced in full for it.
+    if (this.filter !== null) this.sendSubscribe(conn, conn.urlFilter !== this.filter && !isEmpty(this.filter));
     else if (this.options.sync) this.startSync(conn);
   }
 

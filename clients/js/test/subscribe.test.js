@@ -116,6 +116,45 @@ describe("subscribe on open", () => {
     });
   });
 
+  it("leaves {} out of the URL ($connect's default) but still subscribes, to learn the areas", () => {
+    const { client, socket } = setup({ filter: {} });
+    client.connect();
+    assert.equal(new URL(socket().url).searchParams.has(FILTER_PARAM), false);
+    socket().serverOpen();
+    assert.deepEqual(socket().sentJson(), [{ action: "subscribe", filter: {} }]);
+    socket().serverSend(subscribed({}, { areas: ["north/*"] }));
+    assert.deepEqual(socket().sentJson().at(-1), { action: "sync" });
+  });
+
+  it("after a refused handshake offers a filter not yet accepted by message only, then syncs in full", () => {
+    const { client, clock, socket, named } = setup({ filter: NORTH });
+    const delays = [];
+    client.on("reconnecting", ({ delayMs }) => delays.push(delayMs));
+    client.connect();
+    socket().serverOpen();
+    socket().serverSend(subscribed(NORTH));
+    socket().serverSync([], { cursor: "c1" });
+    client.subscribe(HARBOUR); // sent, but the connection drops before the answer
+    socket().serverClose(1006);
+    clock.advance(delays.at(-1));
+    assert.deepEqual(JSON.parse(new URL(socket().url).searchParams.get(FILTER_PARAM)), HARBOUR);
+    // $connect may have refused the filter (400, which a browser sees as any refusal).
+    socket().serverClose(1006);
+    assert.equal(client.refusals, 1);
+    clock.advance(delays.at(-1));
+    assert.equal(new URL(socket().url).searchParams.has(FILTER_PARAM), false);
+    socket().serverOpen();
+    assert.deepEqual(socket().sentJson(), [{ action: "subscribe", filter: HARBOUR }]);
+    socket().serverSend(subscribed(HARBOUR));
+    // Live messages from outside the filter may have come meanwhile: the whole state again.
+    assert.deepEqual(socket().sentJson().at(-1), { action: "sync" });
+    assert.equal(named("subscribed").length, 2);
+    // Once accepted, the filter is offered at connect again.
+    socket().serverClose(1006);
+    clock.advance(delays.at(-1));
+    assert.deepEqual(JSON.parse(new URL(socket().url).searchParams.get(FILTER_PARAM)), HARBOUR);
+  });
+
   it("without a filter sends none and syncs at once (the server's default: all the token allows)", () => {
     const { client, socket } = setup();
     client.connect();
