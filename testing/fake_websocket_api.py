@@ -19,7 +19,7 @@ older than ``expire_cursors()``, gets the full state and ``reset: true``; malfor
 ``bad_request``; ``throttle_syncs`` answers the next syncs with ``sync_throttled``.
 
 Subscriptions (docs/handlers.md, "Subscriptions"), with the stack's own filter model
-(``realtime_common.filters``) and its default settings (``testing.terraform_defaults.CONNECT``):
+(``realtime_common.filters``) and its default settings (``testing.terraform_defaults.FILTERS``):
 each connection has a permission, the ``areas`` of its connect query string written as a token's
 claim would be (as the ``$connect`` handler reads a dev query identity; without it the default
 areas; unreadable: 401), and a filter, from the ``filter`` query parameter (a bad one: 400) or a
@@ -105,8 +105,8 @@ class Peer:
 class FakeWebSocketApi:
     """The server side of the contract, run on its own event loop thread."""
 
-    def __init__(self, subscriptions: Mapping[str, str] = terraform_defaults.CONNECT) -> None:
-        # The subscription settings, from the environment Terraform gives $connect by default.
+    def __init__(self, subscriptions: Mapping[str, str] = terraform_defaults.FILTERS) -> None:
+        # The subscription settings: the environment Terraform gives $connect by default.
         self.filter_settings = filters.FilterSettings.from_env(subscriptions)
         self.default_areas = filters.default_areas(subscriptions)
         self._handshakes: dict[int, tuple[filters.Permission, filters.Filter]] = {}
