@@ -199,8 +199,15 @@ board-screenshot: setup setup-browser ## Re-take docs/images/board.png (the READ
 # BENCH_ARGS=--quick for a smoke run (docs/benchmarks/fanout-quick.md), --only NAME... for some.
 BENCH_ARGS ?=
 .PHONY: bench
-bench: setup ## Fan-out benchmark: ours vs naive loop vs boto3 pool; writes docs/benchmarks/fanout.md
+bench: setup ## Fan-out and sync-storm benchmarks, ours vs naive side by side; docs/benchmarks/fanout.md, sync.md
 	PYTHONPATH=functions:. $(PY) -m tools.bench $(BENCH_ARGS)
+	PYTHONPATH=functions:. $(PY) -m tools.bench.storm $(STORM_ARGS)
+
+# STORM_ARGS=--clients 400 --naive-clients 40 for a smoke run (the default: 5,000 clients).
+STORM_ARGS ?=
+.PHONY: bench-sync
+bench-sync: setup ## Sync reconnect storm alone: 5,000 full syncs of 1,000 incidents, ours vs naive; docs/benchmarks/sync.md
+	PYTHONPATH=functions:. $(PY) -m tools.bench.storm $(STORM_ARGS)
 
 PY_SPY ?= py-spy
 PROFILE_ARGS ?=

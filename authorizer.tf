@@ -66,9 +66,11 @@ locals {
       resources = [local.authorizer_secret_parameter_arn]
     }],
     var.authorizer.secret_kms_key_arn == null ? [] : [{
+      # Only through SSM (GetParameter WithDecryption), never directly.
       sid       = "DecryptJwtSecret"
       actions   = ["kms:Decrypt"]
       resources = [var.authorizer.secret_kms_key_arn]
+      condition = { StringEquals = { "kms:ViaService" = ["ssm.${local.kms_via_suffix}"] } }
     }],
   )
 

@@ -21,7 +21,7 @@ locals {
   # The Broadcaster names the worker before module.function exists (both
   # are instances of it), so the name comes from the same rule as
   # module.function's function_name.
-  fanout_worker_name = "${local.name}-fanout-worker"
+  fanout_worker_name = local.function_name["fanout-worker"]
 
   # What the Broadcaster and its workers both read (main.tf merges it).
   fanout_delivery_environment = {
@@ -32,8 +32,9 @@ locals {
 
   # The Broadcaster's alone: how it posts and when it hands segments to workers.
   fanout_broadcaster_environment = {
-    POST_MAX_ATTEMPTS       = tostring(var.fanout.post_max_attempts)
-    FANOUT_RATE             = tostring(var.fanout.rate)
+    POST_MAX_ATTEMPTS = tostring(var.fanout.post_max_attempts)
+    # Its share of the stack's fanout.rate (limits.tf).
+    FANOUT_RATE             = tostring(local.fanout_rate_per_invocation)
     FANOUT_WORKER_FUNCTION  = local.fanout_worker_name
     FANOUT_WORKER_THRESHOLD = tostring(var.fanout.worker_threshold)
     FANOUT_MAX_WORKERS      = tostring(var.fanout.max_workers)

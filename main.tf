@@ -12,6 +12,18 @@ locals {
   name          = "${var.project}-${var.environment}"
   artifacts_dir = coalesce(var.artifacts_dir, "${path.module}/build")
 
+  # Names the root gives, derived from project and environment (the modules
+  # derive theirs from these): limits.tf checks every one against its
+  # service's limit at plan.
+  names = {
+    connections_table = "${local.name}-connections"
+    idempotency_table = "${local.name}-idempotency"
+    state_table       = "${local.name}-state"
+    alerts_topic      = "${local.name}-alerts"
+    operators_topic   = "${local.name}-operators"
+    api               = "${local.name}-websocket"
+  }
+
   # connect and disconnect share one package (connection_manager.py).
   packages = {
     authorizer         = "${local.artifacts_dir}/authorizer.zip"
@@ -64,7 +76,7 @@ locals {
 module "connections_table" {
   source = "./modules/dynamodb_table"
 
-  name                   = "${local.name}-connections"
+  name                   = local.names.connections_table
   hash_key               = "pk"
   range_key              = "sk"
   ttl_attribute          = "expiresAt"
@@ -78,7 +90,7 @@ module "connections_table" {
 module "idempotency_table" {
   source = "./modules/dynamodb_table"
 
-  name                   = "${local.name}-idempotency"
+  name                   = local.names.idempotency_table
   hash_key               = "id"
   ttl_attribute          = "expiration"
   point_in_time_recovery = var.point_in_time_recovery
@@ -95,7 +107,7 @@ module "idempotency_table" {
 module "state_table" {
   source = "./modules/dynamodb_table"
 
-  name          = "${local.name}-state"
+  name          = local.names.state_table
   hash_key      = "pk"
   range_key     = "sk"
   ttl_attribute = "expiresAt"
@@ -107,13 +119,25 @@ module "state_table" {
   kms_key_arn            = var.kms_key_arn
 }
 
+# Every table of the stack, by key. What depends on "the stack's tables" is
+# derived from this map, never from a list of its own: the grant of
+# kms_key_arn to each role that uses a table (below) and the name-length check
+# (limits.tf). A new table joins here.
+locals {
+  tables = {
+    connections = module.connections_table
+    idempotency = module.idempotency_table
+    state       = module.state_table
+  }
+}
+
 # ---------------------------------------------------------------------------
 # Alerts topic
 # ---------------------------------------------------------------------------
 module "alerts_topic" {
   source = "./modules/alerts_topic"
 
-  name          = "${local.name}-alerts"
+  name          = local.names.alerts_topic
   display_name  = "Incident alerts"
   kms_key_id    = var.kms_key_arn
   subscriptions = var.alert_subscriptions
@@ -155,6 +179,9 @@ locals {
       package     = "broadcaster"
     }
   })
+
+  # Known from the configuration alone (limits.tf checks the lengths).
+  function_name = { for k in keys(local.functions) : k => "${local.name}-${k}" }
 
   # Environment and permissions name other resources (the broadcaster's name
   # the WebSocket API, whose routes invoke connect and disconnect), so they
@@ -236,13 +263,41 @@ locals {
           resources = [module.idempotency_table.arn]
         },
       ],
-      # Publishing to a topic encrypted with a customer managed key needs the key.
+      # Publishing to a topic encrypted with a customer managed key needs the
+      # key, and only through SNS.
       # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
       var.kms_key_arn == null ? [] : [{
         sid       = "EncryptAlerts"
         actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
         resources = [var.kms_key_arn]
+        condition = { StringEquals = { "kms:ViaService" = ["sns.${local.kms_via_suffix}"] } }
       }],
+    )
+  }
+
+  # Tables encrypted with a customer managed key (kms_key_arn) are usable
+  # only by roles that may use the key through DynamoDB: every role whose
+  # statements name one of local.tables (or an index of one) gets exactly
+  # what DynamoDB asks KMS for on its behalf (reads decrypt, writes encrypt
+  # and generate data keys, DescribeKey checks the key), scoped with
+  # kms:ViaService so the role cannot use the key directly.
+  # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html
+  # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service
+  kms_via_suffix = "${var.region}.${data.aws_partition.current.dns_suffix}"
+  table_arns     = [for t in values(local.tables) : t.arn]
+  table_key_statement = {
+    sid       = "UseTableKey"
+    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+    condition = { StringEquals = { "kms:ViaService" = ["dynamodb.${local.kms_via_suffix}"] } }
+  }
+  # Per function: its statements, plus the table key grant when it uses a table.
+  function_statements = {
+    for k, statements in local.function_policy_statements : k => concat(
+      statements,
+      var.kms_key_arn == null ? [] : anytrue(flatten([
+        for s in statements : [for r in s.resources : anytrue([for t in local.table_arns : r == t || startswith(r, "${t}/")])]
+      ])) ? [local.table_key_statement] : [],
     )
   }
 }
@@ -251,7 +306,7 @@ module "function" {
   source   = "./modules/lambda_function"
   for_each = local.functions
 
-  function_name                  = "${local.name}-${each.key}"
+  function_name                  = local.function_name[each.key]
   description                    = each.value.description
   handler                        = each.value.handler
   filename                       = local.packages[each.value.package]
@@ -261,10 +316,10 @@ module "function" {
   layers                         = var.lambda_layer_arns
   memory_size                    = var.functions[each.key].memory_size
   timeout                        = var.functions[each.key].timeout
-  reserved_concurrent_executions = var.functions[each.key].reserved_concurrency
+  reserved_concurrent_executions = coalesce(var.functions[each.key].reserved_concurrency, -1)
   log_retention_days             = var.log_retention_days
   environment_variables          = merge(local.common_environment, local.function_environment[each.key])
-  policy_statements              = local.function_policy_statements[each.key]
+  policy_statements              = local.function_statements[each.key]
 }
 
 # ---------------------------------------------------------------------------
@@ -273,14 +328,14 @@ module "function" {
 module "websocket_api" {
   source = "./modules/websocket_api"
 
-  name                           = "${local.name}-websocket"
+  name                           = local.names.api
   description                    = "Realtime incident notifications"
   stage_name                     = var.stage_name
   throttling_burst_limit         = var.throttling.burst_limit
   throttling_rate_limit          = var.throttling.rate_limit
   execution_logging_level        = var.api_logging.execution_level
   access_logs_enabled            = var.api_logging.access_logs
-  manage_account_cloudwatch_role = var.api_logging.manage_account_role
+  manage_account_cloudwatch_role = var.api_logging.manage_account_role == true
   access_log_retention_days      = var.log_retention_days
   authorizer                     = local.connect_authorizer
   mock_routes                    = local.mock_routes
@@ -325,8 +380,9 @@ module "stream_consumer" {
   starting_position                  = var.stream_consumer.starting_position
   # The Broadcaster turns REMOVE records into tombstones and incident.removed
   # messages; the Notifier alerts on inserts and changes only.
-  event_names = local.stream_event_names[each.key]
-  kms_key_arn = var.kms_key_arn
+  event_names        = local.stream_event_names[each.key]
+  kms_key_arn        = var.kms_key_arn
+  stream_kms_key_arn = var.incidents_stream_kms_key_arn
 }
 
 locals {

@@ -82,7 +82,7 @@ locals {
 module "operators_topic" {
   source = "./modules/alerts_topic"
 
-  name          = "${local.name}-operators"
+  name          = local.names.operators_topic
   display_name  = "Realtime stack alarms"
   kms_key_id    = local.operators_kms_key_arn
   subscriptions = var.operator_subscriptions

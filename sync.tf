@@ -9,7 +9,7 @@ locals {
   # an even share of the concurrency that can run at once. A reservation makes
   # that a hard bound; unreserved, it holds while at most expected_concurrency
   # syncs run at once.
-  sync_concurrency               = var.functions.sync.reserved_concurrency > 0 ? var.functions.sync.reserved_concurrency : var.sync.expected_concurrency
+  sync_concurrency               = coalesce(var.functions.sync.reserved_concurrency, -1) > 0 ? var.functions.sync.reserved_concurrency : var.sync.expected_concurrency
   sync_post_rate_per_environment = max(1, floor(var.sync.post_rate / local.sync_concurrency))
 
   sync_policy_statements = [

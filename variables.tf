@@ -26,6 +26,21 @@ variable "environment" {
     condition     = can(regex("^[a-z][a-z0-9-]{0,11}$", var.environment))
     error_message = "environment must be 1-12 lowercase letters, digits or hyphens starting with a letter, e.g. \"dev\"."
   }
+  validation {
+    # Every name derived from "<project>-<environment>" within its service's
+    # limit (limits.tf: local.longest_names), before anything is planned.
+    condition = alltrue(flatten([for service, l in local.longest_names : [
+      for when, pattern in l.patterns : length(format(pattern, join("-", [var.project, var.environment]))) <= l.limit
+      if lookup({ always = true, account_role = var.api_logging.manage_account_role == true, stream = var.incidents_stream_arn != null && var.incidents_stream_arn != "" }, when)
+    ]]))
+    error_message = "Names derived from project and environment (\"${join("-", [var.project, var.environment])}\", ${length(join("-", [var.project, var.environment]))} characters) exceed AWS limits: ${join("; ", flatten([for service, l in local.longest_names : [
+      for when, pattern in l.patterns : "${service} \"${format(pattern, join("-", [var.project, var.environment]))}\" is ${length(format(pattern, join("-", [var.project, var.environment])))} characters, the limit is ${l.limit}"
+      if lookup({ always = true, account_role = var.api_logging.manage_account_role == true, stream = var.incidents_stream_arn != null && var.incidents_stream_arn != "" }, when) && length(format(pattern, join("-", [var.project, var.environment]))) > l.limit
+      ]]))}. Shorten project and/or environment by ${max(0, flatten([for service, l in local.longest_names : [
+      for when, pattern in l.patterns : length(format(pattern, join("-", [var.project, var.environment]))) - l.limit
+      if lookup({ always = true, account_role = var.api_logging.manage_account_role == true, stream = var.incidents_stream_arn != null && var.incidents_stream_arn != "" }, when)
+    ]])...)} characters in total."
+  }
 }
 
 variable "region" {
@@ -81,45 +96,45 @@ variable "lambda_layer_arns" {
 }
 
 variable "functions" {
-  description = "Per-function sizing: memory_size (MB), timeout (s) and reserved_concurrency (-1 = unreserved), keyed authorizer, connect, disconnect, broadcaster, notifier and fanout-worker (the Broadcaster's fan-out worker). The connect path (authorizer, connect, disconnect) reserves 50 each by default: a connect flood is capped there and cannot take the account's concurrency from the stream consumers (set -1 in an account whose concurrency limit is below 250)."
+  description = "Per-function sizing: memory_size (MB), timeout (s) and reserved_concurrency, keyed authorizer, connect, disconnect, broadcaster, notifier and fanout-worker (the Broadcaster's fan-out worker). Reservations are opt-in (null: unreserved, the default): Lambda keeps 100 of the account's concurrency unreserved and refuses a reservation that would leave less, and a new account's quota may be far below 1,000 (sometimes 10). Reserving also caps: a connect flood is throttled at functions.connect's reservation and cannot take the stream consumers' concurrency. How to size them: docs/deploying.md, \"Concurrency\". A reservation needs account_quotas.lambda_concurrent_executions, so the plan can check it."
   type = object({
     authorizer = optional(object({
       memory_size          = optional(number, 256)
       timeout              = optional(number, 5)
-      reserved_concurrency = optional(number, 50)
+      reserved_concurrency = optional(number)
     }), {})
     connect = optional(object({
       memory_size          = optional(number, 256)
       timeout              = optional(number, 10)
-      reserved_concurrency = optional(number, 50)
+      reserved_concurrency = optional(number)
     }), {})
     disconnect = optional(object({
       memory_size          = optional(number, 256)
       timeout              = optional(number, 10)
-      reserved_concurrency = optional(number, 50)
+      reserved_concurrency = optional(number)
     }), {})
     broadcaster = optional(object({
       memory_size          = optional(number, 512)
       timeout              = optional(number, 60)
-      reserved_concurrency = optional(number, -1)
+      reserved_concurrency = optional(number)
     }), {})
     notifier = optional(object({
       memory_size          = optional(number, 256)
       timeout              = optional(number, 30)
-      reserved_concurrency = optional(number, -1)
+      reserved_concurrency = optional(number)
     }), {})
     # The Broadcaster's fan-out worker (fanout_workers.tf); what it does is in var.fanout.
     fanout-worker = optional(object({
       memory_size          = optional(number, 512)
       timeout              = optional(number, 60)
-      reserved_concurrency = optional(number, -1)
+      reserved_concurrency = optional(number)
     }), {})
     # The sync route's function (sync.handler). Unreserved by default; a reservation also
     # makes the sync's post rate a hard bound (var.sync.post_rate is split over it).
     sync = optional(object({
       memory_size          = optional(number, 512)
       timeout              = optional(number, 10)
-      reserved_concurrency = optional(number, -1)
+      reserved_concurrency = optional(number)
     }), {})
   })
   default = {}
@@ -132,10 +147,48 @@ variable "functions" {
   }
 
   validation {
+    # -1 is what Lambda calls "unreserved"; null says the same and is the default.
+    condition     = alltrue([for f in values(var.functions) : f.reserved_concurrency == null || try(f.reserved_concurrency == -1 || (f.reserved_concurrency >= 1 && floor(f.reserved_concurrency) == f.reserved_concurrency), false)])
+    error_message = "functions.<name>.reserved_concurrency must be a whole number of at least 1, or left out (null: unreserved), e.g. functions = { connect = { reserved_concurrency = 50 } }; 0 would throttle every invocation."
+  }
+
+  validation {
+    # Lambda refuses a reservation that leaves fewer than 100 unreserved
+    # executions ("decreases account's UnreservedConcurrentExecution below its
+    # minimum value of [100]"), but only at apply, halfway through. (The sum
+    # is written out each time: a validation cannot read a local built from
+    # its own variable.)
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+    condition = sum(concat([0], [for f in values(var.functions) : f.reserved_concurrency if f.reserved_concurrency != null && f.reserved_concurrency != -1])) == 0 || try(
+      sum(concat([0], [for f in values(var.functions) : f.reserved_concurrency if f.reserved_concurrency != null && f.reserved_concurrency != -1])) <= var.account_quotas.lambda_concurrent_executions - local.lambda_unreserved_minimum,
+      false,
+    )
+    error_message = (
+      var.account_quotas.lambda_concurrent_executions == null
+      ? "functions reserve ${sum(concat([0], [for f in values(var.functions) : f.reserved_concurrency if f.reserved_concurrency != null && f.reserved_concurrency != -1]))} concurrent executions in total, and Lambda refuses any reservation that leaves fewer than ${local.lambda_unreserved_minimum} of the account's quota unreserved: state the quota (Service Quotas > AWS Lambda > Concurrent executions in ${var.region}) as account_quotas = { lambda_concurrent_executions = <value> } so the plan can check it, or leave reserved_concurrency out (unreserved)."
+      : "functions reserve ${sum(concat([0], [for f in values(var.functions) : f.reserved_concurrency if f.reserved_concurrency != null && f.reserved_concurrency != -1]))} concurrent executions in total, but the account's quota of ${var.account_quotas.lambda_concurrent_executions} must keep ${local.lambda_unreserved_minimum} unreserved: reserve at most ${max(0, var.account_quotas.lambda_concurrent_executions - local.lambda_unreserved_minimum)} in total (lower or leave out functions.<name>.reserved_concurrency), or request a higher quota (Service Quotas > AWS Lambda > Concurrent executions) first and update account_quotas."
+    )
+  }
+
+  validation {
     # Fewer reserved executions than workers would throttle some segments on
     # every large fan-out, and their records would fail every retry.
-    condition     = var.functions.fanout-worker.reserved_concurrency == -1 || var.functions.fanout-worker.reserved_concurrency >= var.fanout.max_workers
-    error_message = "functions.fanout-worker.reserved_concurrency must be -1 (unreserved) or at least fanout.max_workers (${var.fanout.max_workers}): each concurrent Broadcaster invocation runs up to max_workers workers, e.g. functions = { fanout-worker = { reserved_concurrency = ${var.fanout.max_workers * 2} } }."
+    condition     = var.functions.fanout-worker.reserved_concurrency == null || try(var.functions.fanout-worker.reserved_concurrency == -1 || var.functions.fanout-worker.reserved_concurrency >= var.fanout.max_workers, false)
+    error_message = "functions.fanout-worker.reserved_concurrency must be left out (unreserved) or at least fanout.max_workers (${var.fanout.max_workers}): each concurrent Broadcaster invocation runs up to max_workers workers, e.g. functions = { fanout-worker = { reserved_concurrency = ${var.fanout.max_workers * 2} } }."
+  }
+}
+
+variable "account_quotas" {
+  description = "What this AWS account allows in var.region (the Service Quotas console shows both), for the plan's checks: lambda_concurrent_executions (AWS Lambda \"Concurrent executions\"; needed once any function reserves concurrency: Lambda keeps 100 of it unreserved) and api_requests_per_second (Amazon API Gateway's account-level \"Throttle rate\", shared by every REST, HTTP and WebSocket API and every @connections post of the account in the Region; null: the Region's default, 10,000 or 2,500 in the newer Regions)."
+  type = object({
+    lambda_concurrent_executions = optional(number)
+    api_requests_per_second      = optional(number)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for q in values(var.account_quotas) : q == null || try(q >= 1 && floor(q) == q, false)])
+    error_message = "account_quotas values must be whole numbers as the Service Quotas console shows them, e.g. account_quotas = { lambda_concurrent_executions = 1000, api_requests_per_second = 10000 }, or left out."
   }
 }
 
@@ -184,13 +237,22 @@ variable "connect_authorizer" {
 }
 
 variable "api_logging" {
-  description = "Stage logging. execution_level OFF|ERROR|INFO and access_logs (JSON lines without the query string) both need the account-level API Gateway CloudWatch Logs role. manage_account_role = true creates that role and sets it in the account (aws_api_gateway_account): a per-account, per-region singleton, so only where no other stack or account baseline manages it."
+  description = "Stage logging. execution_level OFF|ERROR|INFO and access_logs (JSON lines without the query string) both need the account-level API Gateway CloudWatch Logs role, which no data source can read, so with either on the plan asks which case holds: manage_account_role = true creates that role and sets it in the account (aws_api_gateway_account; a fresh account has none), a per-account, per-region singleton, so only where no other stack or account baseline manages it; false says the account already has one (aws apigateway get-account shows its cloudwatchRoleArn)."
   type = object({
     execution_level     = optional(string, "OFF")
     access_logs         = optional(bool, false)
-    manage_account_role = optional(bool, false)
+    manage_account_role = optional(bool)
   })
   default = {}
+
+  validation {
+    # Without the role, the stage update fails at apply with "CloudWatch Logs
+    # role ARN must be set in account settings to enable logging". The AWS
+    # provider has no data source for the account setting, so the operator
+    # states it. https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html
+    condition     = (var.api_logging.execution_level == "OFF" && !var.api_logging.access_logs) || var.api_logging.manage_account_role != null
+    error_message = "api_logging turns on ${var.api_logging.access_logs ? "access logs" : "execution logging"}, which needs the account's API Gateway CloudWatch Logs role in ${var.region} (without it the apply fails with \"CloudWatch Logs role ARN must be set in account settings to enable logging\"). Run `aws apigateway get-account --region ${var.region}`: without a cloudwatchRoleArn (a fresh account) write api_logging = { ..., manage_account_role = true } (this stack creates and sets the role); with one, write manage_account_role = false."
+  }
 }
 
 variable "management_endpoint_override" {
@@ -292,14 +354,14 @@ variable "fanout" {
   description = <<-EOT
     How the Broadcaster delivers a record to every connection (functions/README.md, "Broadcaster delivery semantics"):
     concurrency (posts in flight per Broadcaster or worker invocation, its HTTP connection pool: FANOUT_CONCURRENCY; at 20 ms per post 256 allow about 12,800 posts/s),
-    rate (posts per second, retries included, one Broadcaster invocation makes with its workers: FANOUT_RATE; callbacks count toward API Gateway's account-level throttle, 10,000 requests/s per Region shared with every API of the account, so leave headroom and remember that shards x parallelization_factor invocations may run at once),
+    rate (posts per second, retries included, the whole stack's fan-out may make: every Broadcaster invocation that can run at once with its workers together; callbacks count toward API Gateway's account-level throttle, shared with every API of the account in the Region. null: half of what the stack's other sources (sync.post_rate, throttling.rate_limit) leave of that throttle (account_quotas.api_requests_per_second, or the Region's default: 10,000/s, 2,500/s in the newer Regions): 4,000/s with the other defaults, 250/s in a 2,500/s Region. Terraform splits it evenly over the Broadcaster invocations that can run at once, incidents_stream_shards x stream_consumer.parallelization_factor, or functions.broadcaster.reserved_concurrency when that is lower, and gives each its share as FANOUT_RATE; limits.tf checks the stack's total against the throttle),
     post_max_attempts (attempts per post_to_connection on throttling or server errors: POST_MAX_ATTEMPTS),
     worker_threshold (above this many connections the Broadcaster splits the audience into parallel-Scan segments of about that many connections each, one synchronous fan-out worker invocation per segment: FANOUT_WORKER_THRESHOLD) and
     max_workers (at most this many segments: FANOUT_MAX_WORKERS).
   EOT
   type = object({
     concurrency       = optional(number, 256)
-    rate              = optional(number, 8000)
+    rate              = optional(number)
     post_max_attempts = optional(number, 4)
     worker_threshold  = optional(number, 10000)
     max_workers       = optional(number, 10)
@@ -312,8 +374,8 @@ variable "fanout" {
   }
 
   validation {
-    condition     = var.fanout.rate >= 1 && var.fanout.rate <= 100000 && floor(var.fanout.rate) == var.fanout.rate
-    error_message = "fanout.rate must be a whole number of posts per second between 1 and 100000, e.g. fanout = { rate = 8000 } (raise the account's API Gateway quota first for more than 10000)."
+    condition     = var.fanout.rate == null || try(var.fanout.rate >= 1 && var.fanout.rate <= 100000 && floor(var.fanout.rate) == var.fanout.rate, false)
+    error_message = "fanout.rate must be a whole number of posts per second between 1 and 100000 for the whole stack, e.g. fanout = { rate = 5000 } (raise the account's API Gateway quota first for more than it allows), or left out (half the Region's account throttle)."
   }
 
   validation {
@@ -337,7 +399,7 @@ variable "fanout" {
 # ---------------------------------------------------------------------------
 variable "sync" {
   description = <<-EOT
-    The sync route (functions/README.md, "Sync"): full_sync_interval_seconds, at most one full sync per connection per this many seconds (SYNC_FULL_INTERVAL_MS; more get sync_throttled with retryAfterMs); cursor_overlap_seconds, how far before a client's cursor a since sync reads again, covering clock skew, writes in flight and the byChange index's propagation (SYNC_CURSOR_OVERLAP_MS); post_rate, the posts per second the sync function may make in total (split evenly over functions.sync.reserved_concurrency, or over expected_concurrency when unreserved: SYNC_POST_RATE per execution environment), which count against the account's API Gateway throttle together with fanout_rate; route_rate_limit and route_burst_limit, the stage's throttle of the sync route (requests per second, burst).
+    The sync route (functions/README.md, "Sync"): full_sync_interval_seconds, at most one full sync per connection per this many seconds (SYNC_FULL_INTERVAL_MS; more get sync_throttled with retryAfterMs); cursor_overlap_seconds, how far before a client's cursor a since sync reads again, covering clock skew, writes in flight and the byChange index's propagation (SYNC_CURSOR_OVERLAP_MS); post_rate, the posts per second the sync function may make in total (split evenly over functions.sync.reserved_concurrency, or over expected_concurrency when unreserved: SYNC_POST_RATE per execution environment), which count against the account's API Gateway throttle together with fanout.rate (limits.tf adds them up); route_rate_limit and route_burst_limit, the stage's throttle of the sync route (requests per second, burst).
   EOT
   type = object({
     full_sync_interval_seconds = optional(number, 5)
@@ -448,10 +510,38 @@ variable "alert_subscriptions" {
 # ---------------------------------------------------------------------------
 # Incidents stream
 # ---------------------------------------------------------------------------
+variable "incidents_stream_kms_key_arn" {
+  description = "The customer managed KMS key the Incidents table (and so its stream) is encrypted with, if the Incidents team uses one: the stream readers (Broadcaster, Notifier) get kms:Decrypt on it through DynamoDB only. null: the table uses an AWS owned or AWS managed key, which needs no grant. Its key policy must let this account's roles use it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.incidents_stream_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.incidents_stream_kms_key_arn))
+    error_message = "incidents_stream_kms_key_arn must be a KMS key ARN like \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\" (not an alias; the Incidents table's SSEDescription.KMSMasterKeyArn), or null."
+  }
+}
+
+variable "incidents_global_table" {
+  description = "Whether the Incidents table is a DynamoDB global table. AWS recommends at most two simultaneous readers per stream shard for a single-Region table and one for a global table; the Broadcaster and the Notifier are two. true: every plan warns, and docs/operations.md (\"Readers of the Incidents stream\") says what to do."
+  type        = bool
+  default     = false
+}
+
 variable "incidents_stream_arn" {
   description = "Stream ARN of the Incidents table (NEW_AND_OLD_IMAGES), not the table ARN. null or \"\" deploys without the stream mappings; setting it later adds only the mappings, their dead-letter queues and permissions."
   type        = string
   default     = null
+}
+
+variable "incidents_stream_shards" {
+  description = "The most shards the Incidents stream has open at once (one per table partition; `aws dynamodbstreams describe-stream --stream-arn <arn>` lists them, open ones without an EndingSequenceNumber). Lambda runs one Broadcaster invocation per shard and parallelization_factor, so this bounds how many share fanout.rate; count high rather than low (too low lets the stack post faster than fanout.rate). A reserved concurrency on the Broadcaster bounds it too."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.incidents_stream_shards >= 1 && floor(var.incidents_stream_shards) == var.incidents_stream_shards
+    error_message = "incidents_stream_shards must be a whole number of shards, at least 1, e.g. incidents_stream_shards = 4."
+  }
 }
 
 variable "stream_consumer" {
@@ -661,7 +751,7 @@ variable "fanout_rate" {
 
   validation {
     condition     = var.fanout_rate == null
-    error_message = "fanout_rate was replaced by fanout.rate: write fanout = { rate = ${coalesce(var.fanout_rate, 8000)} } (add it to your fanout object if you have one) and remove fanout_rate."
+    error_message = "fanout_rate was replaced by fanout.rate: write fanout = { rate = ${coalesce(var.fanout_rate, 8000)} } (add it to your fanout object if you have one) and remove fanout_rate. fanout.rate is the whole stack's rate, split over the Broadcaster invocations that can run at once (incidents_stream_shards x stream_consumer.parallelization_factor): to keep each invocation's old rate, multiply by their number, within the account's API Gateway throttle (output api_request_budget)."
   }
 }
 

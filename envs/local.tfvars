@@ -23,6 +23,10 @@ allow_query_identity = false
 log_retention_days     = 1
 point_in_time_recovery = false
 
+# Every emulator table has one stream shard: the one Broadcaster invocation
+# gets the whole fanout.rate.
+incidents_stream_shards = 1
+
 stream_consumer = {
   batch_size = 10
   # The emulator retries a failing batch until it is this old, then sends it

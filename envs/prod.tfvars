@@ -27,17 +27,27 @@ deletion_protection    = true
 
 functions = {
   broadcaster = { memory_size = 1024, timeout = 60 }
+  # Reserving caps a connect flood and keeps concurrency for the stream
+  # consumers, but only once the account's quota allows it (Lambda keeps 100
+  # unreserved; new accounts may have far less than 1,000). Sizing:
+  # docs/deploying.md, "Concurrency". For example:
+  #   connect    = { reserved_concurrency = 50 }
+  #   disconnect = { reserved_concurrency = 50 }
 }
+# With any reservation, state the account's quota so the plan can check it:
+# account_quotas = { lambda_concurrent_executions = 1000 }
 
 # Access logs (one JSON line per connect, message and disconnect, never the
 # query string, where tokens travel) are the audit trail of connections.
-# They need the account-level API Gateway CloudWatch Logs role: if the account
-# has none (API Gateway settings -> Logging in the console shows it), add
-# manage_account_role = true. That setting is one per account and region,
-# shared by every API there: only one stack may manage it, so leave it out
-# where another stack or the account baseline already does.
+# They need the account-level API Gateway CloudWatch Logs role, and the plan
+# refuses logging until manage_account_role says who provides it. A fresh
+# account has none: this stack creates and sets it (true). That setting is one
+# per account and Region, shared by every API there: where another stack or
+# the account baseline already sets it (`aws apigateway get-account` shows a
+# cloudwatchRoleArn), write false instead.
 api_logging = {
-  access_logs = true
+  access_logs         = true
+  manage_account_role = true
 }
 
 throttling = {
@@ -47,7 +57,16 @@ throttling = {
 
 # incidents_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-01-01T00:00:00.000"
 
+# SMS: a new account is in the SNS SMS sandbox, where only phone numbers
+# verified in the SNS console (Text messaging > Sandbox destination phone
+# numbers) receive anything; ask AWS Support to move the account out of the
+# sandbox before relying on SMS. Sending to US numbers also needs an
+# origination identity (a toll-free number or 10DLC registration) in the
+# Region. docs/deploying.md, "First deploy on a fresh account".
+# A lambda endpoint is the function's ARN in this account; the stack grants
+# SNS the permission to invoke it.
 alert_subscriptions = [
   # { protocol = "email", endpoint = "duty-officer@example.com" },
   # { protocol = "sms", endpoint = "+15555550100", filter_policy = "{\"urgency\":[\"critical\"]}" },
+  # { protocol = "lambda", endpoint = "arn:aws:lambda:us-east-1:123456789012:function:page-on-call" },
 ]

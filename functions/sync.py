@@ -30,6 +30,8 @@ from realtime_common.sync.serve import serve
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from realtime_common.fanout.sigv4 import CredentialsSource
+
 logger = make_logger()
 
 
@@ -55,10 +57,18 @@ def get_cache() -> StateCache:
     )
 
 
+@functools.cache
+def get_credentials() -> CredentialsSource:
+    """The credentials source, once per execution environment: the signer (and its derived
+    key) is cached per source, so a new one per invocation would derive the key every time."""
+    return aws.credentials_source()
+
+
 def reset() -> None:
     """Forget configuration, cache and posting state (tests)."""
     get_config.cache_clear()
     get_cache.cache_clear()
+    get_credentials.cache_clear()
     post.reset()
 
 
@@ -77,7 +87,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(connection_id=connection_id)
     deadline = deadline_for(context.get_remaining_time_in_millis() / 1000.0, time.monotonic())
     region = delivery.region_of(cfg.callback_url, aws.region())
-    credentials = aws.credentials_source()
+    credentials = get_credentials()
 
     def send(target: str, prepared: Prepared) -> post.Delivery:
         return post.post(

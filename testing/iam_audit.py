@@ -4,12 +4,15 @@ Generic on purpose: every ``aws_iam_role_policy``, ``aws_iam_policy``, inline po
 ``aws_iam_role``, ``aws_iam_role_policy_attachment`` and ``aws_iam_policy_attachment`` in the plan
 (root and child modules) is read, so a role added later is audited without touching this file.
 
-Three questions, each a pure function over the plan (and the README text):
+Four questions, each a pure function over the plan (and the README text):
 
 * ``wildcard_actions``: no action holds ``*`` (neither ``*`` nor ``service:*`` nor ``svc:Get*``);
 * ``unscoped_resources``: every resource is an ARN of this stack (a resource in the plan, a form
   derived from one such as a log group's streams, or an ARN the stack is given as an input), except
   the grants listed in ``WILDCARD_RESOURCE_EXCEPTIONS`` with the reason AWS requires ``*``;
+* ``kms_problems``: every KMS grant is scoped to the service that uses the key
+  (``kms:ViaService``), and every role that uses a table (or reads a stream) encrypted with a
+  customer managed key is granted that key through DynamoDB;
 * ``readme_drift``: the README's permission table lists, per role, exactly the plan's actions.
 """
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # ---------------------------------------------------------------------------
@@ -109,6 +112,15 @@ class Grant:
     not_action: bool = False
     not_resource: bool = False
     managed_policy: str | None = None  # the AWS managed policy it comes from, if any
+    # The statement's Condition block as IAM writes it ({operator: {key: value(s)}}).
+    condition: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def via_services(self) -> set[str]:
+        """The services a ``kms:ViaService`` condition limits this grant to (empty: none)."""
+        services: set[str] = set()
+        for operator in ("StringEquals", "ForAnyValue:StringEquals"):
+            services.update(_as_tuple(self.condition.get(operator, {}).get("kms:ViaService")))
+        return services
 
 
 def planned_resources(plan: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -148,6 +160,7 @@ def _grants(
             not_action="NotAction" in s,
             not_resource="NotResource" in s,
             managed_policy=managed_policy,
+            condition=s.get("Condition") or {},
         )
         for s in statements
     ]
@@ -316,6 +329,103 @@ def unscoped_resources(grants: Mapping[str, list[Grant]], arns: StackArns) -> li
                 problems.append(
                     f"{role}: {g.source} allows {sorted(g.actions)} on {resource!r},"
                     " which is not an ARN of this stack"
+                )
+    return problems
+
+
+# ---------------------------------------------------------------------------
+# Customer managed keys
+# ---------------------------------------------------------------------------
+# What DynamoDB asks KMS for on behalf of a role reading a table (or its stream) encrypted with a
+# customer managed key; writes add Encrypt and GenerateDataKey, which the audit does not require
+# of a read-only role. https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html
+DYNAMODB_KEY_READ_ACTIONS = frozenset({"kms:Decrypt"})
+_VIA_SERVICE = re.compile(r"(?P<service>[a-z0-9-]+)\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?")
+
+
+def encrypted_data(plan: Mapping[str, Any]) -> dict[str, str]:
+    """ARN of each table (and given stream) encrypted with a customer managed key -> that key.
+
+    Tables come from the plan (``server_side_encryption.kms_key_arn``); the Incidents stream,
+    which belongs to another team, from the inputs ``incidents_stream_arn`` and
+    ``incidents_stream_kms_key_arn``.
+    """
+    keys: dict[str, str] = {}
+    for r in planned_resources(plan):
+        if r["type"] != "aws_dynamodb_table" or not r["values"].get("arn"):
+            continue
+        for sse in r["values"].get("server_side_encryption") or []:
+            if sse.get("enabled") and sse.get("kms_key_arn"):
+                keys[r["values"]["arn"]] = sse["kms_key_arn"]
+    variables = plan.get("variables", {})
+    stream = (variables.get("incidents_stream_arn") or {}).get("value")
+    stream_key = (variables.get("incidents_stream_kms_key_arn") or {}).get("value")
+    if stream and stream_key:
+        keys[stream] = stream_key
+    return keys
+
+
+def _dynamodb_key_of(resource: str, keys: Mapping[str, str]) -> str | None:
+    """The key of the table or stream ``resource`` names (a table, one of its indexes)."""
+    for arn, key in keys.items():
+        if resource == arn or resource.startswith(f"{arn}/index/"):
+            return key
+    return None
+
+
+def kms_problems(grants: Mapping[str, list[Grant]], plan: Mapping[str, Any]) -> list[str]:
+    """KMS grants a role could use directly, and roles missing the key of data they use.
+
+    * every Allow grant of a ``kms:`` action carries ``kms:ViaService`` naming
+      ``<service>.<region>.amazonaws.com``: the role can use the key only through that service;
+    * every role granted a ``dynamodb:`` action on a table or stream encrypted with a customer
+      managed key (``encrypted_data``) is granted ``kms:Decrypt`` on that key through
+      ``dynamodb.<region>.amazonaws.com``; without it every read fails with AccessDenied.
+    """
+    problems = []
+    for role, g in _allows(grants):
+        if not any(a.startswith("kms:") for a in g.actions):
+            continue
+        services = g.via_services()
+        if not services:
+            problems.append(
+                f"{role}: {g.source} allows {sorted(g.actions)} on {list(g.resources)} without a "
+                "kms:ViaService condition: the role could use the key directly, not only through "
+                "the service that needs it"
+            )
+        problems.extend(
+            f"{role}: {g.source} names {s!r} as kms:ViaService,"
+            " not <service>.<region>.amazonaws.com"
+            for s in sorted(services)
+            if not _VIA_SERVICE.fullmatch(s)
+        )
+
+    keys = encrypted_data(plan)
+    for role, role_grants_ in sorted(grants.items()):
+        allows = [g for g in role_grants_ if g.effect == "Allow"]
+        needed = {
+            key
+            for g in allows
+            if any(a.startswith("dynamodb:") for a in g.actions)
+            for resource in g.resources
+            if (key := _dynamodb_key_of(resource, keys)) is not None
+        }
+        for key in sorted(needed):
+            granted = any(
+                key in g.resources
+                and set(g.actions) >= DYNAMODB_KEY_READ_ACTIONS
+                and any(
+                    (m := _VIA_SERVICE.fullmatch(s)) and m["service"] == "dynamodb"
+                    for s in g.via_services()
+                )
+                for g in allows
+            )
+            if not granted:
+                problems.append(
+                    f"{role}: uses DynamoDB data encrypted with {key} but is not granted "
+                    f"{sorted(DYNAMODB_KEY_READ_ACTIONS)} on it through"
+                    " dynamodb.<region>.amazonaws.com (kms:ViaService): its reads would fail with"
+                    " AccessDeniedException"
                 )
     return problems
 

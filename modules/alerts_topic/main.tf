@@ -30,4 +30,21 @@ resource "aws_sns_topic_subscription" "this" {
   protocol      = each.value.protocol
   endpoint      = each.value.endpoint
   filter_policy = each.value.filter_policy
+
+  # SNS delivers to a function only once the function lets it: a
+  # subscription without the permission exists but every delivery fails.
+  depends_on = [aws_lambda_permission.subscription]
+}
+
+# A lambda subscription needs the function's resource policy to allow
+# sns.amazonaws.com to invoke it from this topic (and from nothing else).
+# https://docs.aws.amazon.com/sns/latest/dg/sns-lambda-as-subscriber.html
+resource "aws_lambda_permission" "subscription" {
+  for_each = { for k, s in local.subscriptions : k => s if s.protocol == "lambda" }
+
+  statement_id  = "AllowInvokeFromSnsTopic-${var.name}"
+  action        = "lambda:InvokeFunction"
+  function_name = each.value.endpoint
+  principal     = "sns.amazonaws.com"
+  source_arn    = aws_sns_topic.this.arn
 }

@@ -6,6 +6,7 @@ data "aws_partition" "current" {}
 
 locals {
   log_group_name = "/aws/lambda/${var.function_name}"
+  role_name      = var.function_name
 
   # Lambda writes to /aws/lambda/<function name> by default; the role may only
   # create streams and put events in that one group.
@@ -21,12 +22,15 @@ locals {
     Version = "2012-10-17"
     Statement = concat(
       [local.log_statement],
-      [for s in var.policy_statements : {
-        Sid      = s.sid
-        Effect   = "Allow"
-        Action   = sort(s.actions)
-        Resource = s.resources
-      }],
+      [for s in var.policy_statements : merge(
+        {
+          Sid      = s.sid
+          Effect   = "Allow"
+          Action   = sort(s.actions)
+          Resource = s.resources
+        },
+        s.condition == null ? {} : { Condition = s.condition },
+      )],
     )
   }
 }
@@ -35,7 +39,7 @@ locals {
 # Role
 # ---------------------------------------------------------------------------
 resource "aws_iam_role" "this" {
-  name        = var.function_name
+  name        = local.role_name
   description = "Execution role of the ${var.function_name} Lambda function"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"

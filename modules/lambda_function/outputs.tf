@@ -32,3 +32,17 @@ output "environment_variables" {
   description = "Environment variables the function runs with."
   value       = aws_lambda_function.this.environment[0].variables
 }
+
+output "names" {
+  description = "The names this module gives, by kind (function, role, log_group), known from the inputs alone: the root checks them against their services' limits at plan."
+  value = {
+    function  = var.function_name
+    role      = local.role_name
+    log_group = local.log_group_name
+  }
+}
+
+output "reserved_concurrent_executions" {
+  description = "The function's reserved concurrency (-1: unreserved)."
+  value       = aws_lambda_function.this.reserved_concurrent_executions
+}

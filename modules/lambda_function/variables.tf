@@ -85,11 +85,12 @@ variable "environment_variables" {
 }
 
 variable "policy_statements" {
-  description = "Allow statements of the execution role, beyond writing to its own log group. Each names its actions and resources explicitly."
+  description = "Allow statements of the execution role, beyond writing to its own log group. Each names its actions and resources explicitly; condition is an IAM Condition block as IAM writes it, e.g. { StringEquals = { \"kms:ViaService\" = [\"dynamodb.us-east-1.amazonaws.com\"] } }."
   type = list(object({
     sid       = string
     actions   = list(string)
     resources = list(string)
+    condition = optional(map(map(list(string))))
   }))
   default = []
 

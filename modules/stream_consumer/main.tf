@@ -13,7 +13,7 @@
 # them back from the stream before its 24 h retention ends.
 # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
 resource "aws_sqs_queue" "dead_letter" {
-  name                      = "${var.name}-dlq"
+  name                      = local.dead_letter_queue_name
   message_retention_seconds = 1209600 # 14 days, the SQS maximum
   # SSE-SQS (an SQS-owned key) unless a KMS key is given.
   sqs_managed_sse_enabled = var.kms_key_arn == null ? true : null
@@ -24,6 +24,10 @@ resource "aws_sqs_queue" "dead_letter" {
 # ---------------------------------------------------------------------------
 # Permissions of the consuming function
 # ---------------------------------------------------------------------------
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
 resource "aws_iam_role_policy" "this" {
   name   = "${var.name}-stream-consumer"
   role   = var.function_role_name
@@ -31,6 +35,8 @@ resource "aws_iam_role_policy" "this" {
 }
 
 locals {
+  dead_letter_queue_name = "${var.name}-dlq"
+
   policy = {
     Version = "2012-10-17"
     Statement = concat(
@@ -50,16 +56,33 @@ locals {
           Resource = [aws_sqs_queue.dead_letter.arn]
         },
       ],
-      # Sending to a queue encrypted with a customer managed key needs the key.
+      # Sending to a queue encrypted with a customer managed key needs the key,
+      # and only through SQS.
       # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
       var.kms_key_arn == null ? [] : [{
-        Sid      = "EncryptForDeadLetterQueue"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = [var.kms_key_arn]
+        Sid       = "EncryptForDeadLetterQueue"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = [var.kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = ["sqs.${local.region_suffix}"] } }
+      }],
+      # Records of a table encrypted with a customer managed key come out of
+      # its stream decrypted by DynamoDB with that key: the reader needs
+      # kms:Decrypt on it, through DynamoDB only.
+      # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html
+      var.stream_kms_key_arn == null ? [] : [{
+        Sid       = "DecryptIncidentsStream"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt"]
+        Resource  = [var.stream_kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = ["dynamodb.${local.region_suffix}"] } }
       }],
     )
   }
+
+  # kms:ViaService names a service endpoint: "<service>.<region>.<dns suffix>".
+  # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service
+  region_suffix = "${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}"
 }
 
 # ---------------------------------------------------------------------------

@@ -18,6 +18,11 @@ output "policy" {
   value       = aws_iam_role_policy.this.policy
 }
 
+output "names" {
+  description = "The names this module gives, known from the inputs alone: dead_letter_queue. The root checks them against their services' limits at plan."
+  value       = { dead_letter_queue = local.dead_letter_queue_name }
+}
+
 output "event_names" {
   description = "The eventName values the mapping's filter lets through."
   value       = jsondecode(one(aws_lambda_event_source_mapping.this.filter_criteria[0].filter).pattern).eventName

@@ -87,6 +87,12 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "stream_kms_key_arn" {
+  description = "Customer managed KMS key ARN the stream's table is encrypted with; the function's role gets kms:Decrypt on it through DynamoDB only (kms:ViaService). null: the table uses an AWS owned or AWS managed key, which needs no grant."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Tags for the queue and the mapping."
   type        = map(string)

@@ -31,6 +31,10 @@ locals {
   stage_execution_arn    = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}"
   manage_connections_arn = "${local.stage_execution_arn}/POST/@connections/*"
   management_endpoint    = "https://${aws_apigatewayv2_api.this.id}.execute-api.${data.aws_region.current.name}.${data.aws_partition.current.dns_suffix}/${var.stage_name}"
+
+  # Names this module gives besides var.name itself (outputs.names).
+  account_role_name     = "${var.name}-apigateway-cloudwatch"
+  access_log_group_name = "/aws/apigateway/${var.name}/${var.stage_name}/access"
 }
 
 # ---------------------------------------------------------------------------
@@ -101,10 +105,13 @@ resource "aws_apigatewayv2_integration" "mock" {
   }
 
   lifecycle {
-    # Both are constants sent on create. The local emulator reads a MOCK
-    # integration back with integration_method "POST" and without the
-    # template selection expression; ignoring them keeps its plans clean and
-    # changes nothing on AWS.
+    # integration_method means nothing to a MOCK integration (it is never
+    # sent); the local emulator reads it back as "POST". The local emulator
+    # also drops template_selection_expression (ministack 1.5.33 neither
+    # stores nor returns it), which would make every plan there want to
+    # update it: it stays ignored for that reason only. It is a constant of
+    # this module (local.escaped_default), and the deployment trigger hashes
+    # the configured value, so changing it here still redeploys the stage.
     ignore_changes = [integration_method, template_selection_expression]
   }
 }
@@ -216,24 +223,54 @@ resource "aws_apigatewayv2_deployment" "this" {
 }
 
 locals {
+  # Every field that changes what the stage serves, and nothing else: the
+  # route selection, each route's key, target, authorization and response
+  # selection, each integration's type, method and URI or (MOCK) templates
+  # and their selection, each integration and route response, and the
+  # authorizer. A field missing here changes the API but never reaches
+  # clients until something else redeploys.
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-set-up-websocket-deployment.html
   deployment_fields = {
+    route_selection_expression = aws_apigatewayv2_api.this.route_selection_expression
     routes = merge(
       { for k, r in aws_apigatewayv2_route.lambda : k => {
+        route_key          = r.route_key
         target             = r.target
         authorization_type = r.authorization_type
         authorizer_id      = r.authorizer_id
       } },
       { for k, r in aws_apigatewayv2_route.mock : k => {
+        route_key                           = r.route_key
         target                              = r.target
         route_response_selection_expression = r.route_response_selection_expression
       } },
     )
     integrations = merge(
-      { for k, i in aws_apigatewayv2_integration.lambda : k => i.integration_uri },
-      { for k, r in aws_apigatewayv2_integration_response.mock : k => r.response_templates },
+      { for k, i in aws_apigatewayv2_integration.lambda : k => {
+        integration_type   = i.integration_type
+        integration_method = i.integration_method
+        integration_uri    = i.integration_uri
+      } },
+      { for k, i in aws_apigatewayv2_integration.mock : k => {
+        integration_type  = i.integration_type
+        request_templates = i.request_templates
+        # The configured value (the attribute is under ignore_changes, above).
+        template_selection_expression = local.escaped_default
+      } },
     )
+    # MOCK responses as configured (the local emulator reads some of them
+    # back differently, which would redeploy on every plan there).
+    integration_responses = { for k, reply in var.mock_routes : k => {
+      integration_response_key      = local.default_route_key
+      response_templates            = { (local.default_route_key) = reply }
+      template_selection_expression = local.escaped_default
+    } }
+    route_responses = { for k in keys(var.mock_routes) : k => {
+      route_response_key = local.default_route_key
+    } }
     authorizer = var.authorizer == null ? null : {
       id               = aws_apigatewayv2_authorizer.this[0].id
+      authorizer_type  = aws_apigatewayv2_authorizer.this[0].authorizer_type
       authorizer_uri   = aws_apigatewayv2_authorizer.this[0].authorizer_uri
       identity_sources = sort(tolist(aws_apigatewayv2_authorizer.this[0].identity_sources))
     }
@@ -245,7 +282,7 @@ resource "aws_cloudwatch_log_group" "access" {
   #checkov:skip=CKV_AWS_338:Retention is an input (access_log_retention_days) chosen per environment.
   count = var.access_logs_enabled ? 1 : 0
 
-  name              = "/aws/apigateway/${var.name}/${var.stage_name}/access"
+  name              = local.access_log_group_name
   retention_in_days = var.access_log_retention_days
   tags              = var.tags
 }
@@ -328,7 +365,7 @@ resource "aws_apigatewayv2_stage" "this" {
 resource "aws_iam_role" "cloudwatch" {
   count = var.manage_account_cloudwatch_role ? 1 : 0
 
-  name        = "${var.name}-apigateway-cloudwatch"
+  name        = local.account_role_name
   description = "Account-level API Gateway role for CloudWatch Logs (aws_api_gateway_account, ${data.aws_region.current.name})"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"

@@ -29,8 +29,13 @@ output "manage_connections_arn" {
 }
 
 output "deployment_triggers" {
-  description = "Triggers of the deployment (a hash of route targets, integration URIs, MOCK replies and authorizer settings)."
+  description = "Triggers of the deployment (a hash of deployment_fields)."
   value       = aws_apigatewayv2_deployment.this.triggers
+}
+
+output "deployment_fields" {
+  description = "What the deployment trigger hashes: every field that changes what the stage serves (route selection; routes; integrations with their MOCK templates and template selection; integration and route responses; the authorizer)."
+  value       = local.deployment_fields
 }
 
 output "integrations" {
@@ -57,6 +62,15 @@ output "account_cloudwatch_role_arn" {
 output "access_log_settings" {
   description = "The stage's access log destination ARN and JSON format, or null when access logs are off."
   value       = one(aws_apigatewayv2_stage.this.access_log_settings)
+}
+
+output "names" {
+  description = "The names this module gives, by kind, known from the inputs alone (null for what it does not create): api, account_role (manage_account_cloudwatch_role) and access_log_group (access_logs_enabled). The root checks them against their services' limits at plan."
+  value = {
+    api              = var.name
+    account_role     = var.manage_account_cloudwatch_role ? local.account_role_name : null
+    access_log_group = var.access_logs_enabled ? local.access_log_group_name : null
+  }
 }
 
 output "route_throttling" {

@@ -32,6 +32,7 @@ import boto3
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from realtime_common.state import PK_PREFIX, SORT_KEY
 from testing.browser import headless_chromium
 from testing.waits import wait_until
 from testing.websocket_client import WsClient
@@ -104,6 +105,21 @@ class Stack:
 
     def client(self, service: str) -> Any:
         return CLIENTS[service](self.state.endpoint)
+
+    def state_item(self, incident_id: str) -> dict[str, Any] | None:
+        """The incident's item in the state table (realtime_common.state's key), or None."""
+        found = self.client("dynamodb").get_item(
+            TableName=self.outputs["state_table_name"],
+            Key={"pk": {"S": PK_PREFIX + incident_id}, "sk": {"S": SORT_KEY}},
+            ConsistentRead=True,
+        )
+        item: dict[str, Any] | None = found.get("Item")
+        return item
+
+    def drop_connection(self, connection_id: str) -> None:
+        """Drop a client's socket from the API side, as API Gateway does (DeleteConnection)."""
+        management = aws.management_api(self.outputs["websocket_management_url"])
+        management.delete_connection(ConnectionId=connection_id)
 
     # -- WebSocket clients ------------------------------------------------------
     def connect(self, user: str, role: str) -> WsClient:

@@ -8,12 +8,11 @@ must come back by itself.
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from selenium.webdriver.common.by import By
 
 from testing.browser import rows, status
-from tools.localenv import board, commands, emulator
+from tools.localenv import board, commands
 
 pytestmark = pytest.mark.e2e
 
@@ -60,14 +59,7 @@ def test_the_board_shows_updates_and_comes_back_after_a_drop(stack, browser):
     assert [r["id"] for r in rows(browser)].count(incident) == 1
 
     # API Gateway drops the socket; the board reconnects on its own, as the same identity.
-    management = boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=stack.outputs["websocket_management_url"],
-        region_name=emulator.REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",  # the emulator's fixed local credentials
-    )
-    management.delete_connection(ConnectionId=first)
+    stack.drop_connection(first)
     stack.wait_until(
         lambda: connection_ids(stack, user) - {first},
         TIMEOUT_S,

@@ -5,11 +5,9 @@ while no stream was bound, never over what a stream record wrote."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 
-from realtime_common import state
 from tools.backfill.run import Options, backfill
 from tools.backfill.target import from_outputs
 from tools.localenv.resources import INCIDENTS_KEY
@@ -19,22 +17,12 @@ pytestmark = pytest.mark.e2e
 STATE_TIMEOUT_S = 30.0
 
 
-def state_item(stack: Any, incident_id: str) -> dict[str, Any] | None:
-    found = stack.client("dynamodb").get_item(
-        TableName=stack.outputs["state_table_name"],
-        Key={"pk": {"S": state.PK_PREFIX + incident_id}, "sk": {"S": state.SORT_KEY}},
-        ConsistentRead=True,
-    )
-    item: dict[str, Any] | None = found.get("Item")
-    return item
-
-
 def test_a_removed_incident_becomes_a_tombstone_and_a_live_removal(stack, clients):
     client = clients(stack.new_id("u"), "viewer")
     incident = stack.new_id("REMOVED")
     stack.write_incident(incident, urgency="low", status="open", title="to be removed")
     client.wait_messages(incident)
-    assert state_item(stack, incident)["image"]["M"]["title"] == {"S": "to be removed"}
+    assert stack.state_item(incident)["image"]["M"]["title"] == {"S": "to be removed"}
 
     stack.client("dynamodb").delete_item(
         TableName=stack.state.incidents_table, Key={INCIDENTS_KEY: {"S": incident}}
@@ -44,7 +32,7 @@ def test_a_removed_incident_becomes_a_tombstone_and_a_live_removal(stack, client
     assert removed["type"] == "incident.removed" and "incident" not in removed
     assert removed["keys"] == {INCIDENTS_KEY: incident}
     assert int(removed["sequence"]) > int(messages[0]["sequence"])
-    item = state_item(stack, incident)
+    item = stack.state_item(incident)
     assert item is not None and item["removed"] == {"BOOL": True} and "image" not in item
     assert int(item["expiresAt"]["N"]) > time.time() + 3600
 
@@ -72,11 +60,11 @@ def test_incidents_written_while_no_stream_was_bound_are_backfilled(stack):
                     "status": {"S": "open"},
                 },
             )
-        assert all(state_item(stack, incident) is None for incident in ids)
+        assert all(stack.state_item(incident) is None for incident in ids)
         # One of them changes on the bound Incidents table: its stream record must win.
         stack.write_incident(ids[0], urgency="high", status="open", title="from the stream")
         stack.wait_until(
-            lambda: state_item(stack, ids[0]) is not None,
+            lambda: stack.state_item(ids[0]) is not None,
             STATE_TIMEOUT_S,
             "the Broadcaster's state write for the changed incident",
         )
@@ -87,11 +75,11 @@ def test_incidents_written_while_no_stream_was_bound_are_backfilled(stack):
         assert report.ok, report.failed
         assert (report.scanned, report.written, report.skipped) == (3, 2, 1)
         for incident in ids[1:]:
-            item = state_item(stack, incident)
+            item = stack.state_item(incident)
             assert item is not None
             assert (item["sequence"], item["eventName"]) == ({"S": "0"}, {"S": "BACKFILL"})
             assert item["image"]["M"]["title"] == {"S": "from before the stream"}
-        assert state_item(stack, ids[0])["image"]["M"]["title"] == {"S": "from the stream"}
+        assert stack.state_item(ids[0])["image"]["M"]["title"] == {"S": "from the stream"}
 
         again = backfill(ddb, target, Options(segments=2))
         assert (again.written, again.skipped, again.failed) == (0, 3, [])

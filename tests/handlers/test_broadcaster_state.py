@@ -74,6 +74,21 @@ def failures(response: dict[str, Any]) -> list[str]:
     return [f["itemIdentifier"] for f in response["batchItemFailures"]]
 
 
+def _state_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in ("STATE_TABLE", "STATE_RETENTION_SECONDS", "CLOSED_STATUSES")}
+
+
+def use_state_put(monkeypatch: pytest.MonkeyPatch, put: Any) -> None:
+    """The Broadcaster's state writer, with `put` in place of its conditional write."""
+    writer = state.Writer(
+        client=boto3.client("dynamodb"),
+        settings=state.incident_state(_state_env()),
+        executor=ThreadPoolExecutor(4),
+        put=put,
+    )
+    monkeypatch.setattr(broadcaster, "get_state_writer", functools.cache(lambda: writer))
+
+
 def test_state_is_stored_with_the_image_keys_and_sequence(env: Any, context: Any) -> None:
     record = raw(sequence="500", incident="INC-1", title="first")
     before = int(time.time() * 1000)
@@ -121,13 +136,7 @@ def test_several_records_of_one_incident_make_one_write(
         written.append(item["sequence"]["S"])  # type: ignore[typeddict-item]
         return state.put_if_newer(client, table, item)
 
-    writer = state.Writer(
-        client=boto3.client("dynamodb"),
-        settings=state.incident_state(_state_env()),
-        executor=ThreadPoolExecutor(4),
-        put=put,
-    )
-    monkeypatch.setattr(broadcaster, "get_state_writer", functools.cache(lambda: writer))
+    use_state_put(monkeypatch, put)
     event = batch(
         raw(sequence="10", incident="INC-1", title="a"),
         raw(sequence="11", incident="INC-2", title="b"),
@@ -140,10 +149,6 @@ def test_several_records_of_one_incident_make_one_write(
     assert stored["INCIDENT#INC-1|META"]["image"]["title"] == "d"
     assert stored["INCIDENT#INC-2|META"]["image"]["title"] == "b"
     assert [m["sequence"] for m in received(api, "disp")] == ["10", "11", "12", "13"]
-
-
-def _state_env() -> dict[str, str]:
-    return {k: os.environ[k] for k in ("STATE_TABLE", "STATE_RETENTION_SECONDS", "CLOSED_STATUSES")}
 
 
 def test_remove_makes_a_tombstone_and_tells_every_role(
@@ -196,13 +201,7 @@ def test_a_failed_state_write_is_reported_and_not_fanned_out(
             raise state.StateWriteError("ProvisionedThroughputExceededException: after retries")
         return state.put_if_newer(client, table, item)
 
-    writer = state.Writer(
-        client=boto3.client("dynamodb"),
-        settings=state.incident_state(_state_env()),
-        executor=ThreadPoolExecutor(4),
-        put=put,
-    )
-    monkeypatch.setattr(broadcaster, "get_state_writer", functools.cache(lambda: writer))
+    use_state_put(monkeypatch, put)
     event = batch(
         raw(sequence="10", incident="INC-1"),
         raw(sequence="11", incident="INC-2"),  # its write fails

@@ -154,6 +154,35 @@ class _Conn:
         raise _Closed("1006 dropped")
 
 
+def listen(conns: list[_Conn], slept: list[float], **options: Any) -> tuple[Listener, int, str]:
+    """A Listener for alice (dispatcher) on ws://local, each connection the next of `conns`, run
+    until it gives up after the second drop (max_reconnects=1); the sleeps it asks for are
+    recorded in `slept`. Returns it, its exit status and what it printed."""
+    queue: Iterator[_Conn] = iter(conns)
+
+    @contextlib.asynccontextmanager
+    async def connect(url: str) -> AsyncIterator[_Conn]:
+        assert url == "ws://local"
+        yield next(queue)
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    out: list[str] = []
+    listener = Listener(
+        "ws://local",
+        "alice (dispatcher)",
+        connect=connect,
+        out=out.append,
+        sleep=sleep,
+        is_closed_error=lambda exc: isinstance(exc, _Closed),
+        max_reconnects=1,
+        **options,
+    )
+    status = asyncio.run(listener.run())
+    return listener, status, "\n".join(out)
+
+
 def test_listener_syncs_on_open_and_catches_up_after_a_drop() -> None:
     big = snapshot("INC-3", "31") | {"notes": "x" * 1500}
     conns = [
@@ -179,34 +208,13 @@ def test_listener_syncs_on_open_and_catches_up_after_a_drop() -> None:
             ]
         ),
     ]
-    queue: Iterator[_Conn] = iter(conns)
-
-    @contextlib.asynccontextmanager
-    async def connect(url: str) -> AsyncIterator[_Conn]:
-        assert url == "ws://local"
-        yield next(queue)
-
     slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    out: list[str] = []
-    listener = Listener(
-        "ws://local",
-        "alice (dispatcher)",
-        connect=connect,
-        out=out.append,
-        sleep=sleep,
-        is_closed_error=lambda exc: isinstance(exc, _Closed),
-        max_reconnects=1,
-    )
-    assert asyncio.run(listener.run()) == 1  # gave up after the second drop (max_reconnects)
+    listener, status, text = listen(conns, slept)
+    assert status == 1  # gave up after the second drop (max_reconnects)
     assert conns[0].sent == [{"action": "sync"}]
     # Throttled: asked again after retryAfterMs, then caught up from the first cursor.
     assert conns[1].sent == [{"action": "sync", "since": "c1"}] * 2
     assert slept[1] == 1.5
-    text = "\n".join(out)
     assert "=== synced: 2 incident(s) in the state; 2 incidents held" in text
     assert "=== sync throttled; asked again after 1.5 s" in text
     assert "=== the whole message:" in text
@@ -249,33 +257,12 @@ def test_listener_subscribes_before_every_sync_and_syncs_once_answered() -> None
         _Conn(lambda _: [subscribed, snapshot("INC-1", "10"), complete("c1", reset=True, count=1)]),
         _Conn(lambda _: [refused, left("INC-1", "12"), complete("c2", reset=False, count=1)]),
     ]
-    queue: Iterator[_Conn] = iter(conns)
-
-    @contextlib.asynccontextmanager
-    async def connect(url: str) -> AsyncIterator[_Conn]:
-        yield next(queue)
-
-    async def sleep(seconds: float) -> None:
-        pass
-
-    out: list[str] = []
-    listener = Listener(
-        "ws://local",
-        "alice (dispatcher)",
-        connect=connect,
-        out=out.append,
-        sleep=sleep,
-        is_closed_error=lambda exc: isinstance(exc, _Closed),
-        max_reconnects=1,
-        subscription=north,
-    )
-    asyncio.run(listener.run())
+    listener, _, text = listen(conns, [], subscription=north)
     assert conns[0].sent == [{"action": "subscribe", "filter": north}, {"action": "sync"}]
     assert conns[1].sent == [
         {"action": "subscribe", "filter": north},
         {"action": "sync", "since": "c1"},
     ]
-    text = "\n".join(out)
     assert (
         '=== subscribed: {"area": ["north"]} (narrowed to what the token allows); '
         "the token allows areas: north, harbour/*; syncing"

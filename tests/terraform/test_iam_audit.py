@@ -1,6 +1,7 @@
 """Every IAM role of the stack, read from the plan: no wildcard action, every resource this
 stack's own (or a listed exception with its reason), and the README's permission table equal to
-the plan.
+the plan, and every KMS grant scoped with kms:ViaService and present wherever a role uses data
+encrypted with a customer managed key.
 
 The root module is planned on a private emulator with every toggle that adds a role or a
 statement: the Incidents stream (mappings, dead-letter queues), a customer managed KMS key, access
@@ -55,6 +56,7 @@ def plan(
         "artifacts_dir": str(artifacts),
         "incidents_stream_arn": incidents_stream_arn,
         "kms_key_arn": key_arn,
+        "incidents_stream_kms_key_arn": key_arn,
         "api_logging": json.dumps({"access_logs": True, "manage_account_role": True}),
     }
     var_args = [f"-var={name}={value}" for name, value in variables.items()]
@@ -111,6 +113,12 @@ def test_every_resource_is_this_stacks(
     plan: dict[str, Any], grants: dict[str, list[iam_audit.Grant]]
 ) -> None:
     assert iam_audit.unscoped_resources(grants, iam_audit.stack_arns(plan)) == []
+
+
+def test_every_key_is_granted_through_its_service_and_to_every_role_that_needs_it(
+    plan: dict[str, Any], grants: dict[str, list[iam_audit.Grant]]
+) -> None:
+    assert iam_audit.kms_problems(grants, plan) == []
 
 
 def test_readme_permission_table_equals_the_plan(

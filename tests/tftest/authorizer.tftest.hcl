@@ -62,20 +62,19 @@ run "jwks_authorizer_is_built_and_attached" {
   }
 }
 
-run "connect_path_reserves_concurrency" {
+run "no_function_reserves_concurrency_by_default" {
   command = plan
 
-  # main.tf passes functions.<name>.reserved_concurrency to each function
-  # (modules_plan.tftest.hcl checks that the module sets it).
+  # Reservations are opt-in (issue 18.1): Lambda refuses one that leaves fewer
+  # than 100 of the account's concurrency unreserved, and new accounts often
+  # have far less than 1,000. fresh_account.tftest.hcl covers opting in.
   assert {
-    condition = alltrue([for k in ["authorizer", "connect", "disconnect"] :
-      var.functions[k].reserved_concurrency == 50
-    ])
-    error_message = "authorizer, connect and disconnect must reserve (and so cap) 50 concurrent executions by default."
+    condition     = alltrue([for k, f in var.functions : f.reserved_concurrency == null])
+    error_message = "No function may reserve concurrency by default."
   }
   assert {
-    condition     = var.functions.broadcaster.reserved_concurrency == -1 && var.functions.notifier.reserved_concurrency == -1
-    error_message = "The stream consumers stay unreserved by default."
+    condition     = alltrue([for k, f in module.function : f.reserved_concurrent_executions == -1])
+    error_message = "Every function must reach Lambda unreserved (-1) by default."
   }
 }
 
@@ -241,12 +240,7 @@ run "two_key_sources_are_refused" {
   command = plan
 
   variables {
-    authorizer = {
-      issuer                = "x"
-      audience              = ["y"]
-      jwks_url              = "https://issuer.example.com/jwks.json"
-      secret_parameter_name = "/realtime/prod/secret"
-    }
+    authorizer = merge(var.authorizer, { secret_parameter_name = "/realtime/prod/secret" })
   }
 
   expect_failures = [var.authorizer]
@@ -256,12 +250,7 @@ run "alg_none_is_refused" {
   command = plan
 
   variables {
-    authorizer = {
-      issuer     = "x"
-      audience   = ["y"]
-      jwks_url   = "https://issuer.example.com/jwks.json"
-      algorithms = ["none"]
-    }
+    authorizer = merge(var.authorizer, { algorithms = ["none"] })
   }
 
   expect_failures = [var.authorizer]
@@ -271,12 +260,7 @@ run "hmac_with_a_jwks_is_refused" {
   command = plan
 
   variables {
-    authorizer = {
-      issuer     = "x"
-      audience   = ["y"]
-      jwks_url   = "https://issuer.example.com/jwks.json"
-      algorithms = ["RS256", "HS256"]
-    }
+    authorizer = merge(var.authorizer, { algorithms = ["RS256", "HS256"] })
   }
 
   expect_failures = [var.authorizer]
@@ -315,12 +299,7 @@ run "cache_seconds_bound" {
   command = plan
 
   variables {
-    authorizer = {
-      issuer        = "x"
-      audience      = ["y"]
-      jwks_url      = "https://issuer.example.com/jwks.json"
-      cache_seconds = 3601
-    }
+    authorizer = merge(var.authorizer, { cache_seconds = 3601 })
   }
 
   expect_failures = [var.authorizer]
@@ -330,12 +309,7 @@ run "leeway_seconds_bound" {
   command = plan
 
   variables {
-    authorizer = {
-      issuer         = "x"
-      audience       = ["y"]
-      jwks_url       = "https://issuer.example.com/jwks.json"
-      leeway_seconds = 301
-    }
+    authorizer = merge(var.authorizer, { leeway_seconds = 301 })
   }
 
   expect_failures = [var.authorizer]
@@ -345,12 +319,7 @@ run "token_source_is_query_or_subprotocol" {
   command = plan
 
   variables {
-    authorizer = {
-      issuer       = "x"
-      audience     = ["y"]
-      jwks_url     = "https://issuer.example.com/jwks.json"
-      token_source = "header"
-    }
+    authorizer = merge(var.authorizer, { token_source = "header" })
   }
 
   expect_failures = [var.authorizer]

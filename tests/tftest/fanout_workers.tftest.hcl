@@ -64,9 +64,9 @@ run "worker_wiring" {
       module.function["broadcaster"].environment_variables["FANOUT_WORKER_FUNCTION"] == "realtime-test-fanout-worker" &&
       module.function["broadcaster"].environment_variables["FANOUT_WORKER_THRESHOLD"] == "10000" &&
       module.function["broadcaster"].environment_variables["FANOUT_MAX_WORKERS"] == "10" &&
-      module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "8000"
+      module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "1000"
     )
-    error_message = "The Broadcaster must name the worker and carry the default threshold (10000), max workers (10) and rate (8000)."
+    error_message = "The Broadcaster must name the worker and carry the default threshold (10000), max workers (10) and its share of the default rate (half of what sync and the clients leave of us-east-1's 10,000/s, over 4 shards: 1000)."
   }
 }
 
@@ -84,6 +84,7 @@ run "limits_are_variables" {
     functions = {
       fanout-worker = { memory_size = 1769, timeout = 120, reserved_concurrency = 80 }
     }
+    account_quotas = { lambda_concurrent_executions = 1000 }
   }
 
   assert {
@@ -92,10 +93,10 @@ run "limits_are_variables" {
       module.function["broadcaster"].environment_variables["POST_MAX_ATTEMPTS"] == "6" &&
       module.function["broadcaster"].environment_variables["FANOUT_WORKER_THRESHOLD"] == "20000" &&
       module.function["broadcaster"].environment_variables["FANOUT_MAX_WORKERS"] == "40" &&
-      module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "2500" &&
+      module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "625" &&
       module.function["fanout-worker"].environment_variables["FANOUT_CONCURRENCY"] == "128"
     )
-    error_message = "fanout must reach the Broadcaster's environment, and its concurrency the worker's."
+    error_message = "fanout must reach the Broadcaster's environment (the rate as each of the 4 shards' share), and its concurrency the worker's."
   }
 }
 

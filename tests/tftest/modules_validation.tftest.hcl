@@ -200,3 +200,20 @@ run "stream_consumer_inputs" {
     var.maximum_record_age_in_seconds,
   ]
 }
+
+# A lambda endpoint also names the function the SNS permission goes on; SMS
+# goes only to E.164 numbers.
+run "alerts_topic_lambda_and_sms_endpoints" {
+  command = plan
+  module {
+    source = "./modules/alerts_topic"
+  }
+  variables {
+    name = "alerts"
+    subscriptions = [
+      { protocol = "lambda", endpoint = "page-on-call" },
+      { protocol = "sms", endpoint = "555-0100" },
+    ]
+  }
+  expect_failures = [var.subscriptions]
+}

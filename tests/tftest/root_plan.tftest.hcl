@@ -128,7 +128,7 @@ run "without_stream" {
       WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
       FANOUT_CONCURRENCY           = "256"
       POST_MAX_ATTEMPTS            = "4"
-      FANOUT_RATE                  = "8000"
+      FANOUT_RATE                  = "1000"
       FANOUT_WORKER_FUNCTION       = "realtime-test-fanout-worker"
       FANOUT_WORKER_THRESHOLD      = "10000"
       FANOUT_MAX_WORKERS           = "10"

@@ -53,7 +53,7 @@ run "defaults" {
     error_message = "The sync role may only read and conditionally update connection rows, Query the byChange index and post to this stage's connections."
   }
   assert {
-    condition     = var.functions.sync.reserved_concurrency == -1
+    condition     = var.functions.sync.reserved_concurrency == null && module.function["sync"].reserved_concurrent_executions == -1
     error_message = "The sync function is unreserved by default (a fresh account must be able to apply)."
   }
   assert {
@@ -74,8 +74,9 @@ run "reserved_concurrency_makes_the_rate_split_hard" {
   command = plan
 
   variables {
-    functions = { sync = { reserved_concurrency = 40 } }
-    sync      = { post_rate = 2000, full_sync_interval_seconds = 2.5, cursor_overlap_seconds = 30, route_rate_limit = 50, route_burst_limit = 100 }
+    functions      = { sync = { reserved_concurrency = 40 } }
+    account_quotas = { lambda_concurrent_executions = 1000 }
+    sync           = { post_rate = 2000, full_sync_interval_seconds = 2.5, cursor_overlap_seconds = 30, route_rate_limit = 50, route_burst_limit = 100 }
   }
 
   assert {

@@ -399,6 +399,46 @@ run "account_cloudwatch_role_opted_in" {
   }
 }
 
+# Everything a MOCK route answers with is in the trigger (issue 18.9): the
+# request template and its selection, the integration response's template and
+# selection, the route response. Changing any of them must redeploy; leaving
+# one out would change the API but never what the stage serves.
+run "trigger_covers_every_field_the_stage_serves" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  assert {
+    condition = alltrue([for k in keys(var.mock_routes) :
+      output.deployment_fields.integrations[k].request_templates == tomap({ "$default" = "{\"statusCode\":200}" }) &&
+      output.deployment_fields.integrations[k].template_selection_expression == "\\$default" &&
+      output.deployment_fields.integration_responses[k].response_templates == { "$default" = var.mock_routes[k] } &&
+      output.deployment_fields.integration_responses[k].template_selection_expression == "\\$default" &&
+      output.deployment_fields.integration_responses[k].integration_response_key == "$default" &&
+      output.deployment_fields.route_responses[k].route_response_key == "$default" &&
+      output.deployment_fields.routes[k].route_response_selection_expression == "$default"
+    ])
+    error_message = "The deployment trigger must hash each MOCK route's request template and selection, its integration response (template, selection, key) and its route response."
+  }
+  assert {
+    condition = alltrue([for k in keys(var.lambda_routes) :
+      output.deployment_fields.integrations[k].integration_type == "AWS_PROXY" &&
+      output.deployment_fields.integrations[k].integration_uri == var.lambda_routes[k].invoke_arn &&
+      output.deployment_fields.routes[k].route_key == k
+    ])
+    error_message = "The deployment trigger must hash each Lambda route's key and its integration's type and URI."
+  }
+  assert {
+    condition     = output.deployment_fields.route_selection_expression == "$request.body.action"
+    error_message = "The deployment trigger must hash the API's route selection expression."
+  }
+  assert {
+    condition     = aws_apigatewayv2_deployment.this.triggers.redeployment == sha1(jsonencode(output.deployment_fields))
+    error_message = "The redeployment trigger must be the hash of exactly deployment_fields."
+  }
+}
+
 run "route_throttling_sets_that_route_only" {
   command = plan
   module {

@@ -482,28 +482,23 @@ def fake_worker(script: dict[int, Any]) -> Iterator[Any]:
 def test_run_workers_merges_segments_and_fails_records_of_a_crashed_worker() -> None:
     ok = [FrameTally(0, 10), FrameTally(0, 10)]
     warnings: list[Any] = []
-    run_ok = run_workers(
-        fake_worker({0: ok, 1: ok, 2: ok}),  # type: ignore[arg-type]
-        [[b"{}", b"{}"]],
-        3,
-        roles={"dispatcher": 0},
-        rate=900,
-        deadline_epoch=time.time() + 5,
-        max_attempts=4,
-        warn=lambda m, e: warnings.append(e),
-    )
+
+    def run_three(segments: dict[int, Any]) -> Any:
+        return run_workers(
+            fake_worker(segments),  # type: ignore[arg-type]
+            [[b"{}", b"{}"]],
+            3,
+            roles={"dispatcher": 0},
+            rate=900,
+            deadline_epoch=time.time() + 5,
+            max_attempts=4,
+            warn=lambda m, e: warnings.append(e),
+        )
+
+    run_ok = run_three({0: ok, 1: ok, 2: ok})
     assert first_failure(run_ok.tallies) is None
     assert run_ok.connections == 30
-    crashed = run_workers(
-        fake_worker({0: ok, 1: RuntimeError("Task timed out"), 2: ok}),  # type: ignore[arg-type]
-        [[b"{}", b"{}"]],
-        3,
-        roles={"dispatcher": 0},
-        rate=900,
-        deadline_epoch=time.time() + 5,
-        max_attempts=4,
-        warn=lambda m, e: warnings.append(e),
-    )
+    crashed = run_three({0: ok, 1: RuntimeError("Task timed out"), 2: ok})
     assert first_failure(crashed.tallies) == (0, Failure.WORKER)
     assert crashed.failed_workers == 1
     assert warnings[0]["segment"] == 1

@@ -232,3 +232,80 @@ def test_an_ssm_parameter_given_by_name_is_the_stacks_but_no_other() -> None:
     assert not arns.covers(other)
     assert not arns.covers(f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/*")
     assert iam_audit.unscoped_resources(grants, arns) == []
+
+
+# -- customer managed keys (issue 18.6) ------------------------------------------------------------
+TABLE_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
+STREAM_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/99999999-8888-7777-6666-555555555555"
+VIA_DYNAMODB = {"StringEquals": {"kms:ViaService": ["dynamodb.us-east-1.amazonaws.com"]}}
+
+
+def kms_statement(
+    actions: list[str], key: str, condition: dict[str, Any] | None = VIA_DYNAMODB
+) -> dict[str, Any]:
+    return {**statement(actions, [key]), **({"Condition": condition} if condition else {})}
+
+
+def kms_audit(
+    statements: list[dict[str, Any]],
+    *,
+    table_key: str | None = TABLE_KEY,
+    stream_key: str | None = None,
+) -> list[str]:
+    plan = make_plan(statements)
+    table = plan["planned_values"]["root_module"]["child_modules"][0]["resources"][0]
+    table["values"]["server_side_encryption"] = [{"enabled": True, "kms_key_arn": table_key}]
+    if stream_key:
+        plan["variables"]["incidents_stream_kms_key_arn"] = {"value": stream_key}
+    return iam_audit.kms_problems(iam_audit.role_grants(plan), plan)
+
+
+TABLE_KEY_GRANT = kms_statement(
+    ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], TABLE_KEY
+)
+
+
+def test_a_role_using_an_encrypted_table_with_its_key_through_dynamodb_passes() -> None:
+    assert kms_audit([*GOOD, TABLE_KEY_GRANT]) == []
+
+
+def test_a_role_using_an_encrypted_table_without_its_key_fails() -> None:
+    problems = kms_audit(GOOD)
+    assert len(problems) == 1
+    assert TABLE_KEY in problems[0] and "AccessDeniedException" in problems[0]
+
+
+def test_the_key_granted_through_another_service_does_not_count() -> None:
+    via_sqs = {"StringEquals": {"kms:ViaService": ["sqs.us-east-1.amazonaws.com"]}}
+    grant = kms_statement(["kms:Decrypt", "kms:GenerateDataKey"], TABLE_KEY, via_sqs)
+    problems = kms_audit([*GOOD, grant])
+    assert len(problems) == 1 and "dynamodb.<region>" in problems[0]
+
+
+def test_a_kms_grant_without_via_service_fails_even_when_nothing_needs_it() -> None:
+    problems = kms_audit([*GOOD, kms_statement(["kms:Decrypt"], TABLE_KEY, None)], table_key=None)
+    assert len(problems) == 1 and "without a kms:ViaService" in problems[0]
+
+
+def test_a_malformed_via_service_fails() -> None:
+    bad = {"StringEquals": {"kms:ViaService": ["dynamodb"]}}
+    problems = kms_audit([*GOOD, kms_statement(["kms:Decrypt"], TABLE_KEY, bad)])
+    assert any("'dynamodb' as kms:ViaService" in p for p in problems)
+
+
+def test_an_aws_managed_table_key_needs_no_grant() -> None:
+    assert kms_audit(GOOD, table_key=None) == []
+
+
+def test_a_reader_of_an_encrypted_stream_needs_its_key() -> None:
+    # GOOD's broadcaster reads STREAM (dynamodb:GetRecords).
+    assert len(kms_audit([*GOOD, TABLE_KEY_GRANT], stream_key=STREAM_KEY)) == 1
+    stream_grant = kms_statement(["kms:Decrypt"], STREAM_KEY)
+    assert kms_audit([*GOOD, TABLE_KEY_GRANT, stream_grant], stream_key=STREAM_KEY) == []
+
+
+def test_an_index_of_an_encrypted_table_needs_the_tables_key() -> None:
+    query = statement(["dynamodb:Query"], [f"{TABLE}/index/byChange"])
+    plan_statements = [s for s in GOOD if "dynamodb:Scan" not in s["Action"]] + [query]
+    assert len(kms_audit(plan_statements)) == 1
+    assert kms_audit([*plan_statements, TABLE_KEY_GRANT]) == []

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from testing.fake_lambda import FakeLambda
 from tools.localenv import resources
-from tools.redrive import cli, dead_letters, outputs, replay
+from tools.redrive import cli, dead_letters, outputs, replay, stream
 from tools.redrive.run import Clients, Target, redrive
 
 pytestmark = pytest.mark.unit
@@ -320,3 +320,92 @@ def _no_clients() -> Clients:
 class _EmptySqs:
     def receive_message(self, **kwargs: Any) -> dict[str, Any]:
         return {"Messages": []}
+
+
+# -- a third reader: DynamoDB Streams throttles it ------------------------------------------------
+class ThrottlingStreams:
+    """The real (moto) stream, answering LimitExceededException to the first ``throttles`` calls
+    of ``operation``: what DynamoDB Streams does to a reader beyond the shard's two."""
+
+    def __init__(self, real: Any, operation: str, throttles: int) -> None:
+        self.real, self.operation, self.left = real, operation, throttles
+        self.calls: list[str] = []
+
+    def _maybe_throttle(self, operation: str) -> None:
+        self.calls.append(operation)
+        if operation == self.operation and self.left > 0:
+            self.left -= 1
+            raise ClientError(
+                {"Error": {"Code": "LimitExceededException", "Message": "Rate exceeded"}},
+                operation,
+            )
+
+    def get_shard_iterator(self, **kwargs: Any) -> Any:
+        self._maybe_throttle("GetShardIterator")
+        return self.real.get_shard_iterator(**kwargs)
+
+    def get_records(self, **kwargs: Any) -> Any:
+        self._maybe_throttle("GetRecords")
+        return self.real.get_records(**kwargs)
+
+
+def recording_backoff(waits: list[float], attempts: int = 8) -> stream.Backoff:
+    # No jitter (the upper bound itself) and no real sleep: the waits are recorded.
+    return stream.Backoff(attempts=attempts, sleep=waits.append, jitter=lambda low, high: high)
+
+
+@pytest.mark.parametrize("operation", ["GetRecords", "GetShardIterator"])
+def test_a_throttled_stream_read_backs_off_says_so_and_then_replays(
+    world: World, operation: str
+) -> None:
+    world.park(1, 2)
+    world.streams = ThrottlingStreams(world.streams, operation, throttles=3)
+    waits: list[float] = []
+    lam = FakeLambda(ok)
+    report, lines = run(world, lam, backoff=recording_backoff(waits))
+    # Exponential waits (0.5, 1, 2 s), then the read goes through and nothing is lost.
+    assert waits == [0.5, 1.0, 2.0]
+    ((_, event),) = lam.calls
+    assert [r["dynamodb"]["SequenceNumber"] for r in event["Records"]] == world.sequences[1:3]
+    assert report.ok and world.queued() == 0
+    throttled = [line for line in lines if "LimitExceededException" in line]
+    assert len(throttled) == 3
+    assert all(operation in line and "third reader" in line for line in throttled)
+
+
+def test_a_stream_that_keeps_throttling_keeps_the_message_and_says_why(world: World) -> None:
+    world.park(0, 1)
+    world.streams = ThrottlingStreams(world.streams, "GetRecords", throttles=100)
+    waits: list[float] = []
+    lam = FakeLambda(ok)
+    report, lines = run(world, lam, backoff=recording_backoff(waits, attempts=4))
+    assert lam.calls == []  # nothing replayed from a half-read batch
+    assert len(waits) == 3  # attempts - 1 waits, then it gives up
+    assert not report.ok and "throttled 4 times" in report.failed[0]
+    assert world.visible() == 1  # kept for the next run
+    assert any("stays in the queue" in line for line in lines)
+
+
+def test_other_stream_errors_are_not_retried(world: World) -> None:
+    class Broken(ThrottlingStreams):
+        def get_records(self, **kwargs: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDeniedException"}}, "GetRecords")
+
+    world.park(0, 0)
+    world.streams = Broken(world.streams, "GetRecords", throttles=0)
+    waits: list[float] = []
+    with pytest.raises(ClientError, match="AccessDenied"):
+        run(world, FakeLambda(ok), backoff=recording_backoff(waits))
+    assert waits == []
+
+
+def test_backoff_is_capped_and_jittered_below_the_cap() -> None:
+    seen: list[tuple[float, float]] = []
+
+    def upper(low: float, high: float) -> float:
+        seen.append((low, high))
+        return high
+
+    backoff = stream.Backoff(base=1, cap=5, jitter=upper)
+    assert [backoff.delay(n) for n in range(1, 6)] == [1, 2, 4, 5, 5]
+    assert all(low == 0 for low, _ in seen)  # full jitter: anywhere from 0 to the bound

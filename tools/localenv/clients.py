@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from tools.localenv.emulator import REGION
 
 if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_lambda import LambdaClient
@@ -73,3 +74,10 @@ def ssm(endpoint: str) -> SSMClient:
     import boto3  # noqa: PLC0415
 
     return boto3.client("ssm", **_options(endpoint))
+
+
+def management_api(endpoint: str) -> ApiGatewayManagementApiClient:
+    """The WebSocket API's management endpoint (the stack's websocket_management_url)."""
+    import boto3  # noqa: PLC0415
+
+    return boto3.client("apigatewaymanagementapi", **_options(endpoint))

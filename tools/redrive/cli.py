@@ -84,6 +84,12 @@ def main(
     def progress(line: str) -> None:
         print(line, file=err, flush=True)
 
+    progress(
+        "redrive: reading the Incidents stream beside the Broadcaster and the Notifier makes this "
+        "a third reader of its shards (DynamoDB Streams allows two; one for a global table): "
+        "throttled reads are retried with backoff and reported"
+    )
+
     report = redrive(
         clients(),
         chosen,

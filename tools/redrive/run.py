@@ -59,12 +59,15 @@ def redrive(
     discard_lost: bool = False,
     limit: int | None = None,
     visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT,
+    backoff: stream.Backoff | None = None,
 ) -> Report:
     """Replay every parked batch of ``targets``; see the package docstring for the contract.
 
     A message whose records are all replayed and processed is deleted. A message with records
     past the stream's retention stays in its queue (so nothing disappears silently) unless
-    ``discard_lost``; what was lost is in the report. ``progress`` gets one line per message.
+    ``discard_lost``; what was lost is in the report. ``progress`` gets one line per message, and
+    one per throttled stream call: the redrive reads the shards the Broadcaster and the Notifier
+    read, a third reader, and backs off (``backoff``) when DynamoDB Streams throttles it.
     """
     report = Report()
     for target in targets:
@@ -92,6 +95,7 @@ def redrive(
                 discard_lost=discard_lost,
                 progress=progress,
                 prefix=prefix,
+                backoff=backoff,
             )
             if not deleted:
                 kept.append(item.receipt_handle)
@@ -114,11 +118,22 @@ def _one(
     discard_lost: bool,
     progress: Callable[[str], None],
     prefix: str,
+    backoff: stream.Backoff | None,
 ) -> bool:
     """Handle one parked batch; True when its message was deleted."""
     batch = letter.batch
     where = f"{batch.shard_id} {batch.start_sequence}..{batch.end_sequence}"
-    fetched = stream.fetch(clients.streams, batch)
+    try:
+        fetched = stream.fetch(
+            clients.streams,
+            batch,
+            backoff=backoff,
+            progress=lambda line: progress(f"{prefix} {line}"),
+        )
+    except stream.StreamThrottledError as error:
+        report.failed.append(f"{target.name} {letter.message_id}: {error}")
+        progress(f"{prefix} {where} not read: {error}; the message stays in the queue")
+        return False
     lost = fetched.lost_ranges(batch)
     for first, last in lost:
         report.lost.append(f"{target.name} {batch.shard_id} {first}..{last}")

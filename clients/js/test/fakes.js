@@ -122,3 +122,32 @@ export function fakeWebSocketClass() {
   }
   return { FakeWebSocket, sockets };
 }
+
+export const URL_ = "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod";
+
+/**
+ * A RealtimeClient on a FakeWebSocket and a FakeClock (random() fixed at 0.5), recording the
+ * events named in `eventNames` in order. `named(name)` lists one event's details; `socket()` is
+ * the latest socket; `reconnect()` drops it and opens the next one after the client's backoff.
+ */
+export function clientHarness(RealtimeClient, eventNames, options = {}) {
+  const clock = new FakeClock();
+  const { FakeWebSocket, sockets } = fakeWebSocketClass();
+  const events = [];
+  const client = new RealtimeClient({ url: URL_, WebSocket: FakeWebSocket, clock, random: () => 0.5, ...options });
+  const reconnecting = [];
+  client.on("reconnecting", (detail) => reconnecting.push(detail));
+  for (const name of eventNames) {
+    client.on(name, (detail) => events.push([name, detail]));
+  }
+  const named = (name) => events.filter(([n]) => n === name).map(([, d]) => d);
+  const socket = () => sockets.at(-1);
+  const reconnect = () => {
+    const before = sockets.length;
+    socket().serverClose(1006);
+    clock.advance(reconnecting.at(-1).delayMs);
+    if (sockets.length !== before + 1) throw new Error("the client did not open a new socket after its backoff");
+    socket().serverOpen();
+  };
+  return { client, clock, sockets, socket, events, named, reconnect };
+}

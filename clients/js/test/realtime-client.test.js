@@ -14,23 +14,12 @@ import {
   incidentKey,
   parseSequence,
 } from "../realtime-client.js";
-import { FakeClock, fakeWebSocketClass } from "./fakes.js";
+import { URL_, clientHarness } from "./fakes.js";
 
-const URL_ = "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod";
 const MINUTE = 60_000;
 
 function setup(options = {}) {
-  const clock = new FakeClock();
-  const { FakeWebSocket, sockets } = fakeWebSocketClass();
-  const events = [];
-  const client = new RealtimeClient({
-    url: URL_,
-    WebSocket: FakeWebSocket,
-    clock,
-    random: () => 0.5,
-    ...options,
-  });
-  for (const name of [
+  const names = [
     "connected",
     "message",
     "truncated",
@@ -41,11 +30,8 @@ function setup(options = {}) {
     "error",
     "stale",
     "closed",
-  ]) {
-    client.on(name, (detail) => events.push([name, detail]));
-  }
-  const named = (name) => events.filter(([n]) => n === name).map(([, d]) => d);
-  return { client, clock, sockets, events, named };
+  ];
+  return clientHarness(RealtimeClient, names, options);
 }
 
 function message(id, sequence, overrides = {}) {

@@ -5,39 +5,17 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { FILTER_PARAM, RealtimeClient, RealtimeClientError, checkFilter } from "../realtime-client.js";
-import { FakeClock, fakeWebSocketClass } from "./fakes.js";
+import { URL_, clientHarness, fakeWebSocketClass } from "./fakes.js";
 
-const URL_ = "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod";
 const NORTH = { area: ["north"] };
 const HARBOUR = { area: ["harbour"], urgency: ["high", "critical"] };
 
 function setup(options = {}) {
-  const clock = new FakeClock();
-  const { FakeWebSocket, sockets } = fakeWebSocketClass();
-  const events = [];
-  const client = new RealtimeClient({
-    url: URL_,
-    token: "tok",
-    WebSocket: FakeWebSocket,
-    clock,
-    random: () => 0.5,
-    ...options,
-  });
-  const reconnecting = [];
-  client.on("reconnecting", (detail) => reconnecting.push(detail));
-  for (const name of ["message", "removed", "stale", "syncing", "synced", "subscribed", "error"]) {
-    client.on(name, (detail) => events.push([name, detail]));
-  }
-  const named = (name) => events.filter(([n]) => n === name).map(([, d]) => d);
-  const socket = () => sockets.at(-1);
+  const names = ["message", "removed", "stale", "syncing", "synced", "subscribed", "error"];
+  const harness = clientHarness(RealtimeClient, names, { token: "tok", ...options });
   const held = () =>
-    Object.fromEntries([...client.incidents].map(([id, entry]) => [id, entry.incident && entry.incident.area]));
-  const reconnect = () => {
-    socket().serverClose(1006);
-    clock.advance(reconnecting.at(-1).delayMs);
-    socket().serverOpen();
-  };
-  return { client, clock, sockets, socket, named, held, reconnect };
+    Object.fromEntries([...harness.client.incidents].map(([id, entry]) => [id, entry.incident && entry.incident.area]));
+  return { ...harness, held };
 }
 
 const subscribed = (filter, { narrowed = false, areas = ["*"] } = {}) => ({

@@ -4,40 +4,18 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { MAX_SYNC_IDS, RealtimeClient, incidentId } from "../realtime-client.js";
-import { FakeClock, fakeWebSocketClass } from "./fakes.js";
+import { clientHarness } from "./fakes.js";
 
-const URL_ = "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod";
 
 function setup(options = {}) {
-  const clock = new FakeClock();
-  const { FakeWebSocket, sockets } = fakeWebSocketClass();
-  const events = [];
-  const client = new RealtimeClient({
-    url: URL_,
-    WebSocket: FakeWebSocket,
-    clock,
-    random: () => 0.5,
-    ...options,
-  });
-  const reconnecting = [];
-  client.on("reconnecting", (detail) => reconnecting.push(detail));
-  for (const name of ["message", "removed", "truncated", "stale", "syncing", "synced", "error"]) {
-    client.on(name, (detail) => events.push([name, detail]));
-  }
-  const named = (name) => events.filter(([n]) => n === name).map(([, d]) => d);
-  const socket = () => sockets.at(-1);
+  const names = ["message", "removed", "truncated", "stale", "syncing", "synced", "error"];
+  const harness = clientHarness(RealtimeClient, names, options);
   // What the app would render: id -> status (or the whole incident).
   const held = () =>
-    Object.fromEntries([...client.incidents].map(([id, entry]) => [id, entry.incident && entry.incident.status]));
-  // Drops the connection and opens the next one (after the backoff).
-  const reconnect = () => {
-    const before = sockets.length;
-    socket().serverClose(1006);
-    clock.advance(reconnecting.at(-1).delayMs);
-    assert.equal(sockets.length, before + 1);
-    socket().serverOpen();
-  };
-  return { client, clock, sockets, socket, events, named, held, reconnect };
+    Object.fromEntries(
+      [...harness.client.incidents].map(([id, entry]) => [id, entry.incident && entry.incident.status]),
+    );
+  return { ...harness, held };
 }
 
 function message(type, id, sequence, status = "open", extra = {}) {

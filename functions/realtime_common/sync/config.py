@@ -1,6 +1,6 @@
 """The sync function's settings, read from the environment Terraform sets (Terraform's
-``sync`` and ``incident_state`` variables own the defaults and ranges; these readers check that
-the values parse)."""
+``sync``, ``fanout`` and ``incident_state`` variables own the defaults and ranges: the readers
+require each variable and check that it parses)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class SyncConfig:
             state=incident_state(env),
             views=RoleViews.from_env(env),
             max_attempts=config.required_int(env, "POST_MAX_ATTEMPTS"),
-            full_interval_ms=config.bounded_int(env, "SYNC_FULL_INTERVAL_MS", 5000, 0, 2**31),
-            overlap_ms=config.bounded_int(env, "SYNC_CURSOR_OVERLAP_MS", 15000, 0, 2**31),
-            post_rate=config.bounded_int(env, "SYNC_POST_RATE", 100, 1, 100_000),
+            full_interval_ms=config.required_int(env, "SYNC_FULL_INTERVAL_MS"),
+            overlap_ms=config.required_int(env, "SYNC_CURSOR_OVERLAP_MS"),
+            post_rate=config.required_int(env, "SYNC_POST_RATE"),
         )
