@@ -53,6 +53,11 @@ locals {
         var.authorizer.secret_parameter_name != null ? ["HS256"] : ["RS256"]
       ))
     },
+    {
+      AREAS_CLAIM   = var.subscriptions.areas_claim
+      DEFAULT_AREAS = jsonencode(var.subscriptions.default_areas)
+      FILTER_LIMITS = jsonencode(var.subscriptions.limits)
+    },
     var.authorizer.jwks_url == null ? {} : { JWKS_URL = var.authorizer.jwks_url },
     var.authorizer.secret_parameter_name == null ? {} : { JWT_SECRET_PARAMETER = var.authorizer.secret_parameter_name },
   )

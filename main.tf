@@ -51,7 +51,7 @@ locals {
   )
 
   # Replies API Gateway sends itself (MOCK), keyed by route. Clients mostly
-  # listen: besides sync (a Lambda route, sync.tf) the only action is ping, a
+  # listen: besides sync and subscribe (Lambda routes) the only action is ping, a
   # keep-alive, because API Gateway closes a connection after 10 minutes
   # without traffic (and after 2 hours in any case). Any other message gets
   # the $default error frame.
@@ -60,7 +60,7 @@ locals {
     "$default" = jsonencode({
       type    = "error"
       error   = "unknown_action"
-      message = "This API accepts the ping action (answered with pong) and the sync action (answered with the incidents); it pushes incident updates. Connect, sync and listen."
+      message = "This API accepts the ping action (answered with pong), the subscribe action (answered with subscribed) and the sync action (answered with the incidents); it pushes incident updates. Connect, subscribe, sync and listen."
     })
     ping = jsonencode({ type = "pong" })
   }
@@ -172,6 +172,13 @@ locals {
       handler     = "notifier.handler"
       package     = "notifier"
     }
+    # The broadcaster's zip too: it posts its answer over the same wire client
+    # as sync (the connect zip stays small, without aiohttp).
+    subscribe = {
+      description = "WebSocket subscribe route: stores the connection's effective filter"
+      handler     = "subscribe.handler"
+      package     = "broadcaster"
+    }
     # The same zip as the broadcaster: the same wire client and role views.
     sync = {
       description = "WebSocket sync route: the incidents on open, exact catch-up after a gap"
@@ -186,11 +193,19 @@ locals {
   # Environment and permissions name other resources (the broadcaster's name
   # the WebSocket API, whose routes invoke connect and disconnect), so they
   # are looked up by key inside module.function, never iterated over.
-  connection_environment = {
+  connection_environment = merge({
     CONNECTIONS_TABLE      = module.connections_table.name
     ALLOWED_ROLES          = join(",", var.allowed_roles)
     ALLOW_QUERY_IDENTITY   = tostring(var.allow_query_identity)
     CONNECTION_TTL_SECONDS = tostring(var.connection_ttl_seconds)
+  }, local.filter_environment)
+
+  # The subscription settings (realtime_common/filters.py reads them): the
+  # authorizer, $connect (a filter in the query string) and subscribe.
+  filter_environment = {
+    FILTER_FIELDS = jsonencode(var.subscriptions.fields)
+    FILTER_LIMITS = jsonencode(var.subscriptions.limits)
+    DEFAULT_AREAS = jsonencode(var.subscriptions.default_areas)
   }
 
   # The state table's settings (realtime_common/state.py reads them), for
@@ -210,6 +225,13 @@ locals {
       ROLE_VIEWS = jsonencode(var.role_views)
     }, local.state_environment)
     fanout-worker = local.fanout_delivery_environment
+    # Its answer is one small post per request, paced like the sync's answers.
+    subscribe = merge({
+      CONNECTIONS_TABLE = module.connections_table.name
+      WS_CALLBACK_URL   = local.management_url
+      POST_MAX_ATTEMPTS = tostring(var.fanout.post_max_attempts)
+      POST_RATE         = tostring(local.sync_post_rate_per_environment)
+    }, local.filter_environment)
     sync = merge({
       CONNECTIONS_TABLE      = module.connections_table.name
       WS_CALLBACK_URL        = local.management_url
@@ -248,7 +270,22 @@ locals {
       resources = [module.state_table.arn]
     }])
     fanout-worker = local.fanout_delivery_statements
-    sync          = local.sync_policy_statements # sync.tf
+    subscribe = [
+      {
+        # GetItem reads the connection's own row (its areas); UpdateItem
+        # stores the effective filter, only while the row exists.
+        sid       = "StoreOwnFilter"
+        actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+        resources = [module.connections_table.arn]
+      },
+      {
+        # The subscribed (or error) answer to the connection that asked.
+        sid       = "PostToConnections"
+        actions   = ["execute-api:ManageConnections"]
+        resources = [module.websocket_api.manage_connections_arn]
+      },
+    ]
+    sync = local.sync_policy_statements # sync.tf
     notifier = concat(
       [
         {
@@ -352,6 +389,10 @@ module "websocket_api" {
     sync = {
       function_name = module.function["sync"].function_name
       invoke_arn    = module.function["sync"].invoke_arn
+    }
+    subscribe = {
+      function_name = module.function["subscribe"].function_name
+      invoke_arn    = module.function["subscribe"].invoke_arn
     }
   }
   route_throttling = local.route_throttling # sync.tf

@@ -96,7 +96,7 @@ variable "lambda_layer_arns" {
 }
 
 variable "functions" {
-  description = "Per-function sizing: memory_size (MB), timeout (s) and reserved_concurrency, keyed authorizer, connect, disconnect, broadcaster, notifier and fanout-worker (the Broadcaster's fan-out worker). Reservations are opt-in (null: unreserved, the default): Lambda keeps 100 of the account's concurrency unreserved and refuses a reservation that would leave less, and a new account's quota may be far below 1,000 (sometimes 10). Reserving also caps: a connect flood is throttled at functions.connect's reservation and cannot take the stream consumers' concurrency. How to size them: docs/deploying.md, \"Concurrency\". A reservation needs account_quotas.lambda_concurrent_executions, so the plan can check it."
+  description = "Per-function sizing: memory_size (MB), timeout (s) and reserved_concurrency, keyed authorizer, connect, disconnect, subscribe, sync, broadcaster, notifier and fanout-worker (the Broadcaster's fan-out worker). Reservations are opt-in (null: unreserved, the default): Lambda keeps 100 of the account's concurrency unreserved and refuses a reservation that would leave less, and a new account's quota may be far below 1,000 (sometimes 10). Reserving also caps: a connect flood is throttled at functions.connect's reservation and cannot take the stream consumers' concurrency. How to size them: docs/deploying.md, \"Concurrency\". A reservation needs account_quotas.lambda_concurrent_executions, so the plan can check it."
   type = object({
     authorizer = optional(object({
       memory_size          = optional(number, 256)
@@ -136,14 +136,20 @@ variable "functions" {
       timeout              = optional(number, 10)
       reserved_concurrency = optional(number)
     }), {})
+    # The subscribe route's function (subscribe.handler).
+    subscribe = optional(object({
+      memory_size          = optional(number, 256)
+      timeout              = optional(number, 10)
+      reserved_concurrency = optional(number)
+    }), {})
   })
   default = {}
 
   validation {
     # API Gateway gives up on an integration after 29 s.
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
-    condition     = var.functions.connect.timeout <= 29 && var.functions.disconnect.timeout <= 29 && var.functions.authorizer.timeout <= 29 && var.functions.sync.timeout <= 29
-    error_message = "functions.authorizer.timeout, functions.connect.timeout, functions.disconnect.timeout and functions.sync.timeout must be at most 29 seconds, API Gateway's integration timeout."
+    condition     = var.functions.connect.timeout <= 29 && var.functions.disconnect.timeout <= 29 && var.functions.authorizer.timeout <= 29 && var.functions.sync.timeout <= 29 && var.functions.subscribe.timeout <= 29
+    error_message = "functions.authorizer.timeout, functions.connect.timeout, functions.disconnect.timeout, functions.sync.timeout and functions.subscribe.timeout must be at most 29 seconds, API Gateway's integration timeout."
   }
 
   validation {
@@ -432,6 +438,52 @@ variable "sync" {
   validation {
     condition     = var.sync.route_rate_limit > 0 && var.sync.route_burst_limit >= 1 && floor(var.sync.route_burst_limit) == var.sync.route_burst_limit
     error_message = "sync.route_rate_limit must be above 0 requests per second and sync.route_burst_limit a whole number of at least 1, e.g. route_rate_limit = 500, route_burst_limit = 1000."
+  }
+}
+
+variable "subscriptions" {
+  description = <<-EOT
+    Subscriptions and area-scoped access (functions/README.md, "Subscriptions"): fields, the incident attributes a client may filter on with exact values (FILTER_FIELDS); areas_claim, the token claim listing the areas a user may see, a JSON list or a comma-separated string of patterns ("*", "north", "north/*"), e.g. "custom:areas" for Cognito (AREAS_CLAIM); default_areas, what a token without that claim may see (["*"] = everything, [] = nothing; DEFAULT_AREAS); limits, a requested filter's values per field and total size, and the areas' size, which travels in the authorizer's context (at most 8 KB with the rest of its answer) (FILTER_LIMITS).
+  EOT
+  type = object({
+    fields        = optional(list(string), ["area", "urgency", "type", "status"])
+    areas_claim   = optional(string, "areas")
+    default_areas = optional(list(string), ["*"])
+    limits = optional(object({
+      values_per_field = optional(number, 20)
+      max_bytes        = optional(number, 2048)
+      areas_max_bytes  = optional(number, 4096)
+    }), {})
+  })
+  default = {}
+
+  validation {
+    condition     = length(var.subscriptions.fields) > 0 && length(distinct(var.subscriptions.fields)) == length(var.subscriptions.fields) && alltrue([for f in var.subscriptions.fields : can(regex("^[A-Za-z_][A-Za-z0-9_]{0,63}$", f))])
+    error_message = "subscriptions.fields must be distinct incident attribute names (letters, digits, _), at least one, e.g. [\"area\", \"urgency\", \"type\", \"status\"]."
+  }
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_:./-]{1,128}$", var.subscriptions.areas_claim))
+    error_message = "subscriptions.areas_claim must be a claim name such as \"areas\" or \"custom:areas\" (letters, digits, _ : . / -)."
+  }
+  validation {
+    # The same patterns the authorizer accepts in a token (realtime_common/filters.py).
+    condition     = alltrue([for a in var.subscriptions.default_areas : a == "*" || can(regex("^[^*\\s]([^*]*[^*\\s])?(/\\*)?$", a))])
+    error_message = "subscriptions.default_areas must list area patterns: \"*\" (every area), an area such as \"north\", or a prefix such as \"north/*\"; [] lets a token without the claim see nothing."
+  }
+  validation {
+    condition     = var.subscriptions.limits.values_per_field >= 1 && var.subscriptions.limits.values_per_field <= 100 && floor(var.subscriptions.limits.values_per_field) == var.subscriptions.limits.values_per_field
+    error_message = "subscriptions.limits.values_per_field must be a whole number between 1 and 100, e.g. 20."
+  }
+  validation {
+    # A subscribe message is one WebSocket frame (32 KB).
+    condition     = var.subscriptions.limits.max_bytes >= 64 && var.subscriptions.limits.max_bytes <= 16384 && floor(var.subscriptions.limits.max_bytes) == var.subscriptions.limits.max_bytes
+    error_message = "subscriptions.limits.max_bytes must be a whole number of bytes between 64 and 16384, e.g. 2048."
+  }
+  validation {
+    # API Gateway refuses an authorizer result over 8 KB; the policy, user id and role need the rest.
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
+    condition     = var.subscriptions.limits.areas_max_bytes >= 2 && var.subscriptions.limits.areas_max_bytes <= 6144 && floor(var.subscriptions.limits.areas_max_bytes) == var.subscriptions.limits.areas_max_bytes
+    error_message = "subscriptions.limits.areas_max_bytes must be a whole number of bytes between 2 and 6144 (the authorizer's whole answer must stay under 8 KB), e.g. 4096; grant prefixes such as \"north/*\" rather than many areas."
   }
 }
 

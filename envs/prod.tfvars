@@ -70,3 +70,10 @@ alert_subscriptions = [
   # { protocol = "sms", endpoint = "+15555550100", filter_policy = "{\"urgency\":[\"critical\"]}" },
   # { protocol = "lambda", endpoint = "arn:aws:lambda:us-east-1:123456789012:function:page-on-call" },
 ]
+
+# Area-scoped access: a token without the areas claim sees nothing (the
+# default, ["*"], lets it see every area, for compatibility). Cognito user
+# pools carry it as a custom attribute: areas_claim = "custom:areas".
+subscriptions = {
+  default_areas = []
+}

@@ -2,10 +2,15 @@
 
 Handler strings: ``connection_manager.on_connect`` and ``connection_manager.on_disconnect``.
 Environment: ``CONNECTIONS_TABLE``, ``ALLOWED_ROLES``, ``ALLOW_QUERY_IDENTITY``,
-``CONNECTION_TTL_SECONDS`` (all required: Terraform sets them), ``LOG_LEVEL``,
+``CONNECTION_TTL_SECONDS``, ``FILTER_FIELDS``, ``FILTER_LIMITS``, ``DEFAULT_AREAS`` (all
+required: Terraform sets them), ``LOG_LEVEL``,
 ``POWERTOOLS_SERVICE_NAME`` (see functions/README.md), ``POWERTOOLS_METRICS_NAMESPACE`` and
 ``ENVIRONMENT`` (``$connect`` only: it counts refused connections as ``ConnectionsRefused``, in
 total and by ``reason``; see realtime_common.metrics).
+
+The row carries the connection's permission (``areas``, from the authorizer's context) and its
+effective filter (``filter``, from the ``filter`` query parameter of ``$connect``; later
+``subscribe`` messages replace it, see subscribe.py); realtime_common.filters owns the model.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from realtime_common import aws, config, metrics
+from realtime_common import aws, config, filters, metrics
 from realtime_common.connections import (
     TOKEN_SUBPROTOCOL,
     connected_at,
@@ -47,6 +52,8 @@ class ConnectConfig:
     allowed_roles: frozenset[str]
     allow_query_identity: bool
     ttl_seconds: int
+    filter_settings: filters.FilterSettings
+    default_areas: filters.Permission
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ConnectConfig:
@@ -55,6 +62,8 @@ class ConnectConfig:
             allowed_roles=config.csv_set(env, "ALLOWED_ROLES"),
             allow_query_identity=config.boolean(env, "ALLOW_QUERY_IDENTITY"),
             ttl_seconds=config.required_int(env, "CONNECTION_TTL_SECONDS"),
+            filter_settings=filters.FilterSettings.from_env(env),
+            default_areas=filters.default_areas(env),
         )
 
 
@@ -75,6 +84,7 @@ class Identity:
     user_id: str
     role: str
     source: str  # "authorizer" or "query" (logged, so dev-only identities stand out)
+    areas: filters.Permission
 
 
 class IdentityError(Exception):
@@ -94,7 +104,9 @@ class IdentityError(Exception):
 def resolve_identity(event: Mapping[str, Any], cfg: ConnectConfig) -> Identity:
     """Who is connecting: the authorizer's context, or (dev only) the query string.
 
-    Missing identity -> 401; a role outside ``ALLOWED_ROLES`` -> 403.
+    Missing identity -> 401; a role outside ``ALLOWED_ROLES`` -> 403. The areas come from the
+    same place (the authorizer's canonical ``areas``; a dev query string's ``areas``, written as
+    a token's claim would be); without them, ``DEFAULT_AREAS``. Unreadable areas -> 401.
     """
     context = event.get("requestContext") or {}
     authorizer = context.get("authorizer") or {}
@@ -119,21 +131,51 @@ def resolve_identity(event: Mapping[str, Any], cfg: ConnectConfig) -> Identity:
             raise IdentityError(
                 403, "role_not_allowed", f"role {loggable(normalised, 32)!r} is not allowed"
             )
-        return Identity(user_id=user_id, role=normalised, source=source)
+        try:
+            areas = filters.parse_areas_claim(
+                values.get("areas"),
+                default=cfg.default_areas,
+                max_bytes=cfg.filter_settings.limits.areas_max_bytes,
+            )
+        except filters.ClaimError as malformed:
+            raise IdentityError(
+                401, "no_identity", f"{source} areas are unusable: {malformed}"
+            ) from None
+        return Identity(user_id=user_id, role=normalised, source=source, areas=areas)
     raise IdentityError(401, "no_identity", "no identity in the request")
 
 
 def connection_item(
-    connection_id: str, identity: Identity, now: float, ttl_seconds: int
+    connection_id: str,
+    identity: Identity,
+    now: float,
+    ttl_seconds: int,
+    asked: filters.Filter | None = None,
 ) -> dict[str, dict[str, str]]:
-    """The Connections row, in DynamoDB's attribute-value form."""
-    return {
+    """The Connections row, in DynamoDB's attribute-value form: ``filter`` only when the
+    client subscribed at connect time (absent means ``{}`` within ``areas``)."""
+    item = {
         **connection_key(connection_id),
         "userId": {"S": identity.user_id},
         "role": {"S": identity.role},
         "connectedAt": {"S": connected_at(now)},
         "expiresAt": {"N": str(int(now) + ttl_seconds)},
+        "areas": {"S": identity.areas.to_json()},
     }
+    if asked is not None:
+        item["filter"] = {"S": filters.effective(asked, identity.areas).filter.to_json()}
+    return item
+
+
+def connect_filter(
+    event: Mapping[str, Any], settings: filters.FilterSettings
+) -> filters.Filter | None:
+    """The ``filter`` query parameter (URL-encoded JSON; API Gateway decodes it), or None."""
+    query = event.get("queryStringParameters") or {}
+    text = query.get("filter") if isinstance(query, Mapping) else None
+    if text is None:
+        return None
+    return filters.parse_filter_text(str(text), settings)
 
 
 def connect(
@@ -163,8 +205,19 @@ def connect(
         )
         metrics.record_refusal(emitter, refused.code)
         return _response(refused.status, "Unauthorized" if refused.status == 401 else "Forbidden")
+    try:
+        asked = connect_filter(event, cfg.filter_settings)
+    except filters.FilterError as bad:
+        # Refused rather than connected unfiltered: the client would get what it did not ask for.
+        logger.info(
+            "connection refused",
+            extra={"connection_id": connection_id, "status": 400, "why": str(bad)},
+        )
+        metrics.record_refusal(emitter, "bad_request")
+        return _response(400, f"Bad request: {bad}")
     dynamodb.put_item(
-        TableName=cfg.table, Item=connection_item(connection_id, identity, now, cfg.ttl_seconds)
+        TableName=cfg.table,
+        Item=connection_item(connection_id, identity, now, cfg.ttl_seconds, asked),
     )
     logger.info(
         "connection stored",
@@ -173,6 +226,8 @@ def connect(
             "user_id": loggable(identity.user_id),
             "role": identity.role,
             "identity_source": identity.source,
+            "areas": identity.areas.to_json(),
+            "filtered": asked is not None,
         },
     )
     return _response(200, "Connected", _subprotocol_headers(event))

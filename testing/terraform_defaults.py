@@ -42,11 +42,24 @@ BROADCASTER = {
     "FANOUT_MAX_WORKERS": "10",
     "ROLE_VIEWS": ROLE_VIEWS,
 }
+# main.tf's filter_environment (var.subscriptions as JSON): connect, disconnect, subscribe.
+FILTERS = {
+    "FILTER_FIELDS": '["area","urgency","type","status"]',
+    "FILTER_LIMITS": '{"areas_max_bytes":4096,"max_bytes":2048,"values_per_field":20}',
+    "DEFAULT_AREAS": '["*"]',
+}
+# authorizer.tf's share of var.subscriptions.
+AUTHORIZER_AREAS = {
+    "AREAS_CLAIM": "areas",
+    "DEFAULT_AREAS": FILTERS["DEFAULT_AREAS"],
+    "FILTER_LIMITS": FILTERS["FILTER_LIMITS"],
+}
 # main.tf's connection_environment (connect and disconnect), besides the table's name.
 CONNECT = {
     "ALLOWED_ROLES": "dispatcher,responder,supervisor,viewer",
     "ALLOW_QUERY_IDENTITY": "false",
     "CONNECTION_TTL_SECONDS": "7200",
+    **FILTERS,
 }
 NOTIFIER = {
     "ALERT_URGENCIES": "high,critical",

@@ -22,6 +22,7 @@ def _reset_handler_caches() -> None:
     import broadcaster  # noqa: PLC0415
     import connection_manager  # noqa: PLC0415
     import notifier  # noqa: PLC0415
+    import subscribe  # noqa: PLC0415
     import sync  # noqa: PLC0415
     from realtime_common import aws  # noqa: PLC0415
 
@@ -34,6 +35,7 @@ def _reset_handler_caches() -> None:
     broadcaster.retry_ledger.clear()
     broadcaster.get_state_writer.cache_clear()
     notifier.reset()
+    subscribe.get_config.cache_clear()
     sync.reset()
 
 

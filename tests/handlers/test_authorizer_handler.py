@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 import authorizer
 from realtime_common.config import ConfigError
+from testing import terraform_defaults
 
 pytestmark = pytest.mark.handler
 
@@ -69,6 +70,7 @@ def base_env(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
         "ALLOWED_ROLES": "dispatcher,viewer",
         "JWT_LEEWAY_SECONDS": "30",
         "AUTH_CACHE_SECONDS": "0",
+        **terraform_defaults.AUTHORIZER_AREAS,
     }.items():
         monkeypatch.setenv(name, value)
 
@@ -90,7 +92,7 @@ def test_valid_token_gets_an_allow_policy_and_is_never_logged(
     assert answer["policyDocument"]["Statement"] == [
         {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": ROUTE_ARN}
     ]
-    assert answer["context"] == {"userId": "user-42", "role": "viewer"}
+    assert answer["context"] == {"userId": "user-42", "role": "viewer", "areas": '["*"]'}
     logs = logged(caplog)
     assert "connection allowed" in logs
     assert value not in logs and value.split(".")[2] not in logs
@@ -222,7 +224,7 @@ def rs256(kid: str = "k1", **overrides: Any) -> str:
 def test_jwks_keys_are_cached_across_invocations(jwks: JwksServer, context: Any) -> None:
     for _ in range(3):
         answer = authorizer.handler(with_query_token(rs256()), context)
-        assert answer["context"] == {"userId": "oidc-7", "role": "dispatcher"}
+        assert answer["context"] == {"userId": "oidc-7", "role": "dispatcher", "areas": '["*"]'}
     assert jwks.requests == 1
     with pytest.raises(authorizer.UnauthorizedError):
         authorizer.handler(with_query_token(rs256(kid="forged")), context)

@@ -25,6 +25,7 @@ def rows(table: Any) -> list[dict[str, Any]]:
 def test_connect_stores_the_connection_with_a_ttl(connections_table: Any, context: Any) -> None:
     before = int(time.time())
     response = connection_manager.on_connect(load_event("connect.json"), context)
+    after = int(time.time())
     assert response == {"statusCode": 200, "body": "Connected"}
     (item,) = rows(connections_table)
     assert item["pk"] == f"CONN#{CONNECTION_ID}"
@@ -32,9 +33,10 @@ def test_connect_stores_the_connection_with_a_ttl(connections_table: Any, contex
     assert item["userId"] == "user-42"
     assert item["role"] == "dispatcher"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", item["connectedAt"])
-    ttl = int(item["expiresAt"]) - before
-    assert 7200 - 2 <= ttl <= 7200  # never outlives API Gateway's 2 h connection limit
-    assert set(item) == {"pk", "sk", "userId", "role", "connectedAt", "expiresAt"}
+    # never outlives API Gateway's 2 h connection limit, counted from the connect
+    assert before + 7200 <= int(item["expiresAt"]) <= after + 7200
+    assert set(item) == {"pk", "sk", "userId", "role", "connectedAt", "expiresAt", "areas"}
+    assert item["areas"] == '["*"]'  # no areas in the authorizer's context: DEFAULT_AREAS
 
 
 def test_connect_without_identity_is_refused_and_writes_nothing(
@@ -142,3 +144,68 @@ def test_refused_identity_is_logged_bounded_and_escaped(
     logged = "\n".join(json.dumps(vars(r), default=str, ensure_ascii=False) for r in caplog.records)
     assert "connection refused" in logged
     assert "\x9b" not in logged and "\x85" not in logged and "x" * 100 not in logged
+
+
+# --------------------------------------------------------------------------------------------
+# Subscriptions: the permission and a connect-time filter on the row
+# --------------------------------------------------------------------------------------------
+def connect_event(areas: str | None = None, filter_text: str | None = None) -> dict[str, Any]:
+    event = load_event("connect.json")
+    if areas is not None:
+        event["requestContext"]["authorizer"]["areas"] = areas
+    if filter_text is not None:
+        event["queryStringParameters"] = {**(event.get("queryStringParameters") or {})}
+        event["queryStringParameters"]["filter"] = filter_text
+    return event
+
+
+def test_connect_stores_the_authorizers_areas(connections_table: Any, context: Any) -> None:
+    response = connection_manager.on_connect(connect_event('["north/*"]'), context)
+    assert response["statusCode"] == 200
+    (item,) = rows(connections_table)
+    assert item["areas"] == '["north/*"]'
+    assert "filter" not in item  # absent: {} within the areas
+
+
+def test_connect_time_filter_is_narrowed_to_the_areas_and_stored(
+    connections_table: Any, context: Any
+) -> None:
+    asked = json.dumps({"area": ["north", "harbour"], "urgency": ["high"]})
+    response = connection_manager.on_connect(connect_event('["north"]', asked), context)
+    assert response["statusCode"] == 200
+    (item,) = rows(connections_table)
+    assert item["filter"] == '{"area":["north"],"urgency":["high"]}'
+
+
+def test_token_without_areas_gets_the_terraform_default(
+    connections_table: Any, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEFAULT_AREAS", "[]")
+    assert connection_manager.on_connect(connect_event(), context)["statusCode"] == 200
+    (item,) = rows(connections_table)
+    assert item["areas"] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("filter_text", "says"),
+    [
+        ("area=north", "not JSON"),
+        ('{"colour":["red"]}', "not filterable"),
+        ('{"area":"north"}', "must be a list of strings"),
+    ],
+)
+def test_bad_connect_time_filter_refuses_the_connection(
+    connections_table: Any, context: Any, filter_text: str, says: str
+) -> None:
+    response = connection_manager.on_connect(connect_event(None, filter_text), context)
+    assert response["statusCode"] == 400
+    assert response["body"].startswith("Bad request: ") and says in response["body"]
+    assert rows(connections_table) == []
+
+
+def test_unreadable_areas_in_the_context_refuse_the_connection(
+    connections_table: Any, context: Any
+) -> None:
+    response = connection_manager.on_connect(connect_event("north*"), context)
+    assert response["statusCode"] == 401
+    assert rows(connections_table) == []

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from realtime_common.auth.errors import UnauthorizedError
 from realtime_common.auth.settings import AuthorizerConfig
 from realtime_common.auth.verify import verify_token
+from testing import terraform_defaults
 from tools.localenv import board, commands, tokens
 
 pytestmark = pytest.mark.unit
@@ -29,6 +30,7 @@ FUNCTION_ENV = {
     "ALLOWED_ROLES": "dispatcher,responder,supervisor,viewer",
     "JWT_LEEWAY_SECONDS": "30",
     "AUTH_CACHE_SECONDS": "0",
+    **terraform_defaults.AUTHORIZER_AREAS,
 }
 
 

@@ -48,6 +48,10 @@ run "jwks_authorizer_is_built_and_attached" {
       JWT_LEEWAY_SECONDS = "30"
       AUTH_CACHE_SECONDS = "0"
       JWT_ALGORITHMS     = "RS256"
+      # var.subscriptions (subscriptions.tftest.hcl): the claim, the default, the size limit.
+      AREAS_CLAIM   = "areas"
+      DEFAULT_AREAS = jsonencode(["*"])
+      FILTER_LIMITS = jsonencode({ areas_max_bytes = 4096, max_bytes = 2048, values_per_field = 20 })
     }))
     error_message = "The authorizer's environment does not match its contract (functions/README.md)."
   }

@@ -25,8 +25,8 @@ run "without_stream" {
 
   assert {
     condition = toset(output.alarm_names) == toset([
-      "realtime-test-connect-errors", "realtime-test-disconnect-errors", "realtime-test-broadcaster-errors", "realtime-test-notifier-errors", "realtime-test-fanout-worker-errors", "realtime-test-sync-errors",
-      "realtime-test-connect-throttles", "realtime-test-disconnect-throttles", "realtime-test-broadcaster-throttles", "realtime-test-notifier-throttles", "realtime-test-fanout-worker-throttles", "realtime-test-sync-throttles",
+      "realtime-test-connect-errors", "realtime-test-disconnect-errors", "realtime-test-broadcaster-errors", "realtime-test-notifier-errors", "realtime-test-fanout-worker-errors", "realtime-test-sync-errors", "realtime-test-subscribe-errors",
+      "realtime-test-connect-throttles", "realtime-test-disconnect-throttles", "realtime-test-broadcaster-throttles", "realtime-test-notifier-throttles", "realtime-test-fanout-worker-throttles", "realtime-test-sync-throttles", "realtime-test-subscribe-throttles",
       "realtime-test-websocket-integration-errors", "realtime-test-websocket-execution-errors",
     ])
     error_message = "Without the stream: errors and throttles per function and the API's two error alarms, nothing that watches a stream or a queue."
@@ -100,7 +100,7 @@ run "with_stream" {
   }
 
   assert {
-    condition     = length(output.alarm_names) == 14 + 2 + 2 + 2 + 1 + 1
+    condition     = length(output.alarm_names) == 16 + 2 + 2 + 2 + 1 + 1
     error_message = "With the stream: iterator age, dead letter and records failed per consumer, fan-out duration and duplicate alerts; no-alerts stays off by default."
   }
   assert {

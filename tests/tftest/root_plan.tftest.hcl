@@ -30,8 +30,8 @@ run "without_stream" {
 
   # Routes -> integrations -> functions.
   assert {
-    condition     = toset(keys(module.websocket_api.integrations)) == toset(["$connect", "$disconnect", "$default", "ping", "sync"])
-    error_message = "The API must have exactly the $connect, $disconnect, $default, ping and sync routes."
+    condition     = toset(keys(module.websocket_api.integrations)) == toset(["$connect", "$disconnect", "$default", "ping", "sync", "subscribe"])
+    error_message = "The API must have exactly the $connect, $disconnect, $default, ping, sync and subscribe routes."
   }
   assert {
     condition     = module.websocket_api.integrations["$connect"].uri == module.function["connect"].invoke_arn && module.websocket_api.integrations["$connect"].type == "AWS_PROXY"
@@ -87,7 +87,7 @@ run "without_stream" {
     error_message = "notifier may only Publish to the topic and Get/Put/Update/DeleteItem on the idempotency table."
   }
   assert {
-    condition = length(module.function) == 6 && alltrue([for m in values(module.function) :
+    condition = length(module.function) == 7 && alltrue([for m in values(module.function) :
       one([for s in jsondecode(m.policy).Statement : s if s.Sid == "WriteOwnLogGroup"]) == {
         Sid      = "WriteOwnLogGroup"
         Effect   = "Allow"
@@ -114,6 +114,10 @@ run "without_stream" {
       ALLOWED_ROLES                = "dispatcher,responder,supervisor,viewer"
       ALLOW_QUERY_IDENTITY         = "false"
       CONNECTION_TTL_SECONDS       = "7200"
+      # var.subscriptions (subscriptions.tftest.hcl)
+      FILTER_FIELDS = jsonencode(["area", "urgency", "type", "status"])
+      FILTER_LIMITS = jsonencode({ areas_max_bytes = 4096, max_bytes = 2048, values_per_field = 20 })
+      DEFAULT_AREAS = jsonencode(["*"])
     }) && module.function["disconnect"].environment_variables == module.function["connect"].environment_variables
     error_message = "connect/disconnect environment does not match the handlers' contract."
   }
@@ -165,8 +169,8 @@ run "without_stream" {
 
   # Outputs' shapes.
   assert {
-    condition     = output.function_names == { connect = "realtime-test-connect", disconnect = "realtime-test-disconnect", broadcaster = "realtime-test-broadcaster", notifier = "realtime-test-notifier", fanout-worker = "realtime-test-fanout-worker", sync = "realtime-test-sync" }
-    error_message = "function_names must map connect, disconnect, broadcaster, notifier, fanout-worker and sync to their names."
+    condition     = output.function_names == { connect = "realtime-test-connect", disconnect = "realtime-test-disconnect", broadcaster = "realtime-test-broadcaster", notifier = "realtime-test-notifier", fanout-worker = "realtime-test-fanout-worker", sync = "realtime-test-sync", subscribe = "realtime-test-subscribe" }
+    error_message = "function_names must map connect, disconnect, broadcaster, notifier, fanout-worker, sync and subscribe to their names."
   }
   assert {
     condition     = output.connections_table_name == "realtime-test-connections" && output.idempotency_table_name == "realtime-test-idempotency" && output.alerts_topic_arn == "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" && output.api_id == "abc123def4"

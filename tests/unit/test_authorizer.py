@@ -23,6 +23,7 @@ from realtime_common.auth.request import extract_token
 from realtime_common.auth.settings import AuthorizerConfig
 from realtime_common.auth.verify import verify_token
 from realtime_common.config import ConfigError
+from testing import terraform_defaults
 
 pytestmark = pytest.mark.unit
 
@@ -41,6 +42,7 @@ ENV = {
     "ALLOWED_ROLES": "dispatcher,viewer",
     "JWT_LEEWAY_SECONDS": "30",
     "AUTH_CACHE_SECONDS": "0",
+    **terraform_defaults.AUTHORIZER_AREAS,
 }
 CFG = AuthorizerConfig.from_env(ENV)
 HS_SECRET = b"s" * 32
@@ -407,7 +409,7 @@ def test_policy_allows_exactly_this_connect_route(keys: JwksKeys) -> None:
                 {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": ROUTE_ARN}
             ],
         },
-        "context": {"userId": "user-42", "role": "dispatcher"},
+        "context": {"userId": "user-42", "role": "dispatcher", "areas": '["*"]'},
     }
 
 
@@ -472,3 +474,78 @@ def test_an_ec_issuer_with_es256() -> None:
     assert verify_token(token, cfg, keys, NOW).user_id == "user-42"
     with pytest.raises(UnauthorizedError):  # RS256 is not in this authorizer's list
         verify_token(rs256(claims(), kid="e1"), cfg, keys, NOW)
+
+
+# ---------------------------------------------------------------------------------------------
+# The areas claim (subscriptions): into the context, default without it, refused when unusable
+# ---------------------------------------------------------------------------------------------
+def allowed_context(keys: JwksKeys, cfg: AuthorizerConfig = CFG, **claim: Any) -> dict[str, str]:
+    answer = authorize(request({"token": rs256(claims(**claim))}), cfg, keys, DecisionCache(0), NOW)
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow", answer
+    context: dict[str, str] = answer["context"]
+    return context
+
+
+@pytest.mark.parametrize(
+    ("value", "areas"),
+    [
+        (["north", "harbour"], '["harbour","north"]'),
+        ("north, harbour", '["harbour","north"]'),
+        ('["north/*","north/east"]', '["north/*"]'),
+        ("*", '["*"]'),
+        ([], "[]"),
+    ],
+)
+def test_areas_claim_travels_canonical_in_the_context(
+    keys: JwksKeys, value: object, areas: str
+) -> None:
+    assert allowed_context(keys, areas=value)["areas"] == areas
+
+
+def test_configurable_claim_name_and_default(keys: JwksKeys) -> None:
+    cognito = AuthorizerConfig.from_env(
+        ENV | {"AREAS_CLAIM": "custom:areas", "DEFAULT_AREAS": "[]"}
+    )
+    assert allowed_context(keys, cognito, **{"custom:areas": "north"})["areas"] == '["north"]'
+    # The claim under another name is not read; a token without it gets DEFAULT_AREAS.
+    assert allowed_context(keys, cognito, areas="*")["areas"] == "[]"
+    assert allowed_context(keys)["areas"] == '["*"]'
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (42, "not a list or comma-separated string"),
+        (["north", 7], "other than strings"),
+        ("no*rth", "malformed"),
+        ([f"district-{n:04}" for n in range(20)], "over the limit of 200"),
+    ],
+)
+def test_unusable_areas_claim_is_denied_saying_why(
+    keys: JwksKeys, value: object, why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    limits = {"values_per_field": 20, "max_bytes": 2048, "areas_max_bytes": 200}
+    cfg = AuthorizerConfig.from_env(ENV | {"FILTER_LIMITS": json.dumps(limits)})
+    token = rs256(claims(areas=value))
+    answer = authorize(request({"token": token}), cfg, keys, DecisionCache(0), NOW)
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert answer["context"] == {}
+    logged = "\n".join(json.dumps(vars(r), default=str) for r in caplog.records)
+    assert "connection denied" in logged and why in logged and "'areas'" in logged
+
+
+def test_the_largest_allowed_areas_keep_the_answer_under_8_kb(keys: JwksKeys) -> None:
+    # Up to FILTER_LIMITS.areas_max_bytes of areas, with the longest user id connection_manager
+    # accepts: API Gateway refuses an authorizer answer over 8 KB.
+    limit = json.loads(ENV["FILTER_LIMITS"])["areas_max_bytes"]
+    areas = [f"d{n:05}" for n in range(limit // 10)]
+    assert len(json.dumps(areas, separators=(",", ":"))) <= limit
+    answer = authorize(
+        request({"token": rs256(claims(areas=areas, sub="u" * 256))}),
+        CFG,
+        keys,
+        DecisionCache(0),
+        NOW,
+    )
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert len(json.dumps(answer).encode()) < 8192

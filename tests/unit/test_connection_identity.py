@@ -11,7 +11,10 @@ from connection_manager import (
     connection_item,
     resolve_identity,
 )
+from realtime_common import filters
+from realtime_common.filters import Permission
 from realtime_common.metrics import REFUSAL_REASONS
+from testing import terraform_defaults
 
 pytestmark = pytest.mark.unit
 
@@ -20,7 +23,10 @@ STRICT = ConnectConfig(
     allowed_roles=frozenset({"dispatcher", "viewer"}),
     allow_query_identity=False,
     ttl_seconds=7200,
+    filter_settings=filters.FilterSettings.from_env(terraform_defaults.FILTERS),
+    default_areas=filters.default_areas(terraform_defaults.FILTERS),
 )
+ALL = Permission.of(["*"])
 DEV = ConnectConfig(**{**STRICT.__dict__, "allow_query_identity": True})
 
 
@@ -33,7 +39,7 @@ def event(authorizer: dict | None = None, query: dict | None = None) -> dict:
 
 def test_authorizer_identity() -> None:
     identity = resolve_identity(event({"userId": "u1", "role": "Dispatcher"}), STRICT)
-    assert identity == Identity("u1", "dispatcher", "authorizer")
+    assert identity == Identity("u1", "dispatcher", "authorizer", ALL)
 
 
 def test_query_identity_is_ignored_unless_allowed() -> None:
@@ -41,12 +47,12 @@ def test_query_identity_is_ignored_unless_allowed() -> None:
     with pytest.raises(IdentityError) as refused:
         resolve_identity(ev, STRICT)
     assert refused.value.status == 401
-    assert resolve_identity(ev, DEV) == Identity("dev", "viewer", "query")
+    assert resolve_identity(ev, DEV) == Identity("dev", "viewer", "query", ALL)
 
 
 def test_authorizer_wins_over_query_string() -> None:
     ev = event({"userId": "real", "role": "viewer"}, {"userId": "spoof", "role": "dispatcher"})
-    assert resolve_identity(ev, DEV) == Identity("real", "viewer", "authorizer")
+    assert resolve_identity(ev, DEV) == Identity("real", "viewer", "authorizer", ALL)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +78,7 @@ def test_refusals(ev: dict, status: int, code: str) -> None:
 
 
 def test_connection_item_shape_and_ttl() -> None:
-    item = connection_item("abc=", Identity("u1", "viewer", "authorizer"), 1795790400.7, 7200)
+    item = connection_item("abc=", Identity("u1", "viewer", "authorizer", ALL), 1795790400.7, 7200)
     assert item == {
         "pk": {"S": "CONN#abc="},
         "sk": {"S": "META#"},
@@ -80,7 +86,38 @@ def test_connection_item_shape_and_ttl() -> None:
         "role": {"S": "viewer"},
         "connectedAt": {"S": "2026-11-27T14:40:00Z"},
         "expiresAt": {"N": str(1795790400 + 7200)},
+        "areas": {"S": '["*"]'},
     }
+
+
+def test_areas_come_with_the_identity_or_from_the_default() -> None:
+    north = resolve_identity(
+        event({"userId": "u1", "role": "viewer", "areas": '["north/*"]'}), STRICT
+    )
+    assert north.areas == Permission.of(["north/*"])
+    nothing = ConnectConfig(**{**STRICT.__dict__, "default_areas": Permission.of([])})
+    assert resolve_identity(event({"userId": "u1", "role": "viewer"}), nothing).areas == (
+        Permission.of([])
+    )
+    # A dev query-string identity writes its areas as a token's claim would be.
+    query = event(query={"userId": "dev", "role": "viewer", "areas": "north,harbour"})
+    assert resolve_identity(query, DEV).areas == Permission.of(["harbour", "north"])
+
+
+@pytest.mark.parametrize("areas", ['["no*rth"]', "[1]", '["x"'])
+def test_unreadable_areas_refuse_the_connection(areas: str) -> None:
+    with pytest.raises(IdentityError) as refused:
+        resolve_identity(event({"userId": "u1", "role": "viewer", "areas": areas}), STRICT)
+    assert (refused.value.status, refused.value.code) == (401, "no_identity")
+    assert "areas are unusable" in refused.value.reason
+
+
+def test_connect_time_filter_is_stored_as_the_effective_filter() -> None:
+    identity = Identity("u1", "viewer", "authorizer", Permission.of(["north"]))
+    asked = filters.Filter.of({"area": ["north", "harbour"], "urgency": ["high"]})
+    item = connection_item("abc=", identity, 1795790400.0, 7200, asked)
+    assert item["areas"] == {"S": '["north"]'}
+    assert item["filter"] == {"S": '{"area":["north"],"urgency":["high"]}'}
 
 
 @pytest.mark.parametrize(

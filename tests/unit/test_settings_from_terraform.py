@@ -31,6 +31,7 @@ from realtime_common.auth.settings import AuthorizerConfig
 from realtime_common.config import log_level
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.sync.config import SyncConfig
+from subscribe import SubscribeConfig
 from testing import terraform_defaults
 from tools.build.artifacts import ARTIFACTS
 from tools.localenv.rootmodule import copy_root_module
@@ -79,6 +80,7 @@ READERS: dict[str, tuple[Reader, ...]] = {
         log_level,
     ),
     "fanout_worker.handler": (FanoutConfig.from_env, log_level),
+    "subscribe.handler": (SubscribeConfig.from_env, log_level),
     "notifier.handler": (NotifierConfig.from_env, _metrics, log_level),
     "sync.handler": (SyncConfig.from_env, log_level),
 }
@@ -205,6 +207,8 @@ def test_the_tests_copies_of_the_defaults_are_what_terraform_sets(
         ("connect", terraform_defaults.CONNECT),
         ("disconnect", terraform_defaults.CONNECT),
         ("notifier", terraform_defaults.NOTIFIER),
+        ("subscribe", terraform_defaults.FILTERS),
+        ("authorizer", terraform_defaults.AUTHORIZER_AREAS),
     ):
         env = functions[function]["environment"]
         assert {name: env.get(name) for name in copy} == copy, function

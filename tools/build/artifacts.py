@@ -64,11 +64,16 @@ ARTIFACTS = (
         name="connection_manager",
         handlers=("connection_manager.on_connect", "connection_manager.on_disconnect"),
     ),
-    # The fan-out worker and the sync function ship in the broadcaster's zip: the same engine
-    # and wire client (so the same aiohttp requirements), one artifact.
+    # The fan-out worker and the sync and subscribe functions ship in the broadcaster's zip: the
+    # same engine and wire client (so the same aiohttp requirements), one artifact.
     Artifact(
         name="broadcaster",
-        handlers=("broadcaster.handler", "fanout_worker.handler", "sync.handler"),
+        handlers=(
+            "broadcaster.handler",
+            "fanout_worker.handler",
+            "sync.handler",
+            "subscribe.handler",
+        ),
     ),
     Artifact(name="notifier", handlers=("notifier.handler",)),
 )

@@ -12,7 +12,8 @@ class UnauthorizedError(Exception):
 
 
 class ForbiddenRoleError(Exception):
-    """The token is valid but maps to no allowed role: the answer is a Deny policy (403)."""
+    """The token is valid but maps to no allowed role, or its areas claim is unusable
+    (malformed, or over the size the authorizer's context may carry): a Deny policy (403)."""
 
     def __init__(self, user_id: str, reason: str) -> None:
         super().__init__(reason)

@@ -132,3 +132,11 @@ override_resource {
     invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-sync/invocations"
   }
 }
+
+override_resource {
+  target = module.function["subscribe"].aws_lambda_function.this
+  values = {
+    arn        = "arn:aws:lambda:us-east-1:123456789012:function:realtime-test-subscribe"
+    invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:realtime-test-subscribe/invocations"
+  }
+}
