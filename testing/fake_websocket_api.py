@@ -17,6 +17,16 @@ most 128 KB, an incident too large for one frame in ``incident.part`` frames, th
 (``realtime_common.sync.request`` and ``.messages``). A cursor it cannot read, or one
 older than ``expire_cursors()``, gets the full state and ``reset: true``; malformed requests get
 ``bad_request``; ``throttle_syncs`` answers the next syncs with ``sync_throttled``.
+
+Subscriptions (docs/handlers.md, "Subscriptions"), with the stack's own filter model
+(``realtime_common.filters``) and its default settings (``testing.terraform_defaults.FILTERS``):
+each connection has a permission, the ``areas`` of its connect query string written as a token's
+claim would be (as the ``$connect`` handler reads a dev query identity; without it the default
+areas; unreadable: 401), and a filter, from the ``filter`` query parameter (a bad one: 400) or a
+``{"action": "subscribe"}`` message (answered ``subscribed`` with the effective filter, or
+``bad_request``). A sync answers only the incidents the connection's effective filter matches;
+``put`` and ``remove`` post only to the connections they match, and ``incident.left`` to those
+whose filter matched the incident before the change and not after.
 """
 
 from __future__ import annotations
@@ -27,24 +37,28 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from realtime_common import filters
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES
 from realtime_common.sync import messages
 from realtime_common.sync.request import BadRequest, Kind, SyncRequest, parse
+from testing import terraform_defaults
 
 T = TypeVar("T")
 
 _CURSOR = re.compile(r"^v1:(\d{1,18})$")
 # Sequences of the state the fake holds: above those the browser tests make up for live frames.
 _FIRST_SEQUENCE = 500_000_000_000_000_000_000
+# The message a connection gets when an incident stops matching its filter.
+LEFT = "incident.left"
 
 
 @dataclass
@@ -56,6 +70,11 @@ class IncidentState:
     sequence: str
     event_id: str
     version: int  # the fake's change counter when it was written: what cursors compare with
+    last: dict[str, Any] | None = None  # a tombstone's image before the removal
+
+    def image(self) -> dict[str, Any] | None:
+        """What a filter is matched against: the incident, or what it was before its removal."""
+        return self.incident if self.incident is not None else self.last
 
 
 @dataclass
@@ -66,7 +85,17 @@ class Peer:
     path: str
     subprotocol: str | None  # the one the server selected
     offered: list[str]  # what the client offered, in order
+    areas: filters.Permission  # what its identity may see
+    asked: filters.Filter = field(default_factory=filters.Filter)  # stored effective filter
     received: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def effective(self) -> filters.Effective:
+        return filters.effective(self.asked, self.areas)
+
+    def sees(self, image: Mapping[str, Any] | None) -> bool:
+        """Whether an incident (None: unknown) belongs to this connection's subscription."""
+        return image is not None and filters.matches(self.effective, image)
 
     @property
     def query(self) -> str:
@@ -76,7 +105,11 @@ class Peer:
 class FakeWebSocketApi:
     """The server side of the contract, run on its own event loop thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, subscriptions: Mapping[str, str] = terraform_defaults.FILTERS) -> None:
+        # The subscription settings: the environment Terraform gives $connect by default.
+        self.filter_settings = filters.FilterSettings.from_env(subscriptions)
+        self.default_areas = filters.default_areas(subscriptions)
+        self._handshakes: dict[int, tuple[filters.Permission, filters.Filter]] = {}
         self.loop = asyncio.new_event_loop()
         self.peers: list[Peer] = []
         self.refuse = False
@@ -139,6 +172,26 @@ class FakeWebSocketApi:
             # What API Gateway does when $connect answers 401/403 or the authorizer denies.
             self.refused += 1
             return connection.respond(403, "Forbidden\n")
+        query = parse_qs(urlsplit(request.path).query)
+        try:
+            areas = filters.parse_areas_claim(
+                query["areas"][0] if "areas" in query else None,
+                default=self.default_areas,
+                max_bytes=self.filter_settings.limits.areas_max_bytes,
+            )
+        except filters.ClaimError:
+            self.refused += 1
+            return connection.respond(401, "Unauthorized\n")
+        try:
+            asked = (
+                filters.parse_filter_text(query["filter"][0], self.filter_settings)
+                if "filter" in query
+                else filters.Filter()
+            )
+        except filters.FilterError as bad:
+            self.refused += 1
+            return connection.respond(400, f"Bad request: {bad}\n")
+        self._handshakes[id(connection)] = (areas, filters.effective(asked, areas).filter)
         return None
 
     @staticmethod
@@ -153,7 +206,10 @@ class FakeWebSocketApi:
         assert connection.request is not None  # set once the opening handshake is done
         offered = connection.request.headers.get_all("Sec-WebSocket-Protocol")
         protocols = [p.strip() for value in offered for p in value.split(",") if p.strip()]
-        peer = Peer(connection, connection.request.path, connection.subprotocol, protocols)
+        areas, asked = self._handshakes.pop(id(connection))
+        peer = Peer(
+            connection, connection.request.path, connection.subprotocol, protocols, areas, asked
+        )
         with self._lock:
             self.peers.append(peer)
         async for raw in connection:
@@ -169,8 +225,10 @@ class FakeWebSocketApi:
                 gate = self._gate
                 while gate is not None and not gate.is_set():
                     await asyncio.sleep(0.02)
-                for data in self._answer_sync(raw):
+                for data in self._answer_sync(raw, peer):
                     await connection.send(data.decode())
+            elif isinstance(frame, dict) and frame.get("action") == "subscribe":
+                await connection.send(self._subscribe(peer, frame).decode())
             else:
                 await connection.send(
                     json.dumps(
@@ -178,8 +236,20 @@ class FakeWebSocketApi:
                     )
                 )
 
+    # -- the subscribe route -----------------------------------------------------------------
+    def _subscribe(self, peer: Peer, frame: Mapping[str, Any]) -> bytes:
+        """Stores the effective filter and answers ``subscribed``, or ``bad_request``."""
+        try:
+            asked = filters.parse_filter(frame.get("filter"), self.filter_settings)
+        except filters.FilterError as bad:
+            return messages.error("bad_request", str(bad))
+        effective = filters.effective(asked, peer.areas)
+        with self._lock:
+            peer.asked = effective.filter
+        return messages.encode(effective.subscribed_message())
+
     # -- the sync route ----------------------------------------------------------------------
-    def _answer_sync(self, body: str | bytes) -> list[bytes]:
+    def _answer_sync(self, body: str | bytes, peer: Peer) -> list[bytes]:
         """The frames answering one sync request, made by the sync route's own modules
         (request parsing, messages, batch frames and parts: realtime_common.sync)."""
         try:
@@ -191,7 +261,9 @@ class FakeWebSocketApi:
                 retry_after_ms = self._throttle.pop(0)
                 reason = "one full sync per connection per few seconds"
                 return [messages.error("sync_throttled", reason, retry_after_ms)]
-            items, reset = self._select(request)
+            selected, reset = self._select(request)
+            # Only what the connection's subscription matches (a tombstone: by its last image).
+            items = [item for item in selected if peer.sees(item.image())]
             # A fetch by id is no position in the change feed: its cursor is empty, as the
             # route's (the client keeps the cursor of its last full or since sync).
             cursor = "" if request.kind is Kind.IDS else f"v1:{self._version}"
@@ -215,23 +287,36 @@ class FakeWebSocketApi:
 
     # -- what a test does --------------------------------------------------------------------
     def put(self, incident_id: str, *, live: bool = True, **attributes: object) -> dict[str, Any]:
-        """Creates or replaces an incident in the state; posts the live message unless not live."""
+        """Creates or replaces an incident in the state; unless not live, posts the change to the
+        connections it matches and ``incident.left`` to those it matched before and no longer."""
         with self._lock:
             previous = self.state.get(incident_id)
             item = self._write(incident_id, {"incidentId": incident_id, **attributes})
-        new = previous is None or previous.incident is None
-        message = state_message(item) | {"type": "incident.created" if new else "incident.updated"}
+        old = previous.incident if previous is not None else None
+        message = state_message(item) | {
+            "type": "incident.updated" if old is not None else "incident.created"
+        }
         if live:
-            self.send(message)
+            left = left_message(item)
+
+            def frame_for(peer: Peer) -> dict[str, Any] | None:
+                if peer.sees(item.incident):
+                    return message
+                return left if peer.sees(old) else None
+
+            self._post(frame_for)
         return message
 
     def remove(self, incident_id: str, *, live: bool = True) -> dict[str, Any]:
-        """Removes an incident (a tombstone); posts ``incident.removed`` unless not live."""
+        """Removes an incident (a tombstone); posts ``incident.removed`` to the connections it
+        matched, unless not live."""
         with self._lock:
+            previous = self.state.get(incident_id)
             item = self._write(incident_id, None)
+            item.last = previous.image() if previous is not None else None
         message = state_message(item)
         if live:
-            self.send(message)
+            self._post(lambda peer: message if peer.sees(item.last) else None)
         return message
 
     def _write(self, incident_id: str, incident: dict[str, Any] | None) -> IncidentState:
@@ -274,12 +359,17 @@ class FakeWebSocketApi:
             return [peer for peer in self.peers if peer.connection.state.name == "OPEN"]
 
     def send(self, frame: dict[str, Any]) -> None:
-        """Sends a frame to every open connection (like a fan-out)."""
-        data = json.dumps(frame)
+        """Sends a frame to every open connection, whatever its filter (a test's own frame)."""
+        self._post(lambda _: frame)
+
+    def _post(self, frame_for: Callable[[Peer], dict[str, Any] | None]) -> None:
+        """Sends each open connection its frame (None: nothing), like a fan-out."""
 
         async def send_all() -> None:
             for peer in self.live_peers():
-                await peer.connection.send(data)
+                frame = frame_for(peer)
+                if frame is not None:
+                    await peer.connection.send(json.dumps(frame))
 
         self._call(send_all)
 
@@ -291,6 +381,12 @@ class FakeWebSocketApi:
                 peer.connection.transport.abort()
 
         self._call(abort_all)
+
+
+def left_message(item: IncidentState) -> dict[str, Any]:
+    """``incident.left``: the envelope of the change, no incident."""
+    base = {"version": 1, "keys": item.keys, "eventId": item.event_id, "sequence": item.sequence}
+    return {"type": LEFT, **base}
 
 
 def state_message(item: IncidentState) -> dict[str, Any]:

@@ -5,6 +5,10 @@
 //   token    optional; sent as the `token` query parameter, or as a subprotocol with tokenIn=protocol
 //   tokenIn  "query" (default) or "protocol"
 //   pingMs   keep-alive interval in ms (default: the library's, 4 minutes)
+//   area     areas to show, comma-separated (default: all the token allows)
+//   urgency  urgencies to show, comma-separated (default: all)
+// The area and urgency filters are also in the header; changing them rewrites this URL (so a
+// reload or a bookmark keeps them) and subscribes the client to the new filter.
 
 import { RealtimeClient } from "../js/realtime-client.js";
 
@@ -12,6 +16,9 @@ const URGENCY_RANK = { critical: 4, high: 3, medium: 2, low: 1 };
 // Statuses the notifier treats as an escalation by default (ESCALATION_STATUSES).
 const ESCALATION_STATUSES = new Set(["escalated"]);
 const CHANGE_HIGHLIGHT_MS = 4000;
+
+// The filter fields the header sets, as URL parameters of the same name.
+const FILTER_FIELDS = ["area", "urgency"];
 
 const rank = (urgency) => URGENCY_RANK[String(urgency || "").trim().toLowerCase()] || 0;
 const norm = (value) => String(value ?? "").trim().toLowerCase();
@@ -211,6 +218,89 @@ class Board {
   }
 }
 
+/** Comma-separated values of a URL parameter, trimmed, empty ones and repeats dropped. */
+function listParam(params, name) {
+  const values = (params.get(name) || "").split(",").map((value) => value.trim());
+  return [...new Set(values.filter(Boolean))];
+}
+
+/** The subscription filter of the page's URL: {area: [...], urgency: [...]}, empty fields left out. */
+export function filterFromQuery(search) {
+  const params = new URLSearchParams(search);
+  const filter = {};
+  for (const field of FILTER_FIELDS) {
+    const values = listParam(params, field);
+    if (values.length) filter[field] = values;
+  }
+  return filter;
+}
+
+/** The page's query string with `filter` in it (the other parameters kept as they are). */
+export function queryWithFilter(search, filter) {
+  const params = new URLSearchParams(search);
+  for (const field of FILTER_FIELDS) {
+    if (filter[field] && filter[field].length) params.set(field, filter[field].join(","));
+    else params.delete(field);
+  }
+  const query = params.toString();
+  return query ? `?${query}` : "";
+}
+
+/** What the header says about the token's area patterns ("*" all, "north/*" north and below). */
+export function describeAreas(areas) {
+  if (areas.includes("*")) return "all areas";
+  if (!areas.length) return "no areas";
+  return areas.map((area) => (area.endsWith("/*") ? `${area.slice(0, -2)} (and below)` : area)).join(", ");
+}
+
+/** The header's filter controls, kept in step with the URL and the client's subscription. */
+class FilterControls {
+  constructor(doc, filter) {
+    this.form = doc.getElementById("filters");
+    this.area = doc.getElementById("filter-area");
+    this.areaOptions = doc.getElementById("area-options");
+    this.urgency = [...doc.querySelectorAll('#filter-urgency input[name="urgency"]')];
+    this.allowed = doc.getElementById("areas-allowed");
+    this.show(filter);
+  }
+
+  show(filter) {
+    this.area.value = (filter.area || []).join(", ");
+    const urgencies = new Set(filter.urgency || []);
+    for (const box of this.urgency) box.checked = urgencies.has(box.value);
+  }
+
+  read() {
+    const filter = {};
+    const areas = [...new Set(this.area.value.split(",").map((value) => value.trim()).filter(Boolean))];
+    if (areas.length) filter.area = areas;
+    const urgencies = this.urgency.filter((box) => box.checked).map((box) => box.value);
+    if (urgencies.length) filter.urgency = urgencies;
+    return filter;
+  }
+
+  /** The server's answer: the token's areas (offered as choices when they are plain names). */
+  showSubscription({ areas, narrowed }) {
+    const doc = this.form.ownerDocument;
+    this.allowed.textContent = `Allowed: ${describeAreas(areas)}${narrowed ? " · filter narrowed" : ""}`;
+    this.allowed.dataset.areas = JSON.stringify(areas);
+    this.allowed.dataset.narrowed = String(narrowed);
+    const names = areas.filter((area) => area !== "*").map((area) => area.replace(/\/\*$/, ""));
+    this.areaOptions.replaceChildren(
+      ...names.map((name) => Object.assign(doc.createElement("option"), { value: name })),
+    );
+  }
+
+  onChange(listener) {
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      listener(this.read());
+    });
+    this.area.addEventListener("change", () => listener(this.read()));
+    for (const box of this.urgency) box.addEventListener("change", () => listener(this.read()));
+  }
+}
+
 function configFromQuery(search) {
   const params = new URLSearchParams(search);
   const pingMs = Number(params.get("pingMs"));
@@ -221,6 +311,7 @@ function configFromQuery(search) {
     // The stack's authorizer reads the subprotocol pair ["bearer", <jwt>] (functions/README.md).
     protocols: params.get("tokenIn") === "protocol" ? ["bearer"] : undefined,
     pingIntervalMs: pingMs >= 1000 ? pingMs : undefined,
+    filter: filterFromQuery(search),
   };
 }
 
@@ -234,8 +325,11 @@ function start(win) {
     board.setStatus("closed", "No stream URL");
     return null;
   }
+  const controls = new FilterControls(doc, config.filter);
+  // Always subscribed (`{}` is everything the token allows), so the answer says which areas
+  // the token allows.
   const options = { url: config.url };
-  for (const name of ["token", "tokenIn", "protocols", "pingIntervalMs"]) {
+  for (const name of ["token", "tokenIn", "protocols", "pingIntervalMs", "filter"]) {
     if (config[name] !== undefined) options[name] = config[name];
   }
   let client;
@@ -298,6 +392,11 @@ function start(win) {
     board.setStatus(state, `${prefix}; retrying in ${seconds} s (attempt ${attempt})`);
   });
   client.on("closed", () => board.setStatus("closed", "Disconnected"));
+  client.on("subscribed", (subscription) => controls.showSubscription(subscription));
+  controls.onChange((filter) => {
+    win.history.replaceState(null, "", `${win.location.pathname}${queryWithFilter(win.location.search, filter)}`);
+    client.subscribe(filter);
+  });
   client.on("message", (message) => board.apply(message));
   client.on("removed", ({ id }) => board.remove(id));
   client.on("truncated", (message) => board.markTruncated(message));
@@ -305,6 +404,13 @@ function start(win) {
     board.status.dataset.lastPong = String(Date.now());
   });
   client.on("error", (detail) => {
+    if (detail.kind === "subscribe" && detail.reason === "bad_request") {
+      // The server refused the filter (too many values): the board keeps showing the previous one.
+      const kept = client.filter || {};
+      controls.show(kept);
+      win.history.replaceState(null, "", `${win.location.pathname}${queryWithFilter(win.location.search, kept)}`);
+      board.setNotice(`Filter not applied: ${(detail.frame && detail.frame.message) || "refused by the server"}`);
+    }
     if (detail.kind === "sync" && board.status.dataset.state === "syncing") {
       // Live messages flow again while the client waits to retry.
       board.setStatus("open", "Live");

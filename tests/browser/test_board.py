@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from testing.browser import rows, status
@@ -199,9 +201,10 @@ def test_keepalive_pings_are_answered(open_board, fake_api) -> None:
         lambda: driver.find_element(By.ID, "status").get_attribute("data-last-pong"),
         what="the board to see the pong",
     )
-    # The sync on open, then only pings.
-    assert peer.received[0] == {"action": "sync"}
-    assert all(frame == {"action": "ping"} for frame in peer.received[1:])
+    # The subscription (the board always asks, to show the areas the token allows) and the sync
+    # on open, then only pings.
+    assert peer.received[:2] == [{"action": "subscribe", "filter": {}}, {"action": "sync"}]
+    assert all(frame == {"action": "ping"} for frame in peer.received[2:])
     assert status(driver) == "open"
 
 
@@ -453,3 +456,113 @@ def test_without_a_url_the_board_says_how_to_give_one(browser, static_site) -> N
     assert setup.is_displayed()
     assert "url=" in setup.text
     browser.get("about:blank")
+
+
+# -- the area and urgency filters ---------------------------------------------------------------
+# The fake applies the stack's own filter model (realtime_common.filters): a connection's areas
+# come from its connect query string (written as a token's areas claim), its filter from the
+# connect URL and the subscribe message.
+NORTH_AND_HARBOUR = "userId=alice&role=dispatcher&areas=north,harbour"
+
+
+def shown(driver: WebDriver) -> set[str]:
+    return {row["id"] for row in rows(driver)}
+
+
+def wait_shown(driver: WebDriver, expected: set[str], what: str) -> None:
+    wait_until(lambda: shown(driver) == expected, what=f"{what}: rows {sorted(expected)}")
+
+
+def page_filter(driver: WebDriver) -> dict[str, list[str]]:
+    """The filter parameters of the board's own URL."""
+    query = parse_qs(urlsplit(driver.current_url).query)
+    return {name: query[name] for name in ("area", "urgency") if name in query}
+
+
+def allowed(driver: WebDriver) -> str:
+    return driver.find_element(By.ID, "areas-allowed").text
+
+
+def type_area(driver: WebDriver, text: str) -> None:
+    field = driver.find_element(By.ID, "filter-area")
+    field.clear()
+    field.send_keys(text, Keys.ENTER)
+
+
+def subscribes(api: FakeWebSocketApi, peer_index: int) -> list[object]:
+    peer = api.peers[peer_index]
+    return [f["filter"] for f in peer.received if f.get("action") == "subscribe"]
+
+
+def test_the_area_filter_narrows_the_rows_and_survives_a_reconnect_and_a_reload(
+    open_board, fake_api
+) -> None:
+    fake_api.put("N-1", live=False, area="north", urgency="high", status="open")
+    fake_api.put("N-2", live=False, area="north", urgency="low", status="open")
+    fake_api.put("H-1", live=False, area="harbour", urgency="critical", status="open")
+    fake_api.put("S-1", live=False, area="south", urgency="high", status="open")
+
+    driver = open_board(fake_api.url(NORTH_AND_HARBOUR), area="north")
+    wait_shown(driver, {"N-1", "N-2"}, "the north incidents only")
+    wait_live(driver, fake_api)
+    assert driver.find_element(By.ID, "filter-area").get_attribute("value") == "north"
+    wait_until(lambda: allowed(driver) == "Allowed: harbour, north", what="the token's areas")
+    # Subscribed from the connect URL on, and by message before the sync.
+    first = fake_api.peers[0]
+    assert json.loads(parse_qs(first.query)["filter"][0]) == {"area": ["north"]}
+    assert first.received[:2] == [
+        {"action": "subscribe", "filter": {"area": ["north"]}},
+        {"action": "sync"},
+    ]
+
+    # The header's filter: harbour instead, kept in the page's URL.
+    type_area(driver, "harbour")
+    wait_shown(driver, {"H-1"}, "the harbour incidents after changing the filter")
+    assert page_filter(driver) == {"area": ["harbour"]}
+    assert subscribes(fake_api, 0)[-1] == {"area": ["harbour"]}
+
+    # The connection drops: the board reconnects with the same filter, before its catch-up.
+    fake_api.drop()
+    wait_until(lambda: len(fake_api.peers) == 2, what="a second connection")
+    wait_live(driver, fake_api)
+    second = fake_api.peers[1]
+    assert json.loads(parse_qs(second.query)["filter"][0]) == {"area": ["harbour"]}
+    assert second.received[0] == {"action": "subscribe", "filter": {"area": ["harbour"]}}
+    assert second.received[1]["action"] == "sync"
+    assert "since" in second.received[1]  # a catch-up, not a reload
+    assert shown(driver) == {"H-1"}
+
+    # Live: only harbour arrives; an incident moved out of harbour leaves the board.
+    fake_api.put("N-3", area="north", urgency="critical", status="open")
+    fake_api.put("H-2", area="harbour", urgency="medium", status="open")
+    wait_shown(driver, {"H-1", "H-2"}, "the new harbour incident live")
+    fake_api.put("H-1", area="north", urgency="critical", status="open")
+    wait_shown(driver, {"H-2"}, "H-1 gone after moving to north (incident.left)")
+
+    # A reload keeps the filter (it is in the URL).
+    driver.refresh()
+    wait_live(driver, fake_api, peers=1)
+    wait_shown(driver, {"H-2"}, "the harbour incidents after a reload")
+    assert driver.find_element(By.ID, "filter-area").get_attribute("value") == "harbour"
+
+
+def test_the_urgency_filter_and_an_area_the_token_does_not_allow(open_board, fake_api) -> None:
+    fake_api.put("N-1", live=False, area="north", urgency="high", status="open")
+    fake_api.put("N-2", live=False, area="north", urgency="low", status="open")
+    fake_api.put("H-1", live=False, area="harbour", urgency="critical", status="open")
+    driver = open_board(fake_api.url("userId=bob&role=viewer&areas=north"))
+    wait_shown(driver, {"N-1", "N-2"}, "everything the north token allows")
+    wait_until(lambda: allowed(driver) == "Allowed: north", what="the token's areas")
+
+    driver.find_element(By.CSS_SELECTOR, '#filter-urgency input[value="high"]').click()
+    wait_shown(driver, {"N-1"}, "the high-urgency incidents")
+    assert page_filter(driver) == {"urgency": ["high"]}
+
+    # Asking for harbour with a north token: narrowed, not refused, and nothing from harbour.
+    type_area(driver, "harbour")
+    wait_until(lambda: "filter narrowed" in allowed(driver), what="the narrowing shown")
+    wait_shown(driver, set(), "no rows")
+    fake_api.put("H-2", area="harbour", urgency="high", status="open")
+    fake_api.put("N-3", area="north", urgency="high", status="open")
+    wait_until(lambda: len(fake_api.live_peers()[0].received) > 0, what="the connection")
+    assert shown(driver) == set()
