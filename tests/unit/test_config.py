@@ -69,7 +69,7 @@ def test_broadcast_reads_what_terraform_sets_and_drops_a_trailing_slash() -> Non
     assert cfg == BroadcastConfig(
         FanoutConfig("conns", CALLBACK, concurrency=256),
         views=RoleViews.parse(terraform_defaults.ROLE_VIEWS),
-        rate=8000,
+        rate=int(terraform_defaults.BROADCASTER["FANOUT_RATE"]),  # variables.tf's default
         max_attempts=4,
         worker_function="realtime-dev-fanout-worker",
         worker_threshold=10_000,
