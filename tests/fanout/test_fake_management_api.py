@@ -62,7 +62,9 @@ def test_posts_on_many_connections_wait_out_their_latency_together(
     answers = asyncio.run(all_of_them())
     elapsed = time.monotonic() - began
     assert answers == [(200, b"")] * connections
-    assert elapsed < 2 * api.latency  # 300 sequential waits would take 150 s
+    # 300 sequential waits would take 150 s: a tenth of that proves they overlap, with room for a
+    # loaded machine (max_in_flight below is the exact check).
+    assert elapsed < connections * api.latency / 10
     assert api.max_in_flight > connections // 2
     assert api.delivered("c7") == [{"n": 7}]
     assert all(p.finished - p.started >= api.latency for p in api.posts)

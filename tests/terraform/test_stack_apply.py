@@ -127,6 +127,8 @@ def test_outputs(outputs: dict[str, Any], stack_inputs: Any) -> None:
         "broadcaster": f"{prefix}-broadcaster",
         "notifier": f"{prefix}-notifier",
         "fanout-worker": f"{prefix}-fanout-worker",
+        "sync": f"{prefix}-sync",
+        "subscribe": f"{prefix}-subscribe",
     }
     assert outputs["fanout_worker_function_name"] == f"{prefix}-fanout-worker"
     assert outputs["stage_name"] == "prod"
@@ -147,10 +149,16 @@ def test_websocket_routes_reach_the_right_functions(outputs: dict[str, Any]) -> 
     assert described["RouteSelectionExpression"] == "$request.body.action"
 
     routes = {r["RouteKey"]: r for r in api.get_routes(ApiId=api_id)["Items"]}
-    assert set(routes) == {"$connect", "$disconnect", "$default", "ping"}
+    assert set(routes) == {"$connect", "$disconnect", "$default", "ping", "sync", "subscribe"}
     integrations = {i["IntegrationId"]: i for i in api.get_integrations(ApiId=api_id)["Items"]}
 
-    for route_key, function in (("$connect", "connect"), ("$disconnect", "disconnect")):
+    lambda_routes = (
+        ("$connect", "connect"),
+        ("$disconnect", "disconnect"),
+        ("sync", "sync"),
+        ("subscribe", "subscribe"),
+    )
+    for route_key, function in lambda_routes:
         integration = integrations[routes[route_key]["Target"].removeprefix("integrations/")]
         assert integration["IntegrationType"] == "AWS_PROXY"
         arn = lam.get_function(FunctionName=outputs["function_names"][function])["Configuration"][
@@ -277,12 +285,14 @@ def test_functions_configuration(outputs: dict[str, Any]) -> None:
         "broadcaster.handler",
         "notifier.handler",
         "fanout_worker.handler",
+        "sync.handler",
+        "subscribe.handler",
     }
     for config in configs.values():
         assert config["Runtime"] == "python3.12"
         assert config["Architectures"] == ["x86_64"]
     # Every function runs with a role of its own.
-    assert len({c["Role"] for c in configs.values()}) == 5
+    assert len({c["Role"] for c in configs.values()}) == len(configs) == 7
 
     env = {key: c["Environment"]["Variables"] for key, c in configs.items()}
     assert env["connect"]["CONNECTIONS_TABLE"] == outputs["connections_table_name"]

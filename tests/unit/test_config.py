@@ -11,7 +11,7 @@ from notifier import NotifierConfig
 from realtime_common.config import ConfigError, log_level
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.views import RoleViews
-from realtime_common.filters import Permission
+from realtime_common.filters import FilterSettings, Permission, default_areas
 from testing import terraform_defaults
 
 pytestmark = pytest.mark.unit
@@ -25,12 +25,13 @@ CONNECT = {"CONNECTIONS_TABLE": "conns", **terraform_defaults.CONNECT}
 
 
 def test_connect_reads_what_terraform_sets() -> None:
-    assert ConnectConfig.from_env(CONNECT) == ConnectConfig(
-        table="conns",
-        allowed_roles=frozenset({"dispatcher", "responder", "supervisor", "viewer"}),
-        allow_query_identity=False,
-        ttl_seconds=7200,
-    )
+    cfg = ConnectConfig.from_env(CONNECT)
+    assert cfg.table == "conns"
+    assert cfg.allowed_roles == frozenset({"dispatcher", "responder", "supervisor", "viewer"})
+    assert cfg.allow_query_identity is False
+    assert cfg.ttl_seconds == 7200
+    assert cfg.filter_settings == FilterSettings.from_env(terraform_defaults.FILTERS)
+    assert cfg.default_areas == default_areas(terraform_defaults.FILTERS)
 
 
 def test_connect_overrides() -> None:
@@ -40,6 +41,7 @@ def test_connect_overrides() -> None:
             "ALLOWED_ROLES": " Dispatcher, viewer ,,",
             "ALLOW_QUERY_IDENTITY": "TRUE",
             "CONNECTION_TTL_SECONDS": "600",
+            **terraform_defaults.FILTERS,
         }
     )
     assert cfg.allowed_roles == frozenset({"dispatcher", "viewer"})
