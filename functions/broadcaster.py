@@ -8,40 +8,19 @@ Handler string: ``broadcaster.handler`` (a DynamoDB stream event source mapping 
 ``STATE_TABLE``, ``STATE_RETENTION_SECONDS``, ``CLOSED_STATUSES``, ``LOG_LEVEL``,
 ``POWERTOOLS_SERVICE_NAME``.
 
-Delivery model (functions/README.md has the full contract):
+Delivery model (functions/README.md owns the full contract; the steps, in order):
 
-* First, every record's state goes to the state table (``realtime_common.state``): one
-  conditional write per incident (the batch's newest record of it), all at once, so a client that
-  syncs after a live message never sees older state. A record whose state could not be stored is
-  not sent; it and every record after it are reported failed.
-
-* INSERT/MODIFY records become one JSON message each per role-based view (``ROLE_VIEWS``: each
-  role gets the whole incident or an allow-list of its attributes; roles sharing a view share the
-  encoding, so a record is encoded once per distinct view, never per connection); a connection
-  whose role has no view gets nothing. A REMOVE record becomes one ``incident.removed`` message
-  (keys, eventId, sequence; no incident) for every view.
-* Subscriptions (issue 17, ``realtime_common.filters``): the Scan reads each row's ``areas`` and
-  ``filter``; connections are grouped into audiences by (effective filter, view)
-  (``realtime_common.fanout.audience``), each distinct filter is matched once per record: a record
-  goes to the audiences whose filter matches its new image, ``incident.left`` to those whose
-  filter matched its old image and not the new one, ``incident.removed`` to those whose filter
-  matched the removed incident (the REMOVE record's old image). Each audience's messages are
-  packed, in stream order, into frames of at most 128 KB (one message alone is sent as itself;
-  several as a ``batch`` frame); frame k covers the same records for every audience (empty for an
-  audience that gets none of them: nothing is posted), and an audience's frames are built once.
-* Frames go to connections frame-major with per-connection order (``realtime_common.fanout``):
-  a frame completes for every reachable connection before later frames compete with it, so a
-  batch that runs out of time still moves Lambda's checkpoint past the frames that completed.
-* Posts are asynchronous over one keep-alive HTTP pool (``realtime_common.fanout.wire``),
-  signed with SigV4 from the function's credentials, paced by ``FANOUT_RATE``; 410 deletes the
-  row; 429, 5xx and network errors are retried with full-jitter backoff, bounded by
-  ``POST_MAX_ATTEMPTS``.
-* More than ``FANOUT_WORKER_THRESHOLD`` connections (and ``FANOUT_WORKER_FUNCTION`` set): the
-  audience is split into parallel Scan segments, one synchronous worker invocation each, and their
-  tallies are merged.
-* The first frame that did not complete (time ran out, the management API unreachable for every
-  connection, a worker failed) and every record from its first one on are reported in
-  ``batchItemFailures``. A malformed record is reported failed on its own.
+1. Store each record's state (``realtime_common.state``): one conditional write per incident, all
+   at once, before anything is sent; a record whose state was not stored is not sent.
+2. Encode INSERT/MODIFY records once per role view and REMOVE records as ``incident.removed``
+   (``realtime_common.fanout.messages``).
+3. Group connections by (effective filter, view) and match each distinct filter once per record
+   (``realtime_common.fanout.audience``; ``incident.left`` where a record leaves a filter).
+4. Post frames of at most 128 KB frame-major over one keep-alive pool, paced by ``FANOUT_RATE``,
+   or through parallel fan-out workers above ``FANOUT_WORKER_THRESHOLD`` connections
+   (``realtime_common.fanout``).
+5. Report the first frame that did not complete, and every record after it, in
+   ``batchItemFailures``; a malformed record is reported on its own.
 """
 
 from __future__ import annotations
