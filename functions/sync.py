@@ -72,11 +72,6 @@ def reset() -> None:
     post.reset()
 
 
-def deadline_for(remaining_seconds: float, now: float) -> float:
-    """Posting stops a tenth of the remaining time (at most 1 s) before the function's timeout."""
-    return now + remaining_seconds - min(1.0, remaining_seconds / 10)
-
-
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     cfg = get_config()
@@ -85,7 +80,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.error("sync event without requestContext.connectionId")
         return {"statusCode": 400}
     logger.append_keys(connection_id=connection_id)
-    deadline = deadline_for(context.get_remaining_time_in_millis() / 1000.0, time.monotonic())
+    deadline = delivery.deadline_for(
+        context.get_remaining_time_in_millis() / 1000.0, time.monotonic()
+    )
     region = delivery.region_of(cfg.callback_url, aws.region())
     credentials = get_credentials()
 

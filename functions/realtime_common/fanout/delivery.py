@@ -2,7 +2,8 @@
 (``wire``), signed for ``execute-api`` (``sigv4``), on one event loop and one keep-alive pool per
 execution environment.
 
-The handlers (``broadcaster``, ``fanout_worker``) call :func:`fan_out` and :func:`deadline_for`;
+The handlers ``broadcaster`` and ``fanout_worker`` call :func:`fan_out`; every handler that posts
+(those two, ``sync``, ``subscribe``) takes its deadline from :func:`deadline_for`;
 nothing below this module knows about the others' concrete types (``engine`` and ``wire`` meet
 only through the contract in ``transport``).
 """
