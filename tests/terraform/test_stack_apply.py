@@ -186,7 +186,7 @@ def test_unknown_action_gets_the_default_reply(
     base = aws_env["AWS_ENDPOINT_URL"].replace("http://", "ws://")
     url = f"{base}/_aws/execute-api/{outputs['api_id']}/{outputs['stage_name']}"
     with connect(url, open_timeout=30) as ws:
-        ws.send(json.dumps({"action": "subscribe", "incident": "INC-1"}))
+        ws.send(json.dumps({"action": "no-such-action", "incident": "INC-1"}))
         reply = json.loads(ws.recv(timeout=30))
     assert reply["type"] == "error"
     assert reply["error"] == "unknown_action"
