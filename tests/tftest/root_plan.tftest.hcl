@@ -139,6 +139,10 @@ run "without_stream" {
       STATE_TABLE                  = "realtime-test-state"
       STATE_RETENTION_SECONDS      = "86400"
       CLOSED_STATUSES              = "[\"closed\",\"resolved\"]"
+      # var.subscriptions: the fan-out groups its audiences by effective filter
+      FILTER_FIELDS = jsonencode(["area", "urgency", "type", "status"])
+      FILTER_LIMITS = jsonencode({ areas_max_bytes = 4096, max_bytes = 2048, values_per_field = 20 })
+      DEFAULT_AREAS = jsonencode(["*"])
     })
     error_message = "broadcaster environment does not match the handlers' contract."
   }
