@@ -174,4 +174,5 @@ def test_the_same_valid_token_is_allowed_by_the_function_directly(stack):
     assert "FunctionError" not in result, result
     [statement] = result["Payload"]["policyDocument"]["Statement"]
     assert statement["Effect"] == "Allow"
-    assert result["Payload"]["context"] == {"userId": user, "role": "supervisor"}
+    # A token without the areas claim gets the stack's default (subscriptions.default_areas).
+    assert result["Payload"]["context"] == {"userId": user, "role": "supervisor", "areas": '["*"]'}
