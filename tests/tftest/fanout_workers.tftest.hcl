@@ -14,14 +14,6 @@ mock_provider "aws" {
   override_during = plan
 }
 
-variables {
-  environment = "test"
-  # The $connect authorizer is tested in authorizer.tftest.hcl; here "test"
-  # counts as non-production so the stack can go without it.
-  non_production_environments = ["test"]
-  authorizer                  = { enabled = false }
-}
-
 run "worker_wiring" {
   command = plan
 

@@ -11,10 +11,7 @@ mock_provider "aws" {
 }
 
 variables {
-  environment                 = "test"
-  non_production_environments = ["test"]
-  authorizer                  = { enabled = false }
-  incidents_stream_arn        = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-01-01T00:00:00.000"
+  incidents_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-01-01T00:00:00.000"
 }
 
 # ---------------------------------------------------------------------------

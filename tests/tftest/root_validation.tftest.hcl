@@ -4,14 +4,6 @@
 
 mock_provider "aws" {}
 
-variables {
-  environment = "test"
-  # The $connect authorizer is tested in authorizer.tftest.hcl; here "test"
-  # counts as non-production so the stack can go without it.
-  non_production_environments = ["test"]
-  authorizer                  = { enabled = false }
-}
-
 # Variables with one rule are grouped: a run fails with "Missing expected
 # failure" if any listed variable accepts its bad value. Variables with several
 # rules get one run per rule.

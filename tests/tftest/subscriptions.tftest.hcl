@@ -11,7 +11,6 @@ mock_provider "aws" {
 }
 
 variables {
-  environment = "test"
   authorizer = {
     issuer   = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123"
     audience = ["app-client-1"]

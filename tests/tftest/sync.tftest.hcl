@@ -9,12 +9,6 @@ mock_provider "aws" {
   override_during = plan
 }
 
-variables {
-  environment                 = "test"
-  non_production_environments = ["test"]
-  authorizer                  = { enabled = false }
-}
-
 run "defaults" {
   command = plan
 
