@@ -1,9 +1,9 @@
 # The fan-out worker path (fanout_workers.tf), plan mode with a mocked AWS
 # provider: the worker function and its exact permissions, the Broadcaster's
 # invoke permission on exactly that function, the environment both read, and
-# the validation of the fan-out variables (the concurrency limits included;
-# modules_plan checks that lambda_function applies memory, timeout and
-# reserved concurrency).
+# the concurrency limits (modules_plan checks that lambda_function applies
+# memory, timeout and reserved concurrency). The fan-out variables' validations
+# are in root_validation.tftest.hcl.
 # Run: make tftest (terraform test -test-directory=tests/tftest)
 
 mock_provider "aws" {
@@ -92,94 +92,6 @@ run "limits_are_variables" {
   }
 }
 
-run "reserved_concurrency_below_max_workers_is_refused" {
-  command = plan
-
-  variables {
-    fanout    = { max_workers = 10 }
-    functions = { fanout-worker = { reserved_concurrency = 5 } }
-  }
-
-  expect_failures = [var.functions]
-}
-
-run "one_worker_is_refused" {
-  command = plan
-
-  variables {
-    fanout = { max_workers = 1 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
-run "zero_threshold_is_refused" {
-  command = plan
-
-  variables {
-    fanout = { worker_threshold = 0 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
-run "rate_over_the_maximum_is_refused" {
-  command = plan
-
-  variables {
-    fanout = { rate = 100001 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
-run "concurrency_over_the_pool_is_refused" {
-  command = plan
-
-  variables {
-    fanout = { concurrency = 257 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
-run "attempts_over_ten_are_refused" {
-  command = plan
-
-  variables {
-    fanout = { post_max_attempts = 11 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
-# ---------------------------------------------------------------------------
-# The variables fanout replaced: tfvars that still set them fail at plan with
-# what to write instead (the messages: tests/unit/test_removed_variables.py)
-# ---------------------------------------------------------------------------
-run "removed_fanout_variables_are_refused" {
-  command = plan
-
-  variables {
-    fanout_concurrency = 128
-    post_max_attempts  = 6
-    fanout_rate        = 2500
-    fanout_workers     = { threshold = 20000, memory_size = 1769 }
-  }
-
-  expect_failures = [var.fanout_concurrency, var.post_max_attempts, var.fanout_rate, var.fanout_workers]
-}
-
-run "an_empty_fanout_workers_is_refused_too" {
-  command = plan
-
-  variables {
-    fanout_workers = {}
-  }
-
-  expect_failures = [var.fanout_workers]
-}
-
 # ---------------------------------------------------------------------------
 # Role-based views (ROLE_VIEWS, the Broadcaster's; the workers get the views
 # as frames in their job, so their environment has none)
@@ -214,76 +126,4 @@ run "custom_role_views_are_passed_through" {
     condition     = jsondecode(module.function["broadcaster"].environment_variables["ROLE_VIEWS"]).public.attributes == ["incidentId", "status"]
     error_message = "A custom view must reach the Broadcaster unchanged."
   }
-}
-
-run "a_view_both_whole_and_listed_is_refused" {
-  command = plan
-
-  variables {
-    role_views = {
-      dispatcher = { whole = true, attributes = ["title"] }
-      supervisor = { whole = true }
-      responder  = { whole = true }
-      viewer     = { attributes = ["title"] }
-    }
-  }
-
-  expect_failures = [var.role_views]
-}
-
-run "an_empty_view_is_refused" {
-  command = plan
-
-  variables {
-    role_views = {
-      dispatcher = { whole = true }
-      supervisor = { whole = true }
-      responder  = { whole = true }
-      viewer     = {}
-    }
-  }
-
-  expect_failures = [var.role_views]
-}
-
-run "a_bad_attribute_name_is_refused" {
-  command = plan
-
-  variables {
-    role_views = {
-      dispatcher = { whole = true }
-      supervisor = { whole = true }
-      responder  = { whole = true }
-      viewer     = { attributes = ["title", "location address"] }
-    }
-  }
-
-  expect_failures = [var.role_views]
-}
-
-run "an_allowed_role_without_a_view_is_refused" {
-  command = plan
-
-  variables {
-    role_views = {
-      dispatcher = { whole = true }
-      viewer     = { attributes = ["title"] }
-    }
-  }
-
-  expect_failures = [var.role_views]
-}
-
-run "a_view_for_a_role_that_cannot_connect_is_refused" {
-  command = plan
-
-  variables {
-    allowed_roles = ["dispatcher"]
-    role_views = {
-      dispatcher = { whole = true }
-      auditor    = { whole = true }
-    }
-  }
-
-  expect_failures = [var.role_views]
 }

@@ -1,7 +1,7 @@
 # Subscriptions and area-scoped access (issue 17): the subscribe route and its
 # function (handler, zip, environment, least-privilege role), the settings
-# each function gets from var.subscriptions, the prod example's default, and
-# the variable's validations.
+# each function gets from var.subscriptions and the prod example's default
+# (the variable's validations: root_validation.tftest.hcl).
 # Run: terraform test -test-directory=tests/tftest -filter=tests/tftest/subscriptions.tftest.hcl
 
 mock_provider "aws" {
@@ -114,64 +114,4 @@ run "prod_example_sees_nothing_without_the_claim" {
     condition     = module.function["authorizer"].environment_variables["DEFAULT_AREAS"] == "[]"
     error_message = "With default_areas = [], a token without the areas claim must see nothing."
   }
-}
-
-run "duplicate_fields" {
-  command = plan
-  variables { subscriptions = { fields = ["area", "area"] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "no_fields" {
-  command = plan
-  variables { subscriptions = { fields = [] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "field_name_with_a_dot" {
-  command = plan
-  variables { subscriptions = { fields = ["location.area"] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "claim_name_with_spaces" {
-  command = plan
-  variables { subscriptions = { areas_claim = "my areas" } }
-  expect_failures = [var.subscriptions]
-}
-
-run "default_area_pattern_in_the_middle" {
-  command = plan
-  variables { subscriptions = { default_areas = ["no*rth"] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "default_area_bare_prefix" {
-  command = plan
-  variables { subscriptions = { default_areas = ["/*"] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "values_per_field_zero" {
-  command = plan
-  variables { subscriptions = { limits = { values_per_field = 0 } } }
-  expect_failures = [var.subscriptions]
-}
-
-run "max_bytes_over_a_frame" {
-  command = plan
-  variables { subscriptions = { limits = { max_bytes = 40000 } } }
-  expect_failures = [var.subscriptions]
-}
-
-run "areas_over_the_authorizer_result" {
-  command = plan
-  variables { subscriptions = { limits = { areas_max_bytes = 8192 } } }
-  expect_failures = [var.subscriptions]
-}
-
-run "subscribe_timeout_over_the_integration_limit" {
-  command = plan
-  variables { functions = { subscribe = { timeout = 30 } } }
-  expect_failures = [var.functions]
 }

@@ -1,6 +1,7 @@
 # The sync route (issue 16): its function (handler, zip, sizing, environment),
 # its least-privilege role, its route and stage throttle, the post rate split
-# over its concurrency, its alarms, and the sync variable's validations.
+# over its concurrency and its alarms (the sync variable's validations:
+# root_validation.tftest.hcl).
 # Run: terraform test -test-directory=tests/tftest -filter=tests/tftest/sync.tftest.hcl
 
 mock_provider "aws" {
@@ -88,40 +89,4 @@ run "reserved_concurrency_makes_the_rate_split_hard" {
     condition     = module.websocket_api.route_throttling == { sync = { burst_limit = 100, rate_limit = 50 } }
     error_message = "sync.route_* must reach the sync route's stage throttle."
   }
-}
-
-run "sync_timeout_over_the_integration_limit" {
-  command = plan
-  variables { functions = { sync = { timeout = 30 } } }
-  expect_failures = [var.functions]
-}
-
-run "overlap_too_short" {
-  command = plan
-  variables { sync = { cursor_overlap_seconds = 0 } }
-  expect_failures = [var.sync]
-}
-
-run "post_rate_not_whole" {
-  command = plan
-  variables { sync = { post_rate = 10.5 } }
-  expect_failures = [var.sync]
-}
-
-run "interval_too_long" {
-  command = plan
-  variables { sync = { full_sync_interval_seconds = 7200 } }
-  expect_failures = [var.sync]
-}
-
-run "expected_concurrency_zero" {
-  command = plan
-  variables { sync = { expected_concurrency = 0 } }
-  expect_failures = [var.sync]
-}
-
-run "route_throttle_zero" {
-  command = plan
-  variables { sync = { route_rate_limit = 0 } }
-  expect_failures = [var.sync]
 }
