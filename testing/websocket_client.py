@@ -1,8 +1,9 @@
 """A real WebSocket client for the tests: a thread timestamps every message as it arrives.
 
 ``sync()`` sends a sync request (docs/handlers.md) and returns the answer up to its
-``sync.complete``. ``incident.part`` frames are kept as they come (joining them is the client's
-job: ``tools.localenv.listen.PartAssembler``, which ``testing`` may not import).
+``sync.complete``; ``subscribe()`` sends a subscription and returns its ``subscribed`` answer.
+``incident.part`` frames are kept as they come (joining them is the client's job:
+``tools.localenv.listen.PartAssembler``, which ``testing`` may not import).
 """
 
 from __future__ import annotations
@@ -105,6 +106,28 @@ class WsClient:
                     raise AssertionError(
                         f"no sync.complete for {request or 'a full sync'} within {timeout:.0f} s "
                         f"({len(got)} messages since the request)"
+                    )
+                self._cond.wait(remaining)
+
+    def subscribe(
+        self, subscription: dict[str, list[str]], timeout: float = MESSAGE_TIMEOUT_S
+    ) -> dict[str, Any]:
+        """Sends ``{"action": "subscribe", "filter": subscription}``; the ``subscribed`` answer
+        (or the error frame that answered instead), or AssertionError."""
+        with self._cond:
+            start = len(self.messages)
+        self.send({"action": "subscribe", "filter": subscription})
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for _, message in self.messages[start:]:
+                    if message.get("type") in {"subscribed", "error"}:
+                        return message
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.closed.is_set():
+                    raise AssertionError(
+                        f"no subscribed answer for {subscription} within {timeout:.0f} s "
+                        f"({len(self.messages) - start} messages since the request)"
                     )
                 self._cond.wait(remaining)
 

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -122,9 +122,20 @@ class Stack:
         management.delete_connection(ConnectionId=connection_id)
 
     # -- WebSocket clients ------------------------------------------------------
-    def connect(self, user: str, role: str) -> WsClient:
-        """A client with a valid token for ``user`` in ``role`` (as `make listen` connects)."""
-        return WsClient(commands.connect_url(self.state, user, role))
+    def connect(
+        self,
+        user: str,
+        role: str,
+        *,
+        areas: Sequence[str] | None = None,
+        subscription: Mapping[str, list[str]] | None = None,
+    ) -> WsClient:
+        """A client with a valid token for ``user`` in ``role`` (as `make listen` connects):
+        ``areas`` in the token's areas claim (None: no claim, the stack's default areas), and
+        ``subscription`` as the connect-time ``filter`` query parameter (None: none)."""
+        return WsClient(
+            commands.connect_url(self.state, user, role, areas=areas, subscription=subscription)
+        )
 
     def connect_with(self, token: str | None) -> WsClient:
         """A client sending exactly ``token`` as ``?token=`` (None: no token at all)."""
@@ -347,12 +358,12 @@ def stack() -> Iterator[Stack]:
 
 
 @pytest.fixture
-def clients(stack: Stack) -> Iterator[Callable[[str, str], WsClient]]:
-    """Open WebSocket clients for a test; all closed at its end."""
+def clients(stack: Stack) -> Iterator[Callable[..., WsClient]]:
+    """Open WebSocket clients for a test (``Stack.connect``'s arguments); all closed at its end."""
     opened: list[WsClient] = []
 
-    def open_client(user: str, role: str = "dispatcher") -> WsClient:
-        client = stack.connect(user, role)
+    def open_client(user: str, role: str = "dispatcher", **options: Any) -> WsClient:
+        client = stack.connect(user, role, **options)
         opened.append(client)
         return client
 
