@@ -4,20 +4,23 @@ per state version, posts over the fan-out's wire pool) against the naive handler
 state with a Query and post each frame with boto3 per sync), side by side in one run; then the
 catch-up sync of a client that missed a few changes.
 
-``python -m tools.bench.storm [--clients 5000] [--incidents 1000] [--processes 4]``; ``make
+``python -m tools.bench.storm [--clients 5000] [--incidents 1000] [--processes N]``; ``make
 bench`` runs it after the fan-out scenarios and writes docs/benchmarks/sync.md (and .json).
 
 Each process is one execution environment (its own cache, as a Lambda execution environment
-has); DynamoDB is in memory (tools/bench/statestore.py, counting the items each call reads), so
-CPU is the handler's own: parsing, the connection check's logic, the cache, encoding, framing,
-signing and posting. The boto3 serialisation of the (one or two) DynamoDB calls per sync is not
-in either contender's numbers. The fake management API runs in its own process.
+has), one per CPU by default: more would measure the processes' contention for the CPUs, which
+Lambda environments (each with its own share of a CPU) do not have. DynamoDB is in memory
+(testing/memory_dynamo.py, counting the items each call reads), so CPU is the handler's own:
+parsing, the connection check's logic, the cache, encoding, framing, signing and posting. The
+boto3 serialisation of the (one or two) DynamoDB calls per sync is not in either contender's
+numbers. The fake management API runs in its own process.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -103,6 +106,7 @@ def _env(url: str) -> dict[str, str]:
         "SYNC_POST_RATE": "100000",
         "POST_MAX_ATTEMPTS": "4",
         "ROLE_VIEWS": terraform_defaults.ROLE_VIEWS,
+        **terraform_defaults.FILTERS,
     }
 
 
@@ -399,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--clients", type=int, default=5000)
     parser.add_argument("--incidents", type=int, default=1000)
-    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--naive-clients", type=int, default=200)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "sync.md")
     args = parser.parse_args(argv)

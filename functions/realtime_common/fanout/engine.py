@@ -24,11 +24,14 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from realtime_common.fanout.rate import RateLimiter
 from realtime_common.fanout.schedule import FrameTally, Outcome, Schedule
 from realtime_common.fanout.transport import Done, Poster, Sender, TransportError
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 # One attempt of one post, connect included. API Gateway answers a post in milliseconds; an
 # attempt that takes seconds is a sick client or network, and must not hold a slot for long.
@@ -173,7 +176,6 @@ class _Run:
         delete_row: DeleteRow,
         log_failure: LogFailure,
         limiter: RateLimiter,
-        executor: ThreadPoolExecutor,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.ids = connection_ids
@@ -186,7 +188,8 @@ class _Run:
         self.delete_row = delete_row
         self.log_failure = log_failure
         self.limiter = limiter
-        self.executor = executor
+        # Row deletions (410s) run on threads, started with the first one: most runs have none.
+        self.executor: ThreadPoolExecutor | None = None
         self.stats = Stats()
         self.active = 0
         self.deletions: list[asyncio.Future[bool]] = []
@@ -352,6 +355,10 @@ class _Run:
         if outcome is Outcome.DELIVERED or outcome is Outcome.GONE:
             self.done[post.frame].append(post.connection_id)
             if outcome is Outcome.GONE:
+                if self.executor is None:
+                    self.executor = ThreadPoolExecutor(
+                        max_workers=4, thread_name_prefix="fanout-delete"
+                    )
                 self.deletions.append(
                     self.loop.run_in_executor(self.executor, self.delete_row, post.connection_id)
                 )
@@ -387,6 +394,13 @@ class _AwaitingSender:
             self.fail(error)
 
 
+def _is_sender(poster: Poster | Sender) -> TypeIs[Sender]:
+    """Whether ``poster`` is a callback transport (``Sender`` has ``send``; a ``Poster`` is an
+    awaitable callable). Not ``isinstance`` on the runtime-checkable protocol: that walks the
+    protocol's attributes on every call, a cost every one-connection sync post would pay."""
+    return callable(getattr(poster, "send", None))
+
+
 def _raise(error: BaseException) -> None:
     raise error
 
@@ -418,8 +432,7 @@ async def deliver(
         burst=max(1, int(settings.rate / 20)),
         clock=_clock_of(asyncio.get_running_loop()),
     )
-    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fanout-delete")
-    sender = poster if isinstance(poster, Sender) else _AwaitingSender(poster)
+    sender = poster if _is_sender(poster) else _AwaitingSender(poster)
     run = _Run(
         connection_ids,
         frame_count,
@@ -429,7 +442,6 @@ async def deliver(
         delete_row=delete_row,
         log_failure=log_failure,
         limiter=limiter,
-        executor=executor,
     )
     if isinstance(sender, _AwaitingSender):
         sender.fail = run.fail
@@ -445,5 +457,6 @@ async def deliver(
         if run.deletions:
             run.stats.rows_deleted = sum(await asyncio.gather(*run.deletions))
     finally:
-        executor.shutdown(wait=False)
+        if run.executor is not None:
+            run.executor.shutdown(wait=False)
     return Result(run.schedule.tallies, run.stats, run.done)

@@ -138,14 +138,30 @@ def frames(
     """``messages`` in order as frames: runs of messages that fit packed into ``batch`` frames,
     each message over ``limit`` as its own ``incident.part`` frames (``part_ids[i]`` names the
     parts of message ``i``)."""
+    return framed(messages, part_ids, limit)[0]
+
+
+def framed(
+    messages: Sequence[bytes], part_ids: Sequence[str], limit: int = MAX_PAYLOAD_BYTES
+) -> tuple[list[bytes], list[int]]:
+    """:func:`frames`, with the length of each run of frames that must reach the client in
+    order: an oversize message's parts are one run (the contract says consecutive), every other
+    frame is a run of one."""
     out: list[bytes] = []
+    runs: list[int] = []
     run: list[bytes] = []
     for index, message in enumerate(messages):
         if len(message) <= limit:
             run.append(message)
             continue
-        out.extend(frame.data for frame in pack(run, limit))
+        packed = pack(run, limit)
+        out.extend(frame.data for frame in packed)
+        runs.extend(1 for _ in packed)
         run = []
-        out.extend(parts(message, part_ids[index], limit))
-    out.extend(frame.data for frame in pack(run, limit))
-    return out
+        cut = parts(message, part_ids[index], limit)
+        out.extend(cut)
+        runs.append(len(cut))
+    packed = pack(run, limit)
+    out.extend(frame.data for frame in packed)
+    runs.extend(1 for _ in packed)
+    return out, runs
