@@ -1,9 +1,10 @@
 # The fan-out worker path (fanout_workers.tf), plan mode with a mocked AWS
 # provider: the worker function and its exact permissions, the Broadcaster's
-# invoke permission on exactly that function, the environment both read, and
-# the concurrency limits (modules_plan checks that lambda_function applies
-# memory, timeout and reserved concurrency). The fan-out variables' validations
-# are in root_validation.tftest.hcl.
+# invoke permission on exactly that function, the fan-out settings reaching
+# both, and the concurrency limits (modules_plan checks that lambda_function
+# applies memory, timeout and reserved concurrency). Both functions' default
+# environments are checked with every function's in root_plan.tftest.hcl, the
+# fan-out variables' validations in root_validation.tftest.hcl.
 # Run: make tftest (terraform test -test-directory=tests/tftest)
 
 mock_provider "aws" {
@@ -38,27 +39,6 @@ run "worker_wiring" {
   assert {
     condition     = aws_iam_role_policy.broadcaster_fanout_workers.role == module.function["broadcaster"].role_name
     error_message = "The worker-path policy belongs to the Broadcaster's role."
-  }
-  assert {
-    condition = module.function["fanout-worker"].environment_variables == tomap({
-      LOG_LEVEL                    = "INFO"
-      POWERTOOLS_SERVICE_NAME      = "realtime"
-      POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
-      ENVIRONMENT                  = "test"
-      CONNECTIONS_TABLE            = "realtime-test-connections"
-      WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
-      FANOUT_CONCURRENCY           = "256"
-    })
-    error_message = "The worker's environment does not match fanout_worker.py's contract."
-  }
-  assert {
-    condition = (
-      module.function["broadcaster"].environment_variables["FANOUT_WORKER_FUNCTION"] == "realtime-test-fanout-worker" &&
-      module.function["broadcaster"].environment_variables["FANOUT_WORKER_THRESHOLD"] == "10000" &&
-      module.function["broadcaster"].environment_variables["FANOUT_MAX_WORKERS"] == "10" &&
-      module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "1000"
-    )
-    error_message = "The Broadcaster must name the worker and carry the default threshold (10000), max workers (10) and its share of the default rate (half of what sync and the clients leave of us-east-1's 10,000/s, over 4 shards: 1000)."
   }
 }
 

@@ -18,7 +18,6 @@ variables {
 # ---------------------------------------------------------------------------
 # 18.1 Reserved concurrency: opt-in, checked against the account's quota
 # ---------------------------------------------------------------------------
-
 run "reservations_within_the_quota_reach_the_functions" {
   command = plan
   variables {
@@ -39,7 +38,6 @@ run "reservations_within_the_quota_reach_the_functions" {
 # ---------------------------------------------------------------------------
 # 18.2 API logging needs the account's CloudWatch role: the plan asks
 # ---------------------------------------------------------------------------
-
 run "access_logs_on_a_fresh_account_create_the_account_role" {
   command = plan
   variables {
@@ -183,7 +181,6 @@ run "the_longest_project_and_environment_fit_without_the_account_role" {
 # ---------------------------------------------------------------------------
 # 18.5 A global table's stream takes one reader per shard
 # ---------------------------------------------------------------------------
-
 run "a_single_region_table_has_room_for_both_readers" {
   command = plan
   assert {

@@ -124,19 +124,33 @@ run "without_stream" {
       WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
       FANOUT_CONCURRENCY           = "256"
       POST_MAX_ATTEMPTS            = "4"
-      FANOUT_RATE                  = "1000"
-      FANOUT_WORKER_FUNCTION       = "realtime-test-fanout-worker"
-      FANOUT_WORKER_THRESHOLD      = "10000"
-      FANOUT_MAX_WORKERS           = "10"
-      STATE_TABLE                  = "realtime-test-state"
-      STATE_RETENTION_SECONDS      = "86400"
-      CLOSED_STATUSES              = "[\"closed\",\"resolved\"]"
+      # Its share of the default fanout.rate: half of what sync and the clients
+      # leave of us-east-1's 10,000/s, over 4 shards (fresh_account.tftest.hcl).
+      FANOUT_RATE             = "1000"
+      FANOUT_WORKER_FUNCTION  = "realtime-test-fanout-worker"
+      FANOUT_WORKER_THRESHOLD = "10000"
+      FANOUT_MAX_WORKERS      = "10"
+      STATE_TABLE             = "realtime-test-state"
+      STATE_RETENTION_SECONDS = "86400"
+      CLOSED_STATUSES         = "[\"closed\",\"resolved\"]"
       # var.subscriptions: the fan-out groups its audiences by effective filter
       FILTER_FIELDS = jsonencode(["area", "urgency", "type", "status"])
       FILTER_LIMITS = jsonencode({ areas_max_bytes = 4096, max_bytes = 2048, values_per_field = 20 })
       DEFAULT_AREAS = jsonencode(["*"])
     })
     error_message = "broadcaster environment does not match the handlers' contract."
+  }
+  assert {
+    condition = module.function["fanout-worker"].environment_variables == tomap({
+      LOG_LEVEL                    = "INFO"
+      POWERTOOLS_SERVICE_NAME      = "realtime"
+      POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
+      ENVIRONMENT                  = "test"
+      CONNECTIONS_TABLE            = "realtime-test-connections"
+      WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
+      FANOUT_CONCURRENCY           = "256"
+    })
+    error_message = "The worker's environment does not match fanout_worker.py's contract."
   }
   assert {
     condition = module.function["notifier"].environment_variables == tomap({

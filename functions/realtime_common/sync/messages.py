@@ -32,42 +32,32 @@ def encode(message: Mapping[str, Any]) -> bytes:
     )
 
 
-def snapshot(entry: Entry, view: View) -> bytes:
+def _about(entry: Entry, kind: str, **body: object) -> bytes:
+    """A message about one incident: the live envelope's ``version`` and ``type``, ``body``, then
+    the record's ``keys``, ``eventId`` and ``sequence`` (the live messages' key order)."""
     return encode(
         {
             "version": MESSAGE_VERSION,
-            "type": SNAPSHOT,
-            "incident": project(entry.image, view),
+            "type": kind,
+            **body,
             "keys": entry.keys,
             "eventId": entry.event_id,
             "sequence": entry.sequence,
         }
     )
+
+
+def snapshot(entry: Entry, view: View) -> bytes:
+    return _about(entry, SNAPSHOT, incident=project(entry.image, view))
 
 
 def removed(entry: Entry) -> bytes:
-    return encode(
-        {
-            "version": MESSAGE_VERSION,
-            "type": REMOVED,
-            "keys": entry.keys,
-            "eventId": entry.event_id,
-            "sequence": entry.sequence,
-        }
-    )
+    return _about(entry, REMOVED)
 
 
 def left(entry: Entry) -> bytes:
     """``incident.left``: the incident changed and no longer matches the connection's filter."""
-    return encode(
-        {
-            "version": MESSAGE_VERSION,
-            "type": "incident.left",
-            "keys": entry.keys,
-            "eventId": entry.event_id,
-            "sequence": entry.sequence,
-        }
-    )
+    return _about(entry, "incident.left")
 
 
 def complete(cursor: str, *, reset: bool, count: int) -> bytes:
