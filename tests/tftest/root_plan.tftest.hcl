@@ -183,6 +183,19 @@ run "without_stream" {
     error_message = "function_names must map connect, disconnect, broadcaster, notifier, fanout-worker, sync and subscribe to their names."
   }
   assert {
+    # Which handler of which zip each function runs (tests/packaging checks that the zips hold them).
+    condition = { for k, f in local.functions : k => "${f.handler} in ${local.packages[f.package]}" } == {
+      connect       = "connection_manager.on_connect in ${local.artifacts_dir}/connection_manager.zip"
+      disconnect    = "connection_manager.on_disconnect in ${local.artifacts_dir}/connection_manager.zip"
+      broadcaster   = "broadcaster.handler in ${local.artifacts_dir}/broadcaster.zip"
+      notifier      = "notifier.handler in ${local.artifacts_dir}/notifier.zip"
+      fanout-worker = "fanout_worker.handler in ${local.artifacts_dir}/broadcaster.zip"
+      sync          = "sync.handler in ${local.artifacts_dir}/broadcaster.zip"
+      subscribe     = "subscribe.handler in ${local.artifacts_dir}/broadcaster.zip"
+    }
+    error_message = "Each function must run its handler from its zip (sync, subscribe and the fan-out worker from the broadcaster's: the same wire client and role views)."
+  }
+  assert {
     condition     = output.connections_table_name == "realtime-test-connections" && output.idempotency_table_name == "realtime-test-idempotency" && output.alerts_topic_arn == "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" && output.api_id == "abc123def4"
     error_message = "Table, topic and API outputs are wrong."
   }

@@ -1,7 +1,8 @@
 # Subscriptions and area-scoped access (issue 17): the subscribe route and its
-# function (handler, zip, environment, least-privilege role), the settings
-# each function gets from var.subscriptions and the prod example's default
-# (the variable's validations: root_validation.tftest.hcl).
+# function (environment, least-privilege role), the settings each function
+# gets from var.subscriptions and the prod example's default. Its handler and
+# zip: root_plan.tftest.hcl; its alarms: monitoring.tftest.hcl; the variable's
+# validations: root_validation.tftest.hcl.
 # Run: terraform test -test-directory=tests/tftest -filter=tests/tftest/subscriptions.tftest.hcl
 
 mock_provider "aws" {
@@ -21,14 +22,6 @@ variables {
 run "defaults" {
   command = plan
 
-  assert {
-    condition = (
-      module.function["subscribe"].function_name == "realtime-test-subscribe" &&
-      local.functions["subscribe"].handler == "subscribe.handler" &&
-      local.packages[local.functions["subscribe"].package] == "${local.artifacts_dir}/broadcaster.zip"
-    )
-    error_message = "The subscribe function is realtime-test-subscribe, subscribe.handler in the broadcaster's zip (its wire client)."
-  }
   assert {
     condition = { for k, v in module.function["subscribe"].environment_variables : k => v if !contains(["LOG_LEVEL", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "ENVIRONMENT", "WS_CALLBACK_URL"], k) } == {
       CONNECTIONS_TABLE = "realtime-test-connections"
@@ -71,10 +64,6 @@ run "defaults" {
       module.function["authorizer"].environment_variables["FILTER_LIMITS"] == module.function["subscribe"].environment_variables["FILTER_LIMITS"]
     )
     error_message = "The authorizer reads the areas claim (default \"areas\"), the default areas and the areas' size limit."
-  }
-  assert {
-    condition     = contains(output.alarm_names, "realtime-test-subscribe-errors") && contains(output.alarm_names, "realtime-test-subscribe-throttles")
-    error_message = "The subscribe function needs its errors and throttles alarms like the other functions."
   }
 }
 

@@ -1,7 +1,7 @@
-# The sync route (issue 16): its function (handler, zip, sizing, environment),
-# its least-privilege role, its route and stage throttle, the post rate split
-# over its concurrency and its alarms (the sync variable's validations:
-# root_validation.tftest.hcl).
+# The sync route (issue 16): its function (sizing, environment), its
+# least-privilege role, its route and stage throttle, and the post rate split
+# over its concurrency. Its handler and zip: root_plan.tftest.hcl; its alarms:
+# monitoring.tftest.hcl; the sync variable's validations: root_validation.tftest.hcl.
 # Run: terraform test -test-directory=tests/tftest -filter=tests/tftest/sync.tftest.hcl
 
 mock_provider "aws" {
@@ -13,14 +13,6 @@ mock_provider "aws" {
 run "defaults" {
   command = plan
 
-  assert {
-    condition = (
-      module.function["sync"].function_name == "realtime-test-sync" &&
-      local.functions["sync"].handler == "sync.handler" &&
-      local.packages[local.functions["sync"].package] == "${local.artifacts_dir}/broadcaster.zip"
-    )
-    error_message = "The sync function is realtime-test-sync, sync.handler in the broadcaster's zip."
-  }
   assert {
     condition = { for k, v in module.function["sync"].environment_variables : k => v if !contains(["LOG_LEVEL", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "ENVIRONMENT", "ROLE_VIEWS", "WS_CALLBACK_URL"], k) } == {
       CONNECTIONS_TABLE       = "realtime-test-connections"
@@ -60,10 +52,6 @@ run "defaults" {
   assert {
     condition     = module.websocket_api.route_throttling == { sync = { burst_limit = 1000, rate_limit = 500 } }
     error_message = "The sync route needs its own stage throttle (burst 1000, 500/s by default), and only it."
-  }
-  assert {
-    condition     = contains(output.alarm_names, "realtime-test-sync-errors") && contains(output.alarm_names, "realtime-test-sync-throttles")
-    error_message = "The sync function needs its errors and throttles alarms like the other functions."
   }
 }
 
