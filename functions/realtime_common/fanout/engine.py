@@ -24,14 +24,11 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from realtime_common.fanout.rate import RateLimiter
 from realtime_common.fanout.schedule import FrameTally, Outcome, Schedule
-from realtime_common.fanout.transport import Done, Poster, Sender, TransportError
-
-if TYPE_CHECKING:
-    from typing_extensions import TypeIs
+from realtime_common.fanout.transport import AwaitingSender, Poster, Sender, is_sender
 
 # One attempt of one post, connect included. API Gateway answers a post in milliseconds; an
 # attempt that takes seconds is a sick client or network, and must not hold a slot for long.
@@ -368,43 +365,6 @@ class _Run:
             self.pump()
 
 
-class _AwaitingSender:
-    """A ``Sender`` made of an awaitable ``Poster``: one task per attempt in flight."""
-
-    def __init__(self, poster: Poster) -> None:
-        self._poster = poster
-        self.fail: Callable[[BaseException], None] = _raise
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def send(self, connection_id: str, slot: int, timeout: float, done: Done) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self._post(connection_id, slot, timeout, done)
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _post(self, connection_id: str, slot: int, timeout: float, done: Done) -> None:
-        try:
-            try:
-                status, code = await self._poster(connection_id, slot, timeout)
-            except TransportError as error:
-                status, code = 0, error.kind
-            done(status, code)
-        except BaseException as error:  # noqa: BLE001 (deliver fails with it)
-            self.fail(error)
-
-
-def _is_sender(poster: Poster | Sender) -> TypeIs[Sender]:
-    """Whether ``poster`` is a callback transport (``Sender`` has ``send``; a ``Poster`` is an
-    awaitable callable). Not ``isinstance`` on the runtime-checkable protocol: that walks the
-    protocol's attributes on every call, a cost every one-connection sync post would pay."""
-    return callable(getattr(poster, "send", None))
-
-
-def _raise(error: BaseException) -> None:
-    raise error
-
-
 async def deliver(
     connection_ids: Sequence[str],
     frame_count: int,
@@ -432,7 +392,7 @@ async def deliver(
         burst=max(1, int(settings.rate / 20)),
         clock=_clock_of(asyncio.get_running_loop()),
     )
-    sender = poster if _is_sender(poster) else _AwaitingSender(poster)
+    sender = poster if is_sender(poster) else AwaitingSender(poster)
     run = _Run(
         connection_ids,
         frame_count,
@@ -443,7 +403,7 @@ async def deliver(
         log_failure=log_failure,
         limiter=limiter,
     )
-    if isinstance(sender, _AwaitingSender):
+    if isinstance(sender, AwaitingSender):
         sender.fail = run.fail
     run.already = already
     run.audiences = audiences
