@@ -47,7 +47,11 @@ variables {
   }
 }
 
-run "websocket_api_stage_and_static_replies" {
+# lambda_routes, mock_routes and authorizer have two rules each: one run per
+# rule, each variable alone for its value. mock_routes' first rule reads
+# lambda_routes, and Terraform does not check a variable while one it reads
+# is invalid: the runs that break mock_routes keep lambda_routes valid.
+run "websocket_api_stage_static_replies_and_authorizer_arn" {
   command = plan
   module {
     source = "./modules/websocket_api"
@@ -56,17 +60,19 @@ run "websocket_api_stage_and_static_replies" {
   variables {
     name          = "ws"
     lambda_routes = var.valid_routes
-    stage_name    = "prod/v1"
-    mock_routes   = { "$default" = "{\"error\": \"$input.body\"}" }
+    stage_name    = "prod/v1"                                       # not a stage name
+    mock_routes   = { "$default" = "{\"error\": \"$input.body\"}" } # a reply that is not static
+    authorizer    = { function_arn = "ws-authorizer" }              # not a function ARN
   }
 
   expect_failures = [
     var.stage_name,
     var.mock_routes,
+    var.authorizer,
   ]
 }
 
-run "websocket_api_routes_need_connect_and_disconnect" {
+run "websocket_api_routes_need_disconnect_and_authorizer_identity_sources" {
   command = plan
   module {
     source = "./modules/websocket_api"
@@ -75,9 +81,13 @@ run "websocket_api_routes_need_connect_and_disconnect" {
   variables {
     name          = "ws"
     lambda_routes = { "$connect" = var.valid_routes["$connect"] }
+    authorizer = {
+      function_arn     = "arn:aws:lambda:us-east-1:123456789012:function:auth"
+      identity_sources = ["$request.header.Authorization"]
+    }
   }
 
-  expect_failures = [var.lambda_routes]
+  expect_failures = [var.lambda_routes, var.authorizer]
 }
 
 run "websocket_api_custom_routes_are_plain_actions" {
@@ -107,39 +117,6 @@ run "websocket_api_mock_route_is_not_also_a_lambda_route" {
   }
 
   expect_failures = [var.mock_routes]
-}
-
-run "websocket_api_authorizer_arn" {
-  command = plan
-  module {
-    source = "./modules/websocket_api"
-  }
-
-  variables {
-    name          = "ws"
-    lambda_routes = var.valid_routes
-    authorizer    = { function_arn = "ws-authorizer" }
-  }
-
-  expect_failures = [var.authorizer]
-}
-
-run "websocket_api_authorizer_identity_sources" {
-  command = plan
-  module {
-    source = "./modules/websocket_api"
-  }
-
-  variables {
-    name          = "ws"
-    lambda_routes = var.valid_routes
-    authorizer = {
-      function_arn     = "arn:aws:lambda:us-east-1:123456789012:function:auth"
-      identity_sources = ["$request.header.Authorization"]
-    }
-  }
-
-  expect_failures = [var.authorizer]
 }
 
 # ---------------------------------------------------------------------------

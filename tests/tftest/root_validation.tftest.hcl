@@ -13,7 +13,7 @@ mock_provider "aws" {
 
 # Variables with one rule are grouped: a run fails with "Missing expected
 # failure" if any listed variable accepts its bad value. Variables with several
-# rules get one run per rule.
+# rules: the rounds below.
 
 run "naming_and_keys" {
   command = plan
@@ -25,17 +25,6 @@ run "naming_and_keys" {
     var.project,
     var.kms_key_arn,
   ]
-}
-
-# environment has two rules (its form here; the length of the names derived
-# from it below, with what a fresh account refuses), and the second reads
-# var.project: one run each, so neither hides the other.
-run "environment_form" {
-  command = plan
-  variables {
-    environment = "Production Env"
-  }
-  expect_failures = [var.environment]
 }
 
 run "handler_settings" {
@@ -62,90 +51,6 @@ run "handler_settings" {
   ]
 }
 
-# An empty list reaches the notifier as "", which it reads as unset (the
-# default list): rejected, not silently turned into the default.
-run "empty_escalation_statuses" {
-  command = plan
-  variables { escalation_statuses = [] }
-  expect_failures = [var.escalation_statuses]
-}
-
-run "empty_alert_urgencies" {
-  command = plan
-  variables { alert_urgencies = [] }
-  expect_failures = [var.alert_urgencies]
-}
-
-run "connect_timeout_within_api_gateway_limit" {
-  command = plan
-  variables { functions = { connect = { timeout = 30 } } }
-  expect_failures = [var.functions]
-}
-
-# ---------------------------------------------------------------------------
-# fan-out (fanout_workers.tftest.hcl tests the wiring)
-# ---------------------------------------------------------------------------
-run "reserved_concurrency_below_max_workers_is_refused" {
-  command = plan
-
-  variables {
-    fanout    = { max_workers = 10 }
-    functions = { fanout-worker = { reserved_concurrency = 5 } }
-  }
-
-  expect_failures = [var.functions]
-}
-
-run "one_worker_is_refused" {
-  command = plan
-
-  variables {
-    fanout = { max_workers = 1 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
-run "zero_threshold_is_refused" {
-  command = plan
-
-  variables {
-    fanout = { worker_threshold = 0 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
-run "rate_over_the_maximum_is_refused" {
-  command = plan
-
-  variables {
-    fanout = { rate = 100001 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
-run "concurrency_over_the_pool_is_refused" {
-  command = plan
-
-  variables {
-    fanout = { concurrency = 257 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
-run "attempts_over_ten_are_refused" {
-  command = plan
-
-  variables {
-    fanout = { post_max_attempts = 11 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
 # The variables fanout replaced: tfvars that still set them fail at plan with
 # what to write instead (the messages: tests/terraform/test_removed_variables.py).
 run "removed_fanout_variables_are_refused" {
@@ -161,255 +66,174 @@ run "removed_fanout_variables_are_refused" {
   expect_failures = [var.fanout_concurrency, var.post_max_attempts, var.fanout_rate, var.fanout_workers]
 }
 
-run "an_empty_fanout_workers_is_refused_too" {
+# ---------------------------------------------------------------------------
+# Variables with several rules or several bad values: round N holds the Nth
+# bad value of each such variable and nothing else of it, so each listed
+# variable fails for that value alone (a run fails with "Missing expected
+# failure" if any listed variable accepts its value). A variable whose rule
+# reads another (environment's names' length reads project, functions'
+# rules read fanout, account_quotas and region, role_views reads
+# allowed_roles) meets only valid values of that other one in its round:
+# Terraform does not check a variable at all while one it reads is invalid. The feature files test what a good
+# value builds: fanout_workers, monitoring, state_table, sync and
+# subscriptions.tftest.hcl.
+# ---------------------------------------------------------------------------
+run "round_1" {
   command = plan
-
   variables {
-    fanout_workers = {}
-  }
-
-  expect_failures = [var.fanout_workers]
-}
-
-run "a_view_both_whole_and_listed_is_refused" {
-  command = plan
-
-  variables {
-    role_views = {
+    fanout         = { max_workers = 1 }            # one worker is no fan-out
+    sync           = { cursor_overlap_seconds = 0 } # overlap too short
+    subscriptions  = { fields = ["area", "area"] }  # duplicate fields
+    incident_state = { retention_seconds = 600 }    # retention too short
+    monitoring     = { namespace = "AWS/Lambda" }   # a reserved namespace
+    fanout_workers = {}                             # removed, even when empty
+    role_views = {                                  # a view both whole and listed
       dispatcher = { whole = true, attributes = ["title"] }
       supervisor = { whole = true }
       responder  = { whole = true }
       viewer     = { attributes = ["title"] }
     }
+    # An empty list reaches the notifier as "", which it reads as unset (the
+    # default list): rejected, not silently turned into the default.
+    escalation_statuses = []
   }
-
-  expect_failures = [var.role_views]
+  expect_failures = [
+    var.fanout, var.sync, var.subscriptions, var.incident_state, var.monitoring,
+    var.fanout_workers, var.role_views, var.escalation_statuses,
+  ]
 }
 
-run "an_empty_view_is_refused" {
+run "round_2" {
   command = plan
-
   variables {
-    role_views = {
+    environment     = "Production Env"                 # its form (its names' length: below)
+    fanout          = { worker_threshold = 0 }         # a zero threshold
+    sync            = { post_rate = 10.5 }             # post rate not whole
+    subscriptions   = { fields = [] }                  # no fields
+    incident_state  = { retention_seconds = 86400.5 }  # retention not whole
+    monitoring      = { fanout_duration_fraction = 1 } # a fraction of one
+    alert_urgencies = []                               # empty, as escalation_statuses
+    role_views = {                                     # an empty view
       dispatcher = { whole = true }
       supervisor = { whole = true }
       responder  = { whole = true }
       viewer     = {}
     }
   }
-
-  expect_failures = [var.role_views]
+  expect_failures = [
+    var.environment, var.fanout, var.sync, var.subscriptions, var.incident_state,
+    var.monitoring, var.alert_urgencies, var.role_views,
+  ]
 }
 
-run "a_bad_attribute_name_is_refused" {
+run "round_3" {
   command = plan
-
   variables {
-    role_views = {
+    fanout         = { rate = 100001 }                                 # rate over the maximum
+    sync           = { full_sync_interval_seconds = 7200 }             # interval too long
+    subscriptions  = { fields = ["location.area"] }                    # a field name with a dot
+    incident_state = { closed_statuses = ["Closed", "resolved,done"] } # not lowercase names
+    role_views = {                                                     # a bad attribute name
       dispatcher = { whole = true }
       supervisor = { whole = true }
       responder  = { whole = true }
       viewer     = { attributes = ["title", "location address"] }
     }
   }
-
-  expect_failures = [var.role_views]
+  expect_failures = [var.fanout, var.sync, var.subscriptions, var.incident_state, var.role_views]
 }
 
-run "an_allowed_role_without_a_view_is_refused" {
+run "round_4" {
   command = plan
-
   variables {
-    role_views = {
+    fanout        = { concurrency = 257 }        # concurrency over the pool
+    sync          = { expected_concurrency = 0 } # expected concurrency zero
+    subscriptions = { areas_claim = "my areas" } # a claim name with spaces
+    role_views = {                               # an allowed role without a view
       dispatcher = { whole = true }
       viewer     = { attributes = ["title"] }
     }
   }
-
-  expect_failures = [var.role_views]
+  expect_failures = [var.fanout, var.sync, var.subscriptions, var.role_views]
 }
 
-run "a_view_for_a_role_that_cannot_connect_is_refused" {
+run "round_5" {
   command = plan
-
   variables {
-    allowed_roles = ["dispatcher"]
-    role_views = {
+    fanout        = { post_max_attempts = 11 }     # attempts over ten
+    sync          = { route_rate_limit = 0 }       # route throttle zero
+    subscriptions = { default_areas = ["no*rth"] } # a pattern in the middle
+    allowed_roles = ["dispatcher"]                 # valid: what role_views is checked against
+    role_views = {                                 # a view for a role that cannot connect
       dispatcher = { whole = true }
       auditor    = { whole = true }
     }
   }
-
-  expect_failures = [var.role_views]
+  expect_failures = [var.fanout, var.sync, var.subscriptions, var.role_views]
 }
 
-# ---------------------------------------------------------------------------
-# monitoring (monitoring.tftest.hcl tests the alarms)
-# ---------------------------------------------------------------------------
-run "rejects_a_reserved_namespace" {
+run "round_6" {
   command = plan
-
   variables {
-    monitoring = { namespace = "AWS/Lambda" }
+    subscriptions = { default_areas = ["/*"] } # a bare prefix
+    # A worker reservation below fanout.max_workers (valid here).
+    fanout    = { max_workers = 10 }
+    functions = { fanout-worker = { reserved_concurrency = 5 } }
   }
-
-  expect_failures = [var.monitoring]
+  expect_failures = [var.subscriptions, var.functions]
 }
 
-run "rejects_a_fraction_of_one" {
+run "round_7" {
   command = plan
-
   variables {
-    monitoring = { fanout_duration_fraction = 1 }
+    subscriptions = { limits = { values_per_field = 0 } } # no values per field
+    functions     = { connect = { timeout = 30 } }        # over API Gateway's 29 s
   }
-
-  expect_failures = [var.monitoring]
+  expect_failures = [var.subscriptions, var.functions]
 }
 
-# ---------------------------------------------------------------------------
-# incident_state (state_table.tftest.hcl tests the table)
-# ---------------------------------------------------------------------------
-run "retention_too_short" {
+run "round_8" {
   command = plan
-  variables { incident_state = { retention_seconds = 600 } }
-  expect_failures = [var.incident_state]
+  variables {
+    subscriptions = { limits = { max_bytes = 40000 } } # over one frame
+    functions     = { sync = { timeout = 30 } }        # over the integration limit
+  }
+  expect_failures = [var.subscriptions, var.functions]
 }
 
-run "retention_not_whole" {
+run "round_9" {
   command = plan
-  variables { incident_state = { retention_seconds = 86400.5 } }
-  expect_failures = [var.incident_state]
-}
-
-run "closed_statuses_not_lowercase_names" {
-  command = plan
-  variables { incident_state = { closed_statuses = ["Closed", "resolved,done"] } }
-  expect_failures = [var.incident_state]
-}
-
-# ---------------------------------------------------------------------------
-# sync (sync.tftest.hcl tests the route)
-# ---------------------------------------------------------------------------
-run "sync_timeout_over_the_integration_limit" {
-  command = plan
-  variables { functions = { sync = { timeout = 30 } } }
-  expect_failures = [var.functions]
-}
-
-run "overlap_too_short" {
-  command = plan
-  variables { sync = { cursor_overlap_seconds = 0 } }
-  expect_failures = [var.sync]
-}
-
-run "post_rate_not_whole" {
-  command = plan
-  variables { sync = { post_rate = 10.5 } }
-  expect_failures = [var.sync]
-}
-
-run "interval_too_long" {
-  command = plan
-  variables { sync = { full_sync_interval_seconds = 7200 } }
-  expect_failures = [var.sync]
-}
-
-run "expected_concurrency_zero" {
-  command = plan
-  variables { sync = { expected_concurrency = 0 } }
-  expect_failures = [var.sync]
-}
-
-run "route_throttle_zero" {
-  command = plan
-  variables { sync = { route_rate_limit = 0 } }
-  expect_failures = [var.sync]
-}
-
-# ---------------------------------------------------------------------------
-# subscriptions (subscriptions.tftest.hcl tests the route)
-# ---------------------------------------------------------------------------
-run "duplicate_fields" {
-  command = plan
-  variables { subscriptions = { fields = ["area", "area"] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "no_fields" {
-  command = plan
-  variables { subscriptions = { fields = [] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "field_name_with_a_dot" {
-  command = plan
-  variables { subscriptions = { fields = ["location.area"] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "claim_name_with_spaces" {
-  command = plan
-  variables { subscriptions = { areas_claim = "my areas" } }
-  expect_failures = [var.subscriptions]
-}
-
-run "default_area_pattern_in_the_middle" {
-  command = plan
-  variables { subscriptions = { default_areas = ["no*rth"] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "default_area_bare_prefix" {
-  command = plan
-  variables { subscriptions = { default_areas = ["/*"] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "values_per_field_zero" {
-  command = plan
-  variables { subscriptions = { limits = { values_per_field = 0 } } }
-  expect_failures = [var.subscriptions]
-}
-
-run "max_bytes_over_a_frame" {
-  command = plan
-  variables { subscriptions = { limits = { max_bytes = 40000 } } }
-  expect_failures = [var.subscriptions]
-}
-
-run "areas_over_the_authorizer_result" {
-  command = plan
-  variables { subscriptions = { limits = { areas_max_bytes = 8192 } } }
-  expect_failures = [var.subscriptions]
-}
-
-run "subscribe_timeout_over_the_integration_limit" {
-  command = plan
-  variables { functions = { subscribe = { timeout = 30 } } }
-  expect_failures = [var.functions]
+  variables {
+    subscriptions = { limits = { areas_max_bytes = 8192 } } # over what the authorizer's result carries
+    functions     = { subscribe = { timeout = 30 } }        # over the integration limit
+  }
+  expect_failures = [var.subscriptions, var.functions]
 }
 
 # ---------------------------------------------------------------------------
 # What a fresh account refuses (issue 18; fresh_account.tftest.hcl tests what it needs)
 # ---------------------------------------------------------------------------
-run "a_reservation_without_the_accounts_quota_is_refused" {
+run "a_reservation_without_the_quota_access_logs_without_the_role_and_a_key_alias" {
   command = plan
   variables {
-    incidents_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-01-01T00:00:00.000"
-    functions            = { connect = { reserved_concurrency = 50 } }
+    incidents_stream_arn         = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-01-01T00:00:00.000"
+    functions                    = { connect = { reserved_concurrency = 50 } } # without account_quotas
+    api_logging                  = { access_logs = true }                      # without saying who provides the account role
+    incidents_stream_kms_key_arn = "alias/incidents"                           # not a key ARN
   }
-  expect_failures = [var.functions]
+  expect_failures = [var.functions, var.api_logging, var.incidents_stream_kms_key_arn]
 }
 
-run "reservations_that_leave_fewer_than_100_unreserved_are_refused" {
+run "reservations_leaving_fewer_than_100_unreserved_and_execution_logs_without_the_role" {
   command = plan
   variables {
     incidents_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-01-01T00:00:00.000"
     # 50 + 50 + 1 = 101 > 200 - 100
     functions      = { connect = { reserved_concurrency = 50 }, disconnect = { reserved_concurrency = 50 }, notifier = { reserved_concurrency = 1 } }
     account_quotas = { lambda_concurrent_executions = 200 }
+    api_logging    = { execution_level = "ERROR" } # without saying who provides the account role
   }
-  expect_failures = [var.functions]
+  expect_failures = [var.functions, var.api_logging]
 }
 
 run "reservation_zero_is_refused" {
@@ -420,33 +244,6 @@ run "reservation_zero_is_refused" {
     account_quotas       = { lambda_concurrent_executions = 1000 }
   }
   expect_failures = [var.functions]
-}
-
-run "access_logs_without_saying_who_provides_the_account_role_are_refused" {
-  command = plan
-  variables {
-    incidents_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-01-01T00:00:00.000"
-    api_logging          = { access_logs = true }
-  }
-  expect_failures = [var.api_logging]
-}
-
-run "execution_logging_without_saying_who_provides_the_account_role_is_refused" {
-  command = plan
-  variables {
-    incidents_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-01-01T00:00:00.000"
-    api_logging          = { execution_level = "ERROR" }
-  }
-  expect_failures = [var.api_logging]
-}
-
-run "stream_key_must_be_a_key_arn" {
-  command = plan
-  variables {
-    incidents_stream_arn         = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-01-01T00:00:00.000"
-    incidents_stream_kms_key_arn = "alias/incidents"
-  }
-  expect_failures = [var.incidents_stream_kms_key_arn]
 }
 
 run "a_name_over_its_limit_is_refused_at_plan" {
