@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         result = scenarios.run_scenario(scenario)
         run["scenarios"].append(result)
         print("\n".join(report.rows(result)), flush=True)
+        note = report.areas_note(run, result)  # against 1x10k, which runs before areas10k
+        if note:
+            print(note, flush=True)
     print("\n".join(report.targets(run)), flush=True)
     default = "fanout-quick.md" if args.quick else "fanout.md"
     out = args.out or ROOT / "docs" / "benchmarks" / default
