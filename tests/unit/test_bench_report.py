@@ -131,7 +131,9 @@ def test_the_areas_scenario_is_compared_with_the_broadcast_of_the_same_run() -> 
     )
     assert report.areas_note(run, run["scenarios"][0]) == ""  # the broadcast itself: no note
     # The Markdown carries it under the scenario's table, the README's row its summary.
-    text = report.markdown(run)
+    text = report.markdown(run | {"fanout_rate": 8000})
+    assert "Ours is paced at 8,000 posts/s per invocation (FANOUT_RATE;" in text
+    assert "paced" not in report.markdown(run)
     assert text.index("### areas10k") < text.index("Subscriptions: 10,000 connections")
     assert "| 500 posts (one area of 20), 220 ms CPU per record against 1350 ms to all " in (
         report.summary(run)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from tools.bench import report, scenarios
+from tools.bench import contenders, report, scenarios
 from tools.paths import ROOT
 
 
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": report.machine(),
         "quick": args.quick,
         "latency_ms": scenarios.LATENCY * 1000,
+        "fanout_rate": contenders.FANOUT_RATE,
         "scenarios": [],
     }
     for scenario in chosen:

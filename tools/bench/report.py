@@ -214,6 +214,16 @@ def areas_note(run: dict[str, Any], scenario: dict[str, Any]) -> str:
     )
 
 
+def _pace(run: dict[str, Any]) -> list[str]:
+    """The header's line on the rate every invocation of ours was paced at (FANOUT_RATE)."""
+    if "fanout_rate" not in run:
+        return []
+    return [
+        f"Ours is paced at {run['fanout_rate']:,} posts/s per invocation (FANOUT_RATE; Terraform "
+        "sets each invocation's share of fanout.rate, lower by default: see the README)."
+    ]
+
+
 def _quick(run: dict[str, Any]) -> str:
     return " (quick mode)" if run["quick"] else ""
 
@@ -238,6 +248,7 @@ def markdown(run: dict[str, Any]) -> str:
         "client path the wire client replaced. One connection in ten is a viewer (two role views",
         "per record). Compare",
         "ratios: absolute numbers follow the machine's load.",
+        *_pace(run),
         "",
         f"Machine: {m['cpu']} x {m['cpus']} CPUs, load average {m['load_average_1m']} at the",
         f"start, Python {m['python']}, {m['date']}, commit {m['commit']}{_quick(run)}.",
