@@ -262,9 +262,18 @@ validate: setup $(TF_RC_DEP) ## terraform fmt -check and terraform validate (off
 	TF_DATA_DIR=$(TF_CHECK_DIR) $(TF) init -input=false -backend=false -test-directory=tests/tftest > /dev/null
 	TF_DATA_DIR=$(TF_CHECK_DIR) $(TF) validate
 
+# The terraform test directories: the root module's (tests/tftest, its common variables in
+# terraform.tfvars there) and the child modules' (tests/tftest-modules: run blocks with
+# module { source }, which take only their own variables). Each has its own working
+# directory, since terraform init installs the run blocks' modules of one test directory.
+TFTEST_DIRS := tests/tftest tests/tftest-modules
+
 .PHONY: tftest
-tftest: build validate ## terraform test: module wiring and every validation rule, mocked AWS (tests/tftest)
-	TF_DATA_DIR=$(TF_CHECK_DIR) $(TF) test -test-directory=tests/tftest
+tftest: build validate ## terraform test: module wiring and every validation rule, mocked AWS (the TFTEST_DIRS)
+	for dir in $(TFTEST_DIRS); do \
+	  TF_DATA_DIR=$(TF_CHECK_DIR)-$$(basename $$dir) $(TF) init -input=false -backend=false -test-directory=$$dir > /dev/null; \
+	  TF_DATA_DIR=$(TF_CHECK_DIR)-$$(basename $$dir) $(TF) test -test-directory=$$dir; \
+	done
 
 .PHONY: test-terraform
 test-terraform: setup $(TF_RC_DEP) ## Apply the root module on a private emulator and check it (pytest -m terraform)

@@ -49,12 +49,7 @@ locals {
       actions   = ["dynamodb:DeleteItem", "dynamodb:Scan"]
       resources = [module.connections_table.arn]
     },
-    {
-      # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-control-access-iam.html
-      sid       = "PostToConnections"
-      actions   = ["execute-api:ManageConnections"]
-      resources = [module.websocket_api.manage_connections_arn]
-    },
+    local.post_to_connections_statement,
   ]
 }
 

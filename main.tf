@@ -253,6 +253,15 @@ locals {
     }
   }
 
+  # Posting to connections over the management API: the Broadcaster and its
+  # workers (fanout_workers.tf), sync (sync.tf) and subscribe, said once.
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-control-access-iam.html
+  post_to_connections_statement = {
+    sid       = "PostToConnections"
+    actions   = ["execute-api:ManageConnections"]
+    resources = [module.websocket_api.manage_connections_arn]
+  }
+
   function_policy_statements = {
     authorizer = local.authorizer_policy_statements
     connect = [{
@@ -281,12 +290,8 @@ locals {
         actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
         resources = [module.connections_table.arn]
       },
-      {
-        # The subscribed (or error) answer to the connection that asked.
-        sid       = "PostToConnections"
-        actions   = ["execute-api:ManageConnections"]
-        resources = [module.websocket_api.manage_connections_arn]
-      },
+      # The subscribed (or error) answer to the connection that asked.
+      local.post_to_connections_statement,
     ]
     sync = local.sync_policy_statements # sync.tf
     notifier = concat(

@@ -28,12 +28,7 @@ locals {
       actions   = ["dynamodb:Query"]
       resources = [module.state_table.index_arns["byChange"]]
     },
-    {
-      # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-control-access-iam.html
-      sid       = "PostToConnections"
-      actions   = ["execute-api:ManageConnections"]
-      resources = [module.websocket_api.manage_connections_arn]
-    },
+    local.post_to_connections_statement,
   ]
 
   # A stage-level throttle of its own: a flood of syncs is refused by API

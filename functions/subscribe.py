@@ -28,9 +28,8 @@ from typing import TYPE_CHECKING, Any
 from realtime_common import aws, config, filters
 from realtime_common.connections import connection_key
 from realtime_common.fanout import config as fanout_config
-from realtime_common.fanout import delivery
 from realtime_common.logs import make_logger
-from realtime_common.sync import messages, post
+from realtime_common.sync import messages, reply
 from realtime_common.sync.cache import prepare
 
 if TYPE_CHECKING:
@@ -165,39 +164,29 @@ def get_config() -> SubscribeConfig:
     return SubscribeConfig.from_env(os.environ)
 
 
-def _warn(message: str, extra: dict[str, Any]) -> None:
-    logger.warning(message, extra=extra)
-
-
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     cfg = get_config()
-    connection_id = str((event.get("requestContext") or {}).get("connectionId") or "")
-    if not connection_id:
-        logger.error("subscribe event without requestContext.connectionId")
-        return {"statusCode": 400}
-    logger.append_keys(connection_id=connection_id)
-    deadline = delivery.deadline_for(
-        context.get_remaining_time_in_millis() / 1000.0, time.monotonic()
-    )
-    region = delivery.region_of(cfg.callback_url, aws.region())
-    credentials = aws.credentials_source()
 
-    def send(target: str, frame: bytes) -> str:
-        return post.post(
-            target,
-            prepare([frame], 0),
-            callback_url=cfg.callback_url,
-            credentials=credentials,
-            region=region,
-            rate=cfg.post_rate,
-            max_attempts=cfg.max_attempts,
-            deadline=deadline,
-            log_failure=_warn,
-        ).outcome
+    def answer(connection_id: str, send: reply.Send) -> SubscribeResult:
+        def post_frame(target: str, frame: bytes) -> str:
+            return send(target, prepare([frame], 0)).outcome
 
-    result = subscribe(
-        aws.dynamodb_client(), cfg, connection_id, event.get("body"), now=time.time(), send=send
+        return subscribe(
+            aws.dynamodb_client(),
+            cfg,
+            connection_id,
+            event.get("body"),
+            now=time.time(),
+            send=post_frame,
+        )
+
+    return reply.handle(
+        "subscribe",
+        event,
+        context,
+        cfg=cfg,
+        credentials=aws.credentials_source(),
+        logger=logger,
+        answer=answer,
     )
-    logger.info("subscribe finished", extra=result.__dict__)
-    return {"statusCode": 200}

@@ -20,12 +20,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from realtime_common import aws
-from realtime_common.fanout import delivery
 from realtime_common.logs import make_logger
-from realtime_common.sync import post
-from realtime_common.sync.cache import Prepared, StateCache
+from realtime_common.sync import post, reply
+from realtime_common.sync.cache import StateCache
 from realtime_common.sync.config import SyncConfig
-from realtime_common.sync.serve import serve
+from realtime_common.sync.serve import SyncResult, serve
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -75,38 +74,18 @@ def reset() -> None:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     cfg = get_config()
-    connection_id = str((event.get("requestContext") or {}).get("connectionId") or "")
-    if not connection_id:
-        logger.error("sync event without requestContext.connectionId")
-        return {"statusCode": 400}
-    logger.append_keys(connection_id=connection_id)
-    deadline = delivery.deadline_for(
-        context.get_remaining_time_in_millis() / 1000.0, time.monotonic()
-    )
-    region = delivery.region_of(cfg.callback_url, aws.region())
-    credentials = get_credentials()
 
-    def send(target: str, prepared: Prepared) -> post.Delivery:
-        return post.post(
-            target,
-            prepared,
-            callback_url=cfg.callback_url,
-            credentials=credentials,
-            region=region,
-            rate=cfg.post_rate,
-            max_attempts=cfg.max_attempts,
-            deadline=deadline,
-            log_failure=_warn,
+    def answer(connection_id: str, send: reply.Send) -> SyncResult:
+        return serve(
+            event.get("body"),
+            connection_id,
+            cfg=cfg,
+            cache=get_cache(),
+            dynamodb=aws.dynamodb_client(),
+            post=send,
+            now_ms=int(time.time() * 1000),
         )
 
-    result = serve(
-        event.get("body"),
-        connection_id,
-        cfg=cfg,
-        cache=get_cache(),
-        dynamodb=aws.dynamodb_client(),
-        post=send,
-        now_ms=int(time.time() * 1000),
+    return reply.handle(
+        "sync", event, context, cfg=cfg, credentials=get_credentials(), logger=logger, answer=answer
     )
-    logger.info("sync finished", extra=result.__dict__)
-    return {"statusCode": 200}

@@ -82,6 +82,15 @@ class FilterSettings:
         return cls(fields=_fields(env), limits=filter_limits(env))
 
 
+def _loads(text: str, error: type[ValueError], message: str) -> object:
+    """``json.loads(text)``; text that is not JSON raises ``error(message.format(text))``
+    without the decoder's traceback."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise error(message.format(text)) from None
+
+
 def _json_env(env: Mapping[str, str], name: str, shape: str) -> object:
     raw = config.required_str(env, name)
     try:
@@ -188,10 +197,7 @@ class Permission:
     @classmethod
     def from_json(cls, text: str) -> Permission:
         """A stored permission (a JSON list of patterns); ClaimError when it is not one."""
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise ClaimError(f"{text!r:.80} is not JSON") from None
+        value = _loads(text, ClaimError, "{!r:.80} is not JSON")
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ClaimError(f"{text!r:.80} is not a JSON list of strings")
         return cls.of(value)
@@ -220,10 +226,9 @@ def parse_areas_claim(value: object, *, default: Permission, max_bytes: int) -> 
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                raise ClaimError("the areas claim starts with '[' but is not a JSON list") from None
+            value = _loads(
+                text, ClaimError, "the areas claim starts with '[' but is not a JSON list"
+            )
         else:
             value = [item.strip() for item in text.split(",") if item.strip()]
     if not isinstance(value, list):
@@ -273,10 +278,7 @@ class Filter:
     @classmethod
     def from_json(cls, text: str) -> Filter:
         """A stored filter (what :meth:`to_json` wrote); FilterError when it is not one."""
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise FilterError(f"stored filter {text!r:.80} is not JSON") from None
+        value = _loads(text, FilterError, "stored filter {!r:.80} is not JSON")
         if not isinstance(value, dict) or not all(
             isinstance(values, list) and all(isinstance(item, str) for item in values)
             for values in value.values()
@@ -326,12 +328,11 @@ def parse_filter_text(text: str, settings: FilterSettings) -> Filter:
     """A filter sent as JSON text (the ``$connect`` query parameter ``filter``)."""
     if _size(text) > 4 * settings.limits.max_bytes:
         raise FilterError(f"filter is over the limit of {settings.limits.max_bytes} bytes")
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise FilterError(
-            'filter is not JSON: send a URL-encoded JSON object, e.g. {"area":["north"]}'
-        ) from None
+    value = _loads(
+        text,
+        FilterError,
+        'filter is not JSON: send a URL-encoded JSON object, e.g. {{"area":["north"]}}',
+    )
     return parse_filter(value, settings)
 
 

@@ -181,6 +181,13 @@ resource "aws_apigatewayv2_authorizer" "this" {
   authorizer_type  = "REQUEST"
   authorizer_uri   = "arn:${data.aws_partition.current.partition}:apigateway:${data.aws_region.current.name}:lambda:path/2015-03-31/functions/${var.authorizer.function_arn}/invocations"
   identity_sources = var.authorizer.identity_sources
+
+  lifecycle {
+    # HTTP API settings that a WebSocket authorizer does not have. An API that reports defaults
+    # for them (the local emulator answers "2.0" and an empty JWT block) would otherwise show a
+    # change on every plan after the first apply.
+    ignore_changes = [authorizer_payload_format_version, jwt_configuration]
+  }
 }
 
 resource "aws_lambda_permission" "authorizer" {

@@ -437,22 +437,34 @@ def in_process_worker(
     return invoke
 
 
+def run_through_workers(
+    url: str,
+    event: dict[str, Any],
+    *,
+    threshold: int,
+    max_workers: int,
+    item_count: int,
+    jobs: list[WorkerJob] | None = None,
+) -> None:
+    """Broadcast ``event`` over a table of ``item_count`` connections through in-process
+    workers (each job kept in ``jobs``); every record must be delivered."""
+    response = broadcaster.broadcast(
+        event,
+        config(url, worker_threshold=threshold, max_workers=max_workers),
+        clients(invoke_worker=in_process_worker(url, jobs), item_count=lambda: item_count),
+        deadline=time.monotonic() + 30,
+    )
+    assert response == {"batchItemFailures": []}
+
+
 def test_the_worker_path_reaches_every_connection_once_through_its_segments(
     table: Any, api: Any
 ) -> None:
     ids = [f"w{n:03d}" for n in range(120)]
     add_connections(table, *ids)
     jobs: list[WorkerJob] = []
-    invoke = in_process_worker(api.url, jobs)
-
     event = updates("A", "B")
-    response = broadcaster.broadcast(
-        event,
-        config(api.url, worker_threshold=50, max_workers=4),
-        clients(invoke_worker=invoke, item_count=lambda: 120),
-        deadline=time.monotonic() + 30,
-    )
-    assert response == {"batchItemFailures": []}
+    run_through_workers(api.url, event, threshold=50, max_workers=4, item_count=120, jobs=jobs)
     assert sorted(job.segment for job in jobs) == [0, 1, 2]  # ceil(120 / 50) segments
     assert {job.rate for job in jobs} == {100_000 / 3}  # the rate is shared, not multiplied
     for cid in ids:
@@ -490,16 +502,8 @@ def test_the_worker_path_sends_each_role_its_view(table: Any, api: Any) -> None:
     add_connections(table, *[f"v{n:02d}" for n in range(20)], role="viewer")
     add_connections(table, *[f"d{n:02d}" for n in range(20)], role="supervisor")
     add_connections(table, "x", role="auditor")
-    invoke = in_process_worker(api.url)
-
     event = updates("A")
-    response = broadcaster.broadcast(
-        event,
-        config(api.url, worker_threshold=10, max_workers=3),
-        clients(invoke_worker=invoke, item_count=lambda: 41),
-        deadline=time.monotonic() + 30,
-    )
-    assert response == {"batchItemFailures": []}
+    run_through_workers(api.url, event, threshold=10, max_workers=3, item_count=41)
     for n in range(20):
         (viewed,) = messages(api, f"v{n:02d}")
         (whole,) = messages(api, f"d{n:02d}")
@@ -612,13 +616,7 @@ def test_the_worker_path_routes_each_segment_by_filter_and_view(table: Any, api:
         add_subscribers(table, role="viewer", prefix=f"v{n}-")
     jobs: list[WorkerJob] = []
     event = {"Records": [moved("A", "north", "north", 0), moved("A", "north", "harbour", 1)]}
-    response = broadcaster.broadcast(
-        event,
-        config(api.url, worker_threshold=10, max_workers=3),
-        clients(invoke_worker=in_process_worker(api.url, jobs), item_count=lambda: 48),
-        deadline=time.monotonic() + 30,
-    )
-    assert response == {"batchItemFailures": []}
+    run_through_workers(api.url, event, threshold=10, max_workers=3, item_count=48, jobs=jobs)
     assert len(jobs) == 3
     # The job carries only what matching reads of each image (and each view's messages).
     assert all(set(change.new or {}) <= {"area", "urgency", "type", "status"}

@@ -6,6 +6,7 @@ malformed requests, frame sizes and an oversize incident in parts."""
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import time
 from typing import Any
@@ -18,6 +19,7 @@ from realtime_common.config import ConfigError
 from realtime_common.connections import connection_key
 from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES
 from realtime_common.sync import cursor
+from realtime_common.sync.post import IN_FLIGHT
 from testing import terraform_defaults
 from testing.connections import add_connection
 from testing.events import load_event
@@ -89,6 +91,12 @@ def store(n: int, sequence: int, at_ms: int | None = None, **kwargs: Any) -> Non
             **kwargs,
         ),
     )
+
+
+def store_large(count: int) -> None:
+    """``count`` incidents of about 2.7 KB each (150: about 400 KB, four batch frames)."""
+    for n in range(count):
+        store(n, sequence=1000 + n, image=incident(n, notes="n" * 2500))
 
 
 def send(context: Any, body: Any, connection_id: str = CONNECTION, **authorizer: Any) -> None:
@@ -351,17 +359,7 @@ def test_malformed_requests_get_bad_request_and_cost_nothing(
 
 def test_frames_stay_under_128_kb_and_keep_every_incident(env: Any, context: Any, api: Any):
     connect(env)
-    dynamodb = boto3.client("dynamodb")
-    for n in range(150):
-        dynamodb.put_item(
-            TableName=STATE_TABLE,
-            Item=state_item(
-                f"INC-{n}",
-                incident(n, notes="n" * 2500),
-                sequence=1000 + n,
-                changed_at_ms=now_ms() - 60_000,
-            ),
-        )
+    store_large(150)
 
     send(context, {"action": "sync"})
 
@@ -373,6 +371,52 @@ def test_frames_stay_under_128_kb_and_keep_every_incident(env: Any, context: Any
     assert len(incidents) == 150 and complete["count"] == 150
 
 
+def test_a_large_answer_goes_side_by_side_and_sync_complete_after_every_other_frame(
+    env: Any, context: Any, api: Any
+) -> None:
+    connect(env)
+    store_large(150)
+    api.latency = 0.05
+
+    send(context, {"action": "sync"})
+
+    posted = api.posts_to(CONNECTION)
+    *body, tail = sorted(posted, key=lambda p: p.started)
+    assert len(body) >= 4
+    assert json.loads(tail.body)["type"] == "sync.complete"
+    assert tail.started >= max(p.finished for p in body)  # only once every other frame arrived
+    # Side by side, as many as IN_FLIGHT: four 50 ms answers overlap instead of queueing.
+    assert api.max_in_flight == min(IN_FLIGHT, len(body))
+    incidents, complete = answer(api)
+    assert len(incidents) == 150 and complete["count"] == 150
+
+
+def test_sync_complete_is_not_posted_after_a_frame_that_failed(
+    env: Any, context: Any, api: Any
+) -> None:
+    connect(env)
+    store_large(150)
+    api.behaviours[CONNECTION] = "fail_after:2"  # two frames arrive, then 500s for good
+
+    send(context, {"action": "sync"})
+
+    types = [json.loads(p.body)["type"] for p in api.posts_to(CONNECTION) if p.status == 200]
+    assert types == ["batch", "batch"]
+    assert all(p.status in (200, 500) for p in api.posts_to(CONNECTION))
+
+
+def test_a_connection_gone_mid_answer_costs_at_most_one_round_of_posts(
+    env: Any, context: Any, api: Any
+) -> None:
+    connect(env)
+    store_large(300)  # seven batch frames and the sync.complete
+    api.behaviours[CONNECTION] = "gone"
+
+    send(context, {"action": "sync"})
+
+    assert 1 <= len(api.posts_to(CONNECTION)) <= IN_FLIGHT
+
+
 def test_an_oversize_incident_arrives_in_parts(env: Any, context: Any, api: Any) -> None:
     connect(env)
     store(1, sequence=101)
@@ -380,8 +424,16 @@ def test_an_oversize_incident_arrives_in_parts(env: Any, context: Any, api: Any)
     store(2, sequence=102, image=big)
     store(3, sequence=103)
 
+    api.latency = 0.02
+
     send(context, {"action": "sync"})
 
+    # The parts are consecutive: each posted alone, once the one before it arrived.
+    posted = sorted(api.posts_to(CONNECTION), key=lambda p: p.started)
+    kinds = [json.loads(p.body)["type"] for p in posted]
+    first, last = kinds.index("incident.part"), len(kinds) - kinds[::-1].index("incident.part")
+    assert set(kinds[first:last]) == {"incident.part"}
+    assert all(b.started >= a.finished for a, b in itertools.pairwise(posted[first:last]))
     received = frames(api)
     assert all(
         len(json.dumps(f, ensure_ascii=False).encode()) <= MAX_PAYLOAD_BYTES for f in received

@@ -96,7 +96,7 @@ def expected_comment(fixture: str, env_name: str = "dev") -> str:
 @pytest.mark.parametrize(
     ("fixture", "destructive", "counts"),
     [
-        ("update", "false", {"add": "0", "change": "2", "replace": "0", "destroy": "0"}),
+        ("update", "false", {"add": "0", "change": "3", "replace": "0", "destroy": "0"}),
         ("destroy", "true", None),
         ("replace", "true", None),
         ("no_changes", "false", {"add": "0", "change": "0", "replace": "0", "destroy": "0"}),

@@ -223,7 +223,10 @@ def test_create_lists_new_resources_and_unknown_values() -> None:
 
 def test_update_shows_throttling_and_code_changes_as_diffs() -> None:
     markdown = render_fixture("update")
-    assert "🟢 **No resource destroyed** in `dev`: 0 to add, 2 to change." in markdown
+    # The stage, the notifier's code, and the Broadcaster's post rate: its share of what the
+    # stage's throttle leaves of the Region's API Gateway budget (limits.tf) follows the throttle.
+    assert "🟢 **No resource destroyed** in `dev`: 0 to add, 3 to change." in markdown
+    assert re.search(r'^\s+~ "FANOUT_RATE"\s+= "\d+" -> "\d+"$', markdown, re.M)
     # The stage throttling change, as a diff of the settings block.
     for line in (
         '-    "throttling_burst_limit": 500,',
@@ -232,7 +235,7 @@ def test_update_shows_throttling_and_code_changes_as_diffs() -> None:
         '+    "throttling_rate_limit": 500',
     ):
         assert re.search(f"^{re.escape(line)}$", markdown, re.M), line
-    # The changed notifier.zip: a new code hash, and no other function touched.
+    # The changed notifier.zip: a new code hash, and no other function's code touched.
     assert re.search(r"^\| `source_code_hash` \| `\"[^`]+\"` \| `\"[^`]+\"` \|$", markdown, re.M)
     assert '**`module.function["notifier"]`** (1 change)' in markdown
     assert 'module.function["connect"]' not in outside_plain_text(markdown)

@@ -3,7 +3,7 @@
 `fanout_concurrency`, `post_max_attempts`, `fanout_rate` and `fanout_workers` stay declared in
 variables.tf only so that setting them fails (an undeclared variable in a tfvars file is only a
 warning, and its value would be ignored). terraform test checks *that* they fail
-(tests/tftest/fanout_workers.tftest.hcl); this reads *what* the errors say, with
+(tests/tftest/root_validation.tftest.hcl); this reads *what* the errors say, with
 `terraform console` on a copy of the root module (offline, no AWS), and applies what they say:
 the settings written as told must come out as the old ones did.
 """

@@ -1,9 +1,10 @@
 # The fan-out worker path (fanout_workers.tf), plan mode with a mocked AWS
 # provider: the worker function and its exact permissions, the Broadcaster's
-# invoke permission on exactly that function, the environment both read, and
-# the validation of the fan-out variables (the concurrency limits included;
-# modules_plan checks that lambda_function applies memory, timeout and
-# reserved concurrency).
+# invoke permission on exactly that function, the fan-out settings reaching
+# both, and the concurrency limits (modules_plan checks that lambda_function
+# applies memory, timeout and reserved concurrency). Both functions' default
+# environments are checked with every function's in root_plan.tftest.hcl, the
+# fan-out variables' validations in root_validation.tftest.hcl.
 # Run: make tftest (terraform test -test-directory=tests/tftest)
 
 mock_provider "aws" {
@@ -12,14 +13,6 @@ mock_provider "aws" {
   # asserted in plan-mode runs.
   source          = "./tests/tftest/mocks"
   override_during = plan
-}
-
-variables {
-  environment = "test"
-  # The $connect authorizer is tested in authorizer.tftest.hcl; here "test"
-  # counts as non-production so the stack can go without it.
-  non_production_environments = ["test"]
-  authorizer                  = { enabled = false }
 }
 
 run "worker_wiring" {
@@ -46,27 +39,6 @@ run "worker_wiring" {
   assert {
     condition     = aws_iam_role_policy.broadcaster_fanout_workers.role == module.function["broadcaster"].role_name
     error_message = "The worker-path policy belongs to the Broadcaster's role."
-  }
-  assert {
-    condition = module.function["fanout-worker"].environment_variables == tomap({
-      LOG_LEVEL                    = "INFO"
-      POWERTOOLS_SERVICE_NAME      = "realtime"
-      POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
-      ENVIRONMENT                  = "test"
-      CONNECTIONS_TABLE            = "realtime-test-connections"
-      WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
-      FANOUT_CONCURRENCY           = "256"
-    })
-    error_message = "The worker's environment does not match fanout_worker.py's contract."
-  }
-  assert {
-    condition = (
-      module.function["broadcaster"].environment_variables["FANOUT_WORKER_FUNCTION"] == "realtime-test-fanout-worker" &&
-      module.function["broadcaster"].environment_variables["FANOUT_WORKER_THRESHOLD"] == "10000" &&
-      module.function["broadcaster"].environment_variables["FANOUT_MAX_WORKERS"] == "10" &&
-      module.function["broadcaster"].environment_variables["FANOUT_RATE"] == "1000"
-    )
-    error_message = "The Broadcaster must name the worker and carry the default threshold (10000), max workers (10) and its share of the default rate (half of what sync and the clients leave of us-east-1's 10,000/s, over 4 shards: 1000)."
   }
 }
 
@@ -98,94 +70,6 @@ run "limits_are_variables" {
     )
     error_message = "fanout must reach the Broadcaster's environment (the rate as each of the 4 shards' share), and its concurrency the worker's."
   }
-}
-
-run "reserved_concurrency_below_max_workers_is_refused" {
-  command = plan
-
-  variables {
-    fanout    = { max_workers = 10 }
-    functions = { fanout-worker = { reserved_concurrency = 5 } }
-  }
-
-  expect_failures = [var.functions]
-}
-
-run "one_worker_is_refused" {
-  command = plan
-
-  variables {
-    fanout = { max_workers = 1 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
-run "zero_threshold_is_refused" {
-  command = plan
-
-  variables {
-    fanout = { worker_threshold = 0 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
-run "rate_over_the_maximum_is_refused" {
-  command = plan
-
-  variables {
-    fanout = { rate = 100001 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
-run "concurrency_over_the_pool_is_refused" {
-  command = plan
-
-  variables {
-    fanout = { concurrency = 257 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
-run "attempts_over_ten_are_refused" {
-  command = plan
-
-  variables {
-    fanout = { post_max_attempts = 11 }
-  }
-
-  expect_failures = [var.fanout]
-}
-
-# ---------------------------------------------------------------------------
-# The variables fanout replaced: tfvars that still set them fail at plan with
-# what to write instead (the messages: tests/unit/test_removed_variables.py)
-# ---------------------------------------------------------------------------
-run "removed_fanout_variables_are_refused" {
-  command = plan
-
-  variables {
-    fanout_concurrency = 128
-    post_max_attempts  = 6
-    fanout_rate        = 2500
-    fanout_workers     = { threshold = 20000, memory_size = 1769 }
-  }
-
-  expect_failures = [var.fanout_concurrency, var.post_max_attempts, var.fanout_rate, var.fanout_workers]
-}
-
-run "an_empty_fanout_workers_is_refused_too" {
-  command = plan
-
-  variables {
-    fanout_workers = {}
-  }
-
-  expect_failures = [var.fanout_workers]
 }
 
 # ---------------------------------------------------------------------------
@@ -222,76 +106,4 @@ run "custom_role_views_are_passed_through" {
     condition     = jsondecode(module.function["broadcaster"].environment_variables["ROLE_VIEWS"]).public.attributes == ["incidentId", "status"]
     error_message = "A custom view must reach the Broadcaster unchanged."
   }
-}
-
-run "a_view_both_whole_and_listed_is_refused" {
-  command = plan
-
-  variables {
-    role_views = {
-      dispatcher = { whole = true, attributes = ["title"] }
-      supervisor = { whole = true }
-      responder  = { whole = true }
-      viewer     = { attributes = ["title"] }
-    }
-  }
-
-  expect_failures = [var.role_views]
-}
-
-run "an_empty_view_is_refused" {
-  command = plan
-
-  variables {
-    role_views = {
-      dispatcher = { whole = true }
-      supervisor = { whole = true }
-      responder  = { whole = true }
-      viewer     = {}
-    }
-  }
-
-  expect_failures = [var.role_views]
-}
-
-run "a_bad_attribute_name_is_refused" {
-  command = plan
-
-  variables {
-    role_views = {
-      dispatcher = { whole = true }
-      supervisor = { whole = true }
-      responder  = { whole = true }
-      viewer     = { attributes = ["title", "location address"] }
-    }
-  }
-
-  expect_failures = [var.role_views]
-}
-
-run "an_allowed_role_without_a_view_is_refused" {
-  command = plan
-
-  variables {
-    role_views = {
-      dispatcher = { whole = true }
-      viewer     = { attributes = ["title"] }
-    }
-  }
-
-  expect_failures = [var.role_views]
-}
-
-run "a_view_for_a_role_that_cannot_connect_is_refused" {
-  command = plan
-
-  variables {
-    allowed_roles = ["dispatcher"]
-    role_views = {
-      dispatcher = { whole = true }
-      auditor    = { whole = true }
-    }
-  }
-
-  expect_failures = [var.role_views]
 }

@@ -3,6 +3,7 @@
 # concurrency checked against the account's quota, the account's CloudWatch
 # role for API logging, customer managed keys granted through DynamoDB only,
 # SNS lambda subscriptions, name lengths, readers of a global table's stream.
+# The refusals among them (expect_failures runs) are in root_validation.tftest.hcl.
 
 mock_provider "aws" {
   # The shared mocks and per-resource overrides keep ARNs known at plan time.
@@ -11,42 +12,12 @@ mock_provider "aws" {
 }
 
 variables {
-  environment                 = "test"
-  non_production_environments = ["test"]
-  authorizer                  = { enabled = false }
-  incidents_stream_arn        = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-01-01T00:00:00.000"
+  incidents_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-01-01T00:00:00.000"
 }
 
 # ---------------------------------------------------------------------------
 # 18.1 Reserved concurrency: opt-in, checked against the account's quota
 # ---------------------------------------------------------------------------
-run "a_reservation_without_the_accounts_quota_is_refused" {
-  command = plan
-  variables {
-    functions = { connect = { reserved_concurrency = 50 } }
-  }
-  expect_failures = [var.functions]
-}
-
-run "reservations_that_leave_fewer_than_100_unreserved_are_refused" {
-  command = plan
-  variables {
-    # 50 + 50 + 1 = 101 > 200 - 100
-    functions      = { connect = { reserved_concurrency = 50 }, disconnect = { reserved_concurrency = 50 }, notifier = { reserved_concurrency = 1 } }
-    account_quotas = { lambda_concurrent_executions = 200 }
-  }
-  expect_failures = [var.functions]
-}
-
-run "reservation_zero_is_refused" {
-  command = plan
-  variables {
-    functions      = { connect = { reserved_concurrency = 0 } }
-    account_quotas = { lambda_concurrent_executions = 1000 }
-  }
-  expect_failures = [var.functions]
-}
-
 run "reservations_within_the_quota_reach_the_functions" {
   command = plan
   variables {
@@ -67,22 +38,6 @@ run "reservations_within_the_quota_reach_the_functions" {
 # ---------------------------------------------------------------------------
 # 18.2 API logging needs the account's CloudWatch role: the plan asks
 # ---------------------------------------------------------------------------
-run "access_logs_without_saying_who_provides_the_account_role_are_refused" {
-  command = plan
-  variables {
-    api_logging = { access_logs = true }
-  }
-  expect_failures = [var.api_logging]
-}
-
-run "execution_logging_without_saying_who_provides_the_account_role_is_refused" {
-  command = plan
-  variables {
-    api_logging = { execution_level = "ERROR" }
-  }
-  expect_failures = [var.api_logging]
-}
-
 run "access_logs_on_a_fresh_account_create_the_account_role" {
   command = plan
   variables {
@@ -174,14 +129,6 @@ run "without_customer_keys_no_role_gets_a_key" {
   }
 }
 
-run "stream_key_must_be_a_key_arn" {
-  command = plan
-  variables {
-    incidents_stream_kms_key_arn = "alias/incidents"
-  }
-  expect_failures = [var.incidents_stream_kms_key_arn]
-}
-
 # ---------------------------------------------------------------------------
 # 18.7 SNS lambda subscriptions get their invoke permission
 # ---------------------------------------------------------------------------
@@ -231,30 +178,9 @@ run "the_longest_project_and_environment_fit_without_the_account_role" {
   }
 }
 
-run "a_name_over_its_limit_is_refused_at_plan" {
-  command = plan
-  variables {
-    # <project>-<environment>-websocket-apigateway-cloudwatch: 65 characters,
-    # IAM allows 64.
-    project                     = "abcdefghijklmnopqrst"
-    environment                 = "abcdefghijkl"
-    non_production_environments = ["abcdefghijkl"]
-    api_logging                 = { access_logs = true, manage_account_role = true }
-  }
-  expect_failures = [var.environment]
-}
-
 # ---------------------------------------------------------------------------
 # 18.5 A global table's stream takes one reader per shard
 # ---------------------------------------------------------------------------
-run "a_global_incidents_table_warns_about_its_readers" {
-  command = plan
-  variables {
-    incidents_global_table = true
-  }
-  expect_failures = [check.incidents_stream_readers]
-}
-
 run "a_single_region_table_has_room_for_both_readers" {
   command = plan
   assert {
@@ -312,16 +238,6 @@ run "parallelization_multiplies_the_invocations_and_a_reservation_caps_them" {
   }
 }
 
-run "a_budget_over_the_accounts_throttle_is_refused" {
-  command = plan
-  variables {
-    # 8000 + sync 1000 + the stage's 1000 > 2500 in Milan.
-    region = "eu-south-1"
-    fanout = { rate = 8000 }
-  }
-  expect_failures = [output.api_request_budget]
-}
-
 run "a_raised_quota_admits_a_higher_rate" {
   command = plan
   variables {
@@ -333,13 +249,4 @@ run "a_raised_quota_admits_a_higher_rate" {
     condition     = output.api_request_budget.total == 10000
     error_message = "A quota raised through Service Quotas (account_quotas) must be what the budget is checked against."
   }
-}
-
-run "a_rate_below_one_post_per_invocation_is_refused" {
-  command = plan
-  variables {
-    fanout                  = { rate = 3 }
-    incidents_stream_shards = 4
-  }
-  expect_failures = [output.api_request_budget]
 }

@@ -1,7 +1,8 @@
 # Plan-mode wiring of monitoring.tf with a mocked AWS provider: which alarms
 # exist with and without the Incidents stream, that each watches this stack's
 # resources (dimensions) and notifies the operators' topic (never the alerts
-# topic), thresholds from var.monitoring, the dashboard and the topic's key.
+# topic), thresholds from var.monitoring, the dashboard and the topic's key
+# (var.monitoring's validations: root_validation.tftest.hcl).
 # Run: make tftest (terraform test -test-directory=tests/tftest)
 
 mock_provider "aws" {
@@ -10,14 +11,6 @@ mock_provider "aws" {
   # asserted in plan-mode runs.
   source          = "./tests/tftest/mocks"
   override_during = plan
-}
-
-variables {
-  environment = "test"
-  # The $connect authorizer is tested in authorizer.tftest.hcl; here "test"
-  # counts as non-production so the stack can go without it.
-  non_production_environments = ["test"]
-  authorizer                  = { enabled = false }
 }
 
 run "without_stream" {
@@ -215,26 +208,6 @@ run "no_alerts_alarm_and_own_key" {
     condition     = module.function["broadcaster"].environment_variables.POWERTOOLS_METRICS_NAMESPACE == "Realtime/Prod" && strcontains(aws_cloudwatch_metric_alarm.this["broadcaster-dead-letter"].alarm_description, "https://runbooks.example.org/realtime#dead-letter")
     error_message = "monitoring.namespace reaches the functions and runbook_url the descriptions."
   }
-}
-
-run "rejects_a_reserved_namespace" {
-  command = plan
-
-  variables {
-    monitoring = { namespace = "AWS/Lambda" }
-  }
-
-  expect_failures = [var.monitoring]
-}
-
-run "rejects_a_fraction_of_one" {
-  command = plan
-
-  variables {
-    monitoring = { fanout_duration_fraction = 1 }
-  }
-
-  expect_failures = [var.monitoring]
 }
 
 run "alarms_off" {

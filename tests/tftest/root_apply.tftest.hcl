@@ -4,47 +4,9 @@
 # checked: a stack without the stream, then the same stack with it.
 
 mock_provider "aws" {
-  mock_data "aws_partition" {
-    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-  mock_resource "aws_apigatewayv2_api" {
-    defaults = {
-      id            = "abc123def4"
-      execution_arn = "arn:aws:execute-api:us-east-1:123456789012:abc123def4"
-      api_endpoint  = "wss://abc123def4.execute-api.us-east-1.amazonaws.com"
-    }
-  }
-
-  # The provider still validates arguments that take ARNs.
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/mocked" }
-  }
-  mock_resource "aws_lambda_function" {
-    defaults = { arn = "arn:aws:lambda:us-east-1:123456789012:function:mocked" }
-  }
-  mock_resource "aws_sqs_queue" {
-    defaults = { arn = "arn:aws:sqs:us-east-1:123456789012:mocked" }
-  }
-  mock_resource "aws_sns_topic" {
-    defaults = { arn = "arn:aws:sns:us-east-1:123456789012:mocked" }
-  }
-  mock_resource "aws_dynamodb_table" {
-    defaults = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/mocked" }
-  }
-  mock_resource "aws_cloudwatch_log_group" {
-    defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:mocked" }
-  }
-}
-
-variables {
-  environment = "test"
-  # The $connect authorizer is tested in authorizer.tftest.hcl; here "test"
-  # counts as non-production so the stack can go without it.
-  non_production_environments = ["test"]
-  authorizer                  = { enabled = false }
+  # The shared mocked values and per-resource overrides (tests/tftest/mocks),
+  # applied as in a real apply (no override_during = plan).
+  source = "./tests/tftest/mocks"
 }
 
 run "apply_without_stream" {

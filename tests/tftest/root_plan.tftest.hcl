@@ -11,14 +11,6 @@ mock_provider "aws" {
   override_during = plan
 }
 
-variables {
-  environment = "test"
-  # The $connect authorizer is tested in authorizer.tftest.hcl; here "test"
-  # counts as non-production so the stack can go without it.
-  non_production_environments = ["test"]
-  authorizer                  = { enabled = false }
-}
-
 run "without_stream" {
   command = plan
 
@@ -132,19 +124,33 @@ run "without_stream" {
       WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
       FANOUT_CONCURRENCY           = "256"
       POST_MAX_ATTEMPTS            = "4"
-      FANOUT_RATE                  = "1000"
-      FANOUT_WORKER_FUNCTION       = "realtime-test-fanout-worker"
-      FANOUT_WORKER_THRESHOLD      = "10000"
-      FANOUT_MAX_WORKERS           = "10"
-      STATE_TABLE                  = "realtime-test-state"
-      STATE_RETENTION_SECONDS      = "86400"
-      CLOSED_STATUSES              = "[\"closed\",\"resolved\"]"
+      # Its share of the default fanout.rate: half of what sync and the clients
+      # leave of us-east-1's 10,000/s, over 4 shards (fresh_account.tftest.hcl).
+      FANOUT_RATE             = "1000"
+      FANOUT_WORKER_FUNCTION  = "realtime-test-fanout-worker"
+      FANOUT_WORKER_THRESHOLD = "10000"
+      FANOUT_MAX_WORKERS      = "10"
+      STATE_TABLE             = "realtime-test-state"
+      STATE_RETENTION_SECONDS = "86400"
+      CLOSED_STATUSES         = "[\"closed\",\"resolved\"]"
       # var.subscriptions: the fan-out groups its audiences by effective filter
       FILTER_FIELDS = jsonencode(["area", "urgency", "type", "status"])
       FILTER_LIMITS = jsonencode({ areas_max_bytes = 4096, max_bytes = 2048, values_per_field = 20 })
       DEFAULT_AREAS = jsonencode(["*"])
     })
     error_message = "broadcaster environment does not match the handlers' contract."
+  }
+  assert {
+    condition = module.function["fanout-worker"].environment_variables == tomap({
+      LOG_LEVEL                    = "INFO"
+      POWERTOOLS_SERVICE_NAME      = "realtime"
+      POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
+      ENVIRONMENT                  = "test"
+      CONNECTIONS_TABLE            = "realtime-test-connections"
+      WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
+      FANOUT_CONCURRENCY           = "256"
+    })
+    error_message = "The worker's environment does not match fanout_worker.py's contract."
   }
   assert {
     condition = module.function["notifier"].environment_variables == tomap({
@@ -175,6 +181,19 @@ run "without_stream" {
   assert {
     condition     = output.function_names == { connect = "realtime-test-connect", disconnect = "realtime-test-disconnect", broadcaster = "realtime-test-broadcaster", notifier = "realtime-test-notifier", fanout-worker = "realtime-test-fanout-worker", sync = "realtime-test-sync", subscribe = "realtime-test-subscribe" }
     error_message = "function_names must map connect, disconnect, broadcaster, notifier, fanout-worker, sync and subscribe to their names."
+  }
+  assert {
+    # Which handler of which zip each function runs (tests/packaging checks that the zips hold them).
+    condition = { for k, f in local.functions : k => "${f.handler} in ${local.packages[f.package]}" } == {
+      connect       = "connection_manager.on_connect in ${local.artifacts_dir}/connection_manager.zip"
+      disconnect    = "connection_manager.on_disconnect in ${local.artifacts_dir}/connection_manager.zip"
+      broadcaster   = "broadcaster.handler in ${local.artifacts_dir}/broadcaster.zip"
+      notifier      = "notifier.handler in ${local.artifacts_dir}/notifier.zip"
+      fanout-worker = "fanout_worker.handler in ${local.artifacts_dir}/broadcaster.zip"
+      sync          = "sync.handler in ${local.artifacts_dir}/broadcaster.zip"
+      subscribe     = "subscribe.handler in ${local.artifacts_dir}/broadcaster.zip"
+    }
+    error_message = "Each function must run its handler from its zip (sync, subscribe and the fan-out worker from the broadcaster's: the same wire client and role views)."
   }
   assert {
     condition     = output.connections_table_name == "realtime-test-connections" && output.idempotency_table_name == "realtime-test-idempotency" && output.alerts_topic_arn == "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts" && output.api_id == "abc123def4"

@@ -1,7 +1,7 @@
 # The state table (issue 16): its keys, index and TTL, encryption, PITR and
 # deletion protection like the other tables, the Broadcaster's one permission
-# on it and its environment, REMOVE records reaching the Broadcaster only, and
-# the incident_state variable's validations.
+# on it and its environment, REMOVE records reaching the Broadcaster only (the
+# incident_state variable's validations: root_validation.tftest.hcl).
 # Run: terraform test -test-directory=tests/tftest -filter=tests/tftest/state_table.tftest.hcl
 
 mock_provider "aws" {
@@ -11,10 +11,7 @@ mock_provider "aws" {
 }
 
 variables {
-  environment                 = "test"
-  non_production_environments = ["test"]
-  authorizer                  = { enabled = false }
-  incidents_stream_arn        = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-05-01T10:00:00.000"
+  incidents_stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-05-01T10:00:00.000"
 }
 
 run "defaults" {
@@ -73,22 +70,4 @@ run "incident_state_settings" {
     )
     error_message = "incident_state must reach the Broadcaster's environment ([] keeps closed incidents)."
   }
-}
-
-run "retention_too_short" {
-  command = plan
-  variables { incident_state = { retention_seconds = 600 } }
-  expect_failures = [var.incident_state]
-}
-
-run "retention_not_whole" {
-  command = plan
-  variables { incident_state = { retention_seconds = 86400.5 } }
-  expect_failures = [var.incident_state]
-}
-
-run "closed_statuses_not_lowercase_names" {
-  command = plan
-  variables { incident_state = { closed_statuses = ["Closed", "resolved,done"] } }
-  expect_failures = [var.incident_state]
 }

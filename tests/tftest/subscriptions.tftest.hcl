@@ -1,7 +1,8 @@
 # Subscriptions and area-scoped access (issue 17): the subscribe route and its
-# function (handler, zip, environment, least-privilege role), the settings
-# each function gets from var.subscriptions, the prod example's default, and
-# the variable's validations.
+# function (environment, least-privilege role), the settings each function
+# gets from var.subscriptions and the prod example's default. Its handler and
+# zip: root_plan.tftest.hcl; its alarms: monitoring.tftest.hcl; the variable's
+# validations: root_validation.tftest.hcl.
 # Run: terraform test -test-directory=tests/tftest -filter=tests/tftest/subscriptions.tftest.hcl
 
 mock_provider "aws" {
@@ -11,7 +12,6 @@ mock_provider "aws" {
 }
 
 variables {
-  environment = "test"
   authorizer = {
     issuer   = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123"
     audience = ["app-client-1"]
@@ -22,14 +22,6 @@ variables {
 run "defaults" {
   command = plan
 
-  assert {
-    condition = (
-      module.function["subscribe"].function_name == "realtime-test-subscribe" &&
-      local.functions["subscribe"].handler == "subscribe.handler" &&
-      local.packages[local.functions["subscribe"].package] == "${local.artifacts_dir}/broadcaster.zip"
-    )
-    error_message = "The subscribe function is realtime-test-subscribe, subscribe.handler in the broadcaster's zip (its wire client)."
-  }
   assert {
     condition = { for k, v in module.function["subscribe"].environment_variables : k => v if !contains(["LOG_LEVEL", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "ENVIRONMENT", "WS_CALLBACK_URL"], k) } == {
       CONNECTIONS_TABLE = "realtime-test-connections"
@@ -73,10 +65,6 @@ run "defaults" {
     )
     error_message = "The authorizer reads the areas claim (default \"areas\"), the default areas and the areas' size limit."
   }
-  assert {
-    condition     = contains(output.alarm_names, "realtime-test-subscribe-errors") && contains(output.alarm_names, "realtime-test-subscribe-throttles")
-    error_message = "The subscribe function needs its errors and throttles alarms like the other functions."
-  }
 }
 
 run "cognito_claim_and_no_default_areas" {
@@ -115,64 +103,4 @@ run "prod_example_sees_nothing_without_the_claim" {
     condition     = module.function["authorizer"].environment_variables["DEFAULT_AREAS"] == "[]"
     error_message = "With default_areas = [], a token without the areas claim must see nothing."
   }
-}
-
-run "duplicate_fields" {
-  command = plan
-  variables { subscriptions = { fields = ["area", "area"] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "no_fields" {
-  command = plan
-  variables { subscriptions = { fields = [] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "field_name_with_a_dot" {
-  command = plan
-  variables { subscriptions = { fields = ["location.area"] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "claim_name_with_spaces" {
-  command = plan
-  variables { subscriptions = { areas_claim = "my areas" } }
-  expect_failures = [var.subscriptions]
-}
-
-run "default_area_pattern_in_the_middle" {
-  command = plan
-  variables { subscriptions = { default_areas = ["no*rth"] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "default_area_bare_prefix" {
-  command = plan
-  variables { subscriptions = { default_areas = ["/*"] } }
-  expect_failures = [var.subscriptions]
-}
-
-run "values_per_field_zero" {
-  command = plan
-  variables { subscriptions = { limits = { values_per_field = 0 } } }
-  expect_failures = [var.subscriptions]
-}
-
-run "max_bytes_over_a_frame" {
-  command = plan
-  variables { subscriptions = { limits = { max_bytes = 40000 } } }
-  expect_failures = [var.subscriptions]
-}
-
-run "areas_over_the_authorizer_result" {
-  command = plan
-  variables { subscriptions = { limits = { areas_max_bytes = 8192 } } }
-  expect_failures = [var.subscriptions]
-}
-
-run "subscribe_timeout_over_the_integration_limit" {
-  command = plan
-  variables { functions = { subscribe = { timeout = 30 } } }
-  expect_failures = [var.functions]
 }

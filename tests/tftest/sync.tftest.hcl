@@ -1,6 +1,7 @@
-# The sync route (issue 16): its function (handler, zip, sizing, environment),
-# its least-privilege role, its route and stage throttle, the post rate split
-# over its concurrency, its alarms, and the sync variable's validations.
+# The sync route (issue 16): its function (sizing, environment), its
+# least-privilege role, its route and stage throttle, and the post rate split
+# over its concurrency. Its handler and zip: root_plan.tftest.hcl; its alarms:
+# monitoring.tftest.hcl; the sync variable's validations: root_validation.tftest.hcl.
 # Run: terraform test -test-directory=tests/tftest -filter=tests/tftest/sync.tftest.hcl
 
 mock_provider "aws" {
@@ -9,23 +10,9 @@ mock_provider "aws" {
   override_during = plan
 }
 
-variables {
-  environment                 = "test"
-  non_production_environments = ["test"]
-  authorizer                  = { enabled = false }
-}
-
 run "defaults" {
   command = plan
 
-  assert {
-    condition = (
-      module.function["sync"].function_name == "realtime-test-sync" &&
-      local.functions["sync"].handler == "sync.handler" &&
-      local.packages[local.functions["sync"].package] == "${local.artifacts_dir}/broadcaster.zip"
-    )
-    error_message = "The sync function is realtime-test-sync, sync.handler in the broadcaster's zip."
-  }
   assert {
     condition = { for k, v in module.function["sync"].environment_variables : k => v if !contains(["LOG_LEVEL", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "ENVIRONMENT", "ROLE_VIEWS", "WS_CALLBACK_URL"], k) } == {
       CONNECTIONS_TABLE       = "realtime-test-connections"
@@ -66,10 +53,6 @@ run "defaults" {
     condition     = module.websocket_api.route_throttling == { sync = { burst_limit = 1000, rate_limit = 500 } }
     error_message = "The sync route needs its own stage throttle (burst 1000, 500/s by default), and only it."
   }
-  assert {
-    condition     = contains(output.alarm_names, "realtime-test-sync-errors") && contains(output.alarm_names, "realtime-test-sync-throttles")
-    error_message = "The sync function needs its errors and throttles alarms like the other functions."
-  }
 }
 
 run "reserved_concurrency_makes_the_rate_split_hard" {
@@ -94,40 +77,4 @@ run "reserved_concurrency_makes_the_rate_split_hard" {
     condition     = module.websocket_api.route_throttling == { sync = { burst_limit = 100, rate_limit = 50 } }
     error_message = "sync.route_* must reach the sync route's stage throttle."
   }
-}
-
-run "sync_timeout_over_the_integration_limit" {
-  command = plan
-  variables { functions = { sync = { timeout = 30 } } }
-  expect_failures = [var.functions]
-}
-
-run "overlap_too_short" {
-  command = plan
-  variables { sync = { cursor_overlap_seconds = 0 } }
-  expect_failures = [var.sync]
-}
-
-run "post_rate_not_whole" {
-  command = plan
-  variables { sync = { post_rate = 10.5 } }
-  expect_failures = [var.sync]
-}
-
-run "interval_too_long" {
-  command = plan
-  variables { sync = { full_sync_interval_seconds = 7200 } }
-  expect_failures = [var.sync]
-}
-
-run "expected_concurrency_zero" {
-  command = plan
-  variables { sync = { expected_concurrency = 0 } }
-  expect_failures = [var.sync]
-}
-
-run "route_throttle_zero" {
-  command = plan
-  variables { sync = { route_rate_limit = 0 } }
-  expect_failures = [var.sync]
 }

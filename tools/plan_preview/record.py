@@ -35,6 +35,7 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from tools.build.artifacts import ARTIFACTS
 from tools.localenv import clients, emulator, resources, terraform
 from tools.localenv.rootmodule import copy_root_module
 from tools.paths import ROOT
@@ -43,7 +44,8 @@ from tools.reprozip import write_zip
 
 FIXTURES = ROOT / "tests" / "preview" / "fixtures"
 EXAMPLE = ROOT / "docs" / "plan-preview-example.md"
-ZIPS = ("connection_manager.zip", "broadcaster.zip", "notifier.zip")
+# Every zip the stack deploys, as make build names them (tools/build owns the list).
+ZIPS = tuple(artifact.file_name for artifact in ARTIFACTS)
 DEFAULT_PORT = 4599
 STABLE_PORT = "4566"
 STABLE_TIMESTAMP = "2026-01-01T00:00:00Z"
@@ -155,7 +157,9 @@ def scenarios(zips: Path, stream_arn: str) -> list[tuple[str, list[str], bool]]:
     v1 = ["-var-file=envs/local.tfvars", f"-var=artifacts_dir={zips}"]
     with_stream = [*v1, f"-var=incidents_stream_arn={stream_arn}"]
     throttled = [*with_stream, '-var=throttling={"burst_limit":250,"rate_limit":500}']
-    roles = '-var=allowed_roles=["dispatcher","responder","supervisor"]'
+    # The same roles in another order (each must keep its view: role_views' validations), which
+    # still changes the functions' ALLOWED_ROLES.
+    roles = '-var=allowed_roles=["viewer","supervisor","responder","dispatcher"]'
     return [
         ("create", with_stream, True),
         ("no_changes", with_stream, False),

@@ -28,7 +28,7 @@ from typing import Any
 
 from realtime_common.fanout.rate import RateLimiter
 from realtime_common.fanout.schedule import FrameTally, Outcome, Schedule
-from realtime_common.fanout.transport import Done, Poster, Sender, TransportError
+from realtime_common.fanout.transport import AwaitingSender, Poster, Sender, is_sender
 
 # One attempt of one post, connect included. API Gateway answers a post in milliseconds; an
 # attempt that takes seconds is a sick client or network, and must not hold a slot for long.
@@ -173,7 +173,6 @@ class _Run:
         delete_row: DeleteRow,
         log_failure: LogFailure,
         limiter: RateLimiter,
-        executor: ThreadPoolExecutor,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.ids = connection_ids
@@ -186,7 +185,8 @@ class _Run:
         self.delete_row = delete_row
         self.log_failure = log_failure
         self.limiter = limiter
-        self.executor = executor
+        # Row deletions (410s) run on threads, started with the first one: most runs have none.
+        self.executor: ThreadPoolExecutor | None = None
         self.stats = Stats()
         self.active = 0
         self.deletions: list[asyncio.Future[bool]] = []
@@ -352,6 +352,10 @@ class _Run:
         if outcome is Outcome.DELIVERED or outcome is Outcome.GONE:
             self.done[post.frame].append(post.connection_id)
             if outcome is Outcome.GONE:
+                if self.executor is None:
+                    self.executor = ThreadPoolExecutor(
+                        max_workers=4, thread_name_prefix="fanout-delete"
+                    )
                 self.deletions.append(
                     self.loop.run_in_executor(self.executor, self.delete_row, post.connection_id)
                 )
@@ -359,36 +363,6 @@ class _Run:
             self.done[post.frame].append(post.connection_id)
         if pump:
             self.pump()
-
-
-class _AwaitingSender:
-    """A ``Sender`` made of an awaitable ``Poster``: one task per attempt in flight."""
-
-    def __init__(self, poster: Poster) -> None:
-        self._poster = poster
-        self.fail: Callable[[BaseException], None] = _raise
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def send(self, connection_id: str, slot: int, timeout: float, done: Done) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self._post(connection_id, slot, timeout, done)
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _post(self, connection_id: str, slot: int, timeout: float, done: Done) -> None:
-        try:
-            try:
-                status, code = await self._poster(connection_id, slot, timeout)
-            except TransportError as error:
-                status, code = 0, error.kind
-            done(status, code)
-        except BaseException as error:  # noqa: BLE001 (deliver fails with it)
-            self.fail(error)
-
-
-def _raise(error: BaseException) -> None:
-    raise error
 
 
 async def deliver(
@@ -418,8 +392,7 @@ async def deliver(
         burst=max(1, int(settings.rate / 20)),
         clock=_clock_of(asyncio.get_running_loop()),
     )
-    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fanout-delete")
-    sender = poster if isinstance(poster, Sender) else _AwaitingSender(poster)
+    sender = poster if is_sender(poster) else AwaitingSender(poster)
     run = _Run(
         connection_ids,
         frame_count,
@@ -429,9 +402,8 @@ async def deliver(
         delete_row=delete_row,
         log_failure=log_failure,
         limiter=limiter,
-        executor=executor,
     )
-    if isinstance(sender, _AwaitingSender):
+    if isinstance(sender, AwaitingSender):
         sender.fail = run.fail
     run.already = already
     run.audiences = audiences
@@ -445,5 +417,6 @@ async def deliver(
         if run.deletions:
             run.stats.rows_deleted = sum(await asyncio.gather(*run.deletions))
     finally:
-        executor.shutdown(wait=False)
+        if run.executor is not None:
+            run.executor.shutdown(wait=False)
     return Result(run.schedule.tallies, run.stats, run.done)

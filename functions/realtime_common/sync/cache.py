@@ -15,6 +15,7 @@ propagation: see cursor.py).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -43,10 +44,31 @@ class Prepared:
     frames: list[bytes]
     hashes: list[str]
     count: int  # incident messages they carry
+    # The frames as runs that must reach the client in order (lengths, summing to the number
+    # of frames): an oversize incident's parts are one run, any other frame a run of one.
+    runs: list[int]
 
 
-def prepare(frames: list[bytes], count: int) -> Prepared:
-    return Prepared(frames, [payload_hash(frame) for frame in frames], count)
+def prepare(frames: list[bytes], count: int, runs: list[int] | None = None) -> Prepared:
+    """``runs``: messages.framed's; by default every frame is a run of its own."""
+    return Prepared(
+        frames,
+        [payload_hash(frame) for frame in frames],
+        count,
+        [1] * len(frames) if runs is None else runs,
+    )
+
+
+def join(parts: list[Prepared]) -> Prepared:
+    """One answer of several prepared pieces, in order."""
+    if len(parts) == 1:
+        return parts[0]
+    return Prepared(
+        [frame for part in parts for frame in part.frames],
+        [digest for part in parts for digest in part.hashes],
+        sum(part.count for part in parts),
+        [run for part in parts for run in part.runs],
+    )
 
 
 class StateCache:
@@ -66,6 +88,12 @@ class StateCache:
         self.watermark: int | None = None  # epoch ms: when the last refresh started
         self.version = 0
         self._next_expiry = math.inf  # epoch s: the earliest expiry of a live entry
+        # (changedAt, pk) of every entry, sorted: a since sync reads the tail past its window
+        # instead of every entry (a catch-up after a short gap touches a few of thousands).
+        self._by_change: list[tuple[int, str]] = []
+        # (expiresAt, pk) of every live entry with a retention, sorted: whether one expired
+        # within a since window is one bisection.
+        self._by_expiry: list[tuple[int, str]] = []
         self._full: dict[tuple[str, int], Prepared] = {}  # (effective filter key, view)
         self._full_version = -1
 
@@ -96,9 +124,12 @@ class StateCache:
             except MalformedStateError as error:
                 self.warn("state item skipped", {"error": str(error)})
                 continue
-            if current is not None and current.order >= entry.order:
-                continue
+            if current is not None:
+                if current.order >= entry.order:
+                    continue
+                self._unindex(current)
             entries[entry.pk] = entry
+            self._index(entry)
             self.version += 1
             if entry.expires_at is not None and not entry.removed:
                 self._next_expiry = min(self._next_expiry, entry.expires_at)
@@ -116,10 +147,21 @@ class StateCache:
             if entry.expires_at is None:
                 continue
             if entry.expires_at <= forget_before:
+                self._unindex(entry)
                 del self.entries[pk]
             elif entry.expires_at > now_s and not entry.removed:
                 upcoming = min(upcoming, entry.expires_at)
         self._next_expiry = upcoming
+
+    def _index(self, entry: Entry) -> None:
+        bisect.insort(self._by_change, (entry.changed_at, entry.pk))
+        if entry.expires_at is not None and not entry.removed:
+            bisect.insort(self._by_expiry, (entry.expires_at, entry.pk))
+
+    def _unindex(self, entry: Entry) -> None:
+        _discard(self._by_change, (entry.changed_at, entry.pk))
+        if entry.expires_at is not None and not entry.removed:
+            _discard(self._by_expiry, (entry.expires_at, entry.pk))
 
     # ---------------------------------------------------------------------------------------
     # Answers
@@ -150,27 +192,23 @@ class StateCache:
             ]
             encoded = [self.message(entry, audience, now_s) for entry in live]
             part_ids = [f"{entry.sequence}.{audience}" for entry in live]
-            prepared = self._full[(effective.key, audience)] = prepare(
-                messages.frames(encoded, part_ids), len(encoded)
-            )
+            frames, runs = messages.framed(encoded, part_ids)
+            prepared = self._full[(effective.key, audience)] = prepare(frames, len(encoded), runs)
         return prepared
 
     def since(self, from_ms: int, now_ms: int) -> list[Entry] | None:
-        """The entries changed at or after ``from_ms``; None when one expired since then (its
-        removal is not a change the client can apply by sequence: the caller resets)."""
-        now_s = now_ms / 1000
-        from_s = from_ms / 1000
-        changed = []
-        for entry in self.entries.values():
-            if (
-                entry.expires_at is not None
-                and not entry.removed
-                and from_s < entry.expires_at <= now_s
-            ):
-                return None
-            if entry.changed_at >= from_ms:
-                changed.append(entry)
-        return changed
+        """The entries changed at or after ``from_ms`` (oldest change first); None when one
+        expired since then (its removal is not a change the client can apply by sequence: the
+        caller resets)."""
+        expiries = self._by_expiry
+        first = bisect.bisect_right(expiries, from_ms / 1000, key=_first)
+        if first < len(expiries) and expiries[first][0] <= now_ms / 1000:
+            return None
+        changes = self._by_change
+        entries = self.entries
+        return [
+            entries[pk] for _, pk in changes[bisect.bisect_left(changes, from_ms, key=_first) :]
+        ]
 
     def by_ids(self, incident_ids: Iterable[str]) -> list[Entry]:
         """The entries of ``incident_ids`` the state knows (unknown ids are left out)."""
@@ -208,9 +246,18 @@ class StateCache:
                 continue
             encoded.append(data)
             part_ids.append(f"{entry.sequence}.{audience}")
-        return prepare(
-            messages.frames([*encoded, tail(len(encoded))], [*part_ids, ""]), len(encoded)
-        )
+        frames, runs = messages.framed([*encoded, tail(len(encoded))], [*part_ids, ""])
+        return prepare(frames, len(encoded), runs)
+
+
+def _first(pair: tuple[int, str]) -> int:
+    return pair[0]
+
+
+def _discard(index: list[tuple[int, str]], pair: tuple[int, str]) -> None:
+    at = bisect.bisect_left(index, pair)
+    if at < len(index) and index[at] == pair:
+        del index[at]
 
 
 def _area(image: dict[str, Any]) -> str | None:

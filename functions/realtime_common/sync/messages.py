@@ -32,42 +32,32 @@ def encode(message: Mapping[str, Any]) -> bytes:
     )
 
 
-def snapshot(entry: Entry, view: View) -> bytes:
+def _about(entry: Entry, kind: str, **body: object) -> bytes:
+    """A message about one incident: the live envelope's ``version`` and ``type``, ``body``, then
+    the record's ``keys``, ``eventId`` and ``sequence`` (the live messages' key order)."""
     return encode(
         {
             "version": MESSAGE_VERSION,
-            "type": SNAPSHOT,
-            "incident": project(entry.image, view),
+            "type": kind,
+            **body,
             "keys": entry.keys,
             "eventId": entry.event_id,
             "sequence": entry.sequence,
         }
     )
+
+
+def snapshot(entry: Entry, view: View) -> bytes:
+    return _about(entry, SNAPSHOT, incident=project(entry.image, view))
 
 
 def removed(entry: Entry) -> bytes:
-    return encode(
-        {
-            "version": MESSAGE_VERSION,
-            "type": REMOVED,
-            "keys": entry.keys,
-            "eventId": entry.event_id,
-            "sequence": entry.sequence,
-        }
-    )
+    return _about(entry, REMOVED)
 
 
 def left(entry: Entry) -> bytes:
     """``incident.left``: the incident changed and no longer matches the connection's filter."""
-    return encode(
-        {
-            "version": MESSAGE_VERSION,
-            "type": "incident.left",
-            "keys": entry.keys,
-            "eventId": entry.event_id,
-            "sequence": entry.sequence,
-        }
-    )
+    return _about(entry, "incident.left")
 
 
 def complete(cursor: str, *, reset: bool, count: int) -> bytes:
@@ -138,14 +128,30 @@ def frames(
     """``messages`` in order as frames: runs of messages that fit packed into ``batch`` frames,
     each message over ``limit`` as its own ``incident.part`` frames (``part_ids[i]`` names the
     parts of message ``i``)."""
+    return framed(messages, part_ids, limit)[0]
+
+
+def framed(
+    messages: Sequence[bytes], part_ids: Sequence[str], limit: int = MAX_PAYLOAD_BYTES
+) -> tuple[list[bytes], list[int]]:
+    """:func:`frames`, with the length of each run of frames that must reach the client in
+    order: an oversize message's parts are one run (the contract says consecutive), every other
+    frame is a run of one."""
     out: list[bytes] = []
+    runs: list[int] = []
     run: list[bytes] = []
     for index, message in enumerate(messages):
         if len(message) <= limit:
             run.append(message)
             continue
-        out.extend(frame.data for frame in pack(run, limit))
+        packed = pack(run, limit)
+        out.extend(frame.data for frame in packed)
+        runs.extend(1 for _ in packed)
         run = []
-        out.extend(parts(message, part_ids[index], limit))
-    out.extend(frame.data for frame in pack(run, limit))
-    return out
+        cut = parts(message, part_ids[index], limit)
+        out.extend(cut)
+        runs.append(len(cut))
+    packed = pack(run, limit)
+    out.extend(frame.data for frame in packed)
+    runs.extend(1 for _ in packed)
+    return out, runs

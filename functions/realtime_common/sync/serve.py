@@ -25,7 +25,7 @@ from realtime_common.filters import (
     stored_effective,
 )
 from realtime_common.sync import cursor, messages
-from realtime_common.sync.cache import Prepared, StateCache, prepare
+from realtime_common.sync.cache import Prepared, StateCache, join, prepare
 from realtime_common.sync.config import SyncConfig
 from realtime_common.sync.connection import admit
 from realtime_common.sync.request import BadRequest, Kind, parse
@@ -119,15 +119,7 @@ def serve(
         effective=subscribed,
         tag=tag,
     )
-    joined = (
-        prepared[0]
-        if len(prepared) == 1
-        else Prepared(
-            [frame for part in prepared for frame in part.frames],
-            [digest for part in prepared for digest in part.hashes],
-            sum(part.count for part in prepared),
-        )
-    )
+    joined = join(prepared)
     delivery = post(connection_id, joined)
     return SyncResult(
         "answered",

@@ -1,6 +1,7 @@
-# Mocked AWS values shared by the root module's plan-mode test files (root_plan,
-# monitoring, fanout_workers, authorizer): fixed ARNs and ids, so policies and
-# outputs built from them can be asserted at plan time, said once here.
+# Mocked AWS values shared by every terraform test file (tests/tftest for the
+# root module, tests/tftest-modules for the child modules): fixed ARNs and ids,
+# so policies and outputs built from them can be asserted at plan time (and
+# after a mocked apply), said once here.
 
 mock_data "aws_partition" {
   defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
@@ -22,12 +23,33 @@ mock_resource "aws_apigatewayv2_api" {
   }
 }
 
+# Fixed ids keep a deployment trigger built from them deterministic between runs.
+mock_resource "aws_apigatewayv2_integration" {
+  defaults = { id = "integ01" }
+}
+
+mock_resource "aws_apigatewayv2_route" {
+  defaults = { id = "route01" }
+}
+
+mock_resource "aws_apigatewayv2_authorizer" {
+  defaults = { id = "auth01" }
+}
+
+mock_resource "aws_apigatewayv2_deployment" {
+  defaults = { id = "deploy01" }
+}
+
 mock_resource "aws_cloudwatch_log_group" {
   defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:mocked" }
 }
 
 mock_resource "aws_iam_role" {
   defaults = { arn = "arn:aws:iam::123456789012:role/mocked" }
+}
+
+mock_resource "aws_sqs_queue" {
+  defaults = { arn = "arn:aws:sqs:us-east-1:123456789012:mocked" }
 }
 
 mock_resource "aws_sns_topic" {

@@ -2,20 +2,9 @@
 # modules/alerts_topic and modules/dynamodb_table with a mocked provider.
 
 mock_provider "aws" {
+  # The shared mocked values (region, account, ARNs): tests/tftest/mocks.
+  source          = "./tests/tftest/mocks"
   override_during = plan
-
-  mock_data "aws_partition" {
-    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
-  }
-  mock_resource "aws_sqs_queue" {
-    defaults = { arn = "arn:aws:sqs:us-east-1:123456789012:consumer-dlq" }
-  }
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/fn" }
-  }
-  mock_resource "aws_cloudwatch_log_group" {
-    defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fn" }
-  }
 }
 
 # ---------------------------------------------------------------------------
@@ -73,7 +62,7 @@ run "stream_consumer_defaults" {
   assert {
     condition = aws_iam_role_policy.this.role == "fn-role" && [for s in jsondecode(aws_iam_role_policy.this.policy).Statement : { a = toset(s.Action), r = s.Resource }] == [
       { a = toset(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]), r = [var.stream_arn] },
-      { a = toset(["sqs:SendMessage"]), r = ["arn:aws:sqs:us-east-1:123456789012:consumer-dlq"] },
+      { a = toset(["sqs:SendMessage"]), r = ["arn:aws:sqs:us-east-1:123456789012:mocked"] },
     ]
     error_message = "The role may only read the one stream and send to the one queue."
   }
@@ -173,7 +162,7 @@ run "lambda_function" {
   }
   assert {
     condition = aws_iam_role_policy.this.role == "fn" && jsondecode(aws_iam_role_policy.this.policy).Statement == [
-      { Sid = "WriteOwnLogGroup", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fn:*"] },
+      { Sid = "WriteOwnLogGroup", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = ["arn:aws:logs:us-east-1:123456789012:log-group:mocked:*"] },
       { Sid = "ReadTable", Effect = "Allow", Action = ["dynamodb:DeleteItem", "dynamodb:Scan"], Resource = ["arn:aws:dynamodb:us-east-1:123456789012:table/t"] },
     ]
     error_message = "The inline policy must hold exactly the log statement and the given statements."

@@ -4,40 +4,9 @@
 # replies and the authorizer but not with cosmetic changes.
 
 mock_provider "aws" {
+  # The shared mocked values (region, account, the API's id and ARNs): tests/tftest/mocks.
+  source          = "./tests/tftest/mocks"
   override_during = plan
-
-  mock_data "aws_partition" {
-    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "eu-west-1" }
-  }
-  mock_resource "aws_apigatewayv2_api" {
-    defaults = {
-      id            = "wsapi12345"
-      execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:wsapi12345"
-      api_endpoint  = "wss://wsapi12345.execute-api.eu-west-1.amazonaws.com"
-    }
-  }
-  # Fixed ids keep the deployment trigger deterministic between runs.
-  mock_resource "aws_apigatewayv2_integration" {
-    defaults = { id = "integ01" }
-  }
-  mock_resource "aws_apigatewayv2_route" {
-    defaults = { id = "route01" }
-  }
-  mock_resource "aws_apigatewayv2_authorizer" {
-    defaults = { id = "auth01" }
-  }
-  mock_resource "aws_apigatewayv2_deployment" {
-    defaults = { id = "deploy01" }
-  }
-  mock_resource "aws_cloudwatch_log_group" {
-    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/apigateway/ws-test/prod/access" }
-  }
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/ws-test-apigateway-cloudwatch" }
-  }
 }
 
 variables {
@@ -49,11 +18,11 @@ variables {
   lambda_routes = {
     "$connect" = {
       function_name = "fn-connect"
-      invoke_arn    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:fn-connect/invocations"
+      invoke_arn    = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:fn-connect/invocations"
     }
     "$disconnect" = {
       function_name = "fn-disconnect"
-      invoke_arn    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:fn-disconnect/invocations"
+      invoke_arn    = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:fn-disconnect/invocations"
     }
   }
 }
@@ -123,8 +92,8 @@ run "baseline" {
     condition = {
       for k, p in aws_lambda_permission.route : k => [p.function_name, p.principal, p.action, p.source_arn]
       } == {
-      "$connect"    = ["fn-connect", "apigateway.amazonaws.com", "lambda:InvokeFunction", "arn:aws:execute-api:eu-west-1:123456789012:wsapi12345/prod/$connect"]
-      "$disconnect" = ["fn-disconnect", "apigateway.amazonaws.com", "lambda:InvokeFunction", "arn:aws:execute-api:eu-west-1:123456789012:wsapi12345/prod/$disconnect"]
+      "$connect"    = ["fn-connect", "apigateway.amazonaws.com", "lambda:InvokeFunction", "arn:aws:execute-api:us-east-1:123456789012:abc123def4/prod/$connect"]
+      "$disconnect" = ["fn-disconnect", "apigateway.amazonaws.com", "lambda:InvokeFunction", "arn:aws:execute-api:us-east-1:123456789012:abc123def4/prod/$disconnect"]
     }
     error_message = "Each function may be invoked only by this API's prod stage on its own route."
   }
@@ -156,11 +125,11 @@ run "baseline" {
     error_message = "The deployment must carry a sha1 redeployment trigger."
   }
   assert {
-    condition     = output.manage_connections_arn == "arn:aws:execute-api:eu-west-1:123456789012:wsapi12345/prod/POST/@connections/*"
+    condition     = output.manage_connections_arn == "arn:aws:execute-api:us-east-1:123456789012:abc123def4/prod/POST/@connections/*"
     error_message = "manage_connections_arn must be <execution_arn>/<stage>/POST/@connections/*."
   }
   assert {
-    condition     = output.management_endpoint == "https://wsapi12345.execute-api.eu-west-1.amazonaws.com/prod" && output.wss_endpoint == "wss://wsapi12345.execute-api.eu-west-1.amazonaws.com/prod"
+    condition     = output.management_endpoint == "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod" && output.wss_endpoint == "wss://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
     error_message = "Endpoints must be https://{api_id}.execute-api.{region}.amazonaws.com/{stage} and <api_endpoint>/<stage>."
   }
 }
@@ -198,11 +167,11 @@ run "changed_integration_uri_redeploys" {
     lambda_routes = {
       "$connect" = {
         function_name = "fn-connect-v2"
-        invoke_arn    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:fn-connect-v2/invocations"
+        invoke_arn    = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:fn-connect-v2/invocations"
       }
       "$disconnect" = {
         function_name = "fn-disconnect"
-        invoke_arn    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:fn-disconnect/invocations"
+        invoke_arn    = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:fn-disconnect/invocations"
       }
     }
   }
@@ -223,7 +192,7 @@ run "added_route_redeploys" {
     lambda_routes = merge(var.lambda_routes, {
       subscribe = {
         function_name = "fn-connect"
-        invoke_arn    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:fn-connect/invocations"
+        invoke_arn    = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:fn-connect/invocations"
       }
     })
   }
@@ -291,7 +260,7 @@ run "authorizer_on_connect" {
   variables {
     stage_name = "live"
     authorizer = {
-      function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:ws-authorizer"
+      function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ws-authorizer"
     }
   }
 
@@ -299,7 +268,7 @@ run "authorizer_on_connect" {
     condition = (
       aws_apigatewayv2_authorizer.this[0].authorizer_type == "REQUEST" &&
       aws_apigatewayv2_authorizer.this[0].identity_sources == toset(["route.request.querystring.token"]) &&
-      aws_apigatewayv2_authorizer.this[0].authorizer_uri == "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:ws-authorizer/invocations"
+      aws_apigatewayv2_authorizer.this[0].authorizer_uri == "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:ws-authorizer/invocations"
     )
     error_message = "The authorizer must be a REQUEST authorizer reading the token from the query string."
   }
@@ -312,11 +281,11 @@ run "authorizer_on_connect" {
     error_message = "Only $connect may carry an authorizer on a WebSocket API."
   }
   assert {
-    condition     = aws_lambda_permission.authorizer[0].function_name == var.authorizer.function_arn && aws_lambda_permission.authorizer[0].source_arn == "arn:aws:execute-api:eu-west-1:123456789012:wsapi12345/authorizers/auth01"
+    condition     = aws_lambda_permission.authorizer[0].function_name == var.authorizer.function_arn && aws_lambda_permission.authorizer[0].source_arn == "arn:aws:execute-api:us-east-1:123456789012:abc123def4/authorizers/auth01"
     error_message = "API Gateway may invoke the authorizer only as this API's authorizer."
   }
   assert {
-    condition     = aws_lambda_permission.route["$connect"].source_arn == "arn:aws:execute-api:eu-west-1:123456789012:wsapi12345/live/$connect"
+    condition     = aws_lambda_permission.route["$connect"].source_arn == "arn:aws:execute-api:us-east-1:123456789012:abc123def4/live/$connect"
     error_message = "Route permissions follow the stage name."
   }
   assert {

@@ -1,0 +1,114 @@
+"""What posting one sync answer costs on this machine at the least, for reading the storm's CPU
+against the machine rather than in the abstract: the same frames, to the same fake management
+API, by two bare clients that do nothing but post (no signing, no retries, no timeouts, no rate,
+plain HTTP/1.1 on kept-alive connections to 127.0.0.1):
+
+- ``blocking``: one socket, each frame sent and its answer read before the next;
+- ``evented``: an asyncio event loop, the frames but the last side by side over ``in_flight``
+  connections, then the last (the order the sync posts in: realtime_common.sync.post.phases).
+
+Each returns the CPU milliseconds (``time.process_time``) of every answer it posted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from urllib.parse import urlsplit
+
+_HEADERS_END = b"\r\n\r\n"
+
+
+def _request(path: str, host: str, body: bytes) -> bytes:
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n\r\n"
+    return head.encode() + body
+
+
+def _answer_length(data: bytes) -> int | None:
+    """The length of the whole answer at the start of ``data``, once its headers are in."""
+    end = data.find(_HEADERS_END)
+    if end < 0:
+        return None
+    length = 0
+    for line in data[:end].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return end + len(_HEADERS_END) + length
+
+
+def _requests(url: str, frames: Sequence[bytes], connection_id: str) -> list[bytes]:
+    parts = urlsplit(url.rstrip("/"))
+    path = f"{parts.path}/@connections/{connection_id}"
+    return [_request(path, parts.netloc, frame) for frame in frames]
+
+
+def blocking(url: str, frames: Sequence[bytes], connection_ids: Sequence[str]) -> list[float]:
+    parts = urlsplit(url)
+    cpu: list[float] = []
+    with socket.create_connection((parts.hostname, parts.port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for connection_id in connection_ids:
+            requests = _requests(url, frames, connection_id)
+            began = time.process_time()
+            for request in requests:
+                sock.sendall(request)
+                data = b""
+                while (length := _answer_length(data)) is None or len(data) < length:
+                    data += sock.recv(65536)
+            cpu.append((time.process_time() - began) * 1000)
+    return cpu
+
+
+class _Client(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.data = b""
+        self.answered: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.data += data
+        length = _answer_length(self.data)
+        if length is not None and len(self.data) >= length and self.answered is not None:
+            self.data = self.data[length:]
+            self.answered.set_result(None)
+
+    async def post(self, request: bytes) -> None:
+        self.answered = asyncio.get_running_loop().create_future()
+        if self.transport is not None:
+            self.transport.write(request)
+        await self.answered
+
+
+def evented(
+    url: str, frames: Sequence[bytes], connection_ids: Sequence[str], in_flight: int
+) -> list[float]:
+    async def run() -> list[float]:
+        loop = asyncio.get_running_loop()
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        clients = [(await loop.create_connection(_Client, host, port))[1] for _ in range(in_flight)]
+        cpu: list[float] = []
+        for connection_id in connection_ids:
+            *body, last = _requests(url, frames, connection_id)
+            began = time.process_time()
+            waiting = iter(body)
+
+            async def lane(client: _Client, waiting: Iterator[bytes] = waiting) -> None:
+                for request in waiting:  # each lane takes the next frame when it is free
+                    await client.post(request)
+
+            await asyncio.gather(*(lane(client) for client in clients))
+            await clients[0].post(last)
+            cpu.append((time.process_time() - began) * 1000)
+        for client in clients:
+            if client.transport is not None:
+                client.transport.close()
+        return cpu
+
+    return asyncio.run(run())
