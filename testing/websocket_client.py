@@ -91,43 +91,45 @@ class WsClient:
 
         Live messages that arrive meanwhile are among the returned ones, as a client sees them.
         """
-        with self._cond:
-            start = len(self.messages)
-        self.send({"action": "sync", **request})
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                got = [m for _, m in self.messages[start:]]
-                for index, message in enumerate(got):
-                    if message.get("type") in {"sync.complete", "error"}:
-                        return got[:index], message
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.closed.is_set():
-                    raise AssertionError(
-                        f"no sync.complete for {request or 'a full sync'} within {timeout:.0f} s "
-                        f"({len(got)} messages since the request)"
-                    )
-                self._cond.wait(remaining)
+        return self._ask(
+            {"action": "sync", **request},
+            {"sync.complete", "error"},
+            f"no sync.complete for {request or 'a full sync'}",
+            timeout,
+        )
 
     def subscribe(
         self, subscription: dict[str, list[str]], timeout: float = MESSAGE_TIMEOUT_S
     ) -> dict[str, Any]:
         """Sends ``{"action": "subscribe", "filter": subscription}``; the ``subscribed`` answer
         (or the error frame that answered instead), or AssertionError."""
+        _, answer = self._ask(
+            {"action": "subscribe", "filter": subscription},
+            {"subscribed", "error"},
+            f"no subscribed answer for {subscription}",
+            timeout,
+        )
+        return answer
+
+    def _ask(
+        self, request: dict[str, Any], answers: set[str], missing: str, timeout: float
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Sends ``request``; the messages that came before the first one whose type is in
+        ``answers``, and that one; AssertionError saying ``missing`` when none came in time."""
         with self._cond:
             start = len(self.messages)
-        self.send({"action": "subscribe", "filter": subscription})
+        self.send(request)
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                for _, message in self.messages[start:]:
-                    if message.get("type") in {"subscribed", "error"}:
-                        return message
+                got = [m for _, m in self.messages[start:]]
+                for index, message in enumerate(got):
+                    if message.get("type") in answers:
+                        return got[:index], message
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self.closed.is_set():
                     raise AssertionError(
-                        f"no subscribed answer for {subscription} within {timeout:.0f} s "
-                        f"({len(self.messages) - start} messages since the request)"
+                        f"{missing} within {timeout:.0f} s ({len(got)} messages since the request)"
                     )
                 self._cond.wait(remaining)
 

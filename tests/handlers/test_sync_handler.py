@@ -93,6 +93,12 @@ def store(n: int, sequence: int, at_ms: int | None = None, **kwargs: Any) -> Non
     )
 
 
+def store_large(count: int) -> None:
+    """``count`` incidents of about 2.7 KB each (150: about 400 KB, four batch frames)."""
+    for n in range(count):
+        store(n, sequence=1000 + n, image=incident(n, notes="n" * 2500))
+
+
 def send(context: Any, body: Any, connection_id: str = CONNECTION, **authorizer: Any) -> None:
     event = copy.deepcopy(EVENT)
     event["requestContext"]["connectionId"] = connection_id
@@ -353,17 +359,7 @@ def test_malformed_requests_get_bad_request_and_cost_nothing(
 
 def test_frames_stay_under_128_kb_and_keep_every_incident(env: Any, context: Any, api: Any):
     connect(env)
-    dynamodb = boto3.client("dynamodb")
-    for n in range(150):
-        dynamodb.put_item(
-            TableName=STATE_TABLE,
-            Item=state_item(
-                f"INC-{n}",
-                incident(n, notes="n" * 2500),
-                sequence=1000 + n,
-                changed_at_ms=now_ms() - 60_000,
-            ),
-        )
+    store_large(150)
 
     send(context, {"action": "sync"})
 
@@ -379,8 +375,7 @@ def test_a_large_answer_goes_side_by_side_and_sync_complete_after_every_other_fr
     env: Any, context: Any, api: Any
 ) -> None:
     connect(env)
-    for n in range(150):  # about 400 KB: four batch frames and the sync.complete
-        store(n, sequence=1000 + n, image=incident(n, notes="n" * 2500))
+    store_large(150)
     api.latency = 0.05
 
     send(context, {"action": "sync"})
@@ -400,8 +395,7 @@ def test_sync_complete_is_not_posted_after_a_frame_that_failed(
     env: Any, context: Any, api: Any
 ) -> None:
     connect(env)
-    for n in range(150):
-        store(n, sequence=1000 + n, image=incident(n, notes="n" * 2500))
+    store_large(150)
     api.behaviours[CONNECTION] = "fail_after:2"  # two frames arrive, then 500s for good
 
     send(context, {"action": "sync"})
@@ -415,8 +409,7 @@ def test_a_connection_gone_mid_answer_costs_at_most_one_round_of_posts(
     env: Any, context: Any, api: Any
 ) -> None:
     connect(env)
-    for n in range(300):  # about 800 KB: seven batch frames and the sync.complete
-        store(n, sequence=1000 + n, image=incident(n, notes="n" * 2500))
+    store_large(300)  # seven batch frames and the sync.complete
     api.behaviours[CONNECTION] = "gone"
 
     send(context, {"action": "sync"})

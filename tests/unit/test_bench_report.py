@@ -98,6 +98,56 @@ def test_no_targets_without_the_10k_scenario() -> None:
     assert "Targets" not in report.summary(run)
 
 
+def areas_run() -> dict[str, Any]:
+    """1x10k (10,000 posts, 1.35 s of CPU) and areas10k (500 posts, 0.22 s) in one run."""
+    run = run_of(result(0.135) | {"cpu_s": 1.35})
+    areas = result(0.44, 1.27) | {"cpu_s": 0.22, "posts": 500}
+    run["scenarios"][0] |= {"connections": 10_000, "records": 1, "areas": 0}
+    run["scenarios"].append(
+        {
+            "scenario": "areas10k",
+            "title": "1 record in 1 of 20 areas, 10,000 connections spread over the 20",
+            "connections": 10_000,
+            "records": 1,
+            "areas": 20,
+            "results": {"ours": areas},
+        }
+    )
+    return run
+
+
+def test_the_areas_scenario_is_compared_with_the_broadcast_of_the_same_run() -> None:
+    run = areas_run()
+    note = report.areas_note(run, run["scenarios"][1])
+    assert note.startswith(
+        "Subscriptions: 10,000 connections over 20 areas, the record in one: 500 posts (that "
+        "area holds 500 connections), the last matching client after 1.27 s, CPU per record "
+        "220 ms (0.440 ms per post made: every one of the 10,000 rows is still read and routed)."
+    )
+    assert note.endswith(
+        "The same record to all 10,000 (1x10k, this run): 10,000 posts, the last client after "
+        "1.00 s, CPU per record 1350 ms (0.135 ms per post): 6.1x the CPU and 20x the posts of "
+        "the area's record."
+    )
+    assert report.areas_note(run, run["scenarios"][0]) == ""  # the broadcast itself: no note
+    # The Markdown carries it under the scenario's table, the README's row its summary.
+    text = report.markdown(run | {"fanout_rate": 8000})
+    assert "Ours is paced at 8,000 posts/s per invocation (FANOUT_RATE;" in text
+    assert "paced" not in report.markdown(run)
+    assert text.index("### areas10k") < text.index("Subscriptions: 10,000 connections")
+    assert "| 500 posts (one area of 20), 220 ms CPU per record against 1350 ms to all " in (
+        report.summary(run)
+    )
+
+
+def test_the_areas_note_without_the_broadcast_in_the_run_says_what_it_measured() -> None:
+    run = areas_run()
+    only = {**run, "scenarios": run["scenarios"][1:]}
+    note = report.areas_note(only, only["scenarios"][0])
+    assert note.endswith("CPU per record 220 ms (0.440 ms per post made).")
+    assert "against" not in report.summary(only)
+
+
 def test_the_profile_summary_counts_busy_samples_of_the_handler_only(tmp_path: Any) -> None:
     from tools.bench import profile  # noqa: PLC0415
 

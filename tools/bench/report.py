@@ -175,6 +175,55 @@ def targets(run: dict[str, Any]) -> list[str]:
     return [f"- {'met' if ok else 'NOT MET'}: {what} ({goal})" for what, ok, goal in checks]
 
 
+def areas_note(run: dict[str, Any], scenario: dict[str, Any]) -> str:
+    """What a subscriptions scenario (connections spread over areas, the record in one) saved
+    against the broadcast of the same record to every connection in this run (issue 17):
+    posts, time to the last matching client, CPU per record; "" for other scenarios."""
+    areas = scenario.get("areas", 0)
+    ours = scenario["results"].get("ours")
+    if not areas or ours is None:
+        return ""
+    records = scenario.get("records", 1)
+    cpu_ms = ours["cpu_s"] * 1000 / records
+    note = (
+        f"Subscriptions: {scenario['connections']:,} connections over {areas} areas, the "
+        f"record in one: {ours['posts']:,} posts (that area holds "
+        f"{scenario['connections'] // areas:,} connections), the last matching client after "
+        f"{ours['time_to_last_client_s']:.2f} s, CPU per record {cpu_ms:.0f} ms "
+        f"({ours['cpu_ms_per_post']:.3f} ms per post made"
+    )
+    broadcast = next(
+        (
+            s
+            for s in run["scenarios"]
+            if s["scenario"] == TARGET_SCENARIO and "ours" in s["results"]
+        ),
+        None,
+    )
+    if broadcast is None:
+        return note + ")."
+    everyone = broadcast["results"]["ours"]
+    everyone_ms = everyone["cpu_s"] * 1000 / broadcast.get("records", 1)
+    return note + (
+        f": every one of the {scenario['connections']:,} rows is still read and routed). "
+        f"The same record to all {broadcast['connections']:,} ({TARGET_SCENARIO}, "
+        f"this run): {everyone['posts']:,} posts, the last client after "
+        f"{everyone['time_to_last_client_s']:.2f} s, CPU per record {everyone_ms:.0f} ms "
+        f"({everyone['cpu_ms_per_post']:.3f} ms per post): {everyone_ms / cpu_ms:.1f}x the CPU "
+        f"and {everyone['posts'] / max(1, ours['posts']):.0f}x the posts of the area's record."
+    )
+
+
+def _pace(run: dict[str, Any]) -> list[str]:
+    """The header's line on the rate every invocation of ours was paced at (FANOUT_RATE)."""
+    if "fanout_rate" not in run:
+        return []
+    return [
+        f"Ours is paced at {run['fanout_rate']:,} posts/s per invocation (FANOUT_RATE; Terraform "
+        "sets each invocation's share of fanout.rate, lower by default: see the README)."
+    ]
+
+
 def _quick(run: dict[str, Any]) -> str:
     return " (quick mode)" if run["quick"] else ""
 
@@ -199,13 +248,19 @@ def markdown(run: dict[str, Any]) -> str:
         "client path the wire client replaced. One connection in ten is a viewer (two role views",
         "per record). Compare",
         "ratios: absolute numbers follow the machine's load.",
+        *_pace(run),
         "",
         f"Machine: {m['cpu']} x {m['cpus']} CPUs, load average {m['load_average_1m']} at the",
         f"start, Python {m['python']}, {m['date']}, commit {m['commit']}{_quick(run)}.",
         "",
         *_targets(run, f", {run['latency_ms']:.0f} ms per post"),
     ]
-    body = [line for scenario in run["scenarios"] for line in rows(scenario)]
+    body = []
+    for scenario in run["scenarios"]:
+        body += rows(scenario)
+        note = areas_note(run, scenario)
+        if note:
+            body += [note, ""]
     return "\n".join(head + body)
 
 
@@ -284,6 +339,8 @@ def summary(run: dict[str, Any]) -> str:
             notes.append(
                 f"median of {len(runs)} runs (CPU ms/post {min(runs):.3f}-{max(runs):.3f})"
             )
+        if scenario.get("areas"):
+            notes.append(_areas_summary(run, scenario))
         if ours["failed_records"]:
             notes.append(f"{ours['failed_records']} records failed")
         lines.append(
@@ -292,6 +349,20 @@ def summary(run: dict[str, Any]) -> str:
             f"| {ratio['pool']} | {'; '.join(notes)} |"
         )
     return "\n".join(lines)
+
+
+def _areas_summary(run: dict[str, Any], scenario: dict[str, Any]) -> str:
+    """The README's note for a subscriptions scenario: posts, CPU per record against 1x10k."""
+    ours = scenario["results"]["ours"]
+    cpu_ms = ours["cpu_s"] * 1000 / scenario.get("records", 1)
+    text = (
+        f"{ours['posts']:,} posts (one area of {scenario['areas']}), {cpu_ms:.0f} ms CPU per record"
+    )
+    for broadcast in run["scenarios"]:
+        if broadcast["scenario"] == TARGET_SCENARIO and "ours" in broadcast["results"]:
+            everyone = broadcast["results"]["ours"]["cpu_s"] * 1000 / broadcast.get("records", 1)
+            text += f" against {everyone:.0f} ms to all ({everyone / cpu_ms:.1f}x less)"
+    return text
 
 
 def update_readme(run: dict[str, Any], readme: Path) -> bool:

@@ -220,7 +220,14 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
                 )
             else:
                 results[contender] = run_contender(scenario, contender, fake)
-    return {"scenario": scenario.name, "title": scenario.title, "results": results}
+    return {
+        "scenario": scenario.name,
+        "title": scenario.title,
+        "connections": scenario.connections,
+        "records": scenario.records,
+        "areas": scenario.areas,
+        "results": results,
+    }
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -113,7 +113,7 @@ def _env(url: str) -> dict[str, str]:
 
 def run_ours(spec: Spec) -> dict[str, Any]:
     from realtime_common.fanout.sigv4 import FrozenCredentials  # noqa: PLC0415
-    from realtime_common.sync import cursor, post  # noqa: PLC0415
+    from realtime_common.sync import cursor, post, reply  # noqa: PLC0415
     from realtime_common.sync.cache import Prepared, StateCache  # noqa: PLC0415
     from realtime_common.sync.config import SyncConfig  # noqa: PLC0415
     from realtime_common.sync.serve import serve  # noqa: PLC0415
@@ -129,20 +129,8 @@ def run_ours(spec: Spec) -> dict[str, Any]:
     def credentials() -> FrozenCredentials:
         return frozen
 
-    deadline = time.monotonic() + 3600
-
-    def send(connection_id: str, prepared: Prepared) -> post.Delivery:
-        return post.post(
-            connection_id,
-            prepared,
-            callback_url=cfg.callback_url,
-            credentials=credentials,
-            region="us-east-1",
-            rate=cfg.post_rate,
-            max_attempts=cfg.max_attempts,
-            deadline=deadline,
-            log_failure=lambda _m, _e: None,
-        )
+    # The handlers' own sender (realtime_common.sync.reply), with an hour to go.
+    send = reply.sender(cfg, 3600.0, credentials, lambda _m, _e: None)
 
     def unsent(_connection_id: str, prepared: Prepared) -> post.Delivery:
         return post.Delivery(len(prepared.frames), "delivered")
