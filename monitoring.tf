@@ -92,6 +92,22 @@ module "operators_topic" {
 # Alarms: one map of definitions, one resource
 # ---------------------------------------------------------------------------
 locals {
+  # The alarms every function has, by kind (the key: its runbook section and dashboard graph are
+  # function-<kind>). In the description, %[1]s is the function, %[2]v the threshold and %[3]v
+  # the period.
+  function_alarms = {
+    errors = {
+      metric_name = "Errors"
+      threshold   = var.monitoring.errors
+      description = "The %[1]s function failed %[2]v or more invocations in %[3]v s (it raised, timed out or ran out of memory)."
+    }
+    throttles = {
+      metric_name = "Throttles"
+      threshold   = var.monitoring.throttles
+      description = "Lambda refused %[2]v or more %[1]s invocations in %[3]v s for lack of concurrency (reserved concurrency or the account limit)."
+    }
+  }
+
   # Every threshold alarm of the stack, keyed by its name without "<name>-": a new alarm (a new
   # function's, a new consumer's) is one entry here, and the alarm resource, the outputs and the
   # dashboard (its alarm widget and the graph the entry names) follow. Each entry: what the
@@ -158,29 +174,18 @@ locals {
         graph               = "alerts"
       }
     } : {},
-    # Every function of the stack and the WebSocket API (always).
-    { for k, name in local.function_names : "${k}-errors" => {
-      description         = "The ${k} function failed ${var.monitoring.errors} or more invocations in ${local.period} s (it raised, timed out or ran out of memory)."
-      runbook             = "function-errors"
+    # Every function of the stack (function_alarms) and the WebSocket API (always).
+    merge([for kind, a in local.function_alarms : { for k, name in local.function_names : "${k}-${kind}" => {
+      description         = format(a.description, k, a.threshold, local.period)
+      runbook             = "function-${kind}"
       namespace           = "AWS/Lambda"
-      metric_name         = "Errors"
+      metric_name         = a.metric_name
       dimensions          = tomap({ FunctionName = name })
       statistic           = "Sum"
       comparison_operator = "GreaterThanOrEqualToThreshold"
-      threshold           = var.monitoring.errors
-      graph               = "function-errors"
-    } },
-    { for k, name in local.function_names : "${k}-throttles" => {
-      description         = "Lambda refused ${var.monitoring.throttles} or more ${k} invocations in ${local.period} s for lack of concurrency (reserved concurrency or the account limit)."
-      runbook             = "function-throttles"
-      namespace           = "AWS/Lambda"
-      metric_name         = "Throttles"
-      dimensions          = tomap({ FunctionName = name })
-      statistic           = "Sum"
-      comparison_operator = "GreaterThanOrEqualToThreshold"
-      threshold           = var.monitoring.throttles
-      graph               = "function-throttles"
-    } },
+      threshold           = a.threshold
+      graph               = "function-${kind}"
+    } }]...),
     { for m in ["IntegrationError", "ExecutionError"] : "websocket-${lower(replace(m, "Error", ""))}-errors" => {
       description         = "The WebSocket API counted ${var.monitoring.api_errors} or more ${m}s in ${local.period} s: ${m == "IntegrationError" ? "$connect or $disconnect answered with an error, or their function failed" : "API Gateway failed requests before or after the integration"}; clients cannot connect or are dropped."
       runbook             = "api-errors"

@@ -3,6 +3,21 @@
 # exists only where neither the type nor the provider catches the mistake at
 # plan time: a business limit, or an AWS constraint that would otherwise fail
 # late or silently (an alias instead of a key ARN, a table ARN for a stream).
+#
+# The forms several variables share are said once here; each variable's own
+# error message still names it and says what to write.
+locals {
+  # A KMS key ARN, never an alias (kms_key_arn says why;
+  # incidents_stream_kms_key_arn, authorizer.secret_kms_key_arn).
+  kms_key_arn_pattern = "^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$"
+  # An environment name (environment, non_production_environments).
+  environment_name_pattern = "^[a-z][a-z0-9-]{0,11}$"
+  # A role or incident status name, as the functions read them from
+  # comma-separated lists (allowed_roles, incident_state.closed_statuses,
+  # escalation_statuses; the Broadcaster's role names:
+  # functions/realtime_common/fanout/views.py).
+  lowercase_name_pattern = "^[a-z][a-z0-9_-]{0,31}$"
+}
 
 # ---------------------------------------------------------------------------
 # Naming and placement
@@ -23,7 +38,7 @@ variable "environment" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,11}$", var.environment))
+    condition     = can(regex(local.environment_name_pattern, var.environment))
     error_message = "environment must be 1-12 lowercase letters, digits or hyphens starting with a letter, e.g. \"dev\"."
   }
   validation {
@@ -63,7 +78,7 @@ variable "kms_key_arn" {
   validation {
     # The roles are granted the key by ARN: a grant on an alias ARN does not
     # cover the key, and DynamoDB takes only a key ARN.
-    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms_key_arn))
+    condition     = var.kms_key_arn == null || can(regex(local.kms_key_arn_pattern, var.kms_key_arn))
     error_message = "kms_key_arn must be a KMS key ARN like \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\" (not an alias), or null."
   }
 }
@@ -281,7 +296,7 @@ variable "allowed_roles" {
   default     = ["dispatcher", "responder", "supervisor", "viewer"]
 
   validation {
-    condition     = length(var.allowed_roles) > 0 && alltrue([for r in var.allowed_roles : can(regex("^[a-z][a-z0-9_-]{0,31}$", r))])
+    condition     = length(var.allowed_roles) > 0 && alltrue([for r in var.allowed_roles : can(regex(local.lowercase_name_pattern, r))])
     error_message = "allowed_roles must be a non-empty list of lowercase role names (letters, digits, - or _; no commas), e.g. [\"dispatcher\", \"viewer\"]."
   }
 }
@@ -501,7 +516,7 @@ variable "incident_state" {
   }
 
   validation {
-    condition     = alltrue([for s in var.incident_state.closed_statuses : can(regex("^[a-z][a-z0-9_-]{0,31}$", s))])
+    condition     = alltrue([for s in var.incident_state.closed_statuses : can(regex(local.lowercase_name_pattern, s))])
     error_message = "incident_state.closed_statuses must be lowercase status names (letters, digits, - or _), e.g. [\"closed\", \"resolved\"]; [] keeps closed incidents until they are removed."
   }
 }
@@ -526,7 +541,7 @@ variable "escalation_statuses" {
   default     = ["escalated"]
 
   validation {
-    condition     = alltrue([for s in var.escalation_statuses : can(regex("^[a-z][a-z0-9_-]{0,31}$", s))])
+    condition     = alltrue([for s in var.escalation_statuses : can(regex(local.lowercase_name_pattern, s))])
     error_message = "escalation_statuses must be lowercase status names (letters, digits, - or _; no commas), e.g. [\"escalated\"]."
   }
 
@@ -568,7 +583,7 @@ variable "incidents_stream_kms_key_arn" {
   default     = null
 
   validation {
-    condition     = var.incidents_stream_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.incidents_stream_kms_key_arn))
+    condition     = var.incidents_stream_kms_key_arn == null || can(regex(local.kms_key_arn_pattern, var.incidents_stream_kms_key_arn))
     error_message = "incidents_stream_kms_key_arn must be a KMS key ARN like \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\" (not an alias; the Incidents table's SSEDescription.KMSMasterKeyArn), or null."
   }
 }
@@ -721,7 +736,7 @@ variable "authorizer" {
   }
 
   validation {
-    condition     = var.authorizer.secret_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.authorizer.secret_kms_key_arn))
+    condition     = var.authorizer.secret_kms_key_arn == null || can(regex(local.kms_key_arn_pattern, var.authorizer.secret_kms_key_arn))
     error_message = "authorizer.secret_kms_key_arn must be the KMS key ARN that encrypts the SecureString (not an alias), or null for the AWS managed key aws/ssm."
   }
 
@@ -764,7 +779,7 @@ variable "non_production_environments" {
   default     = ["local", "dev"]
 
   validation {
-    condition     = alltrue([for e in var.non_production_environments : can(regex("^[a-z][a-z0-9-]{0,11}$", e)) && !can(regex("prod", e))])
+    condition     = alltrue([for e in var.non_production_environments : can(regex(local.environment_name_pattern, e)) && !can(regex("prod", e))])
     error_message = "non_production_environments must hold environment names (lowercase, like \"dev\"), none of them containing \"prod\"."
   }
 }
