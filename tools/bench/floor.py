@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 _HEADERS_END = b"\r\n\r\n"
@@ -51,9 +51,8 @@ def blocking(url: str, frames: Sequence[bytes], connection_ids: Sequence[str]) -
     with socket.create_connection((parts.hostname, parts.port)) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for connection_id in connection_ids:
-            requests = _requests(url, frames, connection_id)
             began = time.process_time()
-            for request in requests:
+            for request in _requests(url, frames, connection_id):
                 sock.sendall(request)
                 data = b""
                 while (length := _answer_length(data)) is None or len(data) < length:
@@ -88,27 +87,36 @@ class _Client(asyncio.Protocol):
 def evented(
     url: str, frames: Sequence[bytes], connection_ids: Sequence[str], in_flight: int
 ) -> list[float]:
-    async def run() -> list[float]:
-        loop = asyncio.get_running_loop()
-        parts = urlsplit(url)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        clients = [(await loop.create_connection(_Client, host, port))[1] for _ in range(in_flight)]
+    loop = asyncio.new_event_loop()
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+
+    async def connect() -> _Client:
+        return (await loop.create_connection(_Client, host, port))[1]
+
+    async def answer(clients: list[_Client], requests: list[bytes]) -> None:
+        *body, last = requests
+        waiting = iter(body)
+
+        async def lane(client: _Client) -> None:
+            for request in waiting:  # each lane takes the next frame when it is free
+                await client.post(request)
+
+        await asyncio.gather(*(lane(client) for client in clients))
+        await clients[0].post(last)
+
+    try:
+        clients = [loop.run_until_complete(connect()) for _ in range(in_flight)]
         cpu: list[float] = []
         for connection_id in connection_ids:
-            *body, last = _requests(url, frames, connection_id)
+            # Like a handler's invocation: one run of the (kept) loop per answer, its requests
+            # built inside it.
             began = time.process_time()
-            waiting = iter(body)
-
-            async def lane(client: _Client, waiting: Iterator[bytes] = waiting) -> None:
-                for request in waiting:  # each lane takes the next frame when it is free
-                    await client.post(request)
-
-            await asyncio.gather(*(lane(client) for client in clients))
-            await clients[0].post(last)
+            loop.run_until_complete(answer(clients, _requests(url, frames, connection_id)))
             cpu.append((time.process_time() - began) * 1000)
         for client in clients:
             if client.transport is not None:
                 client.transport.close()
-        return cpu
-
-    return asyncio.run(run())
+    finally:
+        loop.close()
+    return cpu
