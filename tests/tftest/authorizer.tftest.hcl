@@ -169,24 +169,17 @@ run "off_in_a_non_production_environment" {
 # ---------------------------------------------------------------------------
 # No prod by mistake
 # ---------------------------------------------------------------------------
-run "query_identity_is_refused_in_prod" {
+# Each listed variable fails on its own value (both read environment, valid
+# here): a run fails with "Missing expected failure" if either accepts it.
+run "query_identity_and_turning_the_authorizer_off_are_refused_in_prod" {
   command = plan
 
   variables {
     allow_query_identity = true
+    authorizer           = { enabled = false }
   }
 
-  expect_failures = [var.allow_query_identity]
-}
-
-run "turning_the_authorizer_off_is_refused_in_prod" {
-  command = plan
-
-  variables {
-    authorizer = { enabled = false }
-  }
-
-  expect_failures = [var.authorizer]
+  expect_failures = [var.allow_query_identity, var.authorizer]
 }
 
 run "an_environment_outside_the_list_is_production" {
@@ -319,22 +312,14 @@ run "leeway_seconds_bound" {
   expect_failures = [var.authorizer]
 }
 
-run "token_source_is_query_or_subprotocol" {
+# functions reads neither authorizer nor environment: one run proves both.
+run "token_source_is_query_or_subprotocol_and_timeout_within_api_gateway_limit" {
   command = plan
 
   variables {
     authorizer = merge(var.authorizer, { token_source = "header" })
+    functions  = { authorizer = { timeout = 30 } }
   }
 
-  expect_failures = [var.authorizer]
-}
-
-run "authorizer_timeout_within_api_gateway_limit" {
-  command = plan
-
-  variables {
-    functions = { authorizer = { timeout = 30 } }
-  }
-
-  expect_failures = [var.functions]
+  expect_failures = [var.authorizer, var.functions]
 }
