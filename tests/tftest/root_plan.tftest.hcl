@@ -202,7 +202,7 @@ run "without_stream" {
 }
 
 # An empty stream ARN (-var incidents_stream_arn=) deploys without bindings,
-# exactly like null.
+# exactly like null (its default: the without_stream run).
 run "empty_stream_arn_is_like_null" {
   command = plan
 
@@ -217,23 +217,6 @@ run "empty_stream_arn_is_like_null" {
   assert {
     condition     = output.dead_letter_queue_urls == null && length(output.event_source_mapping_ids) == 0
     error_message = "incidents_stream_arn = \"\" must give the outputs of a stack without a stream."
-  }
-}
-
-run "null_stream_arn" {
-  command = plan
-
-  variables {
-    incidents_stream_arn = null
-  }
-
-  assert {
-    condition     = length(module.stream_consumer) == 0
-    error_message = "incidents_stream_arn = null must deploy no stream consumers."
-  }
-  assert {
-    condition     = output.dead_letter_queue_urls == null && length(output.event_source_mapping_ids) == 0
-    error_message = "incidents_stream_arn = null must give the outputs of a stack without a stream."
   }
 }
 
