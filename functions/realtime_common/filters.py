@@ -394,6 +394,8 @@ def _text(value: object) -> str | None:
 
 def matches(effective_filter: Effective, image: Mapping[str, Any]) -> bool:
     """Whether an incident's plain image belongs to ``effective_filter``."""
+    if not effective_filter.filter.fields and effective_filter.areas.everything:
+        return True  # the usual subscription: everything, any area or none
     area = _text(image.get(AREA_FIELD))
     if not effective_filter.areas.allows(area):
         return False
