@@ -25,6 +25,7 @@ def test_a_small_storm_answers_every_sync_and_reports_it():
     low = results["floor"]
     assert low["frames"] >= 2
     assert low["blocking_cpu_ms_median"] > 0 and low["evented_cpu_ms_median"] > 0
+    assert low["ours_cpu_ms_median"] > 0
     text = storm.report(results)
     assert "| DynamoDB items read | 41.0 |" in text
     assert f"Catch-up: {catch['syncs']} since syncs after {storm.CHANGED} incidents" in text
