@@ -25,8 +25,16 @@ def test_every_alarm_links_an_existing_runbook_section() -> None:
     # links its own.
     definitions = terraform.split("alarm_definitions = merge(", 1)[1].split("\nresource ", 1)[0]
     sections = re.findall(r'^\s+runbook\s+= "([a-z0-9-]+)"$', definitions, flags=re.MULTILINE)
+    # The per-function alarms name theirs by kind: runbook = "function-${kind}", one section per
+    # key of function_alarms.
+    templated = re.findall(r'^\s+runbook\s+= "([a-z0-9-]*)\$\{kind\}"$', definitions, re.MULTILINE)
+    kinds_block = terraform.split("function_alarms = {", 1)[1].split("\n  }\n", 1)[0]
+    kinds = re.findall(r"^    ([a-z_]+) = \{$", kinds_block, flags=re.MULTILINE)
+    assert kinds, "monitoring.tf's function_alarms has no kinds"
     metrics = re.findall(r"^\s+metric_name\s+= ", definitions, flags=re.MULTILINE)
-    assert sections and len(sections) == len(metrics)  # every definition names a section
+    # Every definition names a section.
+    assert sections and len(sections) + len(templated) == len(metrics)
+    sections += [prefix + kind for prefix in templated for kind in kinds]
     linked = set(sections) | set(re.findall(r"\$\{local\.runbook\}#([a-z0-9-]+)", terraform))
     alarms = len(re.findall(r'resource "aws_cloudwatch_metric_alarm"', terraform))
     assert len(linked) >= alarms
