@@ -87,7 +87,7 @@ class StateCache:
         self.entries: dict[str, Entry] = {}
         self.watermark: int | None = None  # epoch ms: when the last refresh started
         self.version = 0
-        self._next_expiry = math.inf  # epoch s: the earliest expiry of a live entry
+        self._looked_s = -math.inf  # epoch s: when expire() last looked for ended retentions
         # (changedAt, pk) of every entry, sorted: a since sync reads the tail past its window
         # instead of every entry (a catch-up after a short gap touches a few of thousands).
         self._by_change: list[tuple[int, str]] = []
@@ -131,27 +131,22 @@ class StateCache:
             entries[entry.pk] = entry
             self._index(entry)
             self.version += 1
-            if entry.expires_at is not None and not entry.removed:
-                self._next_expiry = min(self._next_expiry, entry.expires_at)
 
     def expire(self, now_ms: int) -> None:
-        """Bump the version when a live entry's retention ended (full-sync frames change), and
-        forget entries no cursor can still need."""
+        """Bump the version when a live entry's retention ended since the last look (full-sync
+        frames change), and then forget entries no cursor can still need."""
         now_s = now_ms / 1000
-        if now_s < self._next_expiry:
+        expiries = self._by_expiry
+        first = bisect.bisect_right(expiries, self._looked_s, key=_first)
+        self._looked_s = now_s
+        if first == len(expiries) or expiries[first][0] > now_s:
             return
         self.version += 1
         forget_before = (now_ms - self.retention_ms - 2 * self.overlap_ms) / 1000
-        upcoming = math.inf
         for pk, entry in list(self.entries.items()):
-            if entry.expires_at is None:
-                continue
-            if entry.expires_at <= forget_before:
+            if entry.expires_at is not None and entry.expires_at <= forget_before:
                 self._unindex(entry)
                 del self.entries[pk]
-            elif entry.expires_at > now_s and not entry.removed:
-                upcoming = min(upcoming, entry.expires_at)
-        self._next_expiry = upcoming
 
     def _index(self, entry: Entry) -> None:
         bisect.insort(self._by_change, (entry.changed_at, entry.pk))
