@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 # and retries).
 IN_FLIGHT = 4
 _DELIVERED = Outcome.DELIVERED.value
-GONE = 410
-GONE_CODE = "GoneException"
+# What the frames not posted after a 410 are answered (the engine's classify says gone).
+_GONE_ANSWER = (410, "GoneException")
 
 
 class PreparedSender:
@@ -68,7 +68,7 @@ class PreparedSender:
 
     def send(self, connection_id: str, slot: int, timeout: float, done: Done) -> None:
         if self.gone:
-            self._loop.call_soon(done, GONE, GONE_CODE)  # never from inside send
+            self._loop.call_soon(done, *_GONE_ANSWER)  # never from inside send
             return
         index = self._frame_of[slot]
         body = self._prepared.frames[index]
@@ -77,7 +77,7 @@ class PreparedSender:
         )
 
         def answered(status: int, code: str) -> None:
-            if status == GONE:
+            if engine.classify(status, code) is Outcome.GONE:
                 self.gone = True
             done(status, code)
 
