@@ -301,24 +301,3 @@ run "kms_key_and_overrides" {
     error_message = "With a customer managed key each consumer needs the key to send to its encrypted queue."
   }
 }
-
-# envs/prod.tfvars: access logs on; the account role only on request.
-run "api_access_logs_and_account_role" {
-  command = plan
-
-  variables {
-    api_logging = {
-      access_logs         = true
-      manage_account_role = true
-    }
-  }
-
-  assert {
-    condition     = module.websocket_api.access_log_settings != null && jsondecode(module.websocket_api.access_log_settings.format).userId == "$context.authorizer.userId"
-    error_message = "api_logging.access_logs must turn the stage's access logs on."
-  }
-  assert {
-    condition     = module.websocket_api.account_cloudwatch_role_arn != null
-    error_message = "api_logging.manage_account_role must create the account-level API Gateway CloudWatch role."
-  }
-}
