@@ -64,6 +64,11 @@ CONNECT = {
     "CONNECTION_TTL_SECONDS": "7200",
     **FILTERS,
 }
+# main.tf's state_environment (var.incident_state): the broadcaster and sync, besides the table.
+INCIDENT_STATE = {
+    "STATE_RETENTION_SECONDS": "86400",
+    "CLOSED_STATUSES": '["closed","resolved"]',
+}
 NOTIFIER = {
     "ALERT_URGENCIES": "high,critical",
     "ESCALATION_STATUSES": "escalated",

@@ -63,27 +63,32 @@ def state_table(
     monkeypatch: pytest.MonkeyPatch,
     create_state_table: Callable[[str], Any],
 ) -> Any:
-    """The state table and the settings Terraform gives the Broadcaster (its defaults)."""
-    table = create_state_table(STATE_TABLE)
-    monkeypatch.setenv("STATE_TABLE", STATE_TABLE)
-    monkeypatch.setenv("STATE_RETENTION_SECONDS", "86400")
-    monkeypatch.setenv("CLOSED_STATUSES", '["closed","resolved"]')
-    return table
+    """The state table and the settings Terraform gives the Broadcaster and sync (its
+    defaults)."""
+    for name, value in {"STATE_TABLE": STATE_TABLE, **terraform_defaults.INCIDENT_STATE}.items():
+        monkeypatch.setenv(name, value)
+    return create_state_table(STATE_TABLE)
 
 
 @pytest.fixture
-def env(
+def posting_env(
     connections_table: Any,
     state_table: Any,
     api: FakeManagementApi,
     monkeypatch: pytest.MonkeyPatch,
-    broadcaster_environment: None,
 ) -> Any:
-    """The Broadcaster's environment: its tables, what Terraform sets on it, the fake management
-    API as WS_CALLBACK_URL and 8 concurrent posts; the Connections table."""
+    """What a function that posts to connections (the Broadcaster, sync) runs against: its
+    tables and the fake management API as WS_CALLBACK_URL; the Connections table."""
     monkeypatch.setenv("WS_CALLBACK_URL", api.url)
-    monkeypatch.setenv("FANOUT_CONCURRENCY", "8")
     return connections_table
+
+
+@pytest.fixture
+def env(posting_env: Any, monkeypatch: pytest.MonkeyPatch, broadcaster_environment: None) -> Any:
+    """The Broadcaster's environment: ``posting_env``, what Terraform sets on it and 8
+    concurrent posts; the Connections table."""
+    monkeypatch.setenv("FANOUT_CONCURRENCY", "8")
+    return posting_env
 
 
 @dataclass

@@ -36,14 +36,9 @@ INTERVAL_MS = 5000
 
 
 @pytest.fixture
-def env(
-    connections_table: Any,
-    state_table: Any,
-    api: FakeManagementApi,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Any:
+def env(posting_env: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """sync's settings besides ``posting_env`` (its tables, the fake management API)."""
     for name, value in {
-        "WS_CALLBACK_URL": api.url,
         "SYNC_FULL_INTERVAL_MS": str(INTERVAL_MS),
         "SYNC_CURSOR_OVERLAP_MS": str(OVERLAP_MS),
         "SYNC_POST_RATE": "1000",
@@ -53,7 +48,7 @@ def env(
         "DEFAULT_AREAS": terraform_defaults.FILTERS["DEFAULT_AREAS"],
     }.items():
         monkeypatch.setenv(name, value)
-    return connections_table
+    return posting_env
 
 
 def now_ms() -> int:

@@ -203,6 +203,8 @@ def test_the_tests_copies_of_the_defaults_are_what_terraform_sets(
     """testing/terraform_defaults.py, the handler and fan-out tests' environments."""
     for function, copy in (
         ("broadcaster", terraform_defaults.BROADCASTER),
+        ("broadcaster", terraform_defaults.INCIDENT_STATE),
+        ("sync", terraform_defaults.INCIDENT_STATE),
         ("fanout-worker", terraform_defaults.FANOUT_DELIVERY),
         ("connect", terraform_defaults.CONNECT),
         ("disconnect", terraform_defaults.CONNECT),

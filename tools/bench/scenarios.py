@@ -14,6 +14,8 @@ from tools.paths import ROOT
 
 LATENCY = 0.02  # seconds the fake waits before answering each post (API Gateway-like)
 STATE_LATENCY_MS = 5.0  # a DynamoDB PutItem from Lambda in the same Region: a few ms
+# Every transport side by side, with ours over aiohttp's ClientSession (tools/bench/session.py).
+EVERY_TRANSPORT = ("naive", "pool", "session", "ours")
 
 
 @dataclass(frozen=True)
@@ -41,13 +43,48 @@ class Scenario:
     areas: int = 0  # connections spread over this many areas (subscriptions); the record in one
 
 
+def over_budget(
+    name: str, title: str, connections: int, *, budget: float, max_invocations: int
+) -> Scenario:
+    """10 records of ~70 KB each, over the 64 KB a frame shares (one frame each), to
+    ``connections`` with ``budget`` seconds per invocation, re-sent as Lambda does."""
+    return Scenario(
+        name,
+        title,
+        connections,
+        records=10,
+        contenders=("ours",),
+        title_bytes=70_000,
+        budget=budget,
+        max_invocations=max_invocations,
+    )
+
+
+def through_workers(
+    name: str, title: str, connections: int, *, threshold: int, **env: int
+) -> Scenario:
+    """1 record to ``connections`` handed to the in-process fan-out workers above ``threshold``
+    connections (``env``: more of the broadcaster's settings)."""
+    return Scenario(
+        name,
+        title,
+        connections,
+        contenders=("ours",),
+        env={
+            "FANOUT_WORKER_FUNCTION": "bench-fanout-worker",
+            "FANOUT_WORKER_THRESHOLD": threshold,
+            **env,
+        },
+    )
+
+
 FULL = (
     Scenario("1x1k", "1 record to 1,000 connections", 1_000),
     Scenario(
         "1x10k",
         "1 record to 10,000 connections",
         10_000,
-        contenders=("naive", "pool", "session", "ours"),
+        contenders=EVERY_TRANSPORT,
         repeats=5,
     ),
     Scenario(
@@ -86,37 +123,27 @@ FULL = (
         gone_share=0.05,
         throttle_share=0.02,
     ),
-    Scenario(
+    over_budget(
         "overbudget",
         "10 records of ~70 KB (one frame each) to 2,000 connections, 6 s per invocation",
         2_000,
-        records=10,
-        contenders=("ours",),
-        title_bytes=70_000,
         budget=6.0,
         max_invocations=20,
     ),
-    Scenario(
+    over_budget(
         "starved",
         "10 records of ~70 KB to 2,000 connections, 1.5 s per invocation (less than one frame)",
         2_000,
-        records=10,
-        contenders=("ours",),
-        title_bytes=70_000,
         budget=1.5,
         max_invocations=30,
     ),
-    Scenario(
+    through_workers(
         "workers100k",
         "1 record to 100,000 connections through 4 worker processes (parallel Scan segments)",
         100_000,
-        contenders=("ours",),
-        env={
-            "FANOUT_WORKER_FUNCTION": "bench-fanout-worker",
-            "FANOUT_WORKER_THRESHOLD": 25_000,
-            "FANOUT_MAX_WORKERS": 4,
-            "FANOUT_CONCURRENCY": 128,
-        },
+        threshold=25_000,
+        FANOUT_MAX_WORKERS=4,
+        FANOUT_CONCURRENCY=128,
     ),
 )
 
@@ -125,26 +152,22 @@ QUICK = (
         "1x1k",
         "1 record to 1,000 connections",
         1_000,
-        contenders=("naive", "pool", "session", "ours"),
+        contenders=EVERY_TRANSPORT,
         naive_box=2.0,
         pool_box=3.0,
     ),
-    Scenario(
+    over_budget(
         "overbudget",
         "10 records of ~70 KB (one frame each) to 300 connections, 0.4 s per invocation",
         300,
-        records=10,
-        contenders=("ours",),
-        title_bytes=70_000,
         budget=0.4,
         max_invocations=20,
     ),
-    Scenario(
+    through_workers(
         "workers4k",
         "1 record to 4,000 connections through 2 worker processes",
         4_000,
-        contenders=("ours",),
-        env={"FANOUT_WORKER_FUNCTION": "bench-fanout-worker", "FANOUT_WORKER_THRESHOLD": 2_000},
+        threshold=2_000,
     ),
 )
 

@@ -126,6 +126,15 @@ export function fakeWebSocketClass() {
 export const URL_ = "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod";
 
 /**
+ * A message about one incident as the stack sends it (docs/handlers.md): its `type`, the
+ * incident's `keys`, an `eventId` and the stream `sequence`, plus `fields` (the `incident`, a
+ * `truncated` flag, ...). Every test builds its messages here.
+ */
+export function incidentMessage(type, id, sequence, fields = {}) {
+  return { version: 1, type, keys: { incidentId: id }, eventId: `ev-${id}-${sequence}`, sequence, ...fields };
+}
+
+/**
  * A RealtimeClient on a FakeWebSocket and a FakeClock (random() fixed at 0.5), recording the
  * events named in `eventNames` in order. `named(name)` lists one event's details; `socket()` is
  * the latest socket; `reconnect()` drops it and opens the next one after the client's backoff.

@@ -14,9 +14,11 @@ import {
   incidentKey,
   parseSequence,
 } from "../realtime-client.js";
-import { URL_, clientHarness } from "./fakes.js";
+import { URL_, clientHarness, incidentMessage } from "./fakes.js";
 
 const MINUTE = 60_000;
+// random() = 0.5: a connection is rotated at 110 min * 0.95 = 104.5 min.
+const ROTATION_DUE = 104.5 * MINUTE;
 
 function setup(options = {}) {
   const names = [
@@ -34,16 +36,21 @@ function setup(options = {}) {
   return clientHarness(RealtimeClient, names, options);
 }
 
+/** An open client (synced when `synced`) whose rotation is due: sockets[1], the replacement, connects. */
+function rotationDue({ synced = false } = {}) {
+  const harness = setup();
+  harness.client.connect();
+  harness.sockets[0].serverOpen();
+  if (synced) harness.sockets[0].serverSync();
+  harness.clock.advance(ROTATION_DUE);
+  return harness;
+}
+
 function message(id, sequence, overrides = {}) {
-  return {
-    version: 1,
-    type: "incident.updated",
+  return incidentMessage("incident.updated", id, sequence, {
     incident: { incidentId: id, title: `Incident ${id}`, urgency: "low", status: "open" },
-    keys: { incidentId: id },
-    eventId: `ev-${id}-${sequence}`,
-    sequence,
     ...overrides,
-  };
+  });
 }
 
 describe("connection URL and subprotocols", () => {
@@ -280,8 +287,7 @@ describe("keep-alive and connection lifetime", () => {
     client.connect();
     sockets[0].serverOpen();
     sockets[0].serverSync([], { cursor: "c1" });
-    // random() = 0.5: rotation at 110 min * 0.95 = 104.5 min.
-    clock.advance(104.5 * MINUTE - 1);
+    clock.advance(ROTATION_DUE - 1);
     assert.equal(sockets.length, 1);
     clock.advance(1);
     assert.equal(sockets.length, 2);
@@ -310,11 +316,7 @@ describe("keep-alive and connection lifetime", () => {
   });
 
   it("keeps the current connection when its replacement is refused", () => {
-    const { client, sockets, clock, named } = setup();
-    client.connect();
-    sockets[0].serverOpen();
-    sockets[0].serverSync();
-    clock.advance(104.5 * MINUTE);
+    const { client, sockets, named } = rotationDue({ synced: true });
     sockets[1].serverClose(1006);
     assert.equal(named("refused")[0].rotation, true);
     assert.equal(client.state, "open");
@@ -323,10 +325,7 @@ describe("keep-alive and connection lifetime", () => {
   });
 
   it("promotes a replacement still connecting when the old connection ends first", () => {
-    const { client, sockets, clock, named } = setup();
-    client.connect();
-    sockets[0].serverOpen();
-    clock.advance(104.5 * MINUTE);
+    const { client, sockets, named } = rotationDue();
     sockets[0].serverClose(1001, "going away", true);
     assert.equal(named("reconnecting").length, 0);
     sockets[1].serverOpen();
@@ -505,10 +504,7 @@ describe("messages", () => {
   });
 
   it("ignores frames from a connection it already let go", () => {
-    const { client, sockets, clock, named } = setup();
-    client.connect();
-    sockets[0].serverOpen();
-    clock.advance(104.5 * MINUTE);
+    const { client, sockets, named } = rotationDue();
     sockets[1].serverOpen();
     sockets[1].serverSync();
     const retired = sockets[0];

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { FILTER_PARAM, RealtimeClient, RealtimeClientError, checkFilter } from "../realtime-client.js";
-import { URL_, clientHarness, fakeWebSocketClass } from "./fakes.js";
+import { URL_, clientHarness, fakeWebSocketClass, incidentMessage } from "./fakes.js";
 
 const NORTH = { area: ["north"] };
 const HARBOUR = { area: ["harbour"], urgency: ["high", "critical"] };
@@ -28,24 +28,11 @@ const subscribed = (filter, { narrowed = false, areas = ["*"] } = {}) => ({
 const badRequest = { version: 1, type: "error", code: "bad_request", message: "filter: at most 20 values per field" };
 
 function message(type, id, sequence, area) {
-  return {
-    version: 1,
-    type,
-    incident: { incidentId: id, area },
-    keys: { incidentId: id },
-    eventId: `ev-${id}-${sequence}`,
-    sequence,
-  };
+  return incidentMessage(type, id, sequence, { incident: { incidentId: id, area } });
 }
 const snapshot = (id, sequence, area) => message("incident.snapshot", id, sequence, area);
 const updated = (id, sequence, area) => message("incident.updated", id, sequence, area);
-const left = (id, sequence) => ({
-  version: 1,
-  type: "incident.left",
-  keys: { incidentId: id },
-  eventId: `ev-${id}-${sequence}`,
-  sequence,
-});
+const left = (id, sequence) => incidentMessage("incident.left", id, sequence);
 
 /** An open client subscribed to `filter`, holding INC-1 (north, seq 10), cursor "c1". */
 function subscribedClient(filter = NORTH) {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { MAX_SYNC_IDS, RealtimeClient, incidentId } from "../realtime-client.js";
-import { clientHarness } from "./fakes.js";
+import { clientHarness, incidentMessage } from "./fakes.js";
 
 
 function setup(options = {}) {
@@ -19,34 +19,16 @@ function setup(options = {}) {
 }
 
 function message(type, id, sequence, status = "open", extra = {}) {
-  return {
-    version: 1,
-    type,
+  return incidentMessage(type, id, sequence, {
     incident: { incidentId: id, title: `Incident ${id}`, status },
-    keys: { incidentId: id },
-    eventId: `ev-${id}-${sequence}`,
-    sequence,
     ...extra,
-  };
+  });
 }
 const snapshot = (id, sequence, status) => message("incident.snapshot", id, sequence, status);
 const live = (id, sequence, status, extra) => message("incident.updated", id, sequence, status, extra);
 const created = (id, sequence, status) => message("incident.created", id, sequence, status);
-const removed = (id, sequence) => ({
-  version: 1,
-  type: "incident.removed",
-  keys: { incidentId: id },
-  eventId: `ev-${id}-${sequence}`,
-  sequence,
-});
-const truncated = (id, sequence) => ({
-  version: 1,
-  type: "incident.updated",
-  keys: { incidentId: id },
-  eventId: `ev-${id}-${sequence}`,
-  sequence,
-  truncated: true,
-});
+const removed = (id, sequence) => incidentMessage("incident.removed", id, sequence);
+const truncated = (id, sequence) => incidentMessage("incident.updated", id, sequence, { truncated: true });
 
 /** An open client that holds INC-1 (seq 10) and INC-2 (seq 20), with cursor "c1". */
 function synced(options) {
