@@ -25,7 +25,7 @@ locals {
 
   # What the Broadcaster and its workers both read (main.tf merges it).
   fanout_delivery_environment = {
-    CONNECTIONS_TABLE  = module.connections_table.name
+    CONNECTIONS_TABLE  = local.tables.connections.name
     WS_CALLBACK_URL    = local.management_url
     FANOUT_CONCURRENCY = tostring(var.fanout.concurrency)
   }
@@ -47,7 +47,7 @@ locals {
       # DeleteItem drops a row whose connection answered 410 Gone.
       sid       = "ReadAndPruneConnections"
       actions   = ["dynamodb:DeleteItem", "dynamodb:Scan"]
-      resources = [module.connections_table.arn]
+      resources = [local.tables.connections.arn]
     },
     local.post_to_connections_statement,
   ]
@@ -85,7 +85,7 @@ resource "aws_iam_role_policy" "broadcaster_fanout_workers" {
         Sid      = "SizeConnections"
         Effect   = "Allow"
         Action   = ["dynamodb:DescribeTable"]
-        Resource = [module.connections_table.arn]
+        Resource = [local.tables.connections.arn]
       },
     ]
   })

@@ -73,62 +73,66 @@ locals {
 # ---------------------------------------------------------------------------
 # Tables
 # ---------------------------------------------------------------------------
-module "connections_table" {
-  source = "./modules/dynamodb_table"
-
-  name                   = local.names.connections_table
-  hash_key               = "pk"
-  range_key              = "sk"
-  ttl_attribute          = "expiresAt"
-  point_in_time_recovery = var.point_in_time_recovery
-  deletion_protection    = var.deletion_protection
-  kms_key_arn            = var.kms_key_arn
-}
-
-# Powertools idempotency persistence layer defaults: key "id", TTL "expiration".
-# https://docs.powertools.aws.dev/lambda/python/latest/utilities/idempotency/
-module "idempotency_table" {
-  source = "./modules/dynamodb_table"
-
-  name                   = local.names.idempotency_table
-  hash_key               = "id"
-  ttl_attribute          = "expiration"
-  point_in_time_recovery = var.point_in_time_recovery
-  deletion_protection    = var.deletion_protection
-  kms_key_arn            = var.kms_key_arn
-}
-
-# Each incident's latest state, written by the Broadcaster before it fans the
-# change out and read by the sync route (schema: functions/realtime_common/
-# state.py). Readers filter expiresAt themselves: TTL deletes within days.
-# byChange keeps every item under one feed key: a single partition takes about
-# 1,000 writes/s, far above the rate incidents change.
-# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html
-module "state_table" {
-  source = "./modules/dynamodb_table"
-
-  name          = local.names.state_table
-  hash_key      = "pk"
-  range_key     = "sk"
-  ttl_attribute = "expiresAt"
-  global_secondary_indexes = {
-    byChange = { hash_key = "feed", range_key = "changedAt", range_key_type = "N" }
-  }
-  point_in_time_recovery = var.point_in_time_recovery
-  deletion_protection    = var.deletion_protection
-  kms_key_arn            = var.kms_key_arn
-}
-
-# Every table of the stack, by key. What depends on "the stack's tables" is
-# derived from this map, never from a list of its own: the grant of
+# Every table of the stack, by key: its keys, TTL attribute and indexes. What
+# every table has alike (point-in-time recovery, deletion protection, the
+# stack's key) is said once, in module "table"; what depends on "the stack's
+# tables" is derived from this map, never from a list of its own: the grant of
 # kms_key_arn to each role that uses a table (below) and the name-length check
 # (limits.tf). A new table joins here.
 locals {
-  tables = {
-    connections = module.connections_table
-    idempotency = module.idempotency_table
-    state       = module.state_table
+  table_definitions = {
+    connections = { hash_key = "pk", range_key = "sk", ttl_attribute = "expiresAt", global_secondary_indexes = {} }
+    # Powertools idempotency persistence layer defaults: key "id", TTL "expiration".
+    # https://docs.powertools.aws.dev/lambda/python/latest/utilities/idempotency/
+    idempotency = { hash_key = "id", range_key = null, ttl_attribute = "expiration", global_secondary_indexes = {} }
+    # Each incident's latest state, written by the Broadcaster before it fans
+    # the change out and read by the sync route (schema: functions/
+    # realtime_common/state.py). Readers filter expiresAt themselves: TTL
+    # deletes within days. byChange keeps every item under one feed key: a
+    # single partition takes about 1,000 writes/s, far above the rate
+    # incidents change.
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html
+    state = {
+      hash_key      = "pk"
+      range_key     = "sk"
+      ttl_attribute = "expiresAt"
+      global_secondary_indexes = {
+        byChange = { hash_key = "feed", range_key = "changedAt", range_key_type = "N" }
+      }
+    }
   }
+
+  tables = module.table
+}
+
+module "table" {
+  source   = "./modules/dynamodb_table"
+  for_each = local.table_definitions
+
+  name                     = local.names["${each.key}_table"]
+  hash_key                 = each.value.hash_key
+  range_key                = each.value.range_key
+  ttl_attribute            = each.value.ttl_attribute
+  global_secondary_indexes = each.value.global_secondary_indexes
+  point_in_time_recovery   = var.point_in_time_recovery
+  deletion_protection      = var.deletion_protection
+  kms_key_arn              = var.kms_key_arn
+}
+
+# Before the map, each table was a module call of its own.
+moved {
+  from = module.connections_table
+  to   = module.table["connections"]
+}
+
+moved {
+  from = module.idempotency_table
+  to   = module.table["idempotency"]
+}
+
+moved {
+  from = module.state_table
+  to   = module.table["state"]
 }
 
 # ---------------------------------------------------------------------------
@@ -194,7 +198,7 @@ locals {
   # the WebSocket API, whose routes invoke connect and disconnect), so they
   # are looked up by key inside module.function, never iterated over.
   connection_environment = merge({
-    CONNECTIONS_TABLE      = module.connections_table.name
+    CONNECTIONS_TABLE      = local.tables.connections.name
     ALLOWED_ROLES          = join(",", var.allowed_roles)
     ALLOW_QUERY_IDENTITY   = tostring(var.allow_query_identity)
     CONNECTION_TTL_SECONDS = tostring(var.connection_ttl_seconds)
@@ -211,7 +215,7 @@ locals {
   # The state table's settings (realtime_common/state.py reads them), for
   # every function that writes or reads it.
   state_environment = {
-    STATE_TABLE             = module.state_table.name
+    STATE_TABLE             = local.tables.state.name
     STATE_RETENTION_SECONDS = tostring(var.incident_state.retention_seconds)
     CLOSED_STATUSES         = jsonencode(var.incident_state.closed_statuses)
   }
@@ -228,13 +232,13 @@ locals {
     fanout-worker = local.fanout_delivery_environment
     # Its answer is one small post per request, paced like the sync's answers.
     subscribe = merge({
-      CONNECTIONS_TABLE = module.connections_table.name
+      CONNECTIONS_TABLE = local.tables.connections.name
       WS_CALLBACK_URL   = local.management_url
       POST_MAX_ATTEMPTS = tostring(var.fanout.post_max_attempts)
       POST_RATE         = tostring(local.sync_post_rate_per_environment)
     }, local.filter_environment)
     sync = merge({
-      CONNECTIONS_TABLE      = module.connections_table.name
+      CONNECTIONS_TABLE      = local.tables.connections.name
       WS_CALLBACK_URL        = local.management_url
       POST_MAX_ATTEMPTS      = tostring(var.fanout.post_max_attempts)
       ROLE_VIEWS             = jsonencode(var.role_views)
@@ -246,7 +250,7 @@ locals {
     }, local.state_environment)
     notifier = {
       SNS_TOPIC_ARN           = module.alerts_topic.arn
-      IDEMPOTENCY_TABLE       = module.idempotency_table.name
+      IDEMPOTENCY_TABLE       = local.tables.idempotency.name
       ALERT_URGENCIES         = join(",", var.alert_urgencies)
       ESCALATION_STATUSES     = join(",", var.escalation_statuses)
       IDEMPOTENCY_TTL_SECONDS = tostring(var.idempotency_ttl_seconds)
@@ -267,19 +271,19 @@ locals {
     connect = [{
       sid       = "WriteConnections"
       actions   = ["dynamodb:PutItem"]
-      resources = [module.connections_table.arn]
+      resources = [local.tables.connections.arn]
     }]
     disconnect = [{
       sid       = "DeleteConnections"
       actions   = ["dynamodb:DeleteItem"]
-      resources = [module.connections_table.arn]
+      resources = [local.tables.connections.arn]
     }]
     broadcaster = concat(local.fanout_delivery_statements, [{
       # One conditional PutItem per incident (attribute_not_exists(pk) OR
       # seqSort < :new): the Broadcaster never reads the state table.
       sid       = "WriteIncidentState"
       actions   = ["dynamodb:PutItem"]
-      resources = [module.state_table.arn]
+      resources = [local.tables.state.arn]
     }])
     fanout-worker = local.fanout_delivery_statements
     subscribe = [
@@ -288,7 +292,7 @@ locals {
         # stores the effective filter, only while the row exists.
         sid       = "StoreOwnFilter"
         actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
-        resources = [module.connections_table.arn]
+        resources = [local.tables.connections.arn]
       },
       # The subscribed (or error) answer to the connection that asked.
       local.post_to_connections_statement,
@@ -305,7 +309,7 @@ locals {
           # Powertools idempotency: get, put (conditional), update, delete.
           sid       = "IdempotencyRecords"
           actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-          resources = [module.idempotency_table.arn]
+          resources = [local.tables.idempotency.arn]
         },
       ],
       # Publishing to a topic encrypted with a customer managed key needs the

@@ -20,17 +20,17 @@ output "stage_name" {
 
 output "connections_table_name" {
   description = "Name of the Connections table."
-  value       = module.connections_table.name
+  value       = local.tables.connections.name
 }
 
 output "idempotency_table_name" {
   description = "Name of the Notifier's idempotency table."
-  value       = module.idempotency_table.name
+  value       = local.tables.idempotency.name
 }
 
 output "state_table_name" {
   description = "Name of the state table (each incident's latest state; the Broadcaster writes it, make backfill fills it)."
-  value       = module.state_table.name
+  value       = local.tables.state.name
 }
 
 output "incident_state" {

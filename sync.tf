@@ -19,14 +19,14 @@ locals {
       # lastFullSyncAt that checks the row and throttles full syncs in one call.
       sid       = "CheckOwnConnection"
       actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
-      resources = [module.connections_table.arn]
+      resources = [local.tables.connections.arn]
     },
     {
       # One Query per sync: the changes since the cache's last refresh. The
       # index holds every attribute (projection ALL): no read of the table.
       sid       = "ReadIncidentChanges"
       actions   = ["dynamodb:Query"]
-      resources = [module.state_table.index_arns["byChange"]]
+      resources = [local.tables.state.index_arns["byChange"]]
     },
     local.post_to_connections_statement,
   ]

@@ -22,7 +22,7 @@ run "defaults" {
     error_message = "state_table_name must be <project>-<environment>-state."
   }
   assert {
-    condition     = module.state_table.index_arns == { byChange = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-state/index/byChange" }
+    condition     = local.tables.state.index_arns == { byChange = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-state/index/byChange" }
     error_message = "The state table must have exactly the byChange index."
   }
   assert {
@@ -64,7 +64,7 @@ run "incident_state_settings" {
 
   assert {
     condition = (
-      module.state_table.name == "realtime-test-state" &&
+      local.tables.state.name == "realtime-test-state" &&
       module.function["broadcaster"].environment_variables["STATE_RETENTION_SECONDS"] == "172800" &&
       module.function["broadcaster"].environment_variables["CLOSED_STATUSES"] == "[]"
     )

@@ -75,17 +75,17 @@ mock_resource "aws_kms_key" {
 # The names are those of environment "test".
 # ---------------------------------------------------------------------------
 override_resource {
-  target = module.connections_table.aws_dynamodb_table.this
+  target = module.table["connections"].aws_dynamodb_table.this
   values = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-connections" }
 }
 
 override_resource {
-  target = module.idempotency_table.aws_dynamodb_table.this
+  target = module.table["idempotency"].aws_dynamodb_table.this
   values = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-idempotency" }
 }
 
 override_resource {
-  target = module.state_table.aws_dynamodb_table.this
+  target = module.table["state"].aws_dynamodb_table.this
   values = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/realtime-test-state" }
 }
 
