@@ -10,6 +10,7 @@ import pytest
 from broadcaster import BroadcastConfig
 from connection_manager import ConnectConfig
 from notifier import NotifierConfig
+from realtime_common import state
 from realtime_common.config import ConfigError, log_level
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.views import RoleViews
@@ -60,6 +61,8 @@ BROADCAST = {
     **terraform_defaults.BROADCASTER,
 }
 NOTIFY = {"SNS_TOPIC_ARN": TOPIC, "IDEMPOTENCY_TABLE": "idem", **terraform_defaults.NOTIFIER}
+# What Terraform sets on the broadcaster and sync for the state table (main.tf: state_environment).
+STATE = {"STATE_TABLE": "realtime-test-state", **terraform_defaults.INCIDENT_STATE}
 
 
 def test_broadcast_reads_what_terraform_sets_and_drops_a_trailing_slash() -> None:
@@ -106,6 +109,7 @@ READERS: dict[str, tuple[Callable[[Mapping[str, str]], object], dict[str, str]]]
     "connect": (ConnectConfig.from_env, CONNECT),
     "broadcaster": (BroadcastConfig.from_env, BROADCAST),
     "notifier": (NotifierConfig.from_env, NOTIFY),
+    "state": (state.incident_state, STATE),
 }
 
 
@@ -137,6 +141,11 @@ def test_each_reader_requires_every_variable_terraform_sets(reader: str, name: s
         ("notifier", "SNS_TOPIC_ARN", TOPIC + ".fifo"),
         ("notifier", "ALERT_URGENCIES", " , "),
         ("notifier", "IDEMPOTENCY_TTL_SECONDS", "2 days"),
+        ("state", "STATE_TABLE", ""),
+        ("state", "STATE_RETENTION_SECONDS", "a day"),
+        ("state", "CLOSED_STATUSES", "closed,resolved"),
+        ("state", "CLOSED_STATUSES", '{"closed": true}'),
+        ("state", "CLOSED_STATUSES", "[1]"),
     ],
 )
 def test_invalid_configuration_names_the_variable(reader: str, variable: str, value: str) -> None:
