@@ -7,6 +7,20 @@ mock_provider "aws" {
   override_during = plan
 }
 
+# Each module's required inputs, valid: a run sets only the inputs it tests
+# (a module takes the variables it declares and ignores the others).
+variables {
+  name               = "test"
+  function_name      = "fn"
+  function_role_name = "fn-role"
+  stream_arn         = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-05-01T10:00:00.000"
+  handler            = "broadcaster.handler"
+  filename           = "build/broadcaster.zip"
+  source_code_hash   = "c29tZWhhc2g="
+  hash_key           = "pk"
+  ttl_attribute      = "expiresAt"
+}
+
 # ---------------------------------------------------------------------------
 # stream_consumer
 # ---------------------------------------------------------------------------
@@ -14,13 +28,6 @@ run "stream_consumer_defaults" {
   command = plan
   module {
     source = "./modules/stream_consumer"
-  }
-
-  variables {
-    name               = "consumer"
-    function_name      = "fn"
-    function_role_name = "fn-role"
-    stream_arn         = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents/stream/2024-05-01T10:00:00.000"
   }
 
   assert {
@@ -56,7 +63,7 @@ run "stream_consumer_defaults" {
     error_message = "Failed batches must go to the module's own queue."
   }
   assert {
-    condition     = aws_sqs_queue.dead_letter.name == "consumer-dlq" && aws_sqs_queue.dead_letter.sqs_managed_sse_enabled == true && aws_sqs_queue.dead_letter.kms_master_key_id == null && aws_sqs_queue.dead_letter.message_retention_seconds == 1209600
+    condition     = aws_sqs_queue.dead_letter.name == "test-dlq" && aws_sqs_queue.dead_letter.sqs_managed_sse_enabled == true && aws_sqs_queue.dead_letter.kms_master_key_id == null && aws_sqs_queue.dead_letter.message_retention_seconds == 1209600
     error_message = "The queue must be encrypted (SSE-SQS by default) and keep failures 14 days."
   }
   assert {
@@ -75,9 +82,6 @@ run "stream_consumer_settings" {
   }
 
   variables {
-    name                               = "consumer"
-    function_name                      = "fn"
-    function_role_name                 = "fn-role"
     stream_arn                         = "arn:aws-us-gov:dynamodb:us-gov-west-1:123456789012:table/Incidents/stream/2024-05-01T10:00:00.000"
     batch_size                         = 10000
     maximum_batching_window_in_seconds = 5
@@ -119,10 +123,6 @@ run "lambda_function" {
   }
 
   variables {
-    function_name                  = "fn"
-    handler                        = "broadcaster.handler"
-    filename                       = "build/broadcaster.zip"
-    source_code_hash               = "c29tZWhhc2g="
     architecture                   = "arm64"
     runtime                        = "python3.13"
     memory_size                    = 1024
@@ -175,13 +175,6 @@ run "lambda_function_defaults" {
     source = "./modules/lambda_function"
   }
 
-  variables {
-    function_name    = "fn"
-    handler          = "notifier.handler"
-    filename         = "build/notifier.zip"
-    source_code_hash = "c29tZWhhc2g="
-  }
-
   assert {
     condition     = aws_lambda_function.this.reserved_concurrent_executions == -1 && aws_lambda_function.this.runtime == "python3.12" && aws_lambda_function.this.architectures == tolist(["x86_64"])
     error_message = "Defaults: unreserved concurrency, python3.12, x86_64."
@@ -202,7 +195,6 @@ run "alerts_topic" {
   }
 
   variables {
-    name = "alerts"
     subscriptions = [
       { protocol = "email", endpoint = "duty@example.com" },
       { protocol = "sms", endpoint = "+15555550100", filter_policy = "{\"urgency\":[\"critical\"]}" },
@@ -232,7 +224,6 @@ run "alerts_topic_customer_key" {
   }
 
   variables {
-    name       = "alerts"
     kms_key_id = "arn:aws:kms:us-east-1:123456789012:key/abcd"
   }
 
@@ -252,10 +243,7 @@ run "connections_table" {
   }
 
   variables {
-    name          = "connections"
-    hash_key      = "pk"
-    range_key     = "sk"
-    ttl_attribute = "expiresAt"
+    range_key = "sk"
   }
 
   assert {
@@ -287,10 +275,7 @@ run "state_table_with_index" {
   }
 
   variables {
-    name          = "state"
-    hash_key      = "pk"
-    range_key     = "sk"
-    ttl_attribute = "expiresAt"
+    range_key = "sk"
     global_secondary_indexes = {
       byChange = { hash_key = "feed", range_key = "changedAt", range_key_type = "N" }
     }
@@ -299,7 +284,7 @@ run "state_table_with_index" {
   override_resource {
     target          = aws_dynamodb_table.this
     override_during = plan
-    values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/state" }
+    values          = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/test" }
   }
 
   assert {
@@ -316,7 +301,7 @@ run "state_table_with_index" {
     error_message = "The byChange index must be hashed on feed, ranged on changedAt, projecting ALL."
   }
   assert {
-    condition     = keys(output.index_arns) == ["byChange"] && output.index_arns["byChange"] == "arn:aws:dynamodb:us-east-1:123456789012:table/state/index/byChange"
+    condition     = keys(output.index_arns) == ["byChange"] && output.index_arns["byChange"] == "arn:aws:dynamodb:us-east-1:123456789012:table/test/index/byChange"
     error_message = "index_arns must give each index's ARN by name."
   }
 }
@@ -328,9 +313,6 @@ run "index_key_type_conflicts_with_table_key" {
   }
 
   variables {
-    name                     = "state"
-    hash_key                 = "pk"
-    ttl_attribute            = "expiresAt"
     global_secondary_indexes = { byPk = { hash_key = "pk", hash_key_type = "N" } }
   }
 
@@ -344,7 +326,6 @@ run "idempotency_table_without_pitr" {
   }
 
   variables {
-    name                   = "idempotency"
     hash_key               = "id"
     ttl_attribute          = "expiration"
     point_in_time_recovery = false

@@ -5,6 +5,21 @@
 
 mock_provider "aws" {}
 
+# Each module's required inputs, valid: a run sets only the inputs it breaks
+# (a module takes the variables it declares and ignores the others).
+variables {
+  name               = "test"
+  function_name      = "fn"
+  function_role_name = "fn"
+  handler            = "broadcaster.handler"
+  filename           = "build/broadcaster.zip"
+  source_code_hash   = "x"
+  valid_routes = {
+    "$connect"    = { function_name = "c", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:c/invocations" }
+    "$disconnect" = { function_name = "d", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:d/invocations" }
+  }
+}
+
 # ---------------------------------------------------------------------------
 # lambda_function
 # ---------------------------------------------------------------------------
@@ -15,11 +30,7 @@ run "lambda_function_inputs" {
   }
 
   variables {
-    function_name                  = "fn"
-    handler                        = "broadcaster.handler"
     runtime                        = "python3.11"
-    filename                       = "build/broadcaster.zip"
-    source_code_hash               = "x"
     reserved_concurrent_executions = 0
     layers                         = ["arn:aws:lambda:us-east-1:123456789012:function:not-a-layer"]
     policy_statements = [{
@@ -40,13 +51,6 @@ run "lambda_function_inputs" {
 # ---------------------------------------------------------------------------
 # websocket_api
 # ---------------------------------------------------------------------------
-variables {
-  valid_routes = {
-    "$connect"    = { function_name = "c", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:c/invocations" }
-    "$disconnect" = { function_name = "d", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:d/invocations" }
-  }
-}
-
 # lambda_routes, mock_routes and authorizer have two rules each: one run per
 # rule, each variable alone for its value. mock_routes' first rule reads
 # lambda_routes, and Terraform does not check a variable while one it reads
@@ -58,7 +62,6 @@ run "websocket_api_stage_static_replies_and_authorizer_arn" {
   }
 
   variables {
-    name          = "ws"
     lambda_routes = var.valid_routes
     stage_name    = "prod/v1"                                       # not a stage name
     mock_routes   = { "$default" = "{\"error\": \"$input.body\"}" } # a reply that is not static
@@ -79,7 +82,6 @@ run "websocket_api_routes_need_disconnect_and_authorizer_identity_sources" {
   }
 
   variables {
-    name          = "ws"
     lambda_routes = { "$connect" = var.valid_routes["$connect"] }
     authorizer = {
       function_arn     = "arn:aws:lambda:us-east-1:123456789012:function:auth"
@@ -97,7 +99,6 @@ run "websocket_api_custom_routes_are_plain_actions" {
   }
 
   variables {
-    name          = "ws"
     lambda_routes = merge(var.valid_routes, { "$default" = var.valid_routes["$connect"] })
   }
 
@@ -111,7 +112,6 @@ run "websocket_api_mock_route_is_not_also_a_lambda_route" {
   }
 
   variables {
-    name          = "ws"
     lambda_routes = merge(var.valid_routes, { ping = var.valid_routes["$connect"] })
     mock_routes   = { ping = "{\"type\":\"pong\"}" }
   }
@@ -129,7 +129,6 @@ run "alerts_topic_protocol" {
   }
 
   variables {
-    name          = "alerts"
     subscriptions = [{ protocol = "http", endpoint = "http://example.com" }]
   }
 
@@ -143,7 +142,6 @@ run "alerts_topic_unique_subscriptions" {
   }
 
   variables {
-    name = "alerts"
     subscriptions = [
       { protocol = "email", endpoint = "a@example.com" },
       { protocol = "email", endpoint = "a@example.com", filter_policy = "{}" },
@@ -163,9 +161,6 @@ run "stream_consumer_inputs" {
   }
 
   variables {
-    name                          = "broadcaster"
-    function_name                 = "fn"
-    function_role_name            = "fn"
     stream_arn                    = "arn:aws:dynamodb:us-east-1:123456789012:table/Incidents"
     maximum_retry_attempts        = -1
     maximum_record_age_in_seconds = -1
@@ -186,7 +181,6 @@ run "alerts_topic_lambda_and_sms_endpoints" {
     source = "./modules/alerts_topic"
   }
   variables {
-    name = "alerts"
     subscriptions = [
       { protocol = "lambda", endpoint = "page-on-call" },
       { protocol = "sms", endpoint = "555-0100" },

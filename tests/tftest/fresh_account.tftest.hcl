@@ -38,6 +38,7 @@ run "reservations_within_the_quota_reach_the_functions" {
 # ---------------------------------------------------------------------------
 # 18.2 API logging needs the account's CloudWatch role: the plan asks
 # ---------------------------------------------------------------------------
+# envs/prod.tfvars turns access logs on: it must say who provides the role.
 run "access_logs_on_a_fresh_account_create_the_account_role" {
   command = plan
   variables {
@@ -46,6 +47,14 @@ run "access_logs_on_a_fresh_account_create_the_account_role" {
   assert {
     condition     = module.websocket_api.account_cloudwatch_role_arn != null && module.websocket_api.access_log_settings != null
     error_message = "manage_account_role = true must create the account role for the access logs."
+  }
+  assert {
+    condition     = jsondecode(module.websocket_api.access_log_settings.format).userId == "$context.authorizer.userId"
+    error_message = "api_logging.access_logs must turn the stage's access logs on, with the authorizer's userId."
+  }
+  assert {
+    condition     = length(regexall("(?m)^\\s*manage_account_role\\s*=\\s*(true|false)", file("${path.module}/envs/prod.tfvars"))) == 1
+    error_message = "envs/prod.tfvars turns on access logs, so it must set api_logging.manage_account_role."
   }
 }
 
@@ -57,18 +66,6 @@ run "access_logs_with_the_accounts_own_role" {
   assert {
     condition     = module.websocket_api.account_cloudwatch_role_arn == null && module.websocket_api.access_log_settings != null
     error_message = "manage_account_role = false must log through the account's existing role, creating none."
-  }
-}
-
-run "the_prod_example_states_the_account_role" {
-  # envs/prod.tfvars turns access logs on: it must say who provides the role.
-  command = plan
-  variables {
-    api_logging = { access_logs = true, manage_account_role = true }
-  }
-  assert {
-    condition     = length(regexall("(?m)^\\s*manage_account_role\\s*=\\s*(true|false)", file("${path.module}/envs/prod.tfvars"))) == 1
-    error_message = "envs/prod.tfvars turns on access logs, so it must set api_logging.manage_account_role."
   }
 }
 

@@ -11,6 +11,32 @@ mock_provider "aws" {
   override_during = plan
 }
 
+# The environments the handlers read, in parts several functions share (each
+# function's own settings are in its assert below).
+variables {
+  # Every function (main.tf's common_environment).
+  common_environment = {
+    LOG_LEVEL                    = "INFO"
+    POWERTOOLS_SERVICE_NAME      = "realtime"
+    POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
+    ENVIRONMENT                  = "test"
+  }
+  # The functions that filter by var.subscriptions (subscriptions.tftest.hcl):
+  # connect/disconnect, and the Broadcaster, which groups its audiences by
+  # effective filter.
+  filter_environment = {
+    FILTER_FIELDS = jsonencode(["area", "urgency", "type", "status"])
+    FILTER_LIMITS = jsonencode({ areas_max_bytes = 4096, max_bytes = 2048, values_per_field = 20 })
+    DEFAULT_AREAS = jsonencode(["*"])
+  }
+  # The functions that post to connections: the Broadcaster and its fan-out worker.
+  fanout_environment = {
+    CONNECTIONS_TABLE  = "realtime-test-connections"
+    WS_CALLBACK_URL    = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
+    FANOUT_CONCURRENCY = "256"
+  }
+}
+
 run "without_stream" {
   command = plan
 
@@ -95,35 +121,27 @@ run "without_stream" {
     error_message = "No policy may grant a wildcard action."
   }
 
-  # Environment variables (the handlers' contract).
+  # Environment variables (the handlers' contract): what every function is
+  # told (var.common_environment), then each one's own settings.
   assert {
-    condition = module.function["connect"].environment_variables == tomap({
-      LOG_LEVEL                    = "INFO"
-      POWERTOOLS_SERVICE_NAME      = "realtime"
-      POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
-      ENVIRONMENT                  = "test"
-      CONNECTIONS_TABLE            = "realtime-test-connections"
-      ALLOWED_ROLES                = "dispatcher,responder,supervisor,viewer"
-      ALLOW_QUERY_IDENTITY         = "false"
-      CONNECTION_TTL_SECONDS       = "7200"
-      # var.subscriptions (subscriptions.tftest.hcl)
-      FILTER_FIELDS = jsonencode(["area", "urgency", "type", "status"])
-      FILTER_LIMITS = jsonencode({ areas_max_bytes = 4096, max_bytes = 2048, values_per_field = 20 })
-      DEFAULT_AREAS = jsonencode(["*"])
-    }) && module.function["disconnect"].environment_variables == module.function["connect"].environment_variables
+    condition = alltrue([for m in values(module.function) :
+      { for k, v in m.environment_variables : k => v if contains(keys(var.common_environment), k) } == var.common_environment
+    ])
+    error_message = "Every function must be told LOG_LEVEL, POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE and ENVIRONMENT."
+  }
+  assert {
+    condition = module.function["connect"].environment_variables == tomap(merge(var.common_environment, var.filter_environment, {
+      CONNECTIONS_TABLE      = "realtime-test-connections"
+      ALLOWED_ROLES          = "dispatcher,responder,supervisor,viewer"
+      ALLOW_QUERY_IDENTITY   = "false"
+      CONNECTION_TTL_SECONDS = "7200"
+    })) && module.function["disconnect"].environment_variables == module.function["connect"].environment_variables
     error_message = "connect/disconnect environment does not match the handlers' contract."
   }
   assert {
     # ROLE_VIEWS (JSON) is checked in fanout_workers.tftest.hcl.
-    condition = tomap({ for k, v in module.function["broadcaster"].environment_variables : k => v if k != "ROLE_VIEWS" }) == tomap({
-      LOG_LEVEL                    = "INFO"
-      POWERTOOLS_SERVICE_NAME      = "realtime"
-      POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
-      ENVIRONMENT                  = "test"
-      CONNECTIONS_TABLE            = "realtime-test-connections"
-      WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
-      FANOUT_CONCURRENCY           = "256"
-      POST_MAX_ATTEMPTS            = "4"
+    condition = tomap({ for k, v in module.function["broadcaster"].environment_variables : k => v if k != "ROLE_VIEWS" }) == tomap(merge(var.common_environment, var.filter_environment, var.fanout_environment, {
+      POST_MAX_ATTEMPTS = "4"
       # Its share of the default fanout.rate: half of what sync and the clients
       # leave of us-east-1's 10,000/s, over 4 shards (fresh_account.tftest.hcl).
       FANOUT_RATE             = "1000"
@@ -133,37 +151,22 @@ run "without_stream" {
       STATE_TABLE             = "realtime-test-state"
       STATE_RETENTION_SECONDS = "86400"
       CLOSED_STATUSES         = "[\"closed\",\"resolved\"]"
-      # var.subscriptions: the fan-out groups its audiences by effective filter
-      FILTER_FIELDS = jsonencode(["area", "urgency", "type", "status"])
-      FILTER_LIMITS = jsonencode({ areas_max_bytes = 4096, max_bytes = 2048, values_per_field = 20 })
-      DEFAULT_AREAS = jsonencode(["*"])
-    })
+    }))
     error_message = "broadcaster environment does not match the handlers' contract."
   }
   assert {
-    condition = module.function["fanout-worker"].environment_variables == tomap({
-      LOG_LEVEL                    = "INFO"
-      POWERTOOLS_SERVICE_NAME      = "realtime"
-      POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
-      ENVIRONMENT                  = "test"
-      CONNECTIONS_TABLE            = "realtime-test-connections"
-      WS_CALLBACK_URL              = "https://abc123def4.execute-api.us-east-1.amazonaws.com/prod"
-      FANOUT_CONCURRENCY           = "256"
-    })
+    condition     = module.function["fanout-worker"].environment_variables == tomap(merge(var.common_environment, var.fanout_environment))
     error_message = "The worker's environment does not match fanout_worker.py's contract."
   }
   assert {
-    condition = module.function["notifier"].environment_variables == tomap({
-      LOG_LEVEL                    = "INFO"
-      POWERTOOLS_SERVICE_NAME      = "realtime"
-      POWERTOOLS_METRICS_NAMESPACE = "realtime-test"
-      ENVIRONMENT                  = "test"
-      SNS_TOPIC_ARN                = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts"
-      IDEMPOTENCY_TABLE            = "realtime-test-idempotency"
-      ALERT_URGENCIES              = "high,critical"
-      ESCALATION_STATUSES          = "escalated"
-      IDEMPOTENCY_TTL_SECONDS      = "172800"
-    })
+    # Its own settings (the common four are checked above).
+    condition = { for k, v in module.function["notifier"].environment_variables : k => v if !contains(keys(var.common_environment), k) } == {
+      SNS_TOPIC_ARN           = "arn:aws:sns:us-east-1:123456789012:realtime-test-alerts"
+      IDEMPOTENCY_TABLE       = "realtime-test-idempotency"
+      ALERT_URGENCIES         = "high,critical"
+      ESCALATION_STATUSES     = "escalated"
+      IDEMPOTENCY_TTL_SECONDS = "172800"
+    }
     error_message = "notifier environment does not match the handlers' contract."
   }
 
@@ -211,12 +214,12 @@ run "empty_stream_arn_is_like_null" {
   }
 
   assert {
-    condition     = length(module.stream_consumer) == 0
-    error_message = "incidents_stream_arn = \"\" must deploy no stream consumers, like null."
-  }
-  assert {
-    condition     = output.dead_letter_queue_urls == null && length(output.event_source_mapping_ids) == 0
-    error_message = "incidents_stream_arn = \"\" must give the outputs of a stack without a stream."
+    condition = (
+      length(module.stream_consumer) == 0
+      && output.dead_letter_queue_urls == run.without_stream.dead_letter_queue_urls
+      && output.event_source_mapping_ids == run.without_stream.event_source_mapping_ids
+    )
+    error_message = "incidents_stream_arn = \"\" must deploy no stream consumers and give the outputs of a stack without a stream, like null."
   }
 }
 
@@ -297,26 +300,5 @@ run "kms_key_and_overrides" {
       contains([for s in jsondecode(c.policy).Statement : s.Resource[0]], "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
     ])
     error_message = "With a customer managed key each consumer needs the key to send to its encrypted queue."
-  }
-}
-
-# envs/prod.tfvars: access logs on; the account role only on request.
-run "api_access_logs_and_account_role" {
-  command = plan
-
-  variables {
-    api_logging = {
-      access_logs         = true
-      manage_account_role = true
-    }
-  }
-
-  assert {
-    condition     = module.websocket_api.access_log_settings != null && jsondecode(module.websocket_api.access_log_settings.format).userId == "$context.authorizer.userId"
-    error_message = "api_logging.access_logs must turn the stage's access logs on."
-  }
-  assert {
-    condition     = module.websocket_api.account_cloudwatch_role_arn != null
-    error_message = "api_logging.manage_account_role must create the account-level API Gateway CloudWatch role."
   }
 }
