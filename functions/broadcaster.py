@@ -134,12 +134,6 @@ def get_state_writer() -> state.Writer:
     )
 
 
-@functools.cache
-def get_metrics() -> AmazonCloudWatchEMFProvider:
-    """The metrics emitter (realtime_common.metrics, ``function=broadcaster``), built once."""
-    return metrics.make_metrics("broadcaster", os.environ)
-
-
 # --------------------------------------------------------------------------------------------
 # Batch
 # --------------------------------------------------------------------------------------------
@@ -435,7 +429,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dic
         region=delivery.region_of(cfg.fanout.callback_url, aws.region()),
         item_count=_table_item_count(dynamodb, cfg.table),
     )
-    emitter = get_metrics()
+    emitter = metrics.emitter("broadcaster")
     try:
         response = broadcast(
             event, cfg, clients, deadline=deadline, emitter=emitter, writer=get_state_writer()

@@ -73,12 +73,6 @@ def get_config() -> ConnectConfig:
     return ConnectConfig.from_env(os.environ)
 
 
-@functools.cache
-def get_metrics() -> AmazonCloudWatchEMFProvider:
-    """The metrics emitter of ``$connect``, built once per execution environment."""
-    return metrics.make_metrics("connect", os.environ)
-
-
 @dataclass(frozen=True)
 class Identity:
     user_id: str
@@ -275,7 +269,7 @@ def _response(status: int, body: str, headers: Mapping[str, str] | None = None) 
 @logger.inject_lambda_context(clear_state=True)
 def on_connect(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     cfg = get_config()
-    emitter = get_metrics()
+    emitter = metrics.emitter("connect")
     try:
         return connect(aws.dynamodb_client(), cfg, event, time.time(), emitter)
     finally:

@@ -39,9 +39,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
-    AmazonCloudWatchEMFProvider,
-)
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -367,17 +364,11 @@ def get_publisher() -> Publisher:
     )
 
 
-@functools.cache
-def get_metrics() -> AmazonCloudWatchEMFProvider:
-    """The metrics emitter, built once per execution environment."""
-    return metrics.make_metrics("notifier", os.environ)
-
-
 def reset() -> None:
     """Forget cached configuration and the publisher (tests)."""
     get_config.cache_clear()
     get_publisher.cache_clear()
-    get_metrics.cache_clear()
+    metrics.emitter.cache_clear()
 
 
 def process_record(record: DynamoDBRecord) -> str:
@@ -394,7 +385,7 @@ def process_record(record: DynamoDBRecord) -> str:
         result = publisher.publish(record=raw, alert=build_alert(parsed, reasons))
         fresh = publisher.published.value > before
         metrics.count(
-            get_metrics(),
+            metrics.emitter("notifier"),
             metrics.Metric.ALERTS_PUBLISHED
             if fresh
             else metrics.Metric.DUPLICATE_ALERTS_SUPPRESSED,
@@ -409,7 +400,7 @@ def process_record(record: DynamoDBRecord) -> str:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     get_config()  # fail the whole invocation (nothing lost) on a configuration error
-    emitter = get_metrics()
+    emitter = metrics.emitter("notifier")
     try:
         batch_records(event)  # a record without a sequence number fails the whole batch
         get_publisher().idempotency.register_lambda_context(context)

@@ -24,14 +24,13 @@ def _reset_handler_caches() -> None:
     import notifier  # noqa: PLC0415
     import subscribe  # noqa: PLC0415
     import sync  # noqa: PLC0415
-    from realtime_common import aws  # noqa: PLC0415
+    from realtime_common import aws, metrics  # noqa: PLC0415
 
     aws.reset_clients()
+    metrics.emitter.cache_clear()
     authorizer.reset()
     connection_manager.get_config.cache_clear()
-    connection_manager.get_metrics.cache_clear()
     broadcaster.get_config.cache_clear()
-    broadcaster.get_metrics.cache_clear()
     broadcaster.retry_ledger.clear()
     broadcaster.get_state_writer.cache_clear()
     notifier.reset()

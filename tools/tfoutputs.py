@@ -2,7 +2,8 @@
 
 Each tool takes ``--env ENV`` (the outputs of ``.terraform/<env>``, as `make` keeps them) or
 ``--outputs FILE`` (a saved ``terraform output -json``); ``add_arguments`` declares both and
-``read`` returns the outputs either way.
+``read`` returns the outputs either way. ``Io`` is what a tool's ``main`` talks to besides AWS,
+and ``refuse`` how it ends on a configuration error (exit status 2).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from tools.paths import ROOT
 
@@ -22,6 +25,11 @@ Runner = Callable[[Sequence[str], Path, Mapping[str, str]], str]
 
 class OutputsError(RuntimeError):
     """The terraform outputs cannot be read, or do not name what the tool needs."""
+
+
+# What reading the outputs raises, besides each tool's own configuration errors.
+CONFIG_ERRORS: tuple[type[Exception], ...] = (OutputsError, OSError, ValueError)
+CONFIG_ERROR_STATUS = 2  # the tools' exit status on a usage or configuration error
 
 
 def run_command(command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> str:
@@ -66,3 +74,20 @@ def read(args: argparse.Namespace, runner: Runner = run_command) -> dict[str, An
     if args.outputs:
         return dict(json.loads(args.outputs.read_text()))
     return terraform_outputs(args.root, args.env, runner)
+
+
+@dataclass(frozen=True)
+class Io:
+    """What an operations tool's ``main`` talks to besides AWS: terraform (``runner``), the
+    report (``out``), progress and errors (``err``). Tests pass their own."""
+
+    runner: Runner = run_command
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+
+
+def refuse(prog: str, error: Exception, io: Io) -> int:
+    """Say why ``prog`` cannot run (a configuration error, which names what to write) and
+    return the exit status for it."""
+    print(f"{prog}: {error}", file=io.err)
+    return CONFIG_ERROR_STATUS

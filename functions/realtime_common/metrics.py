@@ -17,6 +17,8 @@ The contract, which the alarms and the dashboard (monitoring.tf) and docs/operat
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Mapping
 from enum import StrEnum
 
@@ -79,6 +81,13 @@ def make_metrics(function: str, env: Mapping[str, str]) -> AmazonCloudWatchEMFPr
         service="",
         default_dimensions={FUNCTION_DIMENSION: function, ENVIRONMENT_DIMENSION: environment},
     )
+
+
+@functools.cache
+def emitter(function: str) -> AmazonCloudWatchEMFProvider:
+    """The emitter of ``function`` (its ``function`` dimension), built once per execution
+    environment from the process environment; tests reset it with ``emitter.cache_clear()``."""
+    return make_metrics(function, os.environ)
 
 
 def count(provider: AmazonCloudWatchEMFProvider, metric: Metric, value: float = 1) -> None:

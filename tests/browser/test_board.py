@@ -74,6 +74,29 @@ def wait_live(driver: WebDriver, api: FakeWebSocketApi, peers: int = 1) -> None:
     wait_until(lambda: status(driver) == "open", what="the status indicator to show the board live")
 
 
+def open_on_existing(
+    open_board: Callable[..., WebDriver],
+    api: FakeWebSocketApi,
+    incidents: dict[str, dict[str, Any]],
+) -> WebDriver:
+    """The board opened once ``incidents`` (id -> attributes) exist, without live messages:
+    every one shown (from the sync), and the board live."""
+    for incident_id, attributes in incidents.items():
+        api.put(incident_id, live=False, **attributes)
+    driver = open_board(api.url())
+    wait_rows(driver, lambda r: len(r) == len(incidents), " and ".join(incidents))
+    wait_live(driver, api)
+    return driver
+
+
+def two_open(first_urgency: str) -> dict[str, dict[str, Any]]:
+    """INC-1 (``first_urgency``) and INC-2 (low), both open, for ``open_on_existing``."""
+    return {
+        "INC-1": {"urgency": first_urgency, "status": "open"},
+        "INC-2": {"urgency": "low", "status": "open"},
+    }
+
+
 def notice(driver: WebDriver) -> str:
     element = driver.find_element(By.ID, "notice")
     return element.text if element.is_displayed() else ""
@@ -249,11 +272,7 @@ def test_board_opened_after_incidents_exist_shows_them(open_board, fake_api) -> 
 
 
 def test_changes_made_while_disconnected_appear_after_the_reconnect(open_board, fake_api) -> None:
-    fake_api.put("INC-1", live=False, urgency="medium", status="open")
-    fake_api.put("INC-2", live=False, urgency="low", status="open")
-    driver = open_board(fake_api.url())
-    wait_rows(driver, lambda r: len(r) == 2, "INC-1 and INC-2")
-    wait_live(driver, fake_api)
+    driver = open_on_existing(open_board, fake_api, two_open("medium"))
     cursor = driver.execute_script("return window.realtimeBoard.client.cursor")
 
     # Away: the server refuses the board's attempts while three changes are made (their live
@@ -281,11 +300,7 @@ def test_changes_made_while_disconnected_appear_after_the_reconnect(open_board, 
 
 
 def test_removed_incident_disappears(open_board, fake_api) -> None:
-    fake_api.put("INC-1", live=False, urgency="high", status="open")
-    fake_api.put("INC-2", live=False, urgency="low", status="open")
-    driver = open_board(fake_api.url())
-    wait_rows(driver, lambda r: len(r) == 2, "INC-1 and INC-2")
-    wait_live(driver, fake_api)
+    driver = open_on_existing(open_board, fake_api, two_open("high"))
     fake_api.remove("INC-1")
     board = wait_rows(driver, lambda r: [x["id"] for x in r] == ["INC-2"], "INC-1 removed")
     assert "1 incident" in driver.find_element(By.ID, "counts").text
@@ -297,11 +312,7 @@ def test_removed_incident_disappears(open_board, fake_api) -> None:
 
 
 def test_expired_cursor_reloads_everything(open_board, fake_api) -> None:
-    fake_api.put("INC-1", live=False, urgency="high", status="open")
-    fake_api.put("INC-2", live=False, urgency="low", status="open")
-    driver = open_board(fake_api.url())
-    wait_rows(driver, lambda r: len(r) == 2, "INC-1 and INC-2")
-    wait_live(driver, fake_api)
+    driver = open_on_existing(open_board, fake_api, two_open("high"))
     # Away longer than the retention: INC-2's tombstone is gone too, only a reset can tell.
     fake_api.refuse = True
     fake_api.drop()
@@ -358,69 +369,45 @@ def test_board_screenshot(open_board, fake_api, tmp_path: Path) -> None:
     driver = open_board(fake_api.url())
     wait_live(driver, fake_api)
     day = "2026-12-01T"
-    incidents = [
-        ("INC-2026-0041", "low", "open", "Smoke reported at bus depot", "Depot Road", "14:02:11Z"),
-        (
-            "INC-2026-0042",
+    incidents = {
+        "INC-2026-0041": ("low", "open", "Smoke reported at bus depot", "Depot Road", "14:02:11Z"),
+        "INC-2026-0042": (
             "high",
             "dispatched",
             "Structure fire, 3rd floor",
             "Calle Mayor 12",
             "14:05:40Z",
         ),
-        (
-            "INC-2026-0043",
+        "INC-2026-0043": (
             "medium",
             "acknowledged",
             "Traffic collision, two cars",
             "Ring road km 4",
             "14:07:03Z",
         ),
-        (
-            "INC-2026-0044",
+        "INC-2026-0044": (
             "critical",
             "on scene",
             "Gas leak in residential block",
             "Elm Street 8",
             "14:09:27Z",
         ),
-        ("INC-2026-0045", "low", "open", "Fallen tree blocking lane", "Park Avenue", "14:10:55Z"),
-    ]
-    for incident_id, urgency, state, title, area, at in incidents:
-        fake_api.send(
-            created(
-                incident_id,
-                urgency=urgency,
-                status=state,
-                title=title,
-                area=area,
-                createdAt=day + at,
-                updatedAt=day + at,
-            )
+        "INC-2026-0045": ("low", "open", "Fallen tree blocking lane", "Park Avenue", "14:10:55Z"),
+    }
+    shown_as = {}
+    for incident_id, (urgency, state, title, area, at) in incidents.items():
+        shown_as[incident_id] = dict(
+            urgency=urgency, status=state, title=title, area=area, createdAt=day + at
         )
+        fake_api.send(created(incident_id, **shown_as[incident_id], updatedAt=day + at))
     # Two escalations: a low incident raised to high, and a medium one escalated.
-    fake_api.send(
-        incident_message(
-            "INC-2026-0041",
-            urgency="high",
-            status="open",
-            title="Smoke reported at bus depot",
-            area="Depot Road",
-            createdAt=day + "14:02:11Z",
-            updatedAt=day + "14:11:30Z",
+    for incident_id, change, at in (
+        ("INC-2026-0041", {"urgency": "high"}, "14:11:30Z"),
+        ("INC-2026-0043", {"status": "escalated"}, "14:12:08Z"),
+    ):
+        fake_api.send(
+            incident_message(incident_id, **{**shown_as[incident_id], **change}, updatedAt=day + at)
         )
-    )
-    fake_api.send(
-        incident_message(
-            "INC-2026-0043",
-            urgency="medium",
-            status="escalated",
-            title="Traffic collision, two cars",
-            area="Ring road km 4",
-            createdAt=day + "14:07:03Z",
-            updatedAt=day + "14:12:08Z",
-        )
-    )
     board = wait_rows(
         driver, lambda r: len(r) == 5 and sum(x["escalated"] for x in r) == 2, "the demo board"
     )

@@ -256,6 +256,14 @@ class Stack:
             interval=0.2,
         )
 
+    def only_alert(self, incident_id: str) -> dict[str, Any]:
+        """The incident's alert, once every record written before this call has been through
+        the Notifier and it is still the only one."""
+        [alert] = self.wait_alerts(incident_id)
+        self.alert_barrier()
+        assert len(self.alerts_for(incident_id)) == 1, self.alerts_for(incident_id)
+        return alert
+
     # -- Helpers the tests reach through the fixture (conftest modules are not importable) ------
     def new_id(self, prefix: str = "E2E") -> str:
         return new_id(prefix)

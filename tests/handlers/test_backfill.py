@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from realtime_common import state
+from tools import tfoutputs
 from tools.backfill import cli
 from tools.backfill.run import Options, backfill
 from tools.backfill.target import Target
@@ -157,8 +158,7 @@ def test_cli_finds_the_tables_in_terraform_outputs(tables: tuple[Any, Any], tmp_
     code = cli.main(
         ["--outputs", str(outputs), "--segments", "2"],
         client=lambda: boto3.client("dynamodb"),
-        out=out,
-        err=err,
+        io=tfoutputs.Io(out=out, err=err),
     )
     assert code == 0, err.getvalue()
     assert "scanned: 25" in out.getvalue() and "written: 25" in out.getvalue()
@@ -171,8 +171,7 @@ def test_cli_finds_the_tables_in_terraform_outputs(tables: tuple[Any, Any], tmp_
         cli.main(
             ["--outputs", str(outputs)],
             client=lambda: boto3.client("dynamodb"),
-            out=out,
-            err=io.StringIO(),
+            io=tfoutputs.Io(out=out, err=io.StringIO()),
         )
         == 0
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -39,23 +40,28 @@ def test_connect_stores_the_connection_with_a_ttl(connections_table: Any, contex
     assert item["areas"] == '["*"]'  # no areas in the authorizer's context: DEFAULT_AREAS
 
 
-def test_connect_without_identity_is_refused_and_writes_nothing(
-    connections_table: Any, context: Any
+def without_connection_id() -> dict[str, Any]:
+    event = load_event("connect.json")
+    del event["requestContext"]["connectionId"]
+    return event
+
+
+@pytest.mark.parametrize(
+    ("make_event", "status"),
+    [
+        pytest.param(lambda: load_event("connect-no-identity.json"), 401, id="no identity"),
+        pytest.param(lambda: load_event("connect-unknown-role.json"), 403, id="role forbidden"),
+        # Identity from the query string is for local development: refused unless allowed.
+        pytest.param(lambda: load_event("connect-query-identity.json"), 401, id="query identity"),
+        pytest.param(without_connection_id, 400, id="no connection id: bad request"),
+        pytest.param(lambda: connect_event("north*"), 401, id="unreadable areas in the context"),
+    ],
+)
+def test_a_refused_connect_answers_its_status_and_writes_nothing(
+    connections_table: Any, context: Any, make_event: Callable[[], dict[str, Any]], status: int
 ) -> None:
-    response = connection_manager.on_connect(load_event("connect-no-identity.json"), context)
-    assert response["statusCode"] == 401
-    assert rows(connections_table) == []
-
-
-def test_connect_with_unknown_role_is_forbidden(connections_table: Any, context: Any) -> None:
-    response = connection_manager.on_connect(load_event("connect-unknown-role.json"), context)
-    assert response["statusCode"] == 403
-    assert rows(connections_table) == []
-
-
-def test_query_identity_refused_by_default(connections_table: Any, context: Any) -> None:
-    response = connection_manager.on_connect(load_event("connect-query-identity.json"), context)
-    assert response["statusCode"] == 401
+    response = connection_manager.on_connect(make_event(), context)
+    assert response["statusCode"] == status
     assert rows(connections_table) == []
 
 
@@ -83,13 +89,6 @@ def test_disconnect_removes_the_row_and_is_idempotent(connections_table: Any, co
     assert [item["pk"] for item in rows(connections_table)] == ["CONN#OtherConn="]
     # The row is already gone (TTL, a 410 seen by the broadcaster): still a success.
     assert connection_manager.on_disconnect(event, context)["statusCode"] == 200
-
-
-def test_event_without_connection_id_is_a_bad_request(connections_table: Any, context: Any) -> None:
-    event = load_event("connect.json")
-    del event["requestContext"]["connectionId"]
-    assert connection_manager.on_connect(event, context)["statusCode"] == 400
-    assert rows(connections_table) == []
 
 
 def test_missing_table_variable_fails_naming_it(
@@ -200,12 +199,4 @@ def test_bad_connect_time_filter_refuses_the_connection(
     response = connection_manager.on_connect(connect_event(None, filter_text), context)
     assert response["statusCode"] == 400
     assert response["body"].startswith("Bad request: ") and says in response["body"]
-    assert rows(connections_table) == []
-
-
-def test_unreadable_areas_in_the_context_refuse_the_connection(
-    connections_table: Any, context: Any
-) -> None:
-    response = connection_manager.on_connect(connect_event("north*"), context)
-    assert response["statusCode"] == 401
     assert rows(connections_table) == []

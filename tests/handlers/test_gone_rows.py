@@ -15,7 +15,7 @@ import pytest
 
 import broadcaster
 from realtime_common.connections import CONNECTING_WINDOW_SECONDS, connected_at, connection_key
-from realtime_common.fanout.table import row_deleter, scan_connection_ids
+from realtime_common.fanout.table import row_deleter, scan_connections
 from testing.events import load_event
 from testing.fake_management_api import FakeManagementApi
 
@@ -86,9 +86,9 @@ def test_a_kept_row_still_expires_by_its_ttl(connections_table: Any) -> None:
     put_row("young=", NOW - 1, ttl=60)
     row_deleter(boto3.client("dynamodb"), TABLE, Log(), clock=lambda: NOW)("young=")
     dynamodb = boto3.client("dynamodb")
-    assert list(scan_connection_ids(dynamodb, TABLE, NOW)) == ["young="]
+    assert [row[0] for row in scan_connections(dynamodb, TABLE, NOW)] == ["young="]
     # DynamoDB deletes lazily after expiresAt; until then the fan-out skips the row itself.
-    assert list(scan_connection_ids(dynamodb, TABLE, NOW + 60)) == []
+    assert list(scan_connections(dynamodb, TABLE, NOW + 60)) == []
 
 
 @pytest.mark.usefixtures("broadcaster_environment")

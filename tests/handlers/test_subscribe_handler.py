@@ -15,6 +15,7 @@ import pytest
 import subscribe
 from realtime_common.config import ConfigError
 from testing import terraform_defaults
+from testing.connections import add_connection
 from testing.events import load_event
 from testing.fake_management_api import FakeManagementApi
 
@@ -36,18 +37,11 @@ def env(connections_table: Any, api: FakeManagementApi, monkeypatch: pytest.Monk
 
 
 def connect(table: Any, areas: str | None = '["north/*"]', **extra: Any) -> None:
-    item = {
-        "pk": f"CONN#{CONNECTION}",
-        "sk": "META#",
-        "userId": "user-42",
-        "role": "dispatcher",
-        "connectedAt": "2026-11-27T14:40:00Z",
-        "expiresAt": int(time.time()) + 3600,
-        **extra,
-    }
+    """The row ``on_connect`` stores for CONNECTION, with ``areas`` (None: a row written before
+    subscriptions) and ``extra`` attributes."""
     if areas is not None:
-        item["areas"] = areas
-    table.put_item(Item=item)
+        extra["areas"] = areas
+    add_connection(table, CONNECTION, user="user-42", **extra)
 
 
 def send(context: Any, body: Any) -> None:
@@ -88,28 +82,44 @@ def test_subscribe_stores_the_effective_filter_and_reports_narrowing(
     assert row(env)["role"] == "dispatcher"  # the rest of the row stays
 
 
-def test_a_filter_within_the_areas_is_not_narrowed_and_replaces_the_last(
-    env: Any, api: FakeManagementApi, context: Any
+@pytest.mark.parametrize(
+    ("areas", "asked", "effective", "narrowed", "stored"),
+    [
+        pytest.param(
+            '["north/*"]',
+            {"area": ["north"]},
+            {"area": ["north"]},
+            False,
+            '{"area":["north"]}',
+            id="within the areas: not narrowed",
+        ),
+        pytest.param('["north/*"]', {}, {}, False, "{}", id="everything within the areas"),
+        pytest.param(
+            '["north"]',
+            {"area": ["harbour"]},
+            {"area": []},
+            True,
+            '{"area":[]}',
+            id="only forbidden areas: narrowed to nothing",
+        ),
+    ],
+)
+def test_the_effective_filter_is_answered_and_replaces_the_last(
+    env: Any,
+    api: FakeManagementApi,
+    context: Any,
+    areas: str,
+    asked: dict[str, Any],
+    effective: dict[str, Any],
+    narrowed: bool,
+    stored: str,
 ) -> None:
-    connect(env, filter='{"type":["fire"]}')
-    send(context, {"action": "subscribe", "filter": {"area": ["north"]}})
+    connect(env, areas=areas, filter='{"type":["fire"]}')
+    send(context, {"action": "subscribe", "filter": asked})
     (answer,) = answers(api)
-    assert (answer["filter"], answer["narrowed"]) == ({"area": ["north"]}, False)
-    assert row(env)["filter"] == '{"area":["north"]}'
-    send(context, {"action": "subscribe", "filter": {}})
-    (answer,) = answers(api)
-    assert (answer["filter"], answer["areas"]) == ({}, ["north/*"])
-    assert row(env)["filter"] == "{}"
-
-
-def test_asking_only_for_forbidden_areas_is_narrowed_to_nothing(
-    env: Any, api: FakeManagementApi, context: Any
-) -> None:
-    connect(env, areas='["north"]')
-    send(context, {"action": "subscribe", "filter": {"area": ["harbour"]}})
-    (answer,) = answers(api)
-    assert (answer["filter"], answer["narrowed"]) == ({"area": []}, True)
-    assert row(env)["filter"] == '{"area":[]}'
+    assert (answer["filter"], answer["narrowed"]) == (effective, narrowed)
+    assert answer["areas"] == json.loads(areas)
+    assert row(env)["filter"] == stored
 
 
 def test_a_row_without_areas_gets_the_terraform_default(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from realtime_common.state import IncidentState, StateWriteError, Written
+from tools import tfoutputs
 from tools.backfill import cli, target
 from tools.backfill.progress import Bar
 from tools.backfill.write import Backoff, put_with_backoff
@@ -112,13 +113,19 @@ def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({**OUTPUTS, "incidents_stream_arn": {"value": None}}))
     err = io.StringIO()
-    code = cli.main(["--outputs", str(outputs)], client=_no_client, err=err, out=io.StringIO())
+    code = cli.main(["--outputs", str(outputs)], client=_no_client, io=streams(err))
     assert code == 2 and "TABLE=" in err.getvalue()
     err = io.StringIO()
-    code = cli.main(["--env", "nowhere", "--root", str(tmp_path)], client=_no_client, err=err)
+    code = cli.main(
+        ["--env", "nowhere", "--root", str(tmp_path)], client=_no_client, io=streams(err)
+    )
     assert code == 2 and "make init ENV=nowhere" in err.getvalue()
     with pytest.raises(SystemExit):
         cli.parse_args(["--env", "dev", "--segments", "0"])
+
+
+def streams(err: io.StringIO) -> tfoutputs.Io:
+    return tfoutputs.Io(out=io.StringIO(), err=err)
 
 
 def _no_client() -> Any:
@@ -130,5 +137,5 @@ def test_env_local_without_a_running_stack_says_to_make_up(
 ) -> None:
     monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path))
     err = io.StringIO()
-    assert cli.main(["--env", "local"], client=_no_client, err=err, out=io.StringIO()) == 2
+    assert cli.main(["--env", "local"], client=_no_client, io=streams(err)) == 2
     assert "make up" in err.getvalue()

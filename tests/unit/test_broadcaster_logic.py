@@ -12,7 +12,7 @@ import pytest
 
 from realtime_common.fanout.delivery import deadline_for
 from realtime_common.fanout.messages import MAX_PAYLOAD_BYTES, build_message, encode_message
-from realtime_common.fanout.table import scan_connection_ids
+from realtime_common.fanout.table import scan_connections
 from realtime_common.stream import StreamRecord
 
 pytestmark = pytest.mark.unit
@@ -104,7 +104,7 @@ def test_list_connections_reads_every_page_and_skips_expired_or_foreign_rows() -
         [{"pk": {"S": "CONN#d"}, "expiresAt": {"N": "1001"}}],
     ]
     dynamo = RecordingDynamo(pages)
-    assert list(scan_connection_ids(dynamo, "conns", now=1000.0)) == ["a", "c", "d"]
+    assert [row[0] for row in scan_connections(dynamo, "conns", now=1000.0)] == ["a", "c", "d"]
     assert dynamo.scan_kwargs["TableName"] == "conns"
     # The role decides which view a connection gets, areas and filter its audience, all in the
     # same request; "role" and "filter" are reserved, hence the placeholders.
@@ -119,7 +119,8 @@ def test_list_connections_reads_every_page_and_skips_expired_or_foreign_rows() -
 
 def test_a_worker_scans_only_its_parallel_scan_segment() -> None:
     dynamo = RecordingDynamo([[{"pk": {"S": "CONN#a"}}]])
-    assert list(scan_connection_ids(dynamo, "conns", 0.0, segment=2, total_segments=5)) == ["a"]
+    rows = scan_connections(dynamo, "conns", 0.0, segment=2, total_segments=5)
+    assert [row[0] for row in rows] == ["a"]
     assert dynamo.scan_kwargs["Segment"] == 2
     assert dynamo.scan_kwargs["TotalSegments"] == 5
 

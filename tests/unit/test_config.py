@@ -3,11 +3,14 @@ variable at fault."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import pytest
 
 from broadcaster import BroadcastConfig
 from connection_manager import ConnectConfig
 from notifier import NotifierConfig
+from realtime_common import state
 from realtime_common.config import ConfigError, log_level
 from realtime_common.fanout.config import FanoutConfig
 from realtime_common.fanout.views import RoleViews
@@ -49,12 +52,6 @@ def test_connect_overrides() -> None:
     assert cfg.ttl_seconds == 600
 
 
-@pytest.mark.parametrize("name", list(CONNECT))
-def test_connect_requires_every_variable_terraform_sets(name: str) -> None:
-    with pytest.raises(ConfigError, match=name):
-        ConnectConfig.from_env({k: v for k, v in CONNECT.items() if k != name})
-
-
 # What Terraform sets on the broadcaster and the notifier (main.tf, fanout_workers.tf), with
 # variables.tf's defaults (testing/terraform_defaults.py, checked against terraform console).
 BROADCAST = {
@@ -64,6 +61,8 @@ BROADCAST = {
     **terraform_defaults.BROADCASTER,
 }
 NOTIFY = {"SNS_TOPIC_ARN": TOPIC, "IDEMPOTENCY_TABLE": "idem", **terraform_defaults.NOTIFIER}
+# What Terraform sets on the broadcaster and sync for the state table (main.tf: state_environment).
+STATE = {"STATE_TABLE": "realtime-test-state", **terraform_defaults.INCIDENT_STATE}
 
 
 def test_broadcast_reads_what_terraform_sets_and_drops_a_trailing_slash() -> None:
@@ -98,12 +97,6 @@ def test_broadcast_worker_settings() -> None:
     )
 
 
-@pytest.mark.parametrize("name", list(BROADCAST))
-def test_broadcast_requires_every_variable_terraform_sets(name: str) -> None:
-    with pytest.raises(ConfigError, match=name):
-        BroadcastConfig.from_env({k: v for k, v in BROADCAST.items() if k != name})
-
-
 def test_notifier_reads_what_terraform_sets() -> None:
     cfg = NotifierConfig.from_env(NOTIFY)
     assert cfg.alert_urgencies == frozenset({"high", "critical"})
@@ -111,57 +104,54 @@ def test_notifier_reads_what_terraform_sets() -> None:
     assert cfg.idempotency_ttl_seconds == 172800
 
 
-@pytest.mark.parametrize("name", list(NOTIFY))
-def test_notifier_requires_every_variable_terraform_sets(name: str) -> None:
-    with pytest.raises(ConfigError, match=name):
-        NotifierConfig.from_env({k: v for k, v in NOTIFY.items() if k != name})
+# Each function's reader with what Terraform sets on the function.
+READERS: dict[str, tuple[Callable[[Mapping[str, str]], object], dict[str, str]]] = {
+    "connect": (ConnectConfig.from_env, CONNECT),
+    "broadcaster": (BroadcastConfig.from_env, BROADCAST),
+    "notifier": (NotifierConfig.from_env, NOTIFY),
+    "state": (state.incident_state, STATE),
+}
 
 
 @pytest.mark.parametrize(
-    ("factory", "env", "variable"),
+    ("reader", "name"), [(reader, name) for reader, (_, env) in READERS.items() for name in env]
+)
+def test_each_reader_requires_every_variable_terraform_sets(reader: str, name: str) -> None:
+    factory, env = READERS[reader]
+    with pytest.raises(ConfigError, match=name):
+        factory({k: v for k, v in env.items() if k != name})
+
+
+@pytest.mark.parametrize(
+    ("reader", "variable", "value"),
     [
-        (ConnectConfig.from_env, CONNECT | {"CONNECTIONS_TABLE": "  "}, "CONNECTIONS_TABLE"),
-        # Terraform owns the TTL's range (root_validation.tftest.hcl); here it must parse.
-        (
-            ConnectConfig.from_env,
-            CONNECT | {"CONNECTION_TTL_SECONDS": "2h"},
-            "CONNECTION_TTL_SECONDS",
-        ),
-        (ConnectConfig.from_env, CONNECT | {"ALLOW_QUERY_IDENTITY": "yes"}, "ALLOW_QUERY_IDENTITY"),
-        (ConnectConfig.from_env, CONNECT | {"ALLOWED_ROLES": ","}, "ALLOWED_ROLES"),
-        (
-            BroadcastConfig.from_env,
-            BROADCAST | {"WS_CALLBACK_URL": "a1b2.execute-api/prod"},
-            "WS_CALLBACK_URL",
-        ),
+        ("connect", "CONNECTIONS_TABLE", "  "),
         # Terraform owns the ranges (root_validation.tftest.hcl); here each must parse.
-        (
-            BroadcastConfig.from_env,
-            BROADCAST | {"FANOUT_CONCURRENCY": "lots"},
-            "FANOUT_CONCURRENCY",
-        ),
-        (BroadcastConfig.from_env, BROADCAST | {"POST_MAX_ATTEMPTS": "4.5"}, "POST_MAX_ATTEMPTS"),
-        (BroadcastConfig.from_env, BROADCAST | {"FANOUT_RATE": "8k"}, "FANOUT_RATE"),
-        (BroadcastConfig.from_env, BROADCAST | {"FANOUT_MAX_WORKERS": "ten"}, "FANOUT_MAX_WORKERS"),
-        (
-            BroadcastConfig.from_env,
-            BROADCAST | {"FANOUT_WORKER_THRESHOLD": "1e4"},
-            "FANOUT_WORKER_THRESHOLD",
-        ),
-        (BroadcastConfig.from_env, BROADCAST | {"ROLE_VIEWS": "{}"}, "ROLE_VIEWS"),
-        (NotifierConfig.from_env, NOTIFY | {"SNS_TOPIC_ARN": "realtime-alerts"}, "SNS_TOPIC_ARN"),
-        (NotifierConfig.from_env, NOTIFY | {"SNS_TOPIC_ARN": TOPIC + ".fifo"}, "SNS_TOPIC_ARN"),
-        (NotifierConfig.from_env, NOTIFY | {"ALERT_URGENCIES": " , "}, "ALERT_URGENCIES"),
-        (
-            NotifierConfig.from_env,
-            NOTIFY | {"IDEMPOTENCY_TTL_SECONDS": "2 days"},
-            "IDEMPOTENCY_TTL_SECONDS",
-        ),
+        ("connect", "CONNECTION_TTL_SECONDS", "2h"),
+        ("connect", "ALLOW_QUERY_IDENTITY", "yes"),
+        ("connect", "ALLOWED_ROLES", ","),
+        ("broadcaster", "WS_CALLBACK_URL", "a1b2.execute-api/prod"),
+        ("broadcaster", "FANOUT_CONCURRENCY", "lots"),
+        ("broadcaster", "POST_MAX_ATTEMPTS", "4.5"),
+        ("broadcaster", "FANOUT_RATE", "8k"),
+        ("broadcaster", "FANOUT_MAX_WORKERS", "ten"),
+        ("broadcaster", "FANOUT_WORKER_THRESHOLD", "1e4"),
+        ("broadcaster", "ROLE_VIEWS", "{}"),
+        ("notifier", "SNS_TOPIC_ARN", "realtime-alerts"),
+        ("notifier", "SNS_TOPIC_ARN", TOPIC + ".fifo"),
+        ("notifier", "ALERT_URGENCIES", " , "),
+        ("notifier", "IDEMPOTENCY_TTL_SECONDS", "2 days"),
+        ("state", "STATE_TABLE", ""),
+        ("state", "STATE_RETENTION_SECONDS", "a day"),
+        ("state", "CLOSED_STATUSES", "closed,resolved"),
+        ("state", "CLOSED_STATUSES", '{"closed": true}'),
+        ("state", "CLOSED_STATUSES", "[1]"),
     ],
 )
-def test_invalid_configuration_names_the_variable(factory, env: dict, variable: str) -> None:
+def test_invalid_configuration_names_the_variable(reader: str, variable: str, value: str) -> None:
+    factory, env = READERS[reader]
     with pytest.raises(ConfigError, match=variable):
-        factory(env)
+        factory(env | {variable: value})
 
 
 def test_log_level() -> None:

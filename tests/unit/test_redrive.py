@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from testing.fake_lambda import FakeLambda
+from tools import tfoutputs
 from tools.localenv import resources
 from tools.redrive import cli, dead_letters, outputs, replay, stream
 from tools.redrive.run import Clients, Target, redrive
@@ -292,7 +293,7 @@ def test_cli_reads_env_outputs_through_terraform_in_its_working_directory(
     status = cli.main(
         ["--env", "dev", "--function", "broadcaster", "--dry-run", "--root", str(tmp_path)],
         clients=fake_redrive_clients,
-        runner=runner,
+        io=tfoutputs.Io(runner=runner),
     )
     assert status == 0
     assert seen == [

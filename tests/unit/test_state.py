@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from realtime_common import state
-from realtime_common.config import ConfigError
 from realtime_common.stream import MalformedRecordError, parse_record
 from testing.events import EVENTS
 
@@ -197,16 +196,4 @@ def test_settings_read() -> None:
     assert state.incident_state({**ENV, "CLOSED_STATUSES": "[]"}).closed_statuses == frozenset()
 
 
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("STATE_TABLE", ""),
-        ("STATE_RETENTION_SECONDS", "a day"),
-        ("CLOSED_STATUSES", "closed,resolved"),
-        ("CLOSED_STATUSES", '{"closed": true}'),
-        ("CLOSED_STATUSES", "[1]"),
-    ],
-)
-def test_settings_errors_name_the_variable(name: str, value: str) -> None:
-    with pytest.raises(ConfigError, match=name):
-        state.incident_state({**ENV, name: value})
+# Settings that do not parse: tests/unit/test_config.py (every reader's errors, one table).

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from tools import tfoutputs
 from tools.backfill import local, scan, target
@@ -22,6 +21,13 @@ from tools.backfill.run import MAX_REPORTED_FAILURES, Options, Report, backfill
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+# A configuration error: exit status 2, with its message (tools.tfoutputs.refuse).
+CONFIG_ERRORS: tuple[type[Exception], ...] = (
+    *tfoutputs.CONFIG_ERRORS,
+    target.TargetError,
+    local.StackError,
+)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -68,12 +74,9 @@ def summary(report: Report) -> str:
 def main(
     argv: Sequence[str] | None = None,
     client: Callable[[], DynamoDBClient] = default_client,
-    runner: tfoutputs.Runner = tfoutputs.run_command,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
+    io: tfoutputs.Io | None = None,
 ) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
+    io = io or tfoutputs.Io()
     args = parse_args(argv)
     make_client = client
     try:
@@ -81,24 +84,17 @@ def main(
             raw, emulator_client = local.running_stack(os.environ)
             make_client = lambda: emulator_client  # noqa: E731
         else:
-            raw = tfoutputs.read(args, runner)
+            raw = tfoutputs.read(args, io.runner)
         chosen = target.from_outputs(raw, args.table)
-    except (
-        tfoutputs.OutputsError,
-        target.TargetError,
-        local.StackError,
-        OSError,
-        ValueError,
-    ) as error:
-        print(f"backfill: {error}", file=err)
-        return 2
+    except CONFIG_ERRORS as error:
+        return tfoutputs.refuse("backfill", error, io)
     dynamodb = make_client()
     print(
         f"backfill: {chosen.incidents_table} -> {chosen.settings.table}"
         + (" (dry run: nothing is written)" if args.dry_run else ""),
-        file=err,
+        file=io.err,
     )
-    bar = Bar(err, scan.item_count(dynamodb, chosen.incidents_table))
+    bar = Bar(io.err, scan.item_count(dynamodb, chosen.incidents_table))
     report = backfill(
         dynamodb,
         chosen,
@@ -106,5 +102,5 @@ def main(
         progress=lambda current: bar.show(current.counts()),
     )
     bar.show(report.counts(), final=True)
-    print(summary(report), file=out)
+    print(summary(report), file=io.out)
     return 0 if report.ok else 1

@@ -8,9 +8,7 @@ Exit status: 0 when every parked batch was replayed and its message deleted (or,
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
 
 from tools import tfoutputs
 from tools.redrive import outputs
@@ -68,21 +66,17 @@ def summary(report: Report, dry_run: bool) -> str:
 def main(
     argv: Sequence[str] | None = None,
     clients: Callable[[], Clients] = default_clients,
-    runner: tfoutputs.Runner = tfoutputs.run_command,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
+    io: tfoutputs.Io | None = None,
 ) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
+    io = io or tfoutputs.Io()
     args = parse_args(argv)
     try:
-        chosen = outputs.targets(tfoutputs.read(args, runner), args.function)
-    except (tfoutputs.OutputsError, OSError, ValueError) as error:
-        print(f"redrive: {error}", file=err)
-        return 2
+        chosen = outputs.targets(tfoutputs.read(args, io.runner), args.function)
+    except tfoutputs.CONFIG_ERRORS as error:
+        return tfoutputs.refuse("redrive", error, io)
 
     def progress(line: str) -> None:
-        print(line, file=err, flush=True)
+        print(line, file=io.err, flush=True)
 
     progress(
         "redrive: reading the Incidents stream beside the Broadcaster and the Notifier makes this "
@@ -99,5 +93,5 @@ def main(
         limit=args.limit,
         visibility_timeout=args.visibility_timeout,
     )
-    print(summary(report, args.dry_run), file=out)
+    print(summary(report, args.dry_run), file=io.out)
     return 0 if report.ok else 1

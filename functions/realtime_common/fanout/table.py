@@ -14,21 +14,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-def scan_connection_ids(
-    dynamodb: DynamoDBClient,
-    table: str,
-    now: float,
-    *,
-    segment: int | None = None,
-    total_segments: int | None = None,
-) -> Iterator[str]:
-    """Every live connection id of the table (or of one parallel-Scan segment)."""
-    for connection_id, *_ in scan_connections(
-        dynamodb, table, now, segment=segment, total_segments=total_segments
-    ):
-        yield connection_id
-
-
 def scan_connections(
     dynamodb: DynamoDBClient,
     table: str,
