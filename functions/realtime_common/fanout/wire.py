@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import select
+import socket
 import ssl
 import time
 from collections import deque
@@ -55,6 +56,64 @@ IDLE_LIMIT_SECONDS = 15.0
 PROBE_AFTER_SECONDS = 1.0
 
 
+# One answer: its HTTP status, its AWS error code ("" below 300) and whether the server closes
+# the connection after it.
+Answer = tuple[int, str, bool]
+
+
+class AnswerReader:
+    """Management API answers from a connection's bytes, by aiohttp's C response parser.
+
+    The error code is ``x-amzn-ErrorType`` up to its first colon; bodies are never read. The
+    ``flow`` (the connection) is told to pause reading when an (error) body piles up in
+    aiohttp's StreamReader; without one, as when fed by hand, there is nothing to pause. Raises
+    what the parser raises on bytes that are not HTTP: the connection cannot be used again.
+    The sync's blocking client reads answers with its own small reader
+    (realtime_common/sync/direct.py), held to this one answer for answer by a unit test.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, flow: object = None) -> None:
+        # Typed for aiohttp's own protocol class; the parser only needs pause/resume_reading.
+        self._parser = HttpResponseParser(
+            flow or self,  # type: ignore[arg-type]
+            loop,
+            _READ_LIMIT,
+            response_with_body=True,
+            read_until_eof=False,
+            auto_decompress=False,
+        )
+
+    def feed(self, data: bytes) -> list[Answer]:
+        messages, _, _ = self._parser.feed_data(data)
+        answers: list[Answer] = []
+        for message, _payload in messages:
+            status: int = message.code
+            code = "" if status < 300 else message.headers.get("x-amzn-ErrorType", "")
+            answers.append((status, code.split(":", 1)[0], message.should_close))
+        return answers
+
+    def pause_reading(self) -> None:
+        """Nothing to pause without a connection."""
+
+    def resume_reading(self, resume_parser: bool = True) -> None:  # aiohttp calls it so
+        """Nothing to resume without a connection."""
+
+
+def reusable(idle: float, idle_limit: float, readable: Callable[[], bool]) -> bool:
+    """Whether a kept-alive connection idle for ``idle`` seconds may carry the next request:
+    within ``PROBE_AFTER_SECONDS`` without a look, within ``idle_limit`` if nothing arrived
+    while it was idle (``readable``: a zero-timeout poll), never after."""
+    return idle <= PROBE_AFTER_SECONDS or (idle <= idle_limit and not readable())
+
+
+def readable_while_idle(sock: socket.socket) -> bool:
+    """Whether an idle connection's socket has something to read although no request is in
+    flight: the peer's FIN or reset, or (TLS) its close_notify, arrived while nothing ran."""
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection: at most one request in flight, answered through ``done``."""
 
@@ -67,15 +126,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         # Read by aiohttp's StreamReader when an (error) body arrives: it may pause reading.
         self._reading_paused = False
-        # Typed for aiohttp's own protocol class; the parser only needs what this one provides.
-        self._parser = HttpResponseParser(
-            self,  # type: ignore[arg-type]
-            loop,
-            _READ_LIMIT,
-            response_with_body=True,
-            read_until_eof=False,
-            auto_decompress=False,
-        )
+        self._reader = AnswerReader(loop, self)
 
     # asyncio.Protocol ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -83,24 +134,20 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            messages, _, _ = self._parser.feed_data(data)
+            answers = self._reader.feed(data)
         except Exception as error:  # noqa: BLE001 (any parse error ends this connection)
             self.fail(f"bad answer: {type(error).__name__}")
             self.abort()
             return
-        for message, _payload in messages:
-            if message.should_close:
+        for status, code, close in answers:
+            if close:
                 self.closed = True
             done, self.done = self.done, None
             if done is None:
                 continue  # an answer nobody waits for (its request timed out): dropped
             # Back in the pool before the callback runs, so the next post it starts reuses it.
             self.pool.release(self, reuse=True)
-            status: int = message.code
-            if status < 300:
-                done(status, "")
-            else:
-                done(status, message.headers.get("x-amzn-ErrorType", "").split(":", 1)[0])
+            done(status, code)
 
     def eof_received(self) -> bool:
         self.closed = True
@@ -136,14 +183,8 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
     def readable_while_idle(self) -> bool:
-        """Whether the socket has something to read although no request is in flight: the
-        peer's FIN or reset, or (TLS) its close_notify, arrived while the loop was not running."""
         sock = self.transport.get_extra_info("socket") if self.transport is not None else None
-        if sock is None:
-            return True
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLIN)
-        return bool(poller.poll(0))
+        return sock is None or readable_while_idle(sock)
 
 
 class Pool:
@@ -200,13 +241,11 @@ class Pool:
         now = self._clock()
         while self._idle:
             connection = self._idle.pop()
-            if not connection.closed:
-                idle = now - connection.idle_since
-                if idle <= PROBE_AFTER_SECONDS or (
-                    idle <= self.idle_limit and not connection.readable_while_idle()
-                ):
-                    return connection
-                connection.abort()
+            if not connection.closed and reusable(
+                now - connection.idle_since, self.idle_limit, connection.readable_while_idle
+            ):
+                return connection
+            connection.abort()
             self._open -= 1
         return None
 

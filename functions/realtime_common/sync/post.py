@@ -1,87 +1,42 @@
-"""Posting a sync answer to its one connection over the fan-out's keep-alive wire pool: the
+"""Posting a sync answer to its one connection (``direct``, blocking keep-alive sockets): the
 frames but the last up to ``IN_FLIGHT`` at once, then the last (``sync.complete``) alone.
 
 The frames of a full sync are shared by every client of a role until the state changes, so
-their SigV4 payload hashes are computed once (cache.Prepared) and this sender takes them as they
-are; everything else (the engine's retries, per-connection order and deadline, the wire client,
-the signer's cached key) is the fan-out's own. Posts of one execution environment share one
-token bucket across invocations, so the function's post rate is bounded by
-``SYNC_POST_RATE`` x its concurrency (docs/operations.md: how it adds up with the fan-out's).
+their SigV4 payload hashes are computed once (cache.Prepared) and are signed here as they are;
+the retry rules, the deadline and the signer's cached key are the fan-out's own. Posts of one
+execution environment share one token bucket across invocations, so the function's post rate is
+bounded by ``SYNC_POST_RATE`` x its concurrency (docs/operations.md: how it adds up with the
+fan-out's).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from realtime_common.fanout import delivery, engine
+from realtime_common.fanout import engine
 from realtime_common.fanout.rate import RateLimiter
 from realtime_common.fanout.schedule import Outcome
 from realtime_common.fanout.sigv4 import CredentialsSource, Signer, canonical_host
-from realtime_common.fanout.transport import Done
+from realtime_common.sync import direct
 
 if TYPE_CHECKING:
-    from realtime_common.fanout import wire
     from realtime_common.sync.cache import Prepared
 
 # A sync answer's frames but the last go to the client up to this many at once; the last (the
 # sync.complete, or the frame that carries it) goes only when all of them have arrived. Order
 # among the others does not matter to a client (it applies incidents by sequence; an oversize
 # incident's parts still go one after another, alone: see phases). Waiting for each answer
-# before the next post made a 1 MB answer ten round trips long: ten wake-ups of the function
-# instead of about four (docs/benchmarks/sync.md). Four 128 KB frames keep what is in flight to
-# one client small (API Gateway answers 429 when a client's buffer is full; the engine backs off
-# and retries).
+# before the next post made a 1 MB answer ten round trips long (docs/benchmarks/sync.md). Four
+# 128 KB frames keep what is in flight to one client small (API Gateway answers 429 when a
+# client's buffer is full; the post is retried after a backoff).
 IN_FLIGHT = 4
 _DELIVERED = Outcome.DELIVERED.value
-# What the frames not posted after a 410 are answered (the engine's classify says gone).
-_GONE_ANSWER = (410, "GoneException")
-
-
-class PreparedSender:
-    """The engine's ``Sender`` for frames whose payload hashes are known; ``frame_of[slot]`` is
-    the frame the engine's ``slot`` posts.
-
-    Its lanes all go to one connection: once one answer says the connection is gone (410), the
-    frames not yet posted are answered 410 without a post (nothing more can arrive there)."""
-
-    def __init__(
-        self,
-        pool: wire.Pool,
-        callback_url: str,
-        prepared: Prepared,
-        signer: Signer,
-        frame_of: Sequence[int],
-    ) -> None:
-        self._pool = pool
-        self._loop = asyncio.get_running_loop()
-        self._base_path = _base_path(callback_url)
-        self._prepared = prepared
-        self._signer = signer
-        self._frame_of = frame_of
-        self.gone = False
-
-    def send(self, connection_id: str, slot: int, timeout: float, done: Done) -> None:
-        if self.gone:
-            self._loop.call_soon(done, *_GONE_ANSWER)  # never from inside send
-            return
-        index = self._frame_of[slot]
-        body = self._prepared.frames[index]
-        head = self._signer.post_head(
-            self._base_path, connection_id, self._prepared.hashes[index], len(body)
-        )
-
-        def answered(status: int, code: str) -> None:
-            if engine.classify(status, code) is Outcome.GONE:
-                self.gone = True
-            done(status, code)
-
-        self._pool.request(self._loop, head + body, self._loop.time() + timeout, answered)
 
 
 @dataclass(frozen=True)
@@ -140,8 +95,21 @@ def _base_path(callback_url: str) -> str:
 
 
 @functools.cache
-def _settings(rate: int, max_attempts: int) -> engine.Settings:
-    return engine.Settings(IN_FLIGHT, rate, engine.RetryPolicy(max_attempts=max_attempts))
+def _policy(max_attempts: int) -> engine.RetryPolicy:
+    return engine.RetryPolicy(max_attempts=max_attempts)
+
+
+# The kept-alive connections, per thread (Lambda runs one; in-process tests may run several)
+# and per callback URL.
+_LINKS = threading.local()
+
+
+def _links(callback_url: str) -> direct.Links:
+    found: dict[str, direct.Links] = _LINKS.__dict__.setdefault("by_url", {})
+    links = found.get(callback_url)
+    if links is None:
+        links = found[callback_url] = direct.Links(callback_url)
+    return links
 
 
 def post(
@@ -157,64 +125,41 @@ def post(
     log_failure: Callable[[str, dict[str, Any]], None],
 ) -> Delivery:
     """Post ``prepared``'s frames to ``connection_id`` in :func:`phases`, up to ``IN_FLIGHT`` at
-    once. Stops after the first phase with a frame that did not arrive: the last frame (the
-    sync.complete) is never posted after one that failed."""
+    once (``deadline`` on ``time.monotonic``). Stops at the first frame that does not arrive:
+    the last frame (the sync.complete) is never posted after one that failed."""
     frames = prepared.frames
     if not frames:
         return Delivery(0, _DELIVERED)
-    runtime = delivery.current_runtime()
-    settings = _settings(rate, max_attempts)
     signer = _signer(credentials, region, callback_url)
+    base_path = _base_path(callback_url)
+    hashes = prepared.hashes
 
-    async def run() -> Delivery:
-        pool = runtime.pool(callback_url, IN_FLIGHT)
+    def request(frame: int) -> bytes:
+        body = frames[frame]
+        return signer.post_head(base_path, connection_id, hashes[frame], len(body)) + body
 
-        async def deliver(
-            ids: list[str],
-            width: int,
-            sender: PreparedSender,
-            audiences: Sequence[int] | None,
-        ) -> Delivery:
-            result = await engine.deliver(
-                ids,
-                width,
-                sender,
-                settings,
-                deadline=deadline,
-                delete_row=lambda _cid: False,  # the $disconnect route and the TTL own the row
-                log_failure=log_failure,
-                limiter=_limiter(rate),
-                audiences=audiences,
-            )
-            return _delivery(result.stats.outcomes)
-
-        delivered = 0
-        for phase in phases(prepared.runs):
-            done = await deliver(
-                [connection_id] * phase.lanes,
-                phase.width,
-                PreparedSender(pool, callback_url, prepared, signer, phase.frame_of),
-                audiences=range(phase.lanes) if phase.lanes > 1 else None,
-            )
-            delivered += done.delivered
-            if done.outcome != _DELIVERED:
-                return Delivery(delivered, done.outcome)
-        return Delivery(delivered, _DELIVERED)
-
-    return runtime.loop.run_until_complete(run())
-
-
-def _delivery(outcomes: Mapping[str, int]) -> Delivery:
-    """What one engine run did; its outcome is the first failure's, in ``Outcome``'s order."""
-    delivered = outcomes.get(_DELIVERED, 0)
-    if all(count == 0 or name == _DELIVERED for name, count in outcomes.items()):
-        return Delivery(delivered, _DELIVERED)  # the usual case, without a walk of the enum
-    failed = [o.value for o in Outcome if o is not Outcome.DELIVERED and outcomes.get(o.value)]
-    return Delivery(delivered, failed[0])
+    run = direct.Run(
+        connection_id,
+        request,
+        _links(callback_url),
+        limit=IN_FLIGHT,
+        policy=_policy(max_attempts),
+        limiter=_limiter(rate),
+        deadline=deadline,
+        log_failure=log_failure,
+    )
+    for phase in phases(prepared.runs):
+        width = phase.width
+        run.go([phase.frame_of[i * width : (i + 1) * width] for i in range(phase.lanes)])
+        if run.failed is not None:
+            return Delivery(run.delivered, run.failed.value)
+    return Delivery(run.delivered, _DELIVERED)
 
 
 def reset() -> None:
-    """Forget the cached limiter, signer and settings (tests)."""
+    """Forget the cached limiter, signer, policy and kept-alive connections (tests)."""
     _limiter.cache_clear()
     _signer.cache_clear()
-    _settings.cache_clear()
+    _policy.cache_clear()
+    for links in _LINKS.__dict__.pop("by_url", {}).values():
+        links.close()
