@@ -1,4 +1,5 @@
-# Every validation rule of the child modules rejects a bad value at plan time.
+# Every validation rule of the child modules rejects a bad value at plan time
+# (websocket_api's: websocket_api_plan.tftest.hcl).
 # Variables with one rule are grouped per module (a run fails with "Missing
 # expected failure" if any listed variable accepts its bad value); variables
 # with several rules get one run per rule.
@@ -14,10 +15,6 @@ variables {
   handler            = "broadcaster.handler"
   filename           = "build/broadcaster.zip"
   source_code_hash   = "x"
-  valid_routes = {
-    "$connect"    = { function_name = "c", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:c/invocations" }
-    "$disconnect" = { function_name = "d", invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:d/invocations" }
-  }
 }
 
 # ---------------------------------------------------------------------------
@@ -46,77 +43,6 @@ run "lambda_function_inputs" {
     var.layers,
     var.policy_statements,
   ]
-}
-
-# ---------------------------------------------------------------------------
-# websocket_api
-# ---------------------------------------------------------------------------
-# lambda_routes, mock_routes and authorizer have two rules each: one run per
-# rule, each variable alone for its value. mock_routes' first rule reads
-# lambda_routes, and Terraform does not check a variable while one it reads
-# is invalid: the runs that break mock_routes keep lambda_routes valid.
-run "websocket_api_stage_static_replies_and_authorizer_arn" {
-  command = plan
-  module {
-    source = "./modules/websocket_api"
-  }
-
-  variables {
-    lambda_routes = var.valid_routes
-    stage_name    = "prod/v1"                                       # not a stage name
-    mock_routes   = { "$default" = "{\"error\": \"$input.body\"}" } # a reply that is not static
-    authorizer    = { function_arn = "ws-authorizer" }              # not a function ARN
-  }
-
-  expect_failures = [
-    var.stage_name,
-    var.mock_routes,
-    var.authorizer,
-  ]
-}
-
-run "websocket_api_routes_need_disconnect_and_authorizer_identity_sources" {
-  command = plan
-  module {
-    source = "./modules/websocket_api"
-  }
-
-  variables {
-    lambda_routes = { "$connect" = var.valid_routes["$connect"] }
-    authorizer = {
-      function_arn     = "arn:aws:lambda:us-east-1:123456789012:function:auth"
-      identity_sources = ["$request.header.Authorization"]
-    }
-  }
-
-  expect_failures = [var.lambda_routes, var.authorizer]
-}
-
-run "websocket_api_custom_routes_are_plain_actions" {
-  command = plan
-  module {
-    source = "./modules/websocket_api"
-  }
-
-  variables {
-    lambda_routes = merge(var.valid_routes, { "$default" = var.valid_routes["$connect"] })
-  }
-
-  expect_failures = [var.lambda_routes]
-}
-
-run "websocket_api_mock_route_is_not_also_a_lambda_route" {
-  command = plan
-  module {
-    source = "./modules/websocket_api"
-  }
-
-  variables {
-    lambda_routes = merge(var.valid_routes, { ping = var.valid_routes["$connect"] })
-    mock_routes   = { ping = "{\"type\":\"pong\"}" }
-  }
-
-  expect_failures = [var.mock_routes]
 }
 
 # ---------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 # Plan-mode tests of modules/websocket_api with a mocked provider: routes,
 # the MOCK $default and ping replies, the authorizer, Lambda permissions, the
-# stage, and a deployment trigger that changes with routes, integrations, MOCK
-# replies and the authorizer but not with cosmetic changes.
+# stage, a deployment trigger that changes with routes, integrations, MOCK
+# replies and the authorizer but not with cosmetic changes, and every
+# validation rule of its variables.
 
 mock_provider "aws" {
   # The shared mocked values (region, account, the API's id and ARNs): tests/tftest/mocks.
@@ -428,6 +429,77 @@ run "route_throttling_sets_that_route_only" {
     condition     = aws_apigatewayv2_stage.this.default_route_settings[0].throttling_rate_limit == 1000
     error_message = "The other routes keep the stage-wide throttle."
   }
+}
+
+# ---------------------------------------------------------------------------
+# Validation: each rule rejects a bad value at plan (with the file's valid
+# routes, so a run breaks only what it names)
+# ---------------------------------------------------------------------------
+# lambda_routes, mock_routes and authorizer have two rules each: one run per
+# rule, each variable alone for its value. mock_routes' first rule reads
+# lambda_routes, and Terraform does not check a variable while one it reads
+# is invalid: the runs that break mock_routes keep lambda_routes valid.
+run "websocket_api_stage_static_replies_and_authorizer_arn" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    stage_name  = "prod/v1"                                       # not a stage name
+    mock_routes = { "$default" = "{\"error\": \"$input.body\"}" } # a reply that is not static
+    authorizer  = { function_arn = "ws-authorizer" }              # not a function ARN
+  }
+
+  expect_failures = [
+    var.stage_name,
+    var.mock_routes,
+    var.authorizer,
+  ]
+}
+
+run "websocket_api_routes_need_disconnect_and_authorizer_identity_sources" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    lambda_routes = { "$connect" = var.lambda_routes["$connect"] }
+    authorizer = {
+      function_arn     = "arn:aws:lambda:us-east-1:123456789012:function:auth"
+      identity_sources = ["$request.header.Authorization"]
+    }
+  }
+
+  expect_failures = [var.lambda_routes, var.authorizer]
+}
+
+run "websocket_api_custom_routes_are_plain_actions" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    lambda_routes = merge(var.lambda_routes, { "$default" = var.lambda_routes["$connect"] })
+  }
+
+  expect_failures = [var.lambda_routes]
+}
+
+run "websocket_api_mock_route_is_not_also_a_lambda_route" {
+  command = plan
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    lambda_routes = merge(var.lambda_routes, { ping = var.lambda_routes["$connect"] })
+    mock_routes   = { ping = "{\"type\":\"pong\"}" }
+  }
+
+  expect_failures = [var.mock_routes]
 }
 
 run "route_throttling_names_an_existing_route" {
