@@ -66,22 +66,6 @@ run "jwks_authorizer_is_built_and_attached" {
   }
 }
 
-run "no_function_reserves_concurrency_by_default" {
-  command = plan
-
-  # Reservations are opt-in (issue 18.1): Lambda refuses one that leaves fewer
-  # than 100 of the account's concurrency unreserved, and new accounts often
-  # have far less than 1,000. fresh_account.tftest.hcl covers opting in.
-  assert {
-    condition     = alltrue([for k, f in var.functions : f.reserved_concurrency == null])
-    error_message = "No function may reserve concurrency by default."
-  }
-  assert {
-    condition     = alltrue([for k, f in module.function : f.reserved_concurrent_executions == -1])
-    error_message = "Every function must reach Lambda unreserved (-1) by default."
-  }
-}
-
 run "ssm_secret_authorizer_reads_exactly_its_parameter" {
   command = plan
 

@@ -46,6 +46,18 @@ run "without_stream" {
     error_message = "Access logs and the account-level API Gateway CloudWatch role must be off by default."
   }
 
+  # Reservations are opt-in (issue 18.1): Lambda refuses one that leaves fewer
+  # than 100 of the account's concurrency unreserved, and new accounts often
+  # have far less than 1,000. fresh_account.tftest.hcl covers opting in.
+  assert {
+    condition     = alltrue([for k, f in var.functions : f.reserved_concurrency == null])
+    error_message = "No function may reserve concurrency by default."
+  }
+  assert {
+    condition     = alltrue([for k, f in module.function : f.reserved_concurrent_executions == -1])
+    error_message = "Every function must reach Lambda unreserved (-1) by default."
+  }
+
   # Routes -> integrations -> functions.
   assert {
     condition     = toset(keys(module.websocket_api.integrations)) == toset(["$connect", "$disconnect", "$default", "ping", "sync", "subscribe"])
