@@ -1,12 +1,18 @@
-"""The sync's state cache: a since window reads the entries changed in it once each, and a
-retention that ended inside it (and only then) turns the since sync into a reset."""
+"""The sync's state cache: a since window reads the entries changed in it once each, a
+retention that ended inside it (and only then) turns the since sync into a reset, and a full
+answer's sync.complete rides in its last frame when it fits."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from realtime_common.fanout.frames import MAX_PAYLOAD_BYTES
+from realtime_common.fanout.sigv4 import payload_hash
 from realtime_common.fanout.views import RoleViews
-from realtime_common.sync.cache import StateCache
+from realtime_common.sync import messages as sync_messages
+from realtime_common.sync.cache import StateCache, ending_with, prepare
 from testing import terraform_defaults
 from testing.memory_dynamo import MemoryDynamo
 from testing.state_items import state_item
@@ -85,3 +91,45 @@ def test_an_incident_reopened_before_its_retention_ended_does_not_reset_a_since_
     cache.refresh(dynamo, "state", T0 + 61_000)
 
     assert ids(cache.since(T0 + 30_000, T0 + RETENTION_MS + HOUR_MS)) == ["INC-1"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The sync.complete rides in the last frame when it fits (one post fewer per full sync)
+# ---------------------------------------------------------------------------------------------
+COMPLETE = b'{"type":"sync.complete","version":1}'
+
+
+def message(n: int, size: int = 100) -> bytes:
+    return b'{"n":%d,"pad":"%s"}' % (n, b"x" * size)
+
+
+def unpacked(frame: bytes) -> list[object]:
+    body = json.loads(frame)
+    return body["messages"] if body.get("type") == "batch" else [body]
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_the_complete_rides_in_the_last_frame_when_it_fits(count: int) -> None:
+    full = prepare(sync_messages.frames([message(n) for n in range(count)], [""] * count), count)
+    answer = ending_with(full, COMPLETE)
+    assert len(answer.frames) == 1
+    assert unpacked(answer.frames[0]) == [
+        *(json.loads(message(n)) for n in range(count)),
+        json.loads(COMPLETE),
+    ]
+    assert answer.hashes == [payload_hash(answer.frames[0])]
+    assert (answer.count, answer.runs) == (count, [1])
+    assert full.frames == prepare(full.frames, count).frames  # the shared frames are untouched
+
+
+def test_a_full_last_frame_or_an_incidents_last_part_keeps_the_complete_apart() -> None:
+    size = MAX_PAYLOAD_BYTES - len(COMPLETE)  # with the batch's envelope the two do not fit
+    full_frame = prepare([message(0, size - 20)], 1)
+    assert len(full_frame.frames[0]) <= MAX_PAYLOAD_BYTES
+    parts = prepare([b"part-0", b"part-1"], 1, runs=[2])
+    for prepared in (full_frame, parts):
+        answer = ending_with(prepared, COMPLETE)
+        assert answer.frames == [*prepared.frames, COMPLETE]
+        assert answer.runs == [*prepared.runs, 1]
+        assert answer.hashes[-1] == payload_hash(COMPLETE)
+    assert ending_with(prepare([], 0), COMPLETE).frames == [COMPLETE]

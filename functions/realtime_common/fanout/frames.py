@@ -42,6 +42,16 @@ def batch_frame(messages: Sequence[bytes]) -> bytes:
     return _HEAD + b",".join(messages) + _TAIL
 
 
+def appended(frame: bytes, message: bytes, limit: int = MAX_PAYLOAD_BYTES) -> bytes | None:
+    """``frame`` (a batch, or one message) with ``message`` after what it carries, as one
+    frame; None when that would be over ``limit``."""
+    if frame.startswith(_HEAD):
+        data = frame[: -len(_TAIL)] + b"," + message + _TAIL
+    else:
+        data = batch_frame([frame, message])
+    return data if len(data) <= limit else None
+
+
 def spans(sizes: Sequence[int], limit: int = MAX_PAYLOAD_BYTES) -> list[tuple[int, int]]:
     """Greedy, order-keeping grouping of messages of ``sizes`` bytes: (first, count) per frame.
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from realtime_common.fanout.frames import appended
 from realtime_common.fanout.sigv4 import payload_hash
 from realtime_common.fanout.views import View
 from realtime_common.filters import AREA_FIELD, Effective, matches
@@ -69,6 +70,22 @@ def join(parts: list[Prepared]) -> Prepared:
         sum(part.count for part in parts),
         [run for part in parts for run in part.runs],
     )
+
+
+def ending_with(prepared: Prepared, message: bytes) -> Prepared:
+    """``prepared`` followed by ``message`` (the sync.complete): carried by the last frame when
+    that is no oversize incident's part and it still fits, else a frame of its own. One post
+    fewer per full sync, for the hash of one frame (the others' stay shared)."""
+    if prepared.frames and prepared.runs[-1] == 1:
+        merged = appended(prepared.frames[-1], message)
+        if merged is not None:
+            return Prepared(
+                [*prepared.frames[:-1], merged],
+                [*prepared.hashes[:-1], payload_hash(merged)],
+                prepared.count,
+                prepared.runs,
+            )
+    return join([prepared, prepare([message], 0)])
 
 
 class StateCache:

@@ -25,7 +25,7 @@ from realtime_common.filters import (
     stored_effective,
 )
 from realtime_common.sync import cursor, messages
-from realtime_common.sync.cache import Prepared, StateCache, join, prepare
+from realtime_common.sync.cache import Prepared, StateCache, ending_with, join, prepare
 from realtime_common.sync.config import SyncConfig
 from realtime_common.sync.connection import admit
 from realtime_common.sync.request import BadRequest, Kind, parse
@@ -174,8 +174,9 @@ def _build(
             )
         ]
     full = cache.full(audience, now_ms, effective)
-    tail_frame = prepare([messages.complete(tail_cursor, reset=True, count=full.count)], 0)
-    return Kind.FULL, [full, tail_frame]
+    return Kind.FULL, [
+        ending_with(full, messages.complete(tail_cursor, reset=True, count=full.count))
+    ]
 
 
 # A cursor made before subscriptions carries no tag: it was made under the everything filter.
