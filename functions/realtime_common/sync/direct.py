@@ -21,10 +21,11 @@ frames not yet posted are not posted (a client without its ``sync.complete`` syn
 
 from __future__ import annotations
 
-import functools
+import math
 import select
 import socket
 import ssl
+import struct
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -130,13 +131,30 @@ def _head(head: bytes) -> tuple[int, str, bool, int | None]:
 class _Link:
     """One kept-alive connection."""
 
-    __slots__ = ("idle_since", "reader", "sock", "timeout")
+    __slots__ = ("idle_since", "reader", "sock", "timeout", "tls")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.reader = Reader()
         self.idle_since = 0.0
-        self.timeout: float | None = None  # the socket's, set only when it changes
+        self.timeout = 0.0  # the socket's, set only when it changes
+        self.tls = False
+
+    def readable_while_idle(self) -> bool:
+        return wire.readable_while_idle(self.sock)
+
+    def time_out_after(self, seconds: float) -> None:
+        """Bound each send and receive to ``seconds``, in the kernel (SO_SNDTIMEO, SO_RCVTIMEO)
+        on a blocking socket: a Python socket timeout would make every send and receive wait
+        in a ``poll`` of its own first, and sleep and wake there when a 128 KB frame does not
+        fit the send buffer at once. A send that runs out of time raises ``BlockingIOError``
+        (reported as a timeout)."""
+        whole = int(seconds)
+        limit = struct.pack("ll", whole, max(1, int((seconds - whole) * 1e6)))
+        self.sock.settimeout(None)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+        self.timeout = seconds
 
 
 class Links:
@@ -169,21 +187,21 @@ class Links:
             now = self._clock()
             while self._idle:
                 link = self._idle.pop()  # the most recently used: once one expired, all did
-                readable = functools.partial(wire.readable_while_idle, link.sock)
-                if wire.reusable(now - link.idle_since, self.idle_limit, readable):
+                if wire.reusable(now - link.idle_since, self.idle_limit, link.readable_while_idle):
                     return link
                 link.sock.close()
         sock = socket.create_connection((self.host, self.port), timeout=timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            link = _Link(sock)
+            link.time_out_after(timeout)
             if self._ssl is not None:
-                sock = self._ssl.wrap_socket(sock, server_hostname=self.host)
+                link.sock = self._ssl.wrap_socket(sock, server_hostname=self.host)
+                link.tls = True
         except BaseException:
             sock.close()
             raise
         self.opened += 1
-        link = _Link(sock)
-        link.timeout = timeout
         return link
 
     def give_back(self, link: _Link, *, reuse: bool) -> None:
@@ -263,14 +281,20 @@ class Run:
                 self._ready.clear()
             if not flight and not self._ready and not self._backoff:
                 return self.delivered - before
-            for fd, _events in self._poller.poll(self._wait(now) * 1000):
+            soonest = min([p.expires for p in flight.values()]) if flight else math.inf
+            for fd, _events in self._poller.poll(self._wait(now, soonest) * 1000):
                 self._receive(fd)
-            if flight:
-                now = self.clock()
-                for fd, post in list(flight.items()):
-                    if post.expires <= now:  # an answer may still be on its way: not reused
-                        self._land(fd, post, reuse=False)
-                        self._answered(post, 0, "TimeoutError")
+            if soonest <= self.clock():
+                self._expire()
+
+    def _expire(self) -> None:
+        """Attempts past their timeout fail; an answer may still be on its way, so their
+        connections are not reused."""
+        now = self.clock()
+        for fd, post in list(self._flight.items()):
+            if post.expires <= now:
+                self._land(fd, post, reuse=False)
+                self._answered(post, 0, "TimeoutError")
 
     def _start_ready(self, now: float) -> float:
         """Start what may: retries whose pause is over first, while a slot is free and the
@@ -301,22 +325,30 @@ class Run:
             now = self.clock()
         return now
 
-    def _wait(self, now: float) -> float:
-        """Seconds until something is due: an answer's timeout, a pause's end, the rate."""
-        wake = [p.expires for p in self._flight.values()]
-        wake += [p.due for p in self._backoff]
+    def _wait(self, now: float, soonest: float) -> float:
+        """Seconds until something is due: ``soonest`` (the first answer's timeout), a
+        pause's end, the rate."""
+        if self._backoff:
+            soonest = min(soonest, *(p.due for p in self._backoff))
         if self._ready and len(self._flight) < self.limit:
-            wake.append(self._paced_until)  # only the rate holds them back
-        return max(0.0, min(wake) - now) if wake else 0.0
+            soonest = min(soonest, self._paced_until)  # only the rate holds them back
+        return 0.0 if soonest == math.inf else max(0.0, soonest - now)
 
     def _receive(self, fd: int) -> None:
         """Read what arrived for the post in flight on ``fd``; handle its answer if complete."""
         post = self._flight[fd]
+        link: _Link = post.link  # type: ignore[assignment]
         try:
-            answer = _receive(post.link)  # type: ignore[arg-type]
+            data = link.sock.recv(_READ_SIZE)
+            if not data:
+                raise ConnectionResetError("closed by the server")
+            if link.tls:
+                while link.sock.pending():  # type: ignore[attr-defined]  # decrypted, unseen by poll
+                    data += link.sock.recv(_READ_SIZE)
+            answer = link.reader.feed(data)
         except (OSError, ValueError) as error:
             self._land(fd, post, reuse=False)
-            self._answered(post, 0, type(error).__name__)
+            self._answered(post, 0, _why(error) if isinstance(error, OSError) else "ValueError")
             return
         if answer is None:
             return
@@ -345,15 +377,14 @@ class Run:
         try:
             link = self.links.take(timeout)
             if link.timeout != timeout:
-                link.sock.settimeout(timeout)
-                link.timeout = timeout
+                link.time_out_after(timeout)
         except OSError as error:
             return type(error).__name__
         try:
             link.sock.sendall(self.request(post.frame))
         except OSError as error:
             self.links.give_back(link, reuse=False)
-            return type(error).__name__
+            return _why(error)
         post.link = link
         return ""
 
@@ -401,14 +432,8 @@ class Run:
             )
 
 
-def _receive(link: _Link) -> wire.Answer | None:
-    """What arrived on a connection in flight: its answer once complete, else None. Raises
-    ``OSError`` when the server closed it, ``ValueError`` when it sent what is not an answer."""
-    sock = link.sock
-    data = sock.recv(_READ_SIZE)
-    if not data:
-        raise ConnectionResetError("closed by the server")
-    if isinstance(sock, ssl.SSLSocket):
-        while sock.pending():  # decrypted bytes the poll does not see
-            data += sock.recv(_READ_SIZE)
-    return link.reader.feed(data)
+def _why(error: OSError) -> str:
+    """An attempt's failure, as logged: a send the kernel's timeout cut short is a timeout."""
+    if isinstance(error, (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError)):
+        return "TimeoutError"
+    return type(error).__name__
