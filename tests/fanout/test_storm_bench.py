@@ -23,8 +23,9 @@ def test_a_small_storm_answers_every_sync_and_reports_it():
     assert ours["items_per_sync"] < 41
     assert ours["bytes_per_sync"] == pytest.approx(naive["bytes_per_sync"], rel=0.01)
     low = results["floor"]
-    assert low["frames"] >= 2
-    assert low["blocking_cpu_ms_median"] > 0 and low["evented_cpu_ms_median"] > 0
+    assert low["frames"] >= 1  # 40 small incidents and the sync.complete: one frame
+    assert low["polled_cpu_ms_median"] > 0 and low["blocking_cpu_ms_median"] > 0
+    assert low["evented_cpu_ms_median"] > 0
     assert low["ours_cpu_ms_median"] > 0
     text = storm.report(results)
     assert "| DynamoDB items read | 41.0 |" in text

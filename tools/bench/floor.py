@@ -4,18 +4,21 @@ API, by two bare clients that do nothing but post (no signing, no retries, no ti
 plain HTTP/1.1 on kept-alive connections to 127.0.0.1):
 
 - ``blocking``: one socket, each frame sent and its answer read before the next;
-- ``evented``: an asyncio event loop, the frames but the last side by side over ``in_flight``
-  connections, then the last (the order the sync posts in: realtime_common.sync.post.phases).
+- ``polled``: blocking sockets, the frames but the last side by side over ``in_flight``
+  connections (``poll`` waits for the answers), then the last: the order and shape the sync
+  posts in (realtime_common.sync.post.phases, realtime_common.sync.direct);
+- ``evented``: the same order over an asyncio event loop (the shape of the fan-out's client).
 
-Both build each request as they send it, as ours does (building a whole answer's requests up
-front costs page faults here: fresh memory for every 1 MB answer), and ``evented`` runs its kept
-loop once per answer, as a handler invocation does. Each returns the CPU milliseconds
-(``time.process_time``) of every answer it posted.
+Each builds each request as it sends it, as ours does (building a whole answer's requests up
+front costs page faults here: fresh memory for every 1 MB answer), keeps its connections across
+answers, and ``evented`` runs its kept loop once per answer, as a handler invocation would. Each
+returns the CPU milliseconds (``time.process_time``) of every answer it posted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 import time
 from collections.abc import Sequence
@@ -52,12 +55,61 @@ def blocking(url: str, frames: Sequence[bytes], connection_ids: Sequence[str]) -
         for connection_id in connection_ids:
             began = time.process_time()
             for head, frame in zip(_heads(url, frames, connection_id), frames, strict=True):
-                sock.sendall(head + frame)  # each request built as it is sent, as ours does
-                data = b""
-                while (length := _answer_length(data)) is None or len(data) < length:
-                    data += sock.recv(65536)
+                _exchange(sock, head + frame)  # each request built as it is sent, as ours does
             cpu.append((time.process_time() - began) * 1000)
     return cpu
+
+
+def polled(
+    url: str, frames: Sequence[bytes], connection_ids: Sequence[str], in_flight: int
+) -> list[float]:
+    parts = urlsplit(url)
+    socks = [socket.create_connection((parts.hostname, parts.port)) for _ in range(in_flight)]
+    cpu: list[float] = []
+    try:
+        for sock in socks:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for connection_id in connection_ids:
+            began = time.process_time()
+            *body, last = zip(_heads(url, frames, connection_id), frames, strict=True)
+            waiting = iter(body)
+            poller = select.poll()
+            answers: dict[int, tuple[socket.socket, bytes]] = {}
+            for sock in socks:  # one frame per connection, the next as each is answered
+                for head, frame in waiting:
+                    sock.sendall(head + frame)
+                    answers[sock.fileno()] = (sock, b"")
+                    poller.register(sock.fileno(), select.POLLIN)
+                    break
+            while answers:
+                for fd, _ in poller.poll():
+                    sock, data = answers[fd]
+                    data += sock.recv(65536)
+                    length = _answer_length(data)
+                    if length is None or len(data) < length:
+                        answers[fd] = (sock, data)
+                        continue
+                    del answers[fd]
+                    poller.unregister(fd)
+                    for head, frame in waiting:
+                        sock.sendall(head + frame)
+                        answers[fd] = (sock, b"")
+                        poller.register(fd, select.POLLIN)
+                        break
+            _exchange(socks[0], last[0] + last[1])
+            cpu.append((time.process_time() - began) * 1000)
+    finally:
+        for sock in socks:
+            sock.close()
+    return cpu
+
+
+def _exchange(sock: socket.socket, request: bytes) -> None:
+    """Send one request and read its whole answer."""
+    sock.sendall(request)
+    data = b""
+    while (length := _answer_length(data)) is None or len(data) < length:
+        data += sock.recv(65536)
 
 
 class _Client(asyncio.Protocol):

@@ -1,15 +1,17 @@
 """Reconnect storm: every client sends a full sync against a state of about 1 KB per incident,
 the sync handler (realtime_common.sync: cache refreshed by one Query per sync, frames built once
-per state version, posts over the fan-out's wire pool) against the naive handler (read the whole
-state with a Query and post each frame with boto3 per sync), side by side in one run; then the
-catch-up sync of a client that missed a few changes.
+per state version, posts over blocking keep-alive sockets: sync/direct.py) against the naive
+handler (read the whole state with a Query and post each frame with boto3 per sync), side by
+side in one run; then the catch-up sync of a client that missed a few changes.
 
 ``python -m tools.bench.storm [--clients 5000] [--incidents 1000] [--processes N]``; ``make
 bench`` runs it after the fan-out scenarios and writes docs/benchmarks/sync.md (and .json).
 
 Each process is one execution environment (its own cache, as a Lambda execution environment
-has), one per CPU by default: more would measure the processes' contention for the CPUs, which
-Lambda environments (each with its own share of a CPU) do not have. DynamoDB is in memory
+has), one per CPU but one by default: the fake management API, which stands for API Gateway,
+gets a CPU of its own. More would measure the processes' contention for the CPUs (with each
+other and with the fake API answering about 1 GB of posts), which Lambda environments, each
+with its own share of a CPU and API Gateway elsewhere, do not have. DynamoDB is in memory
 (testing/memory_dynamo.py, counting the items each call reads), so CPU is the handler's own:
 parsing, the connection check's logic, the cache, encoding, framing, signing and posting. The
 boto3 serialisation of the (one or two) DynamoDB calls per sync is not in either contender's
@@ -199,17 +201,17 @@ def run_ours(spec: Spec) -> dict[str, Any]:
 def _floor(spec: Spec, cache: Any, cfg: Any, send: Any) -> dict[str, Any]:  # noqa: ANN401
     """A full sync's frames (a dispatcher's) posted by the bare clients of tools/bench/floor.py
     and by ours (``send``, the handlers' sender), in alternating rounds in this one process, so
-    all three meet the same load (the storm itself ran ours beside the other processes)."""
+    all meet the same load."""
     from realtime_common.filters import ALL_AREAS, Filter, Permission, effective  # noqa: PLC0415
     from realtime_common.sync import messages, post  # noqa: PLC0415
-    from realtime_common.sync.cache import join, prepare  # noqa: PLC0415
+    from realtime_common.sync.cache import ending_with  # noqa: PLC0415
 
     now_ms = int(time.time() * 1000)
     everything = effective(Filter(), Permission.of([ALL_AREAS]))
     full = cache.full(cfg.views.audience_of()["dispatcher"], now_ms, everything)
     tail = messages.complete("cursor", reset=True, count=full.count)
-    answer = join([full, prepare([tail], 0)])
-    found: dict[str, list[float]] = {"ours": [], "blocking": [], "evented": []}
+    answer = ending_with(full, tail)
+    found: dict[str, list[float]] = {"ours": [], "polled": [], "blocking": [], "evented": []}
     rounds, per_round = 5, max(1, spec.catch_up // 5)
     for round_ in range(rounds):
         ids = [f"floor{round_}-{n:06d}=" for n in range(per_round)]
@@ -217,6 +219,7 @@ def _floor(spec: Spec, cache: Any, cfg: Any, send: Any) -> dict[str, Any]:  # no
             began = time.process_time()
             send(connection_id, answer)
             found["ours"].append((time.process_time() - began) * 1000)
+        found["polled"] += floor.polled(spec.url, answer.frames, ids, post.IN_FLIGHT)
         found["blocking"] += floor.blocking(spec.url, answer.frames, ids)
         found["evented"] += floor.evented(spec.url, answer.frames, ids, post.IN_FLIGHT)
     return {
@@ -338,6 +341,7 @@ def storm(clients: int, incidents: int, processes: int, naive_clients: int) -> d
         results["floor"] = {
             "frames": found["frames"],
             "in_flight": found["in_flight"],
+            "polled_cpu_ms_median": statistics.median(found["polled_cpu_ms"]),
             "blocking_cpu_ms_median": statistics.median(found["blocking_cpu_ms"]),
             "evented_cpu_ms_median": statistics.median(found["evented_cpu_ms"]),
             "ours_cpu_ms_median": statistics.median(found["ours_cpu_ms"]),
@@ -395,19 +399,34 @@ def report(results: dict[str, Any], post_rate: int = 1000) -> str:
                 "sync's own work (the connection check, the cache refresh, the answer's "
                 "frames from the cache), measured with the answer built but not posted; "
                 "the rest is posting "
-                f"about {megabytes:.1f} MB in {ours['posts_per_sync']:.0f} posts over the wire "
-                "client (signing, the HTTP exchange, the kernel's copy to the fake API).",
+                f"about {megabytes:.1f} MB in {ours['posts_per_sync']:.0f} posts "
+                f"({low['in_flight']} at a time over blocking keep-alive sockets: signing, the "
+                "HTTP exchange, the kernel's copy to the fake API).",
                 "",
                 "The machine's floor for posting those frames (a dispatcher's full sync, "
-                f"{low['frames']} frames, the same fake API; tools/bench/floor.py), measured in "
-                "alternating rounds in one process after the storm so that all three meet the "
-                f"same load: {low['blocking_cpu_ms_median']:.3f} ms CPU by a bare blocking "
-                "socket, one frame after another; "
-                f"{low['evented_cpu_ms_median']:.3f} ms by a bare asyncio client posting "
-                f"{low['in_flight']} at a time as ours does (neither signs, retries, paces or "
-                f"times out); {low['ours_cpu_ms_median']:.3f} ms by ours (medians; "
-                f"{low['ours_cpu_ms_median'] / low['evented_cpu_ms_median']:.2f}x the asyncio "
-                "floor).",
+                f"{low['frames']} frames, the same fake API; tools/bench/floor.py), bare clients "
+                "that neither sign, retry, pace nor time out, measured in alternating rounds in "
+                "one process after the storm so that all meet the same load (CPU ms per answer, "
+                "medians):",
+                "",
+                "| client | CPU ms | ours / it |",
+                "|---|---:|---:|",
+                *(
+                    f"| {label} | {low[key + '_cpu_ms_median']:.3f} | "
+                    f"{low['ours_cpu_ms_median'] / low[key + '_cpu_ms_median']:.2f} |"
+                    for key, label in (
+                        (
+                            "polled",
+                            f"bare, {low['in_flight']} at a time, blocking sockets (ours' shape)",
+                        ),
+                        ("blocking", "bare, one socket, one frame after another"),
+                        (
+                            "evented",
+                            f"bare, {low['in_flight']} at a time, asyncio (the fan-out's shape)",
+                        ),
+                        ("ours", "ours (the handlers' sender)"),
+                    )
+                ),
                 "",
                 f"Catch-up: {catch['syncs']} since syncs after {catch['changed']} incidents "
                 "changed: "
@@ -442,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--clients", type=int, default=5000)
     parser.add_argument("--incidents", type=int, default=1000)
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--processes", type=int, default=max(1, (os.cpu_count() or 1) - 1))
     parser.add_argument("--naive-clients", type=int, default=200)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "sync.md")
     args = parser.parse_args(argv)
