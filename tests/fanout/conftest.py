@@ -4,12 +4,13 @@ Connections table in moto (moto passes requests for 127.0.0.1 through to the rea
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from testing import tls
+from testing.scripted_http import ThreadedServer
 
 TABLE = "realtime-connections"
 
@@ -26,3 +27,15 @@ def tls_contexts(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLConte
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(issued.server_pem)
     return server_context, issued.ca_pem.read_text()
+
+
+@pytest.fixture(params=["http", "https"])
+def threaded(
+    request: pytest.FixtureRequest, tls_contexts: tuple[ssl.SSLContext, str]
+) -> Iterator[tuple[ThreadedServer, ssl.SSLContext | None]]:
+    """A threaded server, plain or over TLS, and the client context that trusts it."""
+    server_context, ca = tls_contexts
+    https = request.param == "https"
+    server = ThreadedServer(server_context if https else None)
+    yield server, ssl.create_default_context(cadata=ca) if https else None
+    server.stop()

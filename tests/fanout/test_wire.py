@@ -16,7 +16,7 @@ import asyncio
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
@@ -193,18 +193,6 @@ def test_an_untrusted_certificate_is_a_failed_post_not_a_silent_one(
 # Idle connections across invocations (Lambda freezes the environment between them: the pool's
 # loop does not run, so a connection the server closes meanwhile is not seen closing)
 # ---------------------------------------------------------------------------------------------
-@pytest.fixture(params=["http", "https"])
-def threaded(
-    request: pytest.FixtureRequest, tls_contexts: tuple[ssl.SSLContext, str]
-) -> Iterator[tuple[ThreadedServer, ssl.SSLContext | None]]:
-    """A threaded server, plain or over TLS, and the client context that trusts it."""
-    server_context, ca = tls_contexts
-    https = request.param == "https"
-    server = ThreadedServer(server_context if https else None)
-    yield server, ssl.create_default_context(cadata=ca) if https else None
-    server.stop()
-
-
 def invocations(
     server: ThreadedServer,
     client_tls: ssl.SSLContext | None,

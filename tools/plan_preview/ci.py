@@ -26,7 +26,6 @@ not a plan (no comment); 2 usage; 4 the plan failed (the "plan failed" comment i
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import subprocess
 import sys
@@ -35,10 +34,10 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from tools.plan_preview.cli import (
-    ENV_NAME_RE,
     EXIT_BAD_INPUT,
     EXIT_OK,
     append_outputs,
+    comment_parser,
     write_outputs,
 )
 from tools.plan_preview.model import PlanInputError
@@ -157,13 +156,13 @@ def _error(options: CiOptions, message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.plan_preview.ci",
-        description="terraform plan one environment and render its pull-request comment.",
-        epilog="Exit status: 0 rendered, 1 terraform or its show failed, 2 usage, "
+    parser = comment_parser(
+        "python -m tools.plan_preview.ci",
+        "terraform plan one environment and render its pull-request comment.",
+        "Exit status: 0 rendered, 1 terraform or its show failed, 2 usage, "
         "4 the plan failed (its comment is written).",
+        env=None,
     )
-    parser.add_argument("--env", required=True, help="environment name (marker and title)")
     parser.add_argument(
         "--plan-file",
         required=True,
@@ -177,13 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-lock", action="store_true", help="plan without the state lock (-lock=false)"
     )
     lock.add_argument("--lock-timeout", help="wait this long for the state lock, e.g. 10m")
-    parser.add_argument("--commit", default="", help="commit the plan was made for")
-    parser.add_argument("--details-url", default="", help="link for the full plan (CI run)")
     parser.add_argument("--github-output", type=Path, help="append key=value results here")
     parser.add_argument("--step-summary", type=Path, help="append the comment here")
-    args = parser.parse_args(argv)
-    if not ENV_NAME_RE.fullmatch(args.env):
-        parser.error("--env may hold only letters, digits, '.', '_' and '-'")
+    args = parser.parse(argv)
     lock_args: tuple[str, ...] = ()
     if args.no_lock:
         lock_args = ("-lock=false",)

@@ -67,12 +67,37 @@ def _emit(markdown: str, output: str | None) -> None:
         sys.stdout.write(markdown)
 
 
+def comment_parser(prog: str, description: str, epilog: str, *, env: str | None) -> Parser:
+    """An argument parser with the options that name a comment: ``--env`` (required when
+    ``env`` is None, else its default; only letters, digits, '.', '_' and '-': it is part of
+    the comment's marker), ``--commit`` and ``--details-url``. Parse with its ``parse``."""
+    parser = Parser(prog=prog, description=description, epilog=epilog)
+    help_env = "environment name (marker and title)"
+    if env is None:
+        parser.add_argument("--env", required=True, help=help_env)
+    else:
+        parser.add_argument("--env", default=env, help=help_env)
+    parser.add_argument("--commit", default="", help="commit the plan was made for")
+    parser.add_argument("--details-url", default="", help="link for the full plan (CI run)")
+    return parser
+
+
+class Parser(argparse.ArgumentParser):
+    """``parse``: ``parse_args`` and the check of ``--env``."""
+
+    def parse(self, argv: Sequence[str] | None) -> argparse.Namespace:
+        args = self.parse_args(argv)
+        if not ENV_NAME_RE.fullmatch(args.env):
+            self.error("--env may hold only letters, digits, '.', '_' and '-'")
+        return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.plan_preview",
-        description="Render `terraform show -json` output as a Markdown pull-request comment.",
-        epilog="Exit status: 0 ok, 1 bad input, 2 usage, 3 destroys/replaces "
-        "(with --detailed-exitcode).",
+    parser = comment_parser(
+        "python -m tools.plan_preview",
+        "Render `terraform show -json` output as a Markdown pull-request comment.",
+        "Exit status: 0 ok, 1 bad input, 2 usage, 3 destroys/replaces (with --detailed-exitcode).",
+        env="default",
     )
     parser.add_argument(
         "plan_json",
@@ -84,9 +109,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="render a 'plan failed' comment from this terraform output instead of a plan",
     )
     parser.add_argument("--text", help="output of `terraform show -no-color <planfile>`")
-    parser.add_argument("--env", default="default", help="environment name (marker and title)")
-    parser.add_argument("--commit", default="", help="commit the plan was made for")
-    parser.add_argument("--details-url", default="", help="link for the full plan (CI run)")
     parser.add_argument("--output", "-o", help="write the Markdown here instead of stdout")
     parser.add_argument("--outputs-file", help="append key=value results (GitHub $GITHUB_OUTPUT)")
     parser.add_argument("--max-chars", type=int, default=DEFAULT_MAX_CHARS)
@@ -95,9 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help=f"exit {EXIT_DESTRUCTIVE} when the plan destroys or replaces anything",
     )
-    args = parser.parse_args(argv)
-    if not ENV_NAME_RE.fullmatch(args.env):
-        parser.error("--env may hold only letters, digits, '.', '_' and '-'")
+    args = parser.parse(argv)
     if not 1000 <= args.max_chars <= GITHUB_COMMENT_LIMIT:
         parser.error(f"--max-chars must be between 1000 and {GITHUB_COMMENT_LIMIT}")
     options = RenderOptions(args.env, args.commit, args.details_url, args.max_chars)
