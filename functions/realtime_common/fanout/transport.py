@@ -78,7 +78,7 @@ class AwaitingSender:
 def is_sender(poster: Poster | Sender) -> TypeIs[Sender]:
     """Whether ``poster`` is a callback transport (``Sender`` has ``send``; a ``Poster`` is an
     awaitable callable). Not ``isinstance`` on the runtime-checkable protocol: that walks the
-    protocol's attributes on every call, a cost every one-connection sync post would pay."""
+    protocol's attributes on every call."""
     return callable(getattr(poster, "send", None))
 
 
