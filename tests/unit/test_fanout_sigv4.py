@@ -190,6 +190,19 @@ def test_the_post_head_sends_exactly_the_signed_headers() -> None:
     assert "Signature=" + ours_signature(signer, "/dev", "a=") in other
 
 
+@pytest.mark.parametrize("connection_id", ["L0SM9cOFvHcCIhw=", "a b/c"])
+def test_post_heads_are_the_post_head_of_each_body(connection_id: str) -> None:
+    creds = FrozenCredentials("AKIDEXAMPLE", "secret", "token")
+    signer = Signer(lambda: creds, "us-east-1", "abc.execute-api.us-east-1.amazonaws.com")
+    bodies = [(payload_hash(body), len(body)) for body in (b"{}", b'{"a":1}', b"[" * 300)]
+    heads = signer.post_heads("/prod", connection_id, bodies, now=MIDNIGHT + 5)
+    assert heads == [
+        signer.post_head("/prod", connection_id, digest, length, now=MIDNIGHT + 5)
+        for digest, length in bodies
+    ]
+    assert len(set(heads)) == len(bodies)  # each body its own signature
+
+
 def ours_signature(signer: Signer, base_path: str, connection_id: str) -> str:
     headers = signer.headers(
         connection_path(base_path, connection_id), payload_hash(b"{}"), now=MIDNIGHT + 5

@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 from urllib.parse import quote, urlsplit
 
@@ -275,6 +275,36 @@ class Signer:
         is checked and escaped once for both the request path and the canonical URI, and the
         prefix of both is built once per stage.
         """
+        context, canonical_head, request_head = self._to(base_path, connection_id, now)
+        return (
+            f"{request_head}{self._sign_canonical(context, canonical_head, body_hash)}"
+            f"\r\nContent-Length: {content_length}\r\n\r\n"
+        ).encode("latin-1")
+
+    def post_heads(
+        self,
+        base_path: str,
+        connection_id: str,
+        bodies: Iterable[tuple[str, int]],
+        *,
+        now: float | None = None,
+    ) -> list[bytes]:
+        """:meth:`post_head` for several bodies (hash, length) to one connection: the clock,
+        the credentials and the id's escaping are read once for all of them."""
+        context, canonical_head, request_head = self._to(base_path, connection_id, now)
+        return [
+            (
+                f"{request_head}{self._sign_canonical(context, canonical_head, body_hash)}"
+                f"\r\nContent-Length: {content_length}\r\n\r\n"
+            ).encode("latin-1")
+            for body_hash, content_length in bodies
+        ]
+
+    def _to(
+        self, base_path: str, connection_id: str, now: float | None
+    ) -> tuple[_Context, str, str]:
+        """What posts to ``connection_id`` now share: the signing context, the canonical
+        request's method and URI, and the request line and headers up to the signature."""
         context = self._context_for(now)
         if base_path != self._base_path:
             prefix = f"{base_path}/@connections/"
@@ -287,10 +317,8 @@ class Signer:
         else:
             label = quote(connection_id, safe="")
             canonical_label = canonical_path(label)
-        signature = self._sign_canonical(
-            context, self._canonical_prefix + canonical_label, body_hash
-        )
         return (
-            f"POST {self._path_prefix}{label}{context.block_head}{signature}"
-            f"\r\nContent-Length: {content_length}\r\n\r\n"
-        ).encode("latin-1")
+            context,
+            self._canonical_prefix + canonical_label,
+            f"POST {self._path_prefix}{label}{context.block_head}",
+        )

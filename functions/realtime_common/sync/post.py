@@ -134,9 +134,17 @@ def post(
     base_path = _base_path(callback_url)
     hashes = prepared.hashes
 
+    # Every frame's first request is signed up front, in one call (the clock, the credentials
+    # and the id's escaping read once); a retry is signed when it goes.
+    first: list[bytes | None] = list(
+        signer.post_heads(base_path, connection_id, zip(hashes, map(len, frames), strict=True))
+    )
+
     def request(frame: int) -> bytes:
-        body = frames[frame]
-        return signer.post_head(base_path, connection_id, hashes[frame], len(body)) + body
+        head, first[frame] = first[frame], None
+        if head is None:
+            head = signer.post_head(base_path, connection_id, hashes[frame], len(frames[frame]))
+        return head + frames[frame]
 
     run = direct.Run(
         connection_id,
