@@ -375,7 +375,9 @@ def report(results: dict[str, Any], post_rate: int = 1000) -> str:
             [
                 f"# Sync reconnect storm: {n:,} full syncs, {i:,} incidents of ~1 KB",
                 "",
-                f"{results['processes']} execution environments (processes, each its own cache); "
+                f"{results['processes']} execution environment"
+                f"{'' if results['processes'] == 1 else 's'} (processes, each its own cache; "
+                "the fake management API has a CPU of its own); "
                 f"the fake management API answers each post after {results['latency_ms']:g} ms; "
                 "DynamoDB in memory, counting items read (an empty Query counts 1). CPU is per "
                 f"sync, in the handler's process. The naive handler ran {naive['syncs']:,} syncs "
