@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -289,6 +290,59 @@ def test_an_untrusted_certificate_is_a_failed_post_not_a_silent_one(
         assert started.server.requests == 0
     finally:
         started.stop()
+
+
+@pytest.mark.parametrize("https", [False, True])
+def test_a_peer_that_stops_reading_times_the_send_out(
+    tls_contexts: tuple[ssl.SSLContext, str],
+    https: bool,
+) -> None:
+    server_context, ca = tls_contexts
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept_and_never_read() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # the test is over
+            if https:
+                client = server_context.wrap_socket(client, server_side=True)
+            accepted.append(client)
+
+    thread = threading.Thread(target=accept_and_never_read, daemon=True)
+    thread.start()
+    scheme = "https" if https else "http"
+    url = f"{scheme}://127.0.0.1:{listener.getsockname()[1]}/prod"
+    links = direct.Links(url, ssl.create_default_context(cadata=ca) if https else None)
+    logged: list[dict[str, Any]] = []
+    huge = REQUEST + b"x" * 32_000_000  # more than the kernel's buffers on both sides hold
+    run = direct.Run(
+        "conn-1",
+        lambda _frame: huge,
+        links,
+        limit=1,
+        policy=NO_PAUSE,
+        limiter=RateLimiter(1000, burst=1),
+        deadline=time.monotonic() + 10,
+        log_failure=lambda _message, detail: logged.append(detail),
+        attempt_timeout=0.3,
+    )
+    began = time.monotonic()
+    posting = threading.Thread(target=run.go, args=([[0]],), daemon=True)
+    posting.start()
+    posting.join(10)
+    hung = posting.is_alive()
+    links.close()
+    listener.close()
+    for client in accepted:
+        client.close()  # a hung send ends with the peer
+    assert not hung, "the send outlived every timeout"
+    assert time.monotonic() - began < 5  # three attempts of 0.3 s
+    assert (run.delivered, run.failed) == (0, Outcome.UNREACHABLE)
+    assert logged[0]["last_error"] in {"TimeoutError", "timeout"}
+    assert logged[0]["attempts"] == NO_PAUSE.max_attempts
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,6 @@ import math
 import select
 import socket
 import ssl
-import struct
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -144,16 +143,11 @@ class _Link:
         return wire.readable_while_idle(self.sock)
 
     def time_out_after(self, seconds: float) -> None:
-        """Bound each send and receive to ``seconds``, in the kernel (SO_SNDTIMEO, SO_RCVTIMEO)
-        on a blocking socket: a Python socket timeout would make every send and receive wait
-        in a ``poll`` of its own first, and sleep and wake there when a 128 KB frame does not
-        fit the send buffer at once. A send that runs out of time raises ``BlockingIOError``
-        (reported as a timeout)."""
-        whole = int(seconds)
-        limit = struct.pack("ll", whole, max(1, int((seconds - whole) * 1e6)))
-        self.sock.settimeout(None)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+        """Bound each send and receive to ``seconds``. A Python socket timeout, not the
+        kernel's (SO_SNDTIMEO): on a blocking TLS socket Python's ssl module retries a send
+        the kernel cut short, for ever, so a peer that stops reading would hold the answer
+        until the function's own timeout (tests/fanout/test_direct.py has that peer)."""
+        self.sock.settimeout(seconds)
         self.timeout = seconds
 
 
@@ -197,7 +191,7 @@ class Links:
             link.time_out_after(timeout)
             if self._ssl is not None:
                 link.sock = self._ssl.wrap_socket(sock, server_hostname=self.host)
-                link.tls = True
+                link.tls = True  # the wrapped socket keeps the timeout
         except BaseException:
             sock.close()
             raise
@@ -348,7 +342,7 @@ class Run:
             answer = link.reader.feed(data)
         except (OSError, ValueError) as error:
             self._land(fd, post, reuse=False)
-            self._answered(post, 0, _why(error) if isinstance(error, OSError) else "ValueError")
+            self._answered(post, 0, type(error).__name__)
             return
         if answer is None:
             return
@@ -384,7 +378,7 @@ class Run:
             link.sock.sendall(self.request(post.frame))
         except OSError as error:
             self.links.give_back(link, reuse=False)
-            return _why(error)
+            return type(error).__name__
         post.link = link
         return ""
 
@@ -430,10 +424,3 @@ class Run:
                 "post_to_connection failed",
                 {"connection_id": self.connection_id, "frame": post.frame, **detail},
             )
-
-
-def _why(error: OSError) -> str:
-    """An attempt's failure, as logged: a send the kernel's timeout cut short is a timeout."""
-    if isinstance(error, (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError)):
-        return "TimeoutError"
-    return type(error).__name__
