@@ -121,6 +121,48 @@ def classify(status: int, code: str) -> Outcome | None:
     return Outcome.CLIENT_ERROR
 
 
+@dataclass(frozen=True)
+class Step:
+    """What follows an attempt that did not deliver: ``outcome`` (the frame is done with) or a
+    retry after ``pause`` seconds (``outcome`` None); ``log``: the failure's details to log;
+    ``cut_short``: no answer with the deadline close, which is no error of the client's."""
+
+    outcome: Outcome | None
+    pause: float = 0.0
+    log: dict[str, Any] | None = None
+    cut_short: bool = False
+
+
+def after_failure(
+    status: int, code: str, attempts: int, policy: RetryPolicy, *, now: float, deadline: float
+) -> Step:
+    """The rules for an attempt that did not deliver (status 0: no answer, ``code`` says why),
+    shared by every client that posts: no answer this close to the deadline is the deadline,
+    not proof of an unreachable client; a final answer (``classify``) ends the frame, logged
+    unless the connection is gone; anything else is retried after a jittered pause while
+    attempts and time are left, else logged as retries exhausted."""
+    if not status and now + MIN_ATTEMPT_SECONDS > deadline:
+        return Step(Outcome.DEADLINE, cut_short=True)
+    outcome = classify(status, code) if status else None
+    if outcome is not None:
+        detail = {"error_code": code, "http_status": status, "attempts": attempts}
+        return Step(outcome, log=None if outcome is Outcome.GONE else detail)
+    if attempts < policy.max_attempts:
+        pause = policy.delay(attempts - 1)
+        if now + pause + MIN_ATTEMPT_SECONDS > deadline:
+            return Step(Outcome.DEADLINE)
+        return Step(None, pause)
+    return Step(
+        Outcome.UNREACHABLE,
+        log={
+            "error_code": "retries exhausted",
+            "last_error": code,
+            "http_status": status,
+            "attempts": attempts,
+        },
+    )
+
+
 def _clock_of(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
     """The loop's clock, read several times per post: ``time.monotonic`` itself when the loop's
     ``time()`` is asyncio's own (which returns it), saving a Python call per read."""
@@ -212,9 +254,6 @@ class _Run:
                 {"connection_id": connection_id, "frame": frame, **detail},
             )
 
-    def out_of_time(self, wait: float = 0.0) -> bool:
-        return self.now() + wait + MIN_ATTEMPT_SECONDS > self.deadline
-
     def fail(self, error: BaseException) -> None:
         if not self.finished.done():
             self.finished.set_exception(error)
@@ -305,42 +344,20 @@ class _Run:
         if 0 < status < 300:
             self.complete(post, Outcome.DELIVERED)
             return
-        if not status and self.out_of_time():
-            # No answer, and the deadline is close: cut short, not proven unreachable.
-            self.complete(post, Outcome.DEADLINE)
-            return
-        outcome = classify(status, code) if status else None
+        step = after_failure(
+            status, code, post.attempts, self.policy, now=self.now(), deadline=self.deadline
+        )
         if status == 429:
             self.stats.throttled += 1
-        self.stats.errors[code or str(status)] += 1
-        if outcome is not None:
-            if outcome is not Outcome.GONE:
-                self.log(
-                    post.connection_id,
-                    post.frame,
-                    {"error_code": code, "http_status": status, "attempts": post.attempts},
-                )
-            self.complete(post, outcome)
+        if not step.cut_short:
+            self.stats.errors[code or str(status)] += 1
+        if step.log is not None:
+            self.log(post.connection_id, post.frame, step.log)
+        if step.outcome is not None:
+            self.complete(post, step.outcome)
             return
-        if post.attempts < self.policy.max_attempts:
-            pause = self.policy.delay(post.attempts - 1)
-            if self.out_of_time(pause):
-                self.complete(post, Outcome.DEADLINE)
-                return
-            self.stats.retries += 1
-            self.loop.call_later(pause, self.retry, post)
-            return
-        self.log(
-            post.connection_id,
-            post.frame,
-            {
-                "error_code": "retries exhausted",
-                "last_error": code,
-                "http_status": status,
-                "attempts": post.attempts,
-            },
-        )
-        self.complete(post, Outcome.UNREACHABLE)
+        self.stats.retries += 1
+        self.loop.call_later(step.pause, self.retry, post)
 
     def complete(self, post: _Post, outcome: Outcome, *, pump: bool = True) -> None:
         self.active -= 1

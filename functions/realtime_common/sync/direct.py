@@ -7,10 +7,10 @@ own work (tasks, futures, callbacks, transports) cost about as much again as the
 (docs/benchmarks/sync.md). Here each request is written with ``sendall`` and the answers are
 waited for with one ``poll`` over the sockets in flight.
 
-What it shares instead of restating: which answers are retried and how (``engine.classify``,
-``engine.RetryPolicy``), each attempt's timeout and the deadline's margin
-(``engine.ATTEMPT_TIMEOUT_SECONDS``, ``engine.MIN_ATTEMPT_SECONDS``), how many failures are
-logged (``engine.LOGGED_FAILURES``) and when a kept-alive connection may be reused
+What it shares instead of restating: what follows an attempt that did not deliver
+(``engine.after_failure``: retried and how, the deadline's margin, what is logged), each
+attempt's timeout (``engine.ATTEMPT_TIMEOUT_SECONDS``), how many failures are logged
+(``engine.LOGGED_FAILURES``) and when a kept-alive connection may be reused
 (``wire.reusable``); the caller brings the signed requests and the rate limiter. Answers are
 read by :class:`Reader`, which a unit test holds to the fan-out's parser (aiohttp's llhttp)
 answer for answer.
@@ -172,7 +172,6 @@ class Links:
         self.idle_limit = idle_limit
         self._clock = clock
         self._idle: list[_Link] = []
-        self.opened = 0  # connections opened (tests, benchmarks)
 
     def take(self, timeout: float) -> _Link:
         """A kept-alive connection, or a new one (raises ``OSError`` when it cannot connect
@@ -195,7 +194,6 @@ class Links:
         except BaseException:
             sock.close()
             raise
-        self.opened += 1
         return link
 
     def give_back(self, link: _Link, *, reuse: bool) -> None:
@@ -384,32 +382,18 @@ class Run:
 
     def _answered(self, post: _Post, status: int, code: str) -> None:
         """An attempt that did not deliver (status 0: no answer, ``code`` says why): retried
-        after a jittered pause, or the answer stops here (the engine's rules)."""
+        after a jittered pause, or the answer stops here (``engine.after_failure``)."""
         now = self.clock()
-        if not status and now + engine.MIN_ATTEMPT_SECONDS > self.deadline:
-            self._fail(Outcome.DEADLINE)  # cut short, not proven unreachable
-            return
-        outcome = engine.classify(status, code) if status else None
-        if outcome is not None:
-            if outcome is not Outcome.GONE:
-                self._log(post, error_code=code, http_status=status, attempts=post.attempts)
-            self._fail(outcome)
-        elif post.attempts < self.policy.max_attempts:
-            pause = self.policy.delay(post.attempts - 1)
-            if now + pause + engine.MIN_ATTEMPT_SECONDS > self.deadline:
-                self._fail(Outcome.DEADLINE)
-            else:
-                post.due = now + pause
-                self._backoff.append(post)
+        step = engine.after_failure(
+            status, code, post.attempts, self.policy, now=now, deadline=self.deadline
+        )
+        if step.log is not None:
+            self._log(post, step.log)
+        if step.outcome is not None:
+            self._fail(step.outcome)
         else:
-            self._log(
-                post,
-                error_code="retries exhausted",
-                last_error=code,
-                http_status=status,
-                attempts=post.attempts,
-            )
-            self._fail(Outcome.UNREACHABLE)
+            post.due = now + step.pause
+            self._backoff.append(post)
 
     def _fail(self, outcome: Outcome) -> None:
         """Record why the answer stops: of several frames that failed, the first in
@@ -417,7 +401,7 @@ class Run:
         if self.failed is None or _ORDER[outcome] < _ORDER[self.failed]:
             self.failed = outcome
 
-    def _log(self, post: _Post, **detail: object) -> None:
+    def _log(self, post: _Post, detail: dict[str, object]) -> None:
         if self._logged < engine.LOGGED_FAILURES:
             self._logged += 1
             self.log_failure(
