@@ -213,7 +213,7 @@ ANSWERS = [
 @pytest.mark.unit
 @pytest.mark.parametrize("answer", ANSWERS)
 def test_the_reader_reads_what_the_fan_outs_parser_reads_however_split(answer: bytes) -> None:
-    oracle = wire.AnswerReader(asyncio_loop()).feed(answer)
+    oracle = oracle_reader().feed(answer)
     expected = oracle[-1]
     for cut in range(1, len(answer)):
         reader = direct.Reader()
@@ -240,7 +240,7 @@ def test_what_is_not_an_answer_is_refused_by_both_readers(garbage: bytes) -> Non
     if garbage.startswith(OK):
         return  # llhttp would wait for a second request's answer; ours has none in flight
     with pytest.raises(Exception, match=r"."):
-        wire.AnswerReader(asyncio_loop()).feed(garbage)
+        oracle_reader().feed(garbage)
 
 
 @pytest.mark.unit
@@ -258,10 +258,21 @@ def test_a_head_without_an_end_is_refused() -> None:
         reader.feed(b"x-filler: " + b"y" * direct.MAX_HEAD_BYTES)
 
 
-def asyncio_loop() -> asyncio.AbstractEventLoop:
+class _StillFlow:
+    """A connection for the parser to pause and resume: answers fed by hand need neither."""
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        pass
+
+
+def oracle_reader() -> wire.AnswerReader:
+    """The fan-out's answer reader, fed by hand."""
     loop = asyncio.new_event_loop()
     loop.close()  # the parser only keeps it for readers that wait; nothing waits here
-    return loop
+    return wire.AnswerReader(loop, _StillFlow())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -275,11 +275,7 @@ class Signer:
         is checked and escaped once for both the request path and the canonical URI, and the
         prefix of both is built once per stage.
         """
-        context, canonical_head, request_head = self._to(base_path, connection_id, now)
-        return (
-            f"{request_head}{self._sign_canonical(context, canonical_head, body_hash)}"
-            f"\r\nContent-Length: {content_length}\r\n\r\n"
-        ).encode("latin-1")
+        return self._head(*self._to(base_path, connection_id, now), body_hash, content_length)
 
     def post_heads(
         self,
@@ -291,14 +287,21 @@ class Signer:
     ) -> list[bytes]:
         """:meth:`post_head` for several bodies (hash, length) to one connection: the clock,
         the credentials and the id's escaping are read once for all of them."""
-        context, canonical_head, request_head = self._to(base_path, connection_id, now)
-        return [
-            (
-                f"{request_head}{self._sign_canonical(context, canonical_head, body_hash)}"
-                f"\r\nContent-Length: {content_length}\r\n\r\n"
-            ).encode("latin-1")
-            for body_hash, content_length in bodies
-        ]
+        to = self._to(base_path, connection_id, now)
+        return [self._head(*to, body_hash, content_length) for body_hash, content_length in bodies]
+
+    def _head(
+        self,
+        context: _Context,
+        canonical_head: str,
+        request_head: str,
+        body_hash: str,
+        content_length: int,
+    ) -> bytes:
+        signature = self._sign_canonical(context, canonical_head, body_hash)
+        return (f"{request_head}{signature}\r\nContent-Length: {content_length}\r\n\r\n").encode(
+            "latin-1"
+        )
 
     def _to(
         self, base_path: str, connection_id: str, now: float | None

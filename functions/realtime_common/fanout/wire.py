@@ -66,16 +66,16 @@ class AnswerReader:
 
     The error code is ``x-amzn-ErrorType`` up to its first colon; bodies are never read. The
     ``flow`` (the connection) is told to pause reading when an (error) body piles up in
-    aiohttp's StreamReader; without one, as when fed by hand, there is nothing to pause. Raises
+    aiohttp's StreamReader (``pause_reading``, ``resume_reading(resume_parser)``). Raises
     what the parser raises on bytes that are not HTTP: the connection cannot be used again.
     The sync's blocking client reads answers with its own small reader
     (realtime_common/sync/direct.py), held to this one answer for answer by a unit test.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, flow: object = None) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, flow: object) -> None:
         # Typed for aiohttp's own protocol class; the parser only needs pause/resume_reading.
         self._parser = HttpResponseParser(
-            flow or self,  # type: ignore[arg-type]
+            flow,  # type: ignore[arg-type]
             loop,
             _READ_LIMIT,
             response_with_body=True,
@@ -91,12 +91,6 @@ class AnswerReader:
             code = "" if status < 300 else message.headers.get("x-amzn-ErrorType", "")
             answers.append((status, code.split(":", 1)[0], message.should_close))
         return answers
-
-    def pause_reading(self) -> None:
-        """Nothing to pause without a connection."""
-
-    def resume_reading(self, resume_parser: bool = True) -> None:  # aiohttp calls it so
-        """Nothing to resume without a connection."""
 
 
 def reusable(idle: float, idle_limit: float, readable: Callable[[], bool]) -> bool:
