@@ -56,25 +56,21 @@ class Posted:
         self.logged = logged
 
 
-def post(
-    server: ThreadedServer,
-    script: Sequence[Reply],
-    lanes: Sequence[Sequence[int]],
+def make_run(
+    links: direct.Links,
     *,
+    request: bytes = REQUEST,
     limit: int = 4,
-    links: direct.Links | None = None,
     policy: engine.RetryPolicy = NO_PAUSE,
     rate: float = 100_000,
     seconds: float = 10.0,
     attempt_timeout: float = engine.ATTEMPT_TIMEOUT_SECONDS,
-) -> Posted:
-    server.server.script[:] = list(script)
+) -> tuple[direct.Run, list[dict[str, Any]]]:
+    """A run that posts ``request`` for every frame, and the failures it logs."""
     logged: list[dict[str, Any]] = []
-    own = links is None
-    links = links or direct.Links(server.url)
     run = direct.Run(
         "conn-1",
-        lambda _frame: REQUEST,
+        lambda _frame: request,
         links,
         limit=limit,
         policy=policy,
@@ -83,6 +79,21 @@ def post(
         log_failure=lambda _message, detail: logged.append(detail),
         attempt_timeout=attempt_timeout,
     )
+    return run, logged
+
+
+def post(
+    server: ThreadedServer,
+    script: Sequence[Reply],
+    lanes: Sequence[Sequence[int]],
+    *,
+    links: direct.Links | None = None,
+    **settings: Any,
+) -> Posted:
+    server.server.script[:] = list(script)
+    own = links is None
+    links = links or direct.Links(server.url)
+    run, logged = make_run(links, **settings)
     try:
         return Posted(run, run.go(lanes), logged)
     finally:
@@ -327,19 +338,8 @@ def test_a_peer_that_stops_reading_times_the_send_out(
     scheme = "https" if https else "http"
     url = f"{scheme}://127.0.0.1:{listener.getsockname()[1]}/prod"
     links = direct.Links(url, ssl.create_default_context(cadata=ca) if https else None)
-    logged: list[dict[str, Any]] = []
     huge = REQUEST + b"x" * 32_000_000  # more than the kernel's buffers on both sides hold
-    run = direct.Run(
-        "conn-1",
-        lambda _frame: huge,
-        links,
-        limit=1,
-        policy=NO_PAUSE,
-        limiter=RateLimiter(1000, burst=1),
-        deadline=time.monotonic() + 10,
-        log_failure=lambda _message, detail: logged.append(detail),
-        attempt_timeout=0.3,
-    )
+    run, logged = make_run(links, request=huge, limit=1, rate=1000, attempt_timeout=0.3)
     began = time.monotonic()
     posting = threading.Thread(target=run.go, args=([[0]],), daemon=True)
     posting.start()
